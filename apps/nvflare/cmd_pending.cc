@@ -1,0 +1,111 @@
+// Commands of the command tree whose implementation is not part of this build yet. They accept
+// FLARE 2.7.2's flags (so `--help` documents them) and exit kExitNotAvailable with a message.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+
+namespace nvf::app {
+namespace {
+
+struct PendingOptions {
+  std::vector<std::string> words;
+  std::string text;
+  int number = 0;
+  bool flag = false;
+};
+
+void not_available(AppContext& ctx, const std::string& command) {
+  std::cerr << "nvflare " << command << " is not available in this build yet.\n"
+            << "Available now: nvflare job (create, list_templates, show_variables, validate), "
+               "nvflare config, nvflare timeouts.\n";
+  ctx.exit_code = kExitNotAvailable;
+}
+
+// The options struct is shared by every pending command and kept alive by their callbacks.
+CLI::App* pending(CLI::App& parent, AppContext& ctx, const std::string& name, const std::string& desc,
+                  const std::string& full_name, std::shared_ptr<PendingOptions> keep) {
+  CLI::App* sub = parent.add_subcommand(name, desc + " [not in this build yet]");
+  sub->callback([&ctx, full_name, keep] { not_available(ctx, full_name); });
+  return sub;
+}
+
+}  // namespace
+
+void register_pending_commands(CLI::App& app, AppContext& ctx) {
+  auto o = std::make_shared<PendingOptions>();
+
+  CLI::App* sim = pending(app, ctx, "simulator", "run a job with the server and N clients on this machine",
+                          "simulator", o);
+  sim->add_option("job_folder", o->text, "job folder (contains meta.json)");
+  sim->add_option("-w,--workspace", o->text, "workspace (default ./simulator_workspace)");
+  sim->add_option("-n,--n_clients", o->number, "number of clients site-1..site-N");
+  sim->add_option("-c,--clients", o->text, "comma-separated client names");
+  sim->add_option("-t,--threads", o->number, "clients that train at once");
+  sim->add_option("--gpu", o->text, "GPU groups, e.g. 0,1 or [0,1],[2] (also -gpu)");
+  sim->add_option("-l,--log_config", o->text, "concise, full, verbose, a level or a file");
+  sim->add_option("-m,--max_clients", o->number, "upper bound on the client count (100)");
+  sim->add_flag("--end_run_for_all", o->flag, "run END_RUN for every client");
+
+  CLI::App* poc = app.add_subcommand("poc", "a local proof-of-concept federation [not in this build yet]");
+  poc->require_subcommand(1);
+  CLI::App* prep = pending(*poc, ctx, "prepare", "create the POC workspace", "poc prepare", o);
+  prep->add_option("-n,--number_of_clients", o->number, "number of clients (2)");
+  prep->add_option("-c,--clients", o->words, "client names");
+  prep->add_flag("--he", o->flag, "with homomorphic encryption (also -he)");
+  prep->add_option("-i,--project_input", o->text, "a project.yml to use");
+  prep->add_option("-d,--docker_image", o->text, "docker image");
+  prep->add_flag("--debug", o->flag, "debug output (also -debug)");
+  CLI::App* pjd = pending(*poc, ctx, "prepare-jobs-dir", "link a jobs dir as the admin transfer dir",
+                          "poc prepare-jobs-dir", o);
+  pjd->add_option("-j,--jobs_dir", o->text, "jobs directory");
+  pjd->add_flag("--debug", o->flag, "debug output (also -debug)");
+  CLI::App* start = pending(*poc, ctx, "start", "start the POC processes", "poc start", o);
+  start->add_option("-p,--service", o->text, "one participant (all)");
+  start->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
+  start->add_option("--gpu", o->words, "GPU ids (also -gpu)");
+  start->add_flag("--debug", o->flag, "debug output (also -debug)");
+  CLI::App* stop = pending(*poc, ctx, "stop", "stop the POC processes", "poc stop", o);
+  stop->add_option("-p,--service", o->text, "one participant (all)");
+  stop->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
+  stop->add_flag("--debug", o->flag, "debug output (also -debug)");
+  CLI::App* clean = pending(*poc, ctx, "clean", "remove the POC workspace", "poc clean", o);
+  clean->add_flag("--debug", o->flag, "debug output (also -debug)");
+
+  CLI::App* prov = pending(app, ctx, "provision", "create PKI and signed startup kits from project.yml",
+                           "provision", o);
+  auto* g = prov->add_flag("-g,--generate", o->flag, "write a sample project.yml");
+  auto* p = prov->add_option("-p,--project_file", o->text, "the project file");
+  g->excludes(p);
+  prov->add_option("-w,--workspace", o->text, "output root (workspace)");
+  prov->add_option("-c,--custom_folder", o->text, "custom builders folder (.)");
+  prov->add_option("--add_user", o->text, "YAML with one extra admin");
+  prov->add_option("--add_client", o->text, "YAML with one extra client");
+  prov->add_flag("-s,--gen_scripts", o->flag, "write start_all.sh");
+
+  CLI::App* pre = pending(app, ctx, "preflight_check", "check a startup kit before starting it",
+                          "preflight_check", o);
+  pre->add_option("-p,--package_path", o->text, "startup kit directory")->required();
+
+  CLI::App* authz = pending(app, ctx, "authz_preview", "evaluate an authorization policy", "authz_preview", o);
+  authz->add_option("-p,--policy", o->text, "authorization.json")->required();
+
+  CLI::App* admin = pending(app, ctx, "admin", "admin console, or one command with -c", "admin", o);
+  admin->add_option("-m,--admin_dir", o->text, "admin startup kit directory");
+  admin->add_option("-s,--fed_admin", o->text, "fed_admin.json");
+  admin->add_option("-c,--command", o->text, "run one command and exit");
+  admin->add_flag("--json", o->flag, "print results as JSON");
+
+  CLI::App* train = pending(app, ctx, "train", "the built-in LibTorch trainer (a Client API program)",
+                            "train", o);
+  train->allow_extras();
+  for (const char* daemon : {"server", "client", "relay"}) {
+    CLI::App* d = pending(app, ctx, daemon, std::string("the long-running ") + daemon + " process of a startup kit",
+                          daemon, o);
+    d->allow_extras();
+  }
+}
+
+}  // namespace nvf::app

@@ -1,0 +1,38 @@
+// The `nvflare` command tree. Each register_<group>_command adds one subcommand group to the CLI11
+// app: options parse into a struct, the callback makes one library call and stores its exit code
+// in the context. No logic that a test or another command needs lives in these files.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "base/status.h"
+
+namespace nvf::app {
+
+/// Exit codes shared by every command (documented in man/nvflare.1).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitError = 1,          // the command ran and failed
+  kExitUsage = 2,          // bad flags or arguments (as argparse)
+  kExitNotAvailable = 3,   // the command exists but is not part of this build yet
+  kExitInterrupted = 130,  // Ctrl-C
+};
+
+struct AppContext {
+  int exit_code = kExitOk;
+  int verbose = 0;
+};
+
+/// Prints "Error: <message>" to stderr and returns kExitError (OK → kExitOk).
+int report(const Status& status);
+
+void register_job_command(CLI::App& app, AppContext& ctx);
+void register_config_command(CLI::App& app, AppContext& ctx);
+void register_timeouts_command(CLI::App& app, AppContext& ctx);
+/// Commands whose implementation is not in this build yet: they parse FLARE's flags, say so, and
+/// exit kExitNotAvailable.
+void register_pending_commands(CLI::App& app, AppContext& ctx);
+
+}  // namespace nvf::app

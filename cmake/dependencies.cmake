@@ -1,0 +1,12 @@
+# Every third-party dependency is found here, once. Debian 12 packages provide all of them.
+find_package(Threads REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(LibArchive REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+if(NVF_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()

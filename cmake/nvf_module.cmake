@@ -1,0 +1,22 @@
+# nvf_module(NAME SOURCES ... DEPS ... [PRIVATE_DEPS ...])
+# One static library per module, includes rooted at lib/ (so code writes "base/status.h").
+function(nvf_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(nvf_${name} STATIC ${M_SOURCES})
+  target_include_directories(nvf_${name} PUBLIC ${PROJECT_SOURCE_DIR}/lib ${PROJECT_SOURCE_DIR}/include)
+  target_link_libraries(nvf_${name} PUBLIC ${M_DEPS} PRIVATE nvf_warnings ${M_PRIVATE_DEPS})
+  set_target_properties(nvf_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+endfunction()
+
+# nvf_module_tests(NAME SOURCES ... DEPS ...): one gtest binary per module.
+function(nvf_module_tests name)
+  cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
+  if(NOT NVF_BUILD_TESTS)
+    return()
+  endif()
+  add_executable(nvf_${name}_tests ${T_SOURCES})
+  target_link_libraries(nvf_${name}_tests PRIVATE nvf_${name} ${T_DEPS} GTest::gtest GTest::gtest_main nvf_warnings)
+  target_compile_definitions(nvf_${name}_tests PRIVATE
+    NVF_SOURCE_DIR="${PROJECT_SOURCE_DIR}" NVF_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(nvf_${name}_tests DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT 120)
+endfunction()

@@ -1,0 +1,72 @@
+#include "base/executor.h"
+
+#include <pthread.h>
+
+namespace nvf::base {
+
+ThreadPool::ThreadPool(std::string name, size_t threads) : name_(std::move(name)), size_(threads ? threads : 1) {}
+
+ThreadPool::~ThreadPool() { stop(false); }
+
+void ThreadPool::start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (started_) return;
+  started_ = true;
+  stopping_ = false;
+  for (size_t i = 0; i < size_; ++i) {
+    threads_.emplace_back([this] { run(); });
+    std::string tname = name_.substr(0, 12) + "-" + std::to_string(i);
+    pthread_setname_np(threads_.back().native_handle(), tname.c_str());
+  }
+}
+
+void ThreadPool::stop(bool drain) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_) {
+      queue_.clear();
+      return;
+    }
+    stopping_ = true;
+    drain_ = drain;
+    if (!drain) queue_.clear();
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  threads_.clear();
+  started_ = false;
+}
+
+bool ThreadPool::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return true;
+}
+
+size_t ThreadPool::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+void ThreadPool::run() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      task = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    task();
+  }
+}
+
+}  // namespace nvf::base

@@ -1,0 +1,223 @@
+#include "base/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <system_error>
+
+namespace nvf::base {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+Status errno_status(int err, std::string_view what, const fs::path& path) {
+  std::string msg = std::string(what) + " " + path.string() + ": " + errno_text(err);
+  switch (err) {
+    case ENOENT: return NotFoundError(std::move(msg));
+    case EACCES:
+    case EPERM: return PermissionDeniedError(std::move(msg));
+    case EEXIST: return AlreadyExistsError(std::move(msg));
+    case ENOSPC:
+    case EDQUOT: return ResourceExhaustedError(std::move(msg));
+    default: return DataLossError(std::move(msg));
+  }
+}
+
+bool is_within(const fs::path& root, const fs::path& path) {
+  fs::path r = root.lexically_normal();
+  fs::path p = path.lexically_normal();
+  auto rs = r.string();
+  auto ps = p.string();
+  while (rs.size() > 1 && rs.back() == '/') rs.pop_back();
+  while (ps.size() > 1 && ps.back() == '/') ps.pop_back();
+  if (ps == rs) return true;
+  if (rs == "/") return !ps.empty() && ps[0] == '/';
+  return ps.size() > rs.size() && ps.compare(0, rs.size(), rs) == 0 && ps[rs.size()] == '/';
+}
+
+Result<fs::path> safe_join(const fs::path& root, std::string_view relative, bool follow_links) {
+  if (relative.empty()) return root;
+  fs::path rel(relative);
+  if (rel.is_absolute() || relative.front() == '/') {
+    return InvalidArgumentError("path '" + std::string(relative) + "' is absolute; expected a path inside " +
+                                root.string());
+  }
+  for (const auto& part : rel) {
+    if (part == "..") {
+      return InvalidArgumentError("path '" + std::string(relative) + "' contains '..'; expected a path inside " +
+                                  root.string());
+    }
+  }
+  fs::path joined = (root / rel).lexically_normal();
+  if (!is_within(root, joined)) {
+    return InvalidArgumentError("path '" + std::string(relative) + "' leaves " + root.string());
+  }
+  if (follow_links) {
+    std::error_code ec;
+    fs::path real_root = fs::weakly_canonical(root, ec);
+    if (ec) real_root = root;
+    fs::path real = fs::weakly_canonical(joined, ec);
+    if (!ec && !is_within(real_root, real)) {
+      return InvalidArgumentError("path '" + std::string(relative) + "' resolves through a link to " +
+                                  real.string() + ", outside " + root.string());
+    }
+  }
+  return joined;
+}
+
+Result<std::string> read_file(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status(errno, "cannot open", path);
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgumentError("cannot read " + path.string() + ": it is a directory");
+  }
+  std::string out;
+  if (st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return errno_status(err, "cannot read", path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+Status atomic_write(const fs::path& path, std::string_view data, unsigned mode) {
+  AtomicFileWriter w;
+  NVF_RETURN_IF_ERROR(w.open(path, mode));
+  NVF_RETURN_IF_ERROR(w.write(data));
+  return w.commit();
+}
+
+AtomicFileWriter::~AtomicFileWriter() { abandon(); }
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : fd_(other.fd_), target_(std::move(other.target_)), temp_(std::move(other.temp_)), written_(other.written_) {
+  other.fd_ = -1;
+}
+
+AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept {
+  if (this != &other) {
+    abandon();
+    fd_ = other.fd_;
+    target_ = std::move(other.target_);
+    temp_ = std::move(other.temp_);
+    written_ = other.written_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+Status AtomicFileWriter::open(const fs::path& target, unsigned mode) {
+  abandon();
+  target_ = target;
+  fs::path dir = target.parent_path();
+  if (dir.empty()) dir = ".";
+  std::random_device rd;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    temp_ = dir / ("." + target.filename().string() + ".tmp" + std::to_string(rd() % 1000000));
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd_ >= 0) break;
+    if (errno != EEXIST) return errno_status(errno, "cannot create", temp_);
+  }
+  if (fd_ < 0) return AlreadyExistsError("cannot create a temporary file beside " + target.string());
+  ::fchmod(fd_, mode);
+  written_ = 0;
+  return Status::OK();
+}
+
+Status AtomicFileWriter::write(std::string_view data) { return write(data.data(), data.size()); }
+
+Status AtomicFileWriter::write(const void* data, size_t size) {
+  if (fd_ < 0) return FailedPreconditionError("write to " + target_.string() + " before open()");
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::write(fd_, p, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status(errno, "cannot write", temp_);
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+    written_ += static_cast<uint64_t>(n);
+  }
+  return Status::OK();
+}
+
+Status AtomicFileWriter::pwrite(const void* data, size_t size, uint64_t offset) {
+  if (fd_ < 0) return FailedPreconditionError("write to " + target_.string() + " before open()");
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_status(errno, "cannot write", temp_);
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::OK();
+}
+
+Status AtomicFileWriter::commit() {
+  if (fd_ < 0) return FailedPreconditionError("commit of " + target_.string() + " before open()");
+  if (::fsync(fd_) != 0) {
+    int err = errno;
+    abandon();
+    return errno_status(err, "cannot sync", target_);
+  }
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(temp_.c_str(), target_.c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp_.c_str());
+    return errno_status(err, "cannot replace", target_);
+  }
+  temp_.clear();
+  return Status::OK();
+}
+
+void AtomicFileWriter::abandon() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!temp_.empty()) {
+    ::unlink(temp_.c_str());
+    temp_.clear();
+  }
+}
+
+Status make_dirs(const fs::path& dir, unsigned mode) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return errno_status(ec.value(), "cannot create directory", dir);
+  (void)mode;
+  return Status::OK();
+}
+
+fs::path expand_user(const fs::path& p) {
+  auto s = p.string();
+  if (s.empty() || s[0] != '~') return p;
+  const char* home = std::getenv("HOME");
+  if (!home) return p;
+  if (s.size() == 1) return fs::path(home);
+  if (s[1] == '/') return fs::path(home) / s.substr(2);
+  return p;
+}
+
+}  // namespace nvf::base

@@ -1,0 +1,72 @@
+// File helpers that never lose data: a join that cannot leave its root, atomic writes (temp file
+// in the same directory + fsync + rename), whole-file reads with errors that name the file.
+// Stateless functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace nvf::base {
+
+namespace fs = std::filesystem;
+
+/// Joins `relative` under `root`, refusing absolute paths, `..` components that climb above
+/// `root`, and (when `follow_links`) existing symlinks that resolve outside `root`.
+/// Errors: INVALID_ARGUMENT naming the offending path.
+Result<fs::path> safe_join(const fs::path& root, std::string_view relative, bool follow_links = true);
+
+/// True when `path` (lexically normalized) lies inside `root` (or equals it).
+bool is_within(const fs::path& root, const fs::path& path);
+
+/// Reads a whole file. Errors: NOT_FOUND, PERMISSION_DENIED, DATA_LOSS (read failure).
+Result<std::string> read_file(const fs::path& path);
+
+/// Writes `data` to `path` atomically: readers see the old content or the new, never a part.
+/// `mode` applies to the new file (e.g. 0600 for keys).
+Status atomic_write(const fs::path& path, std::string_view data, unsigned mode = 0644);
+
+/// Streams a file into place atomically: write() pieces, then commit(). A writer destroyed before
+/// commit() removes its temporary file and leaves the target untouched. Single-threaded use.
+class AtomicFileWriter {
+ public:
+  AtomicFileWriter() = default;
+  ~AtomicFileWriter();
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  AtomicFileWriter(AtomicFileWriter&& other) noexcept;
+  AtomicFileWriter& operator=(AtomicFileWriter&& other) noexcept;
+
+  Status open(const fs::path& target, unsigned mode = 0644);
+  Status write(std::string_view data);
+  Status write(const void* data, size_t size);
+  /// Writes at an absolute offset of the temporary file (to patch headers after streaming).
+  Status pwrite(const void* data, size_t size, uint64_t offset);
+  uint64_t bytes_written() const { return written_; }
+  Status commit();
+  void abandon();
+
+ private:
+  int fd_ = -1;
+  fs::path target_;
+  fs::path temp_;
+  uint64_t written_ = 0;
+};
+
+/// A description of an errno for messages: "No such file or directory".
+std::string errno_text(int err);
+
+/// Maps an errno from an operation on `path` to a Status naming the path.
+Status errno_status(int err, std::string_view what, const fs::path& path);
+
+/// Creates `dir` and parents; errors name the directory.
+Status make_dirs(const fs::path& dir, unsigned mode = 0755);
+
+/// Expands a leading "~" with $HOME.
+fs::path expand_user(const fs::path& p);
+
+}  // namespace nvf::base

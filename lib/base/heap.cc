@@ -1,0 +1,39 @@
+#include "base/heap.h"
+
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace nvf::base {
+
+bool trim_heap() {
+#ifdef __GLIBC__
+  return malloc_trim(0) != 0;
+#else
+  return false;
+#endif
+}
+
+namespace {
+long long status_field_kib(const char* field) {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  long long value = 0;
+  size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
+      std::sscanf(line + n + 1, "%lld", &value);
+      break;
+    }
+  }
+  std::fclose(f);
+  return value;
+}
+}  // namespace
+
+long long current_rss_bytes() { return status_field_kib("VmRSS") * 1024; }
+long long peak_rss_bytes() { return status_field_kib("VmHWM") * 1024; }
+
+}  // namespace nvf::base

@@ -1,0 +1,122 @@
+#include "base/strings.h"
+
+#include <cctype>
+#include <cstdio>
+
+namespace nvf::base {
+
+Result<std::vector<std::string>> shell_split(std::string_view line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool in_word = false;
+  enum { kNone, kSingle, kDouble } quote = kNone;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quote == kSingle) {
+      if (c == '\'') quote = kNone;
+      else cur += c;
+      continue;
+    }
+    if (quote == kDouble) {
+      if (c == '"') {
+        quote = kNone;
+      } else if (c == '\\' && i + 1 < line.size() &&
+                 (line[i + 1] == '"' || line[i + 1] == '\\' || line[i + 1] == '$' || line[i + 1] == '`')) {
+        cur += line[++i];
+      } else {
+        cur += c;
+      }
+      continue;
+    }
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (in_word) {
+        out.push_back(std::move(cur));
+        cur.clear();
+        in_word = false;
+      }
+      continue;
+    }
+    in_word = true;
+    if (c == '\'') quote = kSingle;
+    else if (c == '"') quote = kDouble;
+    else if (c == '\\') {
+      if (i + 1 < line.size()) cur += line[++i];
+    } else {
+      cur += c;
+    }
+  }
+  if (quote != kNone) {
+    return InvalidArgumentError("unterminated " + std::string(quote == kSingle ? "single" : "double") +
+                                " quote in command: " + std::string(line));
+  }
+  if (in_word) out.push_back(std::move(cur));
+  return out;
+}
+
+std::string shell_quote(std::string_view word) {
+  if (word.empty()) return "''";
+  bool safe = true;
+  for (char c : word) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' ||
+          c == '=' || c == ':' || c == ',' || c == '@' || c == '+')) {
+      safe = false;
+      break;
+    }
+  }
+  if (safe) return std::string(word);
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  out += "'";
+  return out;
+}
+
+std::vector<std::string> split(std::string_view s, char sep, bool skip_empty) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    std::string_view piece = s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
+    if (!(skip_empty && piece.empty())) out.emplace_back(piece);
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024 && u < 4) {
+    bytes /= 1024;
+    ++u;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+}  // namespace nvf::base

@@ -1,0 +1,27 @@
+// Small string helpers shared by the CLI and the runtime. Stateless; safe from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace nvf::base {
+
+/// Splits a command line by POSIX shell quoting rules (quotes, backslashes), with no expansion of
+/// variables, globs or substitutions. Errors: INVALID_ARGUMENT for an unterminated quote.
+Result<std::vector<std::string>> shell_split(std::string_view line);
+
+/// Quotes a word for a POSIX shell when it needs it.
+std::string shell_quote(std::string_view word);
+
+std::vector<std::string> split(std::string_view s, char sep, bool skip_empty = false);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+std::string_view trim(std::string_view s);
+std::string to_lower(std::string_view s);
+
+/// Formats bytes for people: "1.5 MiB".
+std::string human_bytes(double bytes);
+
+}  // namespace nvf::base

@@ -1,0 +1,58 @@
+#include "base/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <vector>
+
+namespace nvf::base {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ExecutorTest, SerialExecutorKeepsOrder) {
+  SerialExecutor ex("serial");
+  ex.start();
+  std::vector<int> seen;
+  std::promise<void> done;
+  for (int i = 0; i < 100; ++i) ex.post([&seen, i] { seen.push_back(i); });
+  ex.post([&done] { done.set_value(); });
+  ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
+  ex.stop();
+  ASSERT_EQ(seen.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], i);
+}
+
+TEST(ExecutorTest, PoolRunsTasksConcurrently) {
+  ThreadPool pool("pool", 2);
+  pool.start();
+  // Two tasks that each wait for the other: only completes if both run at once.
+  std::promise<void> a, b;
+  auto fa = a.get_future().share();
+  auto fb = b.get_future().share();
+  std::promise<bool> r1, r2;
+  pool.post([&] { a.set_value(); r1.set_value(fb.wait_for(10s) == std::future_status::ready); });
+  pool.post([&] { b.set_value(); r2.set_value(fa.wait_for(10s) == std::future_status::ready); });
+  EXPECT_TRUE(r1.get_future().get());
+  EXPECT_TRUE(r2.get_future().get());
+  pool.stop();
+}
+
+TEST(ExecutorTest, PostAfterStopIsRefused) {
+  ThreadPool pool("pool", 1);
+  pool.start();
+  pool.stop();
+  EXPECT_FALSE(pool.post([] {}));
+}
+
+TEST(ExecutorTest, StopDrainsQueuedTasks) {
+  SerialExecutor ex("drain");
+  ex.start();
+  std::atomic<int> count{0};
+  for (int i = 0; i < 50; ++i) ex.post([&] { count++; });
+  ex.stop(/*drain=*/true);
+  EXPECT_EQ(count.load(), 50);
+}
+
+}  // namespace
+}  // namespace nvf::base

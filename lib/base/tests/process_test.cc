@@ -1,0 +1,115 @@
+#include "base/process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "base/files.h"
+
+namespace nvf::base {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+TEST(ProcessTest, RunsArgvWithoutShellAndReportsExitCode) {
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "echo \"$0|$1\"; exit 7", "a b", "$HOME"};
+  o.capture_output = true;
+  auto child = spawn(o);
+  ASSERT_TRUE(child.ok()) << child.status().to_string();
+  std::string out = read_all(child->output_fd());
+  auto exit = child->wait(10s);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->exit_code, 7);
+  EXPECT_EQ(out, "a b|$HOME\n");  // arguments pass through unexpanded
+}
+
+TEST(ProcessTest, SetsEnvAndWorkingDir) {
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "echo \"$NVF_TEST_VAR\"; pwd"};
+  o.env_set["NVF_TEST_VAR"] = "hello";
+  o.working_dir = "/";
+  o.capture_output = true;
+  auto child = spawn(o);
+  ASSERT_TRUE(child.ok());
+  EXPECT_EQ(read_all(child->output_fd()), "hello\n/\n");
+  EXPECT_EQ(child->wait(10s)->exit_code, 0);
+}
+
+TEST(ProcessTest, MissingProgramIsNotFound) {
+  SpawnOptions o;
+  o.argv = {"nvf-no-such-program-xyz"};
+  auto child = spawn(o);
+  ASSERT_FALSE(child.ok());
+  EXPECT_EQ(child.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(child.status().message().find("nvf-no-such-program-xyz"), std::string::npos);
+}
+
+TEST(ProcessTest, DoesNotLeakParentDescriptors) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);  // deliberately without O_CLOEXEC
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"};
+  o.capture_output = true;
+  auto child = spawn(o);
+  ASSERT_TRUE(child.ok());
+  std::string out = read_all(child->output_fd());
+  EXPECT_TRUE(child->wait(10s).ok());
+  ::close(p[0]);
+  ::close(p[1]);
+  // 0,1,2 and the fd `ls` opens for the directory (3) only.
+  EXPECT_EQ(out.find(" " + std::to_string(p[1]) + " "), std::string::npos) << out;
+  EXPECT_EQ(out.rfind("0 1 2 ", 0), 0u) << out;
+}
+
+TEST(ProcessTest, LifelineReportsParentGone) {
+  SpawnOptions o;
+  // The child reads fd 3 until EOF, then prints and exits.
+  o.argv = {"sh", "-c", "cat <&\"$NVF_LIFELINE_FD\" >/dev/null; echo gone"};
+  o.lifeline = true;
+  o.capture_output = true;
+  auto child = spawn(o);
+  ASSERT_TRUE(child.ok());
+  auto early = child->wait(50ms);
+  EXPECT_EQ(early.status().code(), StatusCode::kDeadlineExceeded);
+  child->cut_lifeline();
+  EXPECT_EQ(read_all(child->output_fd()), "gone\n");
+  EXPECT_EQ(child->wait(10s)->exit_code, 0);
+}
+
+TEST(ProcessTest, TerminateKillsWholeGroup) {
+  SpawnOptions o;
+  // A child that ignores SIGTERM and has a grandchild: both must be gone after terminate().
+  o.argv = {"sh", "-c", "trap '' TERM; sleep 60 & echo $!; wait"};
+  o.new_session = true;
+  o.capture_output = true;
+  auto child = spawn(o);
+  ASSERT_TRUE(child.ok());
+  char buf[64] = {};
+  ssize_t n = ::read(child->output_fd(), buf, sizeof(buf) - 1);
+  ASSERT_GT(n, 0);
+  pid_t grandchild = static_cast<pid_t>(std::stol(buf));
+  auto exit = child->terminate(200ms);
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->signal, SIGKILL);
+  // The grandchild was in the group; it may linger as a zombie of init briefly but not run.
+  bool alive = ::kill(grandchild, 0) == 0;
+  if (alive) {
+    std::string stat = read_file("/proc/" + std::to_string(grandchild) + "/stat").value_or("");
+    alive = stat.find(") Z") == std::string::npos && !stat.empty();
+  }
+  EXPECT_FALSE(alive);
+}
+
+}  // namespace
+}  // namespace nvf::base

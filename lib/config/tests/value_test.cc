@@ -1,0 +1,229 @@
+#include "config/value.h"
+
+#include <cstdlib>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace nvf::config {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "nvf_config_test_XXXXXX").string();
+    char* made = mkdtemp(templ.data());
+    NVF_CHECK(made != nullptr);
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return path_ / name;
+  }
+
+ private:
+  fs::path path_;
+};
+
+constexpr const char* kJson = R"({
+  "format_version": 2,
+  "num_rounds": 5,
+  "lr": 0.01,
+  "secure": true,
+  "nothing": null,
+  "name": "fedavg",
+  "components": [
+    {"id": "persistor", "args": {"n": 3}},
+    {"id": "aggregator", "args": {}}
+  ]
+})";
+
+constexpr const char* kYaml = R"(format_version: 2
+num_rounds: 5
+lr: 0.01
+secure: true
+nothing: null
+name: fedavg
+components:
+  - id: persistor
+    args:
+      n: 3
+  - id: aggregator
+    args: {}
+)";
+
+constexpr const char* kToml = R"(format_version = 2
+num_rounds = 5
+lr = 0.01
+secure = true
+name = "fedavg"
+
+[[components]]
+id = "persistor"
+args = { n = 3 }
+
+[[components]]
+id = "aggregator"
+args = {}
+)";
+
+TEST(ConfigValue, JsonYamlTomlLoadTheSameTree) {
+  auto json = parse(kJson, Format::kJson, "a.json");
+  auto yaml = parse(kYaml, Format::kYaml, "a.yml");
+  auto toml = parse(kToml, Format::kToml, "a.toml");
+  ASSERT_TRUE(json.ok()) << json.status().to_string();
+  ASSERT_TRUE(yaml.ok()) << yaml.status().to_string();
+  ASSERT_TRUE(toml.ok()) << toml.status().to_string();
+  EXPECT_EQ(*json, *yaml);
+  // TOML has no null: everything else is the same.
+  Value json_no_null = *json;
+  json_no_null.erase("nothing");
+  EXPECT_EQ(json_no_null, *toml);
+  EXPECT_TRUE((*yaml)["num_rounds"].is_number_integer());
+  EXPECT_TRUE((*yaml)["lr"].is_number_float());
+  EXPECT_TRUE((*yaml)["secure"].is_boolean());
+  EXPECT_TRUE((*yaml)["nothing"].is_null());
+  EXPECT_EQ((*yaml)["components"][0]["args"]["n"], 3);
+}
+
+TEST(ConfigValue, KeysKeepFileOrderInEveryFormat) {
+  auto yaml = parse("zeta: 1\nalpha: 2\nmid: 3\n", Format::kYaml, "o.yml");
+  auto toml = parse("zeta = 1\nalpha = 2\nmid = 3\n", Format::kToml, "o.toml");
+  auto json = parse(R"({"zeta": 1, "alpha": 2, "mid": 3})", Format::kJson, "o.json");
+  ASSERT_TRUE(yaml.ok() && toml.ok() && json.ok());
+  EXPECT_EQ(yaml->dump(), R"({"zeta":1,"alpha":2,"mid":3})");
+  EXPECT_EQ(toml->dump(), R"({"zeta":1,"alpha":2,"mid":3})");
+  EXPECT_EQ(json->dump(), R"({"zeta":1,"alpha":2,"mid":3})");
+}
+
+TEST(ConfigValue, YamlQuotedScalarsStayStrings) {
+  auto yaml = parse("a: \"5\"\nb: '1.5'\nc: 'true'\nd: 1e3\ne: -7\nf: hello world\ng: ~\n",
+                    Format::kYaml, "q.yml");
+  ASSERT_TRUE(yaml.ok()) << yaml.status().to_string();
+  EXPECT_EQ((*yaml)["a"], "5");
+  EXPECT_EQ((*yaml)["b"], "1.5");
+  EXPECT_EQ((*yaml)["c"], "true");
+  EXPECT_DOUBLE_EQ((*yaml)["d"].get<double>(), 1000.0);
+  EXPECT_EQ((*yaml)["e"], -7);
+  EXPECT_EQ((*yaml)["f"], "hello world");
+  EXPECT_TRUE((*yaml)["g"].is_null());
+}
+
+TEST(ConfigValue, TomlDatesBecomeStrings) {
+  auto toml = parse("d = 2024-05-01\n", Format::kToml, "d.toml");
+  ASSERT_TRUE(toml.ok()) << toml.status().to_string();
+  EXPECT_EQ((*toml)["d"], "2024-05-01");
+}
+
+TEST(ConfigValue, JsonErrorCarriesFileLineColumn) {
+  auto r = parse("{\n  \"a\": 1,\n  \"b\": ,\n}", Format::kJson, "config_fed_client.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind("config_fed_client.json:3:8: ", 0), 0u)
+      << r.status().message();
+  EXPECT_NE(r.status().message().find("syntax error"), std::string::npos);
+}
+
+TEST(ConfigValue, YamlErrorCarriesFileLineColumn) {
+  auto r = parse("a: 1\nb: [1, 2\nc: 3\n", Format::kYaml, "project.yml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind("project.yml:", 0), 0u) << r.status().message();
+  // "project.yml:L:C: msg" with numeric L and C.
+  const std::string m = r.status().message();
+  size_t first = m.find(':');
+  size_t second = m.find(':', first + 1);
+  size_t third = m.find(':', second + 1);
+  ASSERT_NE(third, std::string::npos) << m;
+  EXPECT_GE(std::stoi(m.substr(first + 1, second - first - 1)), 2) << m;
+  EXPECT_GE(std::stoi(m.substr(second + 1, third - second - 1)), 1) << m;
+}
+
+TEST(ConfigValue, TomlErrorCarriesFileLineColumn) {
+  auto r = parse("a = 1\nb = = 2\n", Format::kToml, "info.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message().rfind("info.toml:2:", 0), 0u) << r.status().message();
+}
+
+TEST(ConfigValue, FormatForPathKnowsExtensionsAndDefault) {
+  EXPECT_EQ(*format_for_path("x/config_fed_client.json"), Format::kJson);
+  EXPECT_EQ(*format_for_path("project.yml"), Format::kYaml);
+  EXPECT_EQ(*format_for_path("project.yaml"), Format::kYaml);
+  EXPECT_EQ(*format_for_path("info.toml"), Format::kToml);
+  EXPECT_EQ(*format_for_path("fed_server.json.default"), Format::kJson);
+  auto conf = format_for_path("config_fed_client.conf");
+  ASSERT_FALSE(conf.ok());
+  EXPECT_NE(conf.status().message().find(
+                "HOCON (.conf) is not read; write the config as JSON (config_fed_client.json)"),
+            std::string::npos)
+      << conf.status().message();
+  EXPECT_FALSE(format_for_path("notes.txt").ok());
+}
+
+TEST(ConfigValue, LoadFileReadsByExtensionAndNamesTheFile) {
+  TempDir dir;
+  auto good = load_file(dir.write("c.yaml", kYaml));
+  ASSERT_TRUE(good.ok()) << good.status().to_string();
+  EXPECT_EQ((*good)["name"], "fedavg");
+  auto bad = load_file(dir.write("bad.json", "{\"a\": }"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.json:1:7: "), std::string::npos)
+      << bad.status().message();
+  auto missing = load_file(dir.path() / "missing.json");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST(ConfigValue, FindConfigTriesFlareOrder) {
+  TempDir dir;
+  dir.write("config_fed_server.yaml", kYaml);
+  dir.write("config_fed_server.json.default", kJson);
+  auto found = find_config(dir.path(), "config_fed_server");
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  EXPECT_EQ(found->filename(), "config_fed_server.yaml");
+  dir.write("config_fed_server.json", kJson);
+  EXPECT_EQ(find_config(dir.path(), "config_fed_server")->filename(), "config_fed_server.json");
+  dir.write("meta.json.default", "{}");
+  EXPECT_EQ(find_config(dir.path(), "meta")->filename(), "meta.json.default");
+}
+
+TEST(ConfigValue, FindConfigRefusesLoneHoconAndListsNamesWhenMissing) {
+  TempDir dir;
+  dir.write("config_fed_client.conf", "a = 1");
+  auto conf = find_config(dir.path(), "config_fed_client");
+  ASSERT_FALSE(conf.ok());
+  EXPECT_EQ(conf.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(conf.status().message().find("write the config as JSON (config_fed_client.json)"),
+            std::string::npos);
+  auto missing = find_config(dir.path(), "meta");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("meta.json, meta.yml, meta.yaml, meta.toml"),
+            std::string::npos)
+      << missing.status().message();
+}
+
+TEST(ConfigValue, PrettyJsonUsesFourSpacesAndTrailingNewline) {
+  Value v = Value::object();
+  v["b"] = 1;
+  v["a"] = Value::array({1, 2});
+  EXPECT_EQ(to_pretty_json(v), "{\n    \"b\": 1,\n    \"a\": [\n        1,\n        2\n    ]\n}\n");
+}
+
+TEST(ConfigValue, FieldPathFormatsKeysAndIndexes) {
+  FieldPath root;
+  EXPECT_EQ(root.str(), "<root>");
+  EXPECT_EQ(root.child("components").index(2).child("args").child("num_rounds").str(),
+            "components[2].args.num_rounds");
+}
+
+}  // namespace
+}  // namespace nvf::config

@@ -1,0 +1,275 @@
+#include "tensor/tensor.h"
+
+#include <cstring>
+#include <new>
+
+namespace nvf::tensor {
+
+namespace {
+
+constexpr std::align_val_t kAlignment{64};
+
+std::shared_ptr<std::byte> allocate(size_t size) {
+  if (size == 0) return nullptr;
+  void* p = ::operator new[](size, kAlignment, std::nothrow);
+  if (p == nullptr) return nullptr;
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
+                                    [](std::byte* q) { ::operator delete[](q, kAlignment); });
+}
+
+template <typename T>
+T load(const std::byte* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+template <typename T>
+void store(std::byte* p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
+
+}  // namespace
+
+Result<int64_t> shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) {
+      return InvalidArgumentError("shape " + shape_to_string(shape) + " has a negative dimension");
+    }
+    if (__builtin_mul_overflow(n, d, &n)) {
+      return InvalidArgumentError("shape " + shape_to_string(shape) + " has too many elements");
+    }
+  }
+  return n;
+}
+
+Result<uint64_t> shape_nbytes(DType dtype, const Shape& shape) {
+  NVF_ASSIGN_OR_RETURN(int64_t n, shape_numel(shape));
+  uint64_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(n), dtype_size(dtype), &bytes) ||
+      bytes > static_cast<uint64_t>(INT64_MAX)) {
+    return InvalidArgumentError("shape " + shape_to_string(shape) + " is too large");
+  }
+  return bytes;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+Tensor::Tensor() = default;
+
+Result<Tensor> Tensor::zeros(DType dtype, Shape shape) {
+  NVF_ASSIGN_OR_RETURN(uint64_t bytes, shape_nbytes(dtype, shape));
+  if (bytes > SIZE_MAX)
+    return ResourceExhaustedError("tensor of " + std::to_string(bytes) + " bytes");
+  Tensor t;
+  t.owned_ = allocate(static_cast<size_t>(bytes));
+  if (bytes > 0 && t.owned_ == nullptr) {
+    return ResourceExhaustedError("cannot allocate " + std::to_string(bytes) + " bytes for a " +
+                                  std::string(safetensors_name(dtype)) + " tensor of shape " +
+                                  shape_to_string(shape));
+  }
+  if (bytes > 0) std::memset(t.owned_.get(), 0, static_cast<size_t>(bytes));
+  t.dtype_ = dtype;
+  t.numel_ = *shape_numel(shape);
+  t.shape_ = std::move(shape);
+  t.nbytes_ = static_cast<size_t>(bytes);
+  t.data_ = t.owned_.get();
+  return t;
+}
+
+Result<Tensor> Tensor::borrow(DType dtype, Shape shape, const std::byte* data, size_t size,
+                              std::shared_ptr<const void> keep_alive) {
+  NVF_ASSIGN_OR_RETURN(uint64_t bytes, shape_nbytes(dtype, shape));
+  if (bytes != size) {
+    return InvalidArgumentError("a " + std::string(safetensors_name(dtype)) + " tensor of shape " +
+                                shape_to_string(shape) + " needs " + std::to_string(bytes) +
+                                " bytes, got " + std::to_string(size));
+  }
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = *shape_numel(shape);
+  t.shape_ = std::move(shape);
+  t.nbytes_ = size;
+  t.data_ = data;
+  t.keep_alive_ = std::move(keep_alive);
+  return t;
+}
+
+Tensor Tensor::from_doubles(DType dtype, Shape shape, const std::vector<double>& values) {
+  auto t = zeros(dtype, std::move(shape));
+  NVF_CHECK(t.ok());
+  NVF_CHECK(static_cast<size_t>(t->numel()) == values.size());
+  std::byte* out = t->mutable_data();
+  const size_t es = dtype_size(dtype);
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::byte* p = out + i * es;
+    const double v = values[i];
+    switch (dtype) {
+      case DType::kF64:
+        store<double>(p, v);
+        break;
+      case DType::kF32:
+        store<float>(p, static_cast<float>(v));
+        break;
+      case DType::kF16:
+        store<uint16_t>(p, float_to_half(static_cast<float>(v)));
+        break;
+      case DType::kBF16:
+        store<uint16_t>(p, float_to_bf16(static_cast<float>(v)));
+        break;
+      case DType::kI64:
+        store<int64_t>(p, static_cast<int64_t>(v));
+        break;
+      case DType::kI32:
+        store<int32_t>(p, static_cast<int32_t>(v));
+        break;
+      case DType::kI16:
+        store<int16_t>(p, static_cast<int16_t>(v));
+        break;
+      case DType::kI8:
+        store<int8_t>(p, static_cast<int8_t>(v));
+        break;
+      case DType::kU8:
+        store<uint8_t>(p, static_cast<uint8_t>(v));
+        break;
+      case DType::kBool:
+        store<uint8_t>(p, v != 0.0 ? 1 : 0);
+        break;
+    }
+  }
+  return std::move(t).value();
+}
+
+std::byte* Tensor::mutable_data() {
+  NVF_CHECK(is_owned());
+  return owned_.get();
+}
+
+double Tensor::value_as_double(size_t i) const {
+  NVF_CHECK(i < static_cast<size_t>(numel_));
+  const std::byte* p = data_ + i * dtype_size(dtype_);
+  switch (dtype_) {
+    case DType::kF64:
+      return load<double>(p);
+    case DType::kF32:
+      return load<float>(p);
+    case DType::kF16:
+      return half_to_float(load<uint16_t>(p));
+    case DType::kBF16:
+      return bf16_to_float(load<uint16_t>(p));
+    case DType::kI64:
+      return static_cast<double>(load<int64_t>(p));
+    case DType::kI32:
+      return load<int32_t>(p);
+    case DType::kI16:
+      return load<int16_t>(p);
+    case DType::kI8:
+      return load<int8_t>(p);
+    case DType::kU8:
+      return load<uint8_t>(p);
+    case DType::kBool:
+      return load<uint8_t>(p) != 0 ? 1.0 : 0.0;
+  }
+  return 0.0;
+}
+
+std::vector<double> Tensor::to_doubles() const {
+  std::vector<double> out(static_cast<size_t>(numel_));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = value_as_double(i);
+  return out;
+}
+
+std::shared_ptr<const void> Tensor::keep_alive() const {
+  if (owned_) return std::shared_ptr<const void>(owned_, owned_.get());
+  return keep_alive_;
+}
+
+Tensor Tensor::share() const {
+  Tensor t;
+  t.dtype_ = dtype_;
+  t.shape_ = shape_;
+  t.numel_ = numel_;
+  t.nbytes_ = nbytes_;
+  t.data_ = data_;
+  t.keep_alive_ = keep_alive();
+  return t;
+}
+
+Result<Tensor> Tensor::clone() const {
+  NVF_ASSIGN_OR_RETURN(Tensor t, zeros(dtype_, shape_));
+  if (nbytes_ > 0) std::memcpy(t.mutable_data(), data_, nbytes_);
+  return t;
+}
+
+Status Tensor::make_owned() {
+  if (owned_ != nullptr || nbytes_ == 0) {
+    keep_alive_.reset();
+    return Status::OK();
+  }
+  NVF_ASSIGN_OR_RETURN(Tensor t, clone());
+  *this = std::move(t);
+  return Status::OK();
+}
+
+Status TensorDict::insert(std::string name, Tensor tensor) {
+  if (index_.count(name) != 0) {
+    return AlreadyExistsError("tensor '" + name + "' is already in the dict");
+  }
+  index_.emplace(name, entries_.size());
+  entries_.emplace_back(std::move(name), std::move(tensor));
+  return Status::OK();
+}
+
+void TensorDict::insert_or_assign(std::string name, Tensor tensor) {
+  if (auto it = index_.find(name); it != index_.end()) {
+    entries_[it->second].second = std::move(tensor);
+    return;
+  }
+  index_.emplace(name, entries_.size());
+  entries_.emplace_back(std::move(name), std::move(tensor));
+}
+
+bool TensorDict::erase(std::string_view name) {
+  auto it = index_.find(name);
+  if (it == index_.end()) return false;
+  const size_t pos = it->second;
+  index_.erase(it);
+  entries_.erase(entries_.begin() + static_cast<std::ptrdiff_t>(pos));
+  for (auto& [n, i] : index_) {
+    if (i > pos) --i;
+  }
+  return true;
+}
+
+const Tensor* TensorDict::find(std::string_view name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second].second;
+}
+
+Tensor* TensorDict::find(std::string_view name) {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &entries_[it->second].second;
+}
+
+uint64_t TensorDict::total_bytes() const {
+  uint64_t total = 0;
+  for (const auto& [name, t] : entries_) total += t.nbytes();
+  return total;
+}
+
+std::vector<std::string> TensorDict::names() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, t] : entries_) out.push_back(name);
+  return out;
+}
+
+}  // namespace nvf::tensor

@@ -1,0 +1,57 @@
+#include "e2e_util.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "base/process.h"
+
+namespace nvf::e2e {
+
+RunResult run_nvflare(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                      const std::map<std::string, std::string>& env) {
+  base::SpawnOptions o;
+  o.argv.push_back(NVFLARE_BIN);
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.env_set = env;
+  o.env_unset = {"NVFLARE_HOME", "NVFLARE_POC_WORKSPACE", "NVFLARE_STARTUP_KIT_DIR"};
+  o.working_dir = cwd;
+  o.capture_output = true;
+  RunResult result;
+  auto child = base::spawn(o);
+  if (!child.ok()) {
+    ADD_FAILURE() << child.status().to_string();
+    return result;
+  }
+  // Read output on a thread so a hang is caught by the wait deadline below.
+  int fd = child->output_fd();
+  std::thread reader([fd, &result] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof(buf))) > 0) result.out.append(buf, static_cast<size_t>(n));
+  });
+  auto exit = child->wait(std::chrono::seconds(60));
+  if (!exit.ok()) {
+    ADD_FAILURE() << "nvflare hung: " << exit.status().to_string();
+    exit = child->terminate(std::chrono::milliseconds(500));
+  }
+  reader.join();
+  result.exit_code = exit.ok() ? exit->shell_code() : -1;
+  return result;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = ::testing::TempDir() + "nvf_e2e_XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace nvf::e2e

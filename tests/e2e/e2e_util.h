@@ -1,0 +1,32 @@
+// Helpers for end-to-end tests: run the built nvflare with arguments and an environment, collect
+// its exit code and output. Each test makes its own temporary HOME and work directory.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nvf::e2e {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr, interleaved
+};
+
+/// Runs `nvflare args...` in `cwd` with `env` added; fails the test on a hang (60 s).
+RunResult run_nvflare(const std::vector<std::string>& args, const std::filesystem::path& cwd,
+                      const std::map<std::string, std::string>& env);
+
+/// A fresh temporary directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace nvf::e2e
