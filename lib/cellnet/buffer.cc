@@ -1,0 +1,92 @@
+#include "cellnet/buffer.h"
+
+#include <cstring>
+
+#include "base/status.h"
+
+namespace nvf::cellnet {
+
+Slice Slice::copy_of(std::string_view bytes) { return from_string(std::string(bytes)); }
+
+Slice Slice::from_string(std::string s) {
+  auto owner = std::make_shared<std::string>(std::move(s));
+  Slice out;
+  out.data = reinterpret_cast<const std::byte*>(owner->data());
+  out.size = owner->size();
+  out.owner = owner;
+  return out;
+}
+
+Slice Slice::allocate(size_t size, std::byte** out) {
+  std::shared_ptr<std::byte[]> owner(new std::byte[size ? size : 1]());
+  Slice s;
+  s.data = owner.get();
+  s.size = size;
+  *out = owner.get();
+  s.owner = std::shared_ptr<const void>(owner, owner.get());
+  return s;
+}
+
+Slice Slice::sub(size_t offset, size_t length) const {
+  NVF_CHECK(offset + length <= size);
+  return Slice{data + offset, length, owner};
+}
+
+void Buffer::append(Slice s) {
+  if (s.size == 0) return;
+  size_ += s.size;
+  slices_.push_back(std::move(s));
+}
+
+void Buffer::append(const Buffer& other) {
+  for (const auto& s : other.slices_) append(s);
+}
+
+Buffer Buffer::sub(size_t offset, size_t length) const {
+  NVF_CHECK(offset + length <= size_);
+  Buffer out;
+  for (const auto& s : slices_) {
+    if (length == 0) break;
+    if (offset >= s.size) {
+      offset -= s.size;
+      continue;
+    }
+    size_t take = std::min(s.size - offset, length);
+    out.append(s.sub(offset, take));
+    length -= take;
+    offset = 0;
+  }
+  return out;
+}
+
+void Buffer::copy_to(size_t offset, size_t length, std::byte* dst) const {
+  NVF_CHECK(offset + length <= size_);
+  for (const auto& s : slices_) {
+    if (length == 0) break;
+    if (offset >= s.size) {
+      offset -= s.size;
+      continue;
+    }
+    size_t take = std::min(s.size - offset, length);
+    std::memcpy(dst, s.data + offset, take);
+    dst += take;
+    length -= take;
+    offset = 0;
+  }
+}
+
+Slice Buffer::flatten() const {
+  if (slices_.size() == 1) return slices_[0];
+  std::byte* p = nullptr;
+  Slice s = Slice::allocate(size_, &p);
+  copy_to(0, size_, p);
+  return s;
+}
+
+std::string Buffer::to_string() const {
+  std::string out(size_, '\0');
+  copy_to(0, size_, reinterpret_cast<std::byte*>(out.data()));
+  return out;
+}
+
+}  // namespace nvf::cellnet

@@ -1,0 +1,60 @@
+// Byte buffers made of ref-counted slices, so payloads move through cells and drivers without
+// copies: a received frame's payload stays in the memory the driver read it into (or in gRPC's
+// slices) and is forwarded, reassembled or handed to a tensor by reference.
+//
+// A Slice is an immutable view plus the owner that keeps its bytes alive. A Buffer is a list of
+// slices. Both are values: copying shares the bytes (never duplicates them). Const methods are
+// safe from several threads; mutation needs exclusive access.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nvf::cellnet {
+
+struct Slice {
+  const std::byte* data = nullptr;
+  size_t size = 0;
+  std::shared_ptr<const void> owner;  // keeps `data` valid
+
+  /// A slice that owns a copy of `bytes`.
+  static Slice copy_of(std::string_view bytes);
+  /// A slice that takes ownership of `s` (no copy of the characters).
+  static Slice from_string(std::string s);
+  /// A slice that owns a new zeroed buffer of `size` bytes; `out` receives the writable pointer.
+  static Slice allocate(size_t size, std::byte** out);
+  /// A sub-range sharing the owner.
+  Slice sub(size_t offset, size_t length) const;
+  std::string_view view() const { return {reinterpret_cast<const char*>(data), size}; }
+};
+
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(Slice s) { append(std::move(s)); }
+
+  void append(Slice s);
+  void append(const Buffer& other);
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const std::vector<Slice>& slices() const { return slices_; }
+
+  /// A sub-range [offset, offset+length) sharing the slices' owners (no copy).
+  Buffer sub(size_t offset, size_t length) const;
+  /// Copies out [offset, offset+length) into `dst`.
+  void copy_to(size_t offset, size_t length, std::byte* dst) const;
+  /// A single contiguous slice: the one slice when there is one, else a copy.
+  Slice flatten() const;
+  /// A copy of the bytes as a string (for small control payloads and tests).
+  std::string to_string() const;
+
+ private:
+  std::vector<Slice> slices_;
+  size_t size_ = 0;
+};
+
+}  // namespace nvf::cellnet

@@ -1,0 +1,134 @@
+// A Cell is one named endpoint of the cellnet (FLARE's CoreCell + Cell): it listens and connects
+// through drivers, routes messages by FQCN through its neighbours, matches requests with replies,
+// streams large payloads in chunks under a window of ACKs, and runs request handlers.
+//
+// Ownership: a Cell is owned by its process role (server parent, client job, trainer, ...); it owns
+// its connections, its callback pool and its monitor thread. Drivers (a DriverRegistry) are owned
+// by the caller and must outlive the cell.
+// Threads: every public method may be called from any thread. Handlers run on the cell's callback
+// pool, never on a transport thread; a handler may itself send requests (the pool that completes
+// them is not the pool the handler occupies: replies and stream chunks are processed on the
+// transport threads, which only do bookkeeping and never call user code).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/logging.h"
+#include "base/status.h"
+#include "cellnet/driver.h"
+#include "cellnet/message.h"
+
+namespace nvf::cellnet {
+
+/// Drivers by URL scheme. Owned by the process; shared by its cells; not a singleton.
+class DriverRegistry {
+ public:
+  /// Adds a driver for all its schemes (a later driver for the same scheme replaces it).
+  void add(std::shared_ptr<Driver> driver);
+  /// Errors: INVALID_ARGUMENT naming the scheme and those available.
+  Result<Driver*> find(const std::string& scheme) const;
+  void stop_all();
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Driver>> by_scheme_;  // guarded by mu_
+};
+
+/// Knobs of one cell; defaults are the timeout registry's (DESIGN §4.8) — see CellOptions::from.
+struct CellOptions {
+  std::string fqcn;
+  DriverRegistry* drivers = nullptr;
+  base::Logger logger;  // null → a null logger
+  size_t callback_threads = 4;  // handlers
+  size_t stream_threads = 4;    // senders of streamed payloads (request_async, fire)
+  std::chrono::milliseconds default_request_timeout{10000};
+  size_t chunk_size = 1 << 20;         // streaming_chunk_size; larger payloads are streamed
+  size_t window_size = 16 << 20;       // streaming_window_size
+  size_t ack_interval = 4 << 20;       // streaming_ack_interval
+  std::chrono::milliseconds ack_progress_timeout{60000};  // streaming_ack_progress_timeout
+  std::chrono::milliseconds ack_check_interval{5000};     // streaming_ack_progress_check_interval
+  std::chrono::milliseconds read_timeout{300000};         // streaming_read_timeout
+  std::chrono::milliseconds heartbeat_interval{60000};    // SFM PING after receive silence
+  std::chrono::milliseconds monitor_interval{1000};       // stall / heartbeat / stream janitor tick
+  std::chrono::milliseconds send_stall_timeout{45000};    // sfm_send_stall_timeout
+  int send_stall_consecutive_checks = 3;                  // sfm_send_stall_consecutive_checks
+  bool close_stalled_connection = false;                  // sfm_close_stalled_connection
+  std::chrono::milliseconds reconnect_initial{1000};
+  std::chrono::milliseconds reconnect_max{10000};
+  std::chrono::milliseconds connect_timeout{10000};
+  uint64_t max_message_size = 2144337904;
+};
+
+/// A request handler: returns the reply, or an error the requester receives as a Status.
+using RequestHandler = std::function<Result<Message>(const Message& request)>;
+/// A handler for fire-and-forget messages.
+using MessageHandler = std::function<void(const Message& message)>;
+/// Called with a neighbour's FQCN when its connection comes up (true) or goes down (false).
+using PeerCallback = std::function<void(const std::string& peer, bool up)>;
+
+/// Counters for tests and diagnostics.
+struct CellStats {
+  uint64_t frames_forwarded = 0;
+  uint64_t streams_sent = 0;
+  uint64_t streams_received = 0;
+  uint64_t malformed_messages = 0;
+  uint64_t stalled_connections_closed = 0;
+  uint64_t late_replies = 0;
+};
+
+class Cell {
+ public:
+  explicit Cell(CellOptions options);
+  ~Cell();
+  Cell(const Cell&) = delete;
+  Cell& operator=(const Cell&) = delete;
+
+  /// Errors: INVALID_ARGUMENT (bad FQCN, no drivers).
+  Status start();
+  /// Closes connections and listeners, fails pending requests with CANCELLED, joins threads.
+  void stop();
+  const std::string& fqcn() const;
+
+  /// Listens on `url` (e.g. "grpc://127.0.0.1:0"); returns the URL with the chosen port.
+  Result<std::string> listen(const std::string& url);
+  /// Connects to `url` in the background and reconnects with backoff (1 s doubling to 10 s) until
+  /// stop(). Errors: INVALID_ARGUMENT (bad URL or unknown scheme).
+  Status connect(const std::string& url);
+  /// Waits until `peer` is reachable as a direct neighbour. Errors: DEADLINE_EXCEEDED.
+  Status wait_for_peer(const std::string& peer, std::chrono::milliseconds timeout);
+  /// Names of the directly connected neighbours.
+  std::vector<std::string> peers() const;
+
+  /// Handlers by channel and topic; "*" matches any topic.
+  void register_request_handler(const std::string& channel, const std::string& topic, RequestHandler handler);
+  void register_message_handler(const std::string& channel, const std::string& topic, MessageHandler handler);
+  void on_peer_event(PeerCallback callback);
+
+  /// Sends a request and waits for the reply. timeout 0 → default_request_timeout.
+  /// Errors: DEADLINE_EXCEEDED, UNAVAILABLE (unreachable / connection lost), the handler's error
+  /// mapped through return codes (each naming the target), CANCELLED on stop().
+  Result<Message> request(const std::string& target, const std::string& channel, const std::string& topic,
+                          Message message, std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  /// As request(), calling `done` once (on a cell thread) instead of blocking.
+  void request_async(const std::string& target, const std::string& channel, const std::string& topic,
+                     Message message, std::chrono::milliseconds timeout,
+                     std::function<void(Result<Message>)> done);
+  /// Fire-and-forget. Errors: UNAVAILABLE when no route exists now; later failures are logged.
+  Status fire(const std::string& target, const std::string& channel, const std::string& topic, Message message);
+
+  CellStats stats() const;
+  const CellOptions& options() const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nvf::cellnet

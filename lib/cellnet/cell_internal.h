@@ -1,0 +1,132 @@
+// Private to the cellnet module: the state behind Cell. See cell.h for the contract.
+//
+// Locking: one mutex (mu_) guards every map below. Driver methods (send, close, connect) and user
+// callbacks are never called while mu_ is held. Transport threads run on_frame(): routing,
+// forwarding, stream reassembly and reply matching are bookkeeping done there; handlers and
+// completion callbacks are posted to callbacks_.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "base/executor.h"
+#include "cellnet/cell.h"
+
+namespace nvf::cellnet {
+
+using Clock = std::chrono::steady_clock;
+
+class Cell::Impl : public ConnectionHandler {
+ public:
+  explicit Impl(CellOptions options);
+  ~Impl() override;
+
+  Status start();
+  void stop();
+
+  Result<std::string> listen(const std::string& url);
+  Status connect(const std::string& url);
+  Status wait_for_peer(const std::string& peer, std::chrono::milliseconds timeout);
+  std::vector<std::string> peers() const;
+  void register_request_handler(const std::string& channel, const std::string& topic, RequestHandler h);
+  void register_message_handler(const std::string& channel, const std::string& topic, MessageHandler h);
+  void on_peer_event(PeerCallback cb);
+  void request_async(const std::string& target, const std::string& channel, const std::string& topic,
+                     Message message, std::chrono::milliseconds timeout, std::function<void(Result<Message>)> done,
+                     bool inline_done = false);
+  Status fire(const std::string& target, const std::string& channel, const std::string& topic, Message message);
+  CellStats stats() const;
+
+  // ConnectionHandler (driver threads).
+  void on_connected(const std::shared_ptr<Connection>& conn) override;
+  void on_frame(const std::shared_ptr<Connection>& conn, Frame frame) override;
+  void on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) override;
+
+  CellOptions opt;
+  base::Logger log;
+
+ private:
+  struct Agent {
+    std::shared_ptr<Connection> conn;
+    Clock::time_point last_received;
+    Clock::time_point last_ping;
+    int stall_checks = 0;
+  };
+  struct Waiter {
+    std::string target;
+    std::string via;  // next hop the request left through
+    Clock::time_point deadline;
+    std::function<void(Result<Message>)> done;
+    bool inline_done = false;  // done only sets a promise: run it where the reply is matched
+  };
+  struct RxStream {
+    Headers headers;  // of chunk 0
+    Buffer data;
+    uint64_t total = 0;
+    uint64_t last_ack = 0;
+    int64_t next_seq = 0;
+    Clock::time_point last_activity;
+  };
+  struct TxStream {
+    uint64_t acked = 0;
+    Clock::time_point last_progress;
+    Status error;
+  };
+  struct Connector {
+    std::string url;
+    std::thread thread;
+    std::shared_ptr<Connection> conn;  // guarded by Impl::mu_
+    bool closed = false;               // guarded by Impl::mu_
+  };
+
+  // Sending.
+  Status send_message(const std::string& target, Message message, std::string* via);
+  Status send_frame_to(const std::string& peer, Frame frame);
+  Status stream_message(const std::string& next, Message message);
+  void reply_to(const Message& request, Result<Message> result);
+  void send_return(const Headers& request_headers, std::string_view code, const std::string& error);
+
+  // Receiving.
+  void handle_handshake(const std::shared_ptr<Connection>& conn, Frame& frame);
+  void handle_data(const std::shared_ptr<Connection>& conn, Frame frame);
+  void forward(Frame frame, const std::string& dest);
+  void handle_chunk(Frame frame);
+  void handle_ack(const Frame& frame);
+  void dispatch_local(Message message);
+  void complete_waiter(const std::string& req_id, Result<Message> result);
+
+  // Background.
+  void run_connector(Connector* c);
+  void run_monitor();
+  void notify_peer(const std::string& peer, bool up);
+  std::string new_id(const char* kind);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // agents_ changes, acks, stop, waiter deadlines
+  bool started_ = false;
+  bool stopping_ = false;
+  std::map<std::string, Agent> agents_;                    // peer FQCN → connection
+  std::map<const Connection*, std::string> names_;         // connection → peer FQCN (after handshake)
+  std::set<std::shared_ptr<Connection>> conns_;            // every live connection
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Connector>> connectors_;
+  std::map<std::string, RequestHandler> request_handlers_;  // "channel\ntopic"
+  std::map<std::string, MessageHandler> message_handlers_;
+  std::vector<PeerCallback> peer_callbacks_;
+  std::map<std::string, Waiter> waiters_;
+  std::map<std::string, RxStream> rx_streams_;  // "origin\nsid"
+  std::map<std::string, TxStream> tx_streams_;  // sid
+  CellStats stats_;
+  uint64_t next_id_ = 0;
+
+  base::ThreadPool callbacks_;
+  base::ThreadPool streams_;
+  base::ThreadPool completions_;  // request_async callbacks: never the pool handlers occupy
+  std::thread monitor_;
+};
+
+}  // namespace nvf::cellnet
