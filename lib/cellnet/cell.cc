@@ -53,6 +53,10 @@ std::vector<std::string> Cell::peers() const { return impl_->peers(); }
 void Cell::register_request_handler(const std::string& channel, const std::string& topic, RequestHandler h) {
   impl_->register_request_handler(channel, topic, std::move(h));
 }
+void Cell::register_async_request_handler(const std::string& channel, const std::string& topic,
+                                          AsyncRequestHandler h) {
+  impl_->register_async_request_handler(channel, topic, std::move(h));
+}
 void Cell::register_message_handler(const std::string& channel, const std::string& topic, MessageHandler h) {
   impl_->register_message_handler(channel, topic, std::move(h));
 }
@@ -215,6 +219,13 @@ std::vector<std::string> Cell::Impl::peers() const {
 }
 
 void Cell::Impl::register_request_handler(const std::string& channel, const std::string& topic, RequestHandler h) {
+  register_async_request_handler(channel, topic, [h = std::move(h)](const Message& m, Responder respond) {
+    respond(h(m));
+  });
+}
+
+void Cell::Impl::register_async_request_handler(const std::string& channel, const std::string& topic,
+                                                AsyncRequestHandler h) {
   std::lock_guard<std::mutex> lock(mu_);
   request_handlers_[channel + "\n" + topic] = std::move(h);
 }

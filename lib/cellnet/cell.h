@@ -67,6 +67,10 @@ struct CellOptions {
 
 /// A request handler: returns the reply, or an error the requester receives as a Status.
 using RequestHandler = std::function<Result<Message>(const Message& request)>;
+/// Sends the reply of an asynchronous request handler; may be called once, from any thread, later.
+using Responder = std::function<void(Result<Message> reply)>;
+/// A request handler that answers later (long polls: get_task waits until a task exists).
+using AsyncRequestHandler = std::function<void(const Message& request, Responder respond)>;
 /// A handler for fire-and-forget messages.
 using MessageHandler = std::function<void(const Message& message)>;
 /// Called with a neighbour's FQCN when its connection comes up (true) or goes down (false).
@@ -108,6 +112,9 @@ class Cell {
   /// Handlers by channel and topic; "*" matches any topic.
   void register_request_handler(const std::string& channel, const std::string& topic, RequestHandler handler);
   void register_message_handler(const std::string& channel, const std::string& topic, MessageHandler handler);
+  /// As register_request_handler, for handlers that reply later through the Responder.
+  void register_async_request_handler(const std::string& channel, const std::string& topic,
+                                      AsyncRequestHandler handler);
   void on_peer_event(PeerCallback callback);
 
   /// Sends a request and waits for the reply. timeout 0 → default_request_timeout.

@@ -34,6 +34,7 @@ class Cell::Impl : public ConnectionHandler {
   std::vector<std::string> peers() const;
   void register_request_handler(const std::string& channel, const std::string& topic, RequestHandler h);
   void register_message_handler(const std::string& channel, const std::string& topic, MessageHandler h);
+  void register_async_request_handler(const std::string& channel, const std::string& topic, AsyncRequestHandler h);
   void on_peer_event(PeerCallback cb);
   void request_async(const std::string& target, const std::string& channel, const std::string& topic,
                      Message message, std::chrono::milliseconds timeout, std::function<void(Result<Message>)> done,
@@ -114,7 +115,7 @@ class Cell::Impl : public ConnectionHandler {
   std::set<std::shared_ptr<Connection>> conns_;            // every live connection
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::unique_ptr<Connector>> connectors_;
-  std::map<std::string, RequestHandler> request_handlers_;  // "channel\ntopic"
+  std::map<std::string, AsyncRequestHandler> request_handlers_;  // "channel\ntopic"
   std::map<std::string, MessageHandler> message_handlers_;
   std::vector<PeerCallback> peer_callbacks_;
   std::map<std::string, Waiter> waiters_;

@@ -224,7 +224,7 @@ void Cell::Impl::dispatch_local(Message message) {
   std::string channel = message.headers.get_or(hdr::kChannel, "");
   std::string topic = message.headers.get_or(hdr::kTopic, "");
   if (type == "req") {
-    RequestHandler handler;
+    AsyncRequestHandler handler;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = request_handlers_.find(key(channel, topic));
@@ -237,7 +237,14 @@ void Cell::Impl::dispatch_local(Message message) {
                                          opt.fqcn));
         return;
       }
-      reply_to(m, handler(m));
+      // The request's headers are all a reply needs; the payload may be released early.
+      auto request_headers = std::make_shared<Message>();
+      request_headers->headers = m.headers;
+      auto once = std::make_shared<std::atomic<bool>>(false);
+      handler(m, [this, request_headers, once](Result<Message> reply) {
+        if (once->exchange(true)) return;  // a second answer is a handler bug: ignore it
+        reply_to(*request_headers, std::move(reply));
+      });
     });
     return;
   }

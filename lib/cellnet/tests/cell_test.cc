@@ -252,6 +252,38 @@ TEST_F(CellTest, LostConnectionFailsPendingRequestQuickly) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
+TEST_F(CellTest, AsyncHandlerAnswersLaterWithoutHoldingAThread) {
+  CellOptions so = options("server");
+  so.callback_threads = 1;
+  Cell* server = make(so);
+  ASSERT_TRUE(server->listen(url("server")).ok());
+  Cell* site = make("site-1");
+  ASSERT_TRUE(site->connect(url("server")).ok());
+  ASSERT_TRUE(site->wait_for_peer("server", 5s).ok());
+  std::mutex mu;
+  std::vector<Responder> parked;
+  std::promise<void> two_parked;
+  server->register_async_request_handler("task", "get_task", [&](const Message&, Responder respond) {
+    std::lock_guard<std::mutex> lock(mu);
+    parked.push_back(std::move(respond));
+    if (parked.size() == 2) two_parked.set_value();
+  });
+  server->register_request_handler("task", "publish", [&](const Message& m) -> Result<Message> {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& r : parked) r(Message::of("task:" + m.payload.to_string()));
+    parked.clear();
+    return Message::of("published");
+  });
+  // Two long polls park on the server's only handler thread's queue without blocking it.
+  auto a = std::async(std::launch::async, [&] { return site->request("server", "task", "get_task", Message{}, 5s); });
+  auto b = std::async(std::launch::async, [&] { return site->request("server", "task", "get_task", Message{}, 5s); });
+  ASSERT_EQ(two_parked.get_future().wait_for(5s), std::future_status::ready);
+  auto p = site->request("server", "task", "publish", Message::of("train"), 5s);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(a.get()->payload.to_string(), "task:train");
+  EXPECT_EQ(b.get()->payload.to_string(), "task:train");
+}
+
 TEST_F(CellTest, InvalidNamesAreRefused) {
   Cell bad(options("bad name"));
   Status s = bad.start();
