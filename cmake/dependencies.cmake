@@ -10,3 +10,7 @@ find_package(OpenSSL 3 REQUIRED)
 if(NVF_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+if(NVF_WITH_TORCH)
+  # Found here, at the top, so its imported targets are visible to every directory that trains.
+  find_package(Torch REQUIRED)
+endif()

@@ -19,8 +19,8 @@ struct PendingOptions {
 
 void not_available(AppContext& ctx, const std::string& command) {
   std::cerr << "nvflare " << command << " is not available in this build yet.\n"
-            << "Available now: nvflare job (create, list_templates, show_variables, validate), "
-               "nvflare config, nvflare timeouts.\n";
+            << "Available now: nvflare simulator, nvflare train, nvflare job (create, list_templates, "
+               "show_variables, validate), nvflare config, nvflare timeouts.\n";
   ctx.exit_code = kExitNotAvailable;
 }
 
@@ -36,18 +36,6 @@ CLI::App* pending(CLI::App& parent, AppContext& ctx, const std::string& name, co
 
 void register_pending_commands(CLI::App& app, AppContext& ctx) {
   auto o = std::make_shared<PendingOptions>();
-
-  CLI::App* sim = pending(app, ctx, "simulator", "run a job with the server and N clients on this machine",
-                          "simulator", o);
-  sim->add_option("job_folder", o->text, "job folder (contains meta.json)");
-  sim->add_option("-w,--workspace", o->text, "workspace (default ./simulator_workspace)");
-  sim->add_option("-n,--n_clients", o->number, "number of clients site-1..site-N");
-  sim->add_option("-c,--clients", o->text, "comma-separated client names");
-  sim->add_option("-t,--threads", o->number, "clients that train at once");
-  sim->add_option("--gpu", o->text, "GPU groups, e.g. 0,1 or [0,1],[2] (also -gpu)");
-  sim->add_option("-l,--log_config", o->text, "concise, full, verbose, a level or a file");
-  sim->add_option("-m,--max_clients", o->number, "upper bound on the client count (100)");
-  sim->add_flag("--end_run_for_all", o->flag, "run END_RUN for every client");
 
   CLI::App* poc = app.add_subcommand("poc", "a local proof-of-concept federation [not in this build yet]");
   poc->require_subcommand(1);
@@ -98,9 +86,6 @@ void register_pending_commands(CLI::App& app, AppContext& ctx) {
   admin->add_option("-c,--command", o->text, "run one command and exit");
   admin->add_flag("--json", o->flag, "print results as JSON");
 
-  CLI::App* train = pending(app, ctx, "train", "the built-in LibTorch trainer (a Client API program)",
-                            "train", o);
-  train->allow_extras();
   for (const char* daemon : {"server", "client", "relay"}) {
     CLI::App* d = pending(app, ctx, daemon, std::string("the long-running ") + daemon + " process of a startup kit",
                           daemon, o);

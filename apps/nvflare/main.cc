@@ -25,10 +25,12 @@ int main(int argc, char** argv) {
   bool show_version = false;
   app.add_flag("-V,--version", show_version, "print the version and exit");
 
-  register_pending_commands(app, ctx);  // simulator, poc, provision, ... (in FLARE's order)
+  register_simulator_command(app, ctx);
+  register_pending_commands(app, ctx);  // poc, provision, ... (in FLARE's order)
   register_job_command(app, ctx);
   register_config_command(app, ctx);
   register_timeouts_command(app, ctx);
+  register_train_command(app, ctx);
 
   try {
     std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 parses a reversed vector

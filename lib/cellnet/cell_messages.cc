@@ -33,8 +33,11 @@ Status Cell::Impl::send_frame_to(const std::string& peer, Frame frame) {
 }
 
 Status Cell::Impl::send_message(const std::string& target, Message message, std::string* via) {
-  message.headers.set(hdr::kOrigin, message.headers.get_or(hdr::kOrigin, opt.fqcn));
+  // A message handed on (a result relayed to the server) carries the previous hop's routing
+  // headers: this cell is the origin of what it sends.
+  message.headers.set(hdr::kOrigin, opt.fqcn);
   message.headers.set(hdr::kDestination, target);
+  message.headers.erase(hdr::kHops);
   if (target == opt.fqcn) {
     if (via) *via = opt.fqcn;
     callbacks_.post([this, m = std::move(message)]() mutable { dispatch_local(std::move(m)); });

@@ -69,7 +69,8 @@ class InprocConnection : public Connection, public std::enable_shared_from_this<
     auto peer = peer_.lock();
     int64_t since = peer ? peer->delivering_since_.load() : 0;
     if (since == 0) return std::chrono::milliseconds(0);
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(now_ns() - since));
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(now_ns() - since));
   }
 
   bool closed() const override {
@@ -111,7 +112,7 @@ struct ListenerState {
   std::string url;
   ConnectionHandler* handler = nullptr;
   std::mutex mu;
-  bool stopped = false;                                  // guarded by mu
+  bool stopped = false;                                   // guarded by mu
   std::vector<std::weak_ptr<InprocConnection>> accepted;  // guarded by mu
 };
 
@@ -120,10 +121,10 @@ struct ListenerState {
 struct InprocDriver::Network {
   DriverOptions options;
   std::mutex mu;
-  bool stopped = false;                                          // guarded by mu
+  bool stopped = false;                                             // guarded by mu
   std::map<std::string, std::shared_ptr<ListenerState>> listeners;  // guarded by mu
-  std::vector<std::weak_ptr<InprocConnection>> conns;           // guarded by mu
-  uint64_t next_conn = 1;                                        // guarded by mu
+  std::vector<std::weak_ptr<InprocConnection>> conns;               // guarded by mu
+  uint64_t next_conn = 1;                                           // guarded by mu
   ThreadGroup threads;
 
   void stop_listener(const std::shared_ptr<ListenerState>& st) {
@@ -163,7 +164,8 @@ class InprocListener : public Listener {
 Result<std::string> inproc_name(const std::string& url) {
   NVF_ASSIGN_OR_RETURN(Url u, parse_url(url));
   if (u.scheme != "inproc") {
-    return InvalidArgumentError("the inproc driver cannot serve '" + url + "' (expected inproc://name)");
+    return InvalidArgumentError("the inproc driver cannot serve '" + url +
+                                "' (expected inproc://name)");
   }
   return u.path;
 }
@@ -178,40 +180,49 @@ InprocDriver::~InprocDriver() { stop(); }
 
 std::vector<std::string> InprocDriver::schemes() const { return {"inproc"}; }
 
-Result<std::unique_ptr<Listener>> InprocDriver::listen(const std::string& url, ConnectionHandler* handler) {
+Result<std::unique_ptr<Listener>> InprocDriver::listen(const std::string& url,
+                                                       ConnectionHandler* handler) {
   NVF_ASSIGN_OR_RETURN(std::string name, inproc_name(url));
   auto st = std::make_shared<ListenerState>();
   st->name = name;
   st->url = "inproc://" + name;
   st->handler = handler;
   std::lock_guard<std::mutex> lock(net_->mu);
-  if (net_->stopped) return UnavailableError("cannot listen on " + url + ": the inproc driver was stopped");
+  if (net_->stopped)
+    return UnavailableError("cannot listen on " + url + ": the inproc driver was stopped");
   if (!net_->listeners.emplace(name, st).second) {
-    return UnavailableError("cannot listen on " + url + ": another listener already uses that name");
+    return UnavailableError("cannot listen on " + url +
+                            ": another listener already uses that name");
   }
   return std::unique_ptr<Listener>(std::make_unique<InprocListener>(net_, st));
 }
 
-Result<std::shared_ptr<Connection>> InprocDriver::connect(const std::string& url, ConnectionHandler* handler,
+Result<std::shared_ptr<Connection>> InprocDriver::connect(const std::string& url,
+                                                          ConnectionHandler* handler,
                                                           std::chrono::milliseconds /*timeout*/) {
   NVF_ASSIGN_OR_RETURN(std::string name, inproc_name(url));
   std::lock_guard<std::mutex> lock(net_->mu);
-  if (net_->stopped) return UnavailableError("cannot connect to " + url + ": the inproc driver was stopped");
+  if (net_->stopped)
+    return UnavailableError("cannot connect to " + url + ": the inproc driver was stopped");
   auto it = net_->listeners.find(name);
   if (it == net_->listeners.end()) {
-    return UnavailableError("cannot connect to " + url + ": nothing listens on that name (connection refused)");
+    return UnavailableError("cannot connect to " + url +
+                            ": nothing listens on that name (connection refused)");
   }
   std::shared_ptr<ListenerState> st = it->second;
   uint64_t id = net_->next_conn++;
   uint64_t max_payload = net_->options.max_payload;
   std::string client_addr = "inproc client #" + std::to_string(id) + " of " + st->url;
-  auto client = std::make_shared<InprocConnection>(PeerInfo{st->url, st->url, ""}, handler, max_payload);
-  auto server = std::make_shared<InprocConnection>(PeerInfo{st->url, client_addr, ""}, st->handler, max_payload);
+  auto client =
+      std::make_shared<InprocConnection>(PeerInfo{st->url, st->url, ""}, handler, max_payload);
+  auto server = std::make_shared<InprocConnection>(PeerInfo{st->url, client_addr, ""}, st->handler,
+                                                   max_payload);
   client->link(server);
   server->link(client);
   {
     std::lock_guard<std::mutex> l(st->mu);
-    if (st->stopped) return UnavailableError("cannot connect to " + url + ": the listener is stopping");
+    if (st->stopped)
+      return UnavailableError("cannot connect to " + url + ": the listener is stopping");
     std::erase_if(st->accepted, [](const auto& w) { return w.expired(); });
     st->accepted.push_back(server);
   }

@@ -33,7 +33,8 @@ class InprocDriver : public Driver {
   std::vector<std::string> schemes() const override;
   /// Registers `inproc://name`. Errors: INVALID_ARGUMENT (not an inproc URL), UNAVAILABLE (the
   /// name is taken, or the driver was stopped).
-  Result<std::unique_ptr<Listener>> listen(const std::string& url, ConnectionHandler* handler) override;
+  Result<std::unique_ptr<Listener>> listen(const std::string& url,
+                                           ConnectionHandler* handler) override;
   /// Connects to a registered name; never waits, so `timeout` is unused.
   /// Errors: INVALID_ARGUMENT (not an inproc URL), UNAVAILABLE (no listener of that name, or the
   /// driver was stopped).

@@ -30,13 +30,14 @@ class ThreadGroup {
     std::lock_guard<std::mutex> lock(mu_);
     collect_finished_locked(finished);
     uint64_t id = next_id_++;
-    running_.emplace(id, std::thread([this, id, fn = std::move(fn)]() mutable {
-      fn();
-      fn = nullptr;  // release captures (connections) before reporting done
-      std::lock_guard<std::mutex> l(mu_);
-      done_.push_back(id);
-      cv_.notify_all();  // under the lock: the group may be destroyed right after we unlock
-    }));
+    running_.emplace(
+        id, std::thread([this, id, fn = std::move(fn)]() mutable {
+          fn();
+          fn = nullptr;  // release captures (connections) before reporting done
+          std::lock_guard<std::mutex> l(mu_);
+          done_.push_back(id);
+          cv_.notify_all();  // under the lock: the group may be destroyed right after we unlock
+        }));
     // A finished thread has left its critical section (we hold mu_), so joining here is quick.
     for (auto& t : finished) t.join();
   }
@@ -63,10 +64,10 @@ class ThreadGroup {
   }
 
   std::mutex mu_;
-  std::condition_variable cv_;                  // guarded by mu_
-  std::map<uint64_t, std::thread> running_;     // guarded by mu_: not yet joined
-  std::vector<uint64_t> done_;                  // guarded by mu_: finished, not yet joined
-  uint64_t next_id_ = 1;                        // guarded by mu_
+  std::condition_variable cv_;               // guarded by mu_
+  std::map<uint64_t, std::thread> running_;  // guarded by mu_: not yet joined
+  std::vector<uint64_t> done_;               // guarded by mu_: finished, not yet joined
+  uint64_t next_id_ = 1;                     // guarded by mu_
 };
 
 }  // namespace nvf::cellnet

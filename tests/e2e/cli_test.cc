@@ -49,9 +49,9 @@ TEST_F(CliTest, UnknownFlagIsUsageErrorWithExitTwo) {
 }
 
 TEST_F(CliTest, PendingCommandSaysSoAndExitsThree) {
-  auto r = run({"simulator", "jobs/hello-pt", "-n", "2", "-t", "2"});
+  auto r = run({"provision", "-p", "project.yml"});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.out.find("nvflare simulator is not available in this build yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nvflare provision is not available in this build yet"), std::string::npos) << r.out;
   EXPECT_EQ(run({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 3);
 }
 

@@ -1,0 +1,149 @@
+// The convenience downloads of downloader.h: consumers that fill tensors, a Buffer or a file.
+#include <cstring>
+#include <optional>
+
+#include "base/files.h"
+#include "cellnet/downloader.h"
+
+namespace nvf::cellnet {
+
+namespace {
+
+// Allocates every tensor once at start() and copies each range into place.
+class TensorSink : public DownloadConsumer {
+ public:
+  Status start(const Manifest& manifest) override {
+    for (size_t i = 0; i < manifest.items.size(); ++i) {
+      const DownloadItem& item = manifest.items[i];
+      if (!item.dtype) {
+        return InvalidArgumentError("item '" + item.name + "' (#" + std::to_string(i) +
+                                    ") is not a tensor");
+      }
+      NVF_ASSIGN_OR_RETURN(tensor::Tensor t, tensor::Tensor::zeros(*item.dtype, item.shape));
+      if (t.nbytes() != item.size) {
+        return InvalidArgumentError("item '" + item.name + "' has " + std::to_string(item.size) +
+                                    " bytes but its dtype and shape need " +
+                                    std::to_string(t.nbytes()));
+      }
+      names_.push_back(item.name);
+      tensors_.push_back(std::move(t));
+    }
+    return Status::OK();
+  }
+
+  Status consume(size_t item, uint64_t offset, const Slice& bytes) override {
+    tensor::Tensor& t = tensors_.at(item);
+    if (offset > t.nbytes() || bytes.size > t.nbytes() - offset) {
+      return DataLossError("range " + std::to_string(offset) + "+" + std::to_string(bytes.size) +
+                           " overruns tensor '" + names_[item] + "' of " +
+                           std::to_string(t.nbytes()) + " bytes");
+    }
+    std::memcpy(t.mutable_data() + offset, bytes.data, bytes.size);
+    return Status::OK();
+  }
+
+  Result<tensor::TensorDict> take() {
+    tensor::TensorDict out;
+    for (size_t i = 0; i < tensors_.size(); ++i)
+      NVF_RETURN_IF_ERROR(out.insert(names_[i], std::move(tensors_[i])));
+    return out;
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<tensor::Tensor> tensors_;
+};
+
+Status require_one_item(const Manifest& manifest) {
+  if (manifest.items.size() != 1) {
+    return FailedPreconditionError("ref " + manifest.ref_id + " from " + manifest.source + " has " +
+                                   std::to_string(manifest.items.size()) +
+                                   " items; expected exactly one");
+  }
+  return Status::OK();
+}
+
+// Keeps the received slices (no copy).
+class BufferSink : public DownloadConsumer {
+ public:
+  Status start(const Manifest& manifest) override { return require_one_item(manifest); }
+  Status consume(size_t, uint64_t, const Slice& bytes) override {
+    bytes_.append(bytes);
+    return Status::OK();
+  }
+  Buffer take() { return std::move(bytes_); }
+
+ private:
+  Buffer bytes_;
+};
+
+// Streams the ranges into a temporary file beside `dest` and renames it into place at finish().
+class FileSink : public DownloadConsumer {
+ public:
+  explicit FileSink(std::filesystem::path dest) : dest_(std::move(dest)) {}
+
+  Status start(const Manifest& manifest) override {
+    NVF_RETURN_IF_ERROR(require_one_item(manifest));
+    expected_ = manifest.items[0].size;
+    return writer_.open(dest_);
+  }
+  Status consume(size_t, uint64_t, const Slice& bytes) override {
+    return writer_.write(bytes.data, bytes.size);
+  }
+  Status finish() override {
+    if (writer_.bytes_written() != expected_) {
+      return DataLossError("wrote " + std::to_string(writer_.bytes_written()) + " bytes to " +
+                           dest_.string() + "; expected " + std::to_string(expected_));
+    }
+    return writer_.commit();
+  }
+
+ private:
+  std::filesystem::path dest_;
+  uint64_t expected_ = 0;
+  base::AtomicFileWriter writer_;  // abandons its temporary file unless committed
+};
+
+}  // namespace
+
+Result<tensor::TensorDict> download_tensors(Cell& cell, const Manifest& manifest,
+                                            const DownloadOptions& options, DownloadStats* stats) {
+  TensorSink sink;
+  NVF_RETURN_IF_ERROR(download(cell, manifest, options, sink, stats));
+  return sink.take();
+}
+
+Result<tensor::TensorDict> download_tensors(Cell& cell, const std::string& source,
+                                            const std::string& ref_id,
+                                            const DownloadOptions& options, DownloadStats* stats) {
+  NVF_ASSIGN_OR_RETURN(Manifest manifest, fetch_manifest(cell, source, ref_id, options));
+  return download_tensors(cell, manifest, options, stats);
+}
+
+Result<Buffer> download_bytes(Cell& cell, const Manifest& manifest, const DownloadOptions& options,
+                              DownloadStats* stats) {
+  BufferSink sink;
+  NVF_RETURN_IF_ERROR(download(cell, manifest, options, sink, stats));
+  return sink.take();
+}
+
+Result<Buffer> download_bytes(Cell& cell, const std::string& source, const std::string& ref_id,
+                              const DownloadOptions& options, DownloadStats* stats) {
+  NVF_ASSIGN_OR_RETURN(Manifest manifest, fetch_manifest(cell, source, ref_id, options));
+  return download_bytes(cell, manifest, options, stats);
+}
+
+Status download_file(Cell& cell, const Manifest& manifest, const DownloadOptions& options,
+                     const std::filesystem::path& dest, DownloadStats* stats) {
+  FileSink sink(dest);
+  return download(cell, manifest, options, sink, stats);
+}
+
+Status download_file(Cell& cell, const std::string& source, const std::string& ref_id,
+                     const DownloadOptions& options, const std::filesystem::path& dest,
+                     DownloadStats* stats) {
+  NVF_ASSIGN_OR_RETURN(Manifest manifest, fetch_manifest(cell, source, ref_id, options));
+  return download_file(cell, manifest, options, dest, stats);
+}
+
+}  // namespace nvf::cellnet

@@ -1,0 +1,273 @@
+// The Client API behind include/nvflare/client.h.
+#include "nvflare/client.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "base/process.h"
+#include "cellnet/cell.h"
+#include "cellnet/download_service.h"
+#include "cellnet/downloader.h"
+#include "cellnet/socket_driver.h"
+#include "runtime/protocol.h"
+#include "tensor/accumulate.h"
+
+namespace nvflare {
+
+using nvf::cellnet::Message;
+namespace cn = nvf::cellnet;
+namespace rt = nvf::runtime;
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+}  // namespace
+
+Result<ClientConfig> ClientConfig::from_environment() {
+  ClientConfig c;
+  c.url = env("NVFLARE_CLIENT_URL");
+  c.fqcn = env("NVFLARE_CLIENT_FQCN");
+  c.parent_fqcn = env("NVFLARE_PARENT_FQCN");
+  c.site_name = env("NVFLARE_SITE_NAME");
+  c.job_id = env("NVFLARE_JOB_ID");
+  for (auto [name, value] : {std::pair{"NVFLARE_CLIENT_URL", &c.url}, {"NVFLARE_CLIENT_FQCN", &c.fqcn},
+                             {"NVFLARE_PARENT_FQCN", &c.parent_fqcn}}) {
+    if (value->empty()) {
+      return nvf::FailedPreconditionError(std::string(name) +
+                                          " is not set: this program must be started by an nvflare client job "
+                                          "(nvflare simulator, or a job's launcher)");
+    }
+  }
+  if (auto t = env("NVFLARE_PARAMS_TRANSFER_TYPE"); !t.empty()) c.params_transfer_type = t;
+  if (auto t = env("NVFLARE_SUBMIT_RESULT_TIMEOUT_MS"); !t.empty()) {
+    c.submit_result_timeout = std::chrono::milliseconds(std::atoll(t.c_str()));
+  }
+  if (auto t = env("NVFLARE_MAX_RESENDS"); !t.empty()) c.max_resends = std::atoi(t.c_str());
+  return c;
+}
+
+class Client::Impl {
+ public:
+  explicit Impl(ClientConfig cfg) : cfg_(std::move(cfg)) {}
+  ~Impl() { shutdown(); }
+
+  Status connect() {
+    auto url = cn::parse_url(cfg_.url);
+    if (!url.ok()) return url.status();
+    if (url->scheme == "uds") drivers_.add(std::make_shared<cn::UdsDriver>());
+    else drivers_.add(std::make_shared<cn::TcpDriver>());
+    cn::CellOptions o;
+    o.fqcn = cfg_.fqcn;
+    o.drivers = &drivers_;
+    o.callback_threads = 2;
+    o.reconnect_initial = std::chrono::milliseconds(100);
+    o.reconnect_max = std::chrono::milliseconds(1000);
+    cell_ = std::make_unique<cn::Cell>(o);
+    NVF_RETURN_IF_ERROR(cell_->start());
+    NVF_RETURN_IF_ERROR(cell_->connect(cfg_.url));
+    NVF_RETURN_IF_ERROR(cell_->wait_for_peer(cfg_.parent_fqcn, cfg_.connect_timeout)
+                            .with_context("connecting to the client job at " + cfg_.url));
+    downloads_ = std::make_unique<cn::DownloadService>(*cell_);
+    NVF_RETURN_IF_ERROR(downloads_->start());
+    watch_lifeline();
+    return Status::OK();
+  }
+
+  // A trainer must not outlive its client job, however that job ended.
+  void watch_lifeline() {
+    int fd = nvf::base::inherited_lifeline_fd();
+    if (fd < 0) return;
+    if (::pipe(stop_pipe_) != 0) return;
+    lifeline_ = std::thread([fd, stop = stop_pipe_[0]] {
+      if (nvf::base::wait_for_lifeline(fd, stop)) {
+        std::fprintf(stderr, "nvflare client: the client job went away; exiting\n");
+        std::_Exit(71);
+      }
+    });
+  }
+
+  Result<std::optional<FLModel>> receive() {
+    if (!running_) return std::optional<FLModel>();
+    for (;;) {
+      auto r = cell_->request(cfg_.parent_fqcn, std::string(rt::kChannelClientApi), std::string(rt::kTopicGetTask),
+                              Message{}, std::chrono::hours(24));
+      if (!r.ok()) {
+        if (r.status().code() == nvf::StatusCode::kDeadlineExceeded) continue;
+        running_ = false;
+        return r.status().with_context("waiting for a task from " + cfg_.parent_fqcn);
+      }
+      std::string name = r->headers.get_or(rt::kHdrTaskName, "");
+      if (name == rt::kTaskEndRun) {
+        running_ = false;
+        return std::optional<FLModel>();
+      }
+      if (name == rt::kTaskTryAgain) continue;
+      task_name_ = name;
+      NVF_ASSIGN_OR_RETURN(rt::ModelMessage mm, rt::decode_model_message(*r, "task from " + cfg_.parent_fqcn));
+      FLModel model = std::move(mm.model);
+      if (mm.params) {
+        cn::DownloadOptions d;
+        auto params = cn::download_tensors(*cell_, *mm.params, d);
+        if (!params.ok()) return params.status().with_context("pulling the global model");
+        model.params = std::move(*params);
+      }
+      received_ = nvf::tensor::TensorDict();
+      if (cfg_.params_transfer_type == "DIFF") {
+        for (const auto& [k, t] : model.params) {
+          NVF_ASSIGN_OR_RETURN(nvf::tensor::Tensor c, t.clone());
+          NVF_RETURN_IF_ERROR(received_.insert(k, std::move(c)));
+        }
+      }
+      return std::optional<FLModel>(std::move(model));
+    }
+  }
+
+  Result<nvf::tensor::TensorDict> diff_params(const FLModel& model) {
+    nvf::tensor::TensorDict out;
+    size_t common = 0;
+    for (const auto& [k, t] : model.params) {
+      const nvf::tensor::Tensor* base = received_.find(k);
+      NVF_ASSIGN_OR_RETURN(nvf::tensor::Tensor d, t.clone());
+      if (base && nvf::tensor::is_floating(t.dtype())) {
+        ++common;
+        NVF_RETURN_IF_ERROR(nvf::tensor::accumulate(d, *base, -1.0, k));
+      }
+      NVF_RETURN_IF_ERROR(out.insert(k, std::move(d)));
+    }
+    if (common == 0 && !model.params.empty()) {
+      return nvf::InvalidArgumentError("params_transfer_type DIFF: the result shares no parameter with the model "
+                                       "received");
+    }
+    return out;
+  }
+
+  Status send(const FLModel& model) {
+    FLModel header;
+    header.params_type = model.params_type;
+    header.metrics = model.metrics;
+    header.meta = model.meta;
+    header.current_round = model.current_round;
+    header.start_round = model.start_round;
+    header.total_rounds = model.total_rounds;
+    std::optional<cn::Manifest> manifest;
+    if (!model.params.empty()) {
+      nvf::tensor::TensorDict params;
+      if (cfg_.params_transfer_type == "DIFF" && model.params_type != ParamsType::kDiff) {
+        NVF_ASSIGN_OR_RETURN(params, diff_params(model));
+        header.params_type = ParamsType::kDiff;
+      } else {
+        for (const auto& [k, t] : model.params) NVF_RETURN_IF_ERROR(params.insert(k, t.share()));
+        if (header.params_type == ParamsType::kNone) header.params_type = ParamsType::kFull;
+      }
+      cn::TransactionOptions tx;
+      tx.num_receivers = 1;
+      tx.idle_timeout = std::chrono::milliseconds(1800000);
+      NVF_ASSIGN_OR_RETURN(manifest, rt::publish_params(*downloads_, std::move(params), std::move(tx)));
+    }
+    Message m = rt::encode_model_message(header, manifest);
+    m.headers.set("result_id", cfg_.fqcn + "-" + std::to_string(++sends_));
+    nvf::Status last;
+    for (int attempt = 0; attempt <= cfg_.max_resends; ++attempt) {
+      Message copy;
+      copy.headers = m.headers;
+      copy.payload = m.payload;  // one serialization, reused by every resend
+      auto r = cell_->request(cfg_.parent_fqcn, std::string(rt::kChannelClientApi),
+                              std::string(rt::kTopicSubmitResult), std::move(copy), cfg_.submit_result_timeout);
+      if (r.ok()) return Status::OK();
+      last = r.status();
+      if (last.code() != nvf::StatusCode::kDeadlineExceeded) break;
+    }
+    return last.with_context("sending the result to " + cfg_.parent_fqcn);
+  }
+
+  void shutdown() {
+    if (downloads_) downloads_->stop();
+    if (cell_) cell_->stop();
+    drivers_.stop_all();
+    if (lifeline_.joinable()) {
+      if (::write(stop_pipe_[1], "x", 1) < 0) {
+      }
+      lifeline_.join();
+      ::close(stop_pipe_[0]);
+      ::close(stop_pipe_[1]);
+    }
+  }
+
+  ClientConfig cfg_;
+  cn::DriverRegistry drivers_;
+  std::unique_ptr<cn::Cell> cell_;
+  std::unique_ptr<cn::DownloadService> downloads_;
+  nvf::tensor::TensorDict received_;
+  std::string task_name_;
+  bool running_ = true;
+  uint64_t sends_ = 0;
+  int stop_pipe_[2] = {-1, -1};
+  std::thread lifeline_;
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config) {
+  auto impl = std::make_unique<Impl>(config);
+  NVF_RETURN_IF_ERROR(impl->connect());
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Result<std::optional<FLModel>> Client::receive() { return impl_->receive(); }
+Status Client::send(const FLModel& model) { return impl_->send(model); }
+bool Client::is_running() const { return impl_->running_; }
+const std::string& Client::site_name() const { return impl_->cfg_.site_name; }
+const std::string& Client::job_id() const { return impl_->cfg_.job_id; }
+const std::string& Client::task_name() const { return impl_->task_name_; }
+void Client::shutdown() { impl_->shutdown(); }
+
+// ---- the process-wide client (a training program is one client) ----
+
+namespace {
+std::mutex g_mu;
+std::unique_ptr<Client>& default_client() {
+  static std::unique_ptr<Client> client;
+  return client;
+}
+}  // namespace
+
+Status init() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (default_client()) return Status::OK();
+  NVF_ASSIGN_OR_RETURN(ClientConfig cfg, ClientConfig::from_environment());
+  NVF_ASSIGN_OR_RETURN(default_client(), Client::connect(cfg));
+  return Status::OK();
+}
+
+#define NVF_REQUIRE_INIT(ret)                                                                         \
+  if (!default_client()) {                                                                            \
+    ret;                                                                                              \
+  }
+
+Result<std::optional<FLModel>> receive() {
+  NVF_REQUIRE_INIT(return nvf::FailedPreconditionError("call nvflare::init() first"));
+  return default_client()->receive();
+}
+Status send(const FLModel& model) {
+  NVF_REQUIRE_INIT(return nvf::FailedPreconditionError("call nvflare::init() first"));
+  return default_client()->send(model);
+}
+bool is_running() { return default_client() && default_client()->is_running(); }
+std::string site_name() { return default_client() ? default_client()->site_name() : ""; }
+std::string job_id() { return default_client() ? default_client()->job_id() : ""; }
+std::string task_name() { return default_client() ? default_client()->task_name() : ""; }
+void shutdown() {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (default_client()) default_client()->shutdown();
+  default_client().reset();
+}
+
+}  // namespace nvflare

@@ -1,0 +1,173 @@
+#include "fl/pt_file_model_persistor.h"
+
+#include <algorithm>
+#include <set>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "tensor/pt_writer.h"
+#include "tensor/safetensors.h"
+
+namespace nvf::fl {
+namespace {
+
+namespace fs = std::filesystem;
+
+Status check_file_name(const std::string& name, const char* arg) {
+  NVF_RETURN_IF_ERROR(check_relative_name(arg, name));
+  if (fs::path(name).extension() != ".pt") {
+    return InvalidArgumentError(std::string(arg) + " '" + name + "' must end in \".pt\"");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PTFileModelPersistor>> PTFileModelPersistor::create(
+    PersistorContext context, PTFileModelPersistorOptions options, base::Logger logger) {
+  std::optional<std::regex> exclude;
+  if (!options.exclude_vars.empty()) {
+    try {
+      exclude.emplace(options.exclude_vars, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return InvalidArgumentError("exclude_vars '" + options.exclude_vars +
+                                  "' is not a valid regular expression: " + e.what());
+    }
+  }
+  NVF_RETURN_IF_ERROR(check_file_name(options.global_model_file_name, "global_model_file_name"));
+  NVF_RETURN_IF_ERROR(
+      check_file_name(options.best_global_model_file_name, "best_global_model_file_name"));
+  if (!options.model && options.source_ckpt_file_full_name.empty()) {
+    return InvalidArgumentError(
+        "PTFileModelPersistor needs an initial model: set \"model\" (one of " +
+        base::join(model_zoo_names(), ", ") + ") or \"source_ckpt_file_full_name\"");
+  }
+  if (!logger) logger = base::null_logger();
+  return std::unique_ptr<PTFileModelPersistor>(new PTFileModelPersistor(
+      std::move(context), std::move(options), std::move(exclude), std::move(logger)));
+}
+
+PTFileModelPersistor::PTFileModelPersistor(PersistorContext context,
+                                           PTFileModelPersistorOptions options,
+                                           std::optional<std::regex> exclude, base::Logger logger)
+    : context_(std::move(context)),
+      options_(std::move(options)),
+      exclude_(std::move(exclude)),
+      logger_(std::move(logger)) {}
+
+fs::path PTFileModelPersistor::safetensors_twin(const fs::path& pt) {
+  return fs::path(pt).replace_extension(".safetensors");
+}
+
+fs::path PTFileModelPersistor::global_model_path() const {
+  return context_.app_dir / options_.global_model_file_name;
+}
+
+fs::path PTFileModelPersistor::best_model_path() const {
+  return context_.app_dir / options_.best_global_model_file_name;
+}
+
+Result<fs::path> PTFileModelPersistor::source_path() const {
+  const fs::path& p = options_.source_ckpt_file_full_name;
+  const fs::path path = p.is_absolute() ? p : context_.app_dir / "custom" / p;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return NotFoundError("source_ckpt_file_full_name: checkpoint " + path.string() +
+                         " does not exist (an absolute path, or one relative to the app's "
+                         "custom/ folder, must exist on the server when the job starts)");
+  }
+  const std::string ext = base::to_lower(path.extension().string());
+  if (ext == ".pt" || ext == ".pth" || ext == ".ts" || ext == ".ckpt") {
+    return UnimplementedError(
+        "source_ckpt_file_full_name: " + path.string() +
+        " is a PyTorch/TorchScript checkpoint; reading those needs the torch helper, which is "
+        "not available yet. Convert it to .safetensors (safetensors.torch.save_file(state_dict, "
+        "'model.safetensors')) and point the job at that file");
+  }
+  if (ext != ".safetensors") {
+    return InvalidArgumentError("source_ckpt_file_full_name: " + path.string() +
+                                " must be a .safetensors file");
+  }
+  return path;
+}
+
+Result<tensor::TensorDict> PTFileModelPersistor::load_initial() const {
+  if (!options_.source_ckpt_file_full_name.empty()) {
+    NVF_ASSIGN_OR_RETURN(fs::path path, source_path());
+    NVF_ASSIGN_OR_RETURN(auto reader, tensor::SafetensorsReader::open(path));
+    logger_->info("loaded the initial model from {}", path.string());
+    return reader.tensors();  // views keep the mapping alive
+  }
+  logger_->info("initialized the model '{}' natively (seed {})", options_.model->name,
+                options_.seed);
+  return init_model(*options_.model, options_.seed);
+}
+
+Result<FLModel> PTFileModelPersistor::load() {
+  NVF_ASSIGN_OR_RETURN(tensor::TensorDict dict, load_initial());
+  stored_names_ = dict.names();
+  last_written_.clear();
+  FLModel model;
+  model.params_type = ParamsType::kFull;
+  for (auto& [name, t] : dict) {
+    if (exclude_ && std::regex_search(name, *exclude_)) continue;
+    NVF_RETURN_IF_ERROR(model.params.insert(name, std::move(t)));
+  }
+  return model;
+}
+
+Result<tensor::TensorDict> PTFileModelPersistor::stored_values() const {
+  if (last_written_.empty()) return load_initial();
+  NVF_ASSIGN_OR_RETURN(auto reader, tensor::SafetensorsReader::open(last_written_));
+  return reader.tensors();
+}
+
+Result<tensor::TensorDict> PTFileModelPersistor::merged(const FLModel& model) const {
+  tensor::TensorDict out;
+  bool need_stored = false;
+  for (const auto& name : stored_names_) need_stored |= !model.params.contains(name);
+  tensor::TensorDict stored;
+  if (need_stored) {
+    NVF_ASSIGN_OR_RETURN(stored, stored_values());
+  }
+  for (const auto& name : stored_names_) {
+    if (const auto* t = model.params.find(name)) {
+      NVF_RETURN_IF_ERROR(out.insert(name, t->share()));
+    } else if (auto* s = stored.find(name)) {
+      NVF_RETURN_IF_ERROR(out.insert(name, s->share()));
+    }
+  }
+  for (const auto& [name, t] : model.params) {
+    if (!out.contains(name)) NVF_RETURN_IF_ERROR(out.insert(name, t.share()));
+  }
+  return out;
+}
+
+Status PTFileModelPersistor::write_pair(const fs::path& pt, const tensor::TensorDict& dict) const {
+  NVF_RETURN_IF_ERROR(base::make_dirs(pt.parent_path()));
+  NVF_RETURN_IF_ERROR(tensor::write_pt(pt, dict, /*wrap_in_model_dict=*/true));
+  return tensor::write_safetensors(safetensors_twin(pt), dict);
+}
+
+Status PTFileModelPersistor::save(const FLModel& global, bool is_best) {
+  NVF_ASSIGN_OR_RETURN(tensor::TensorDict dict, merged(global));
+  NVF_RETURN_IF_ERROR(write_pair(global_model_path(), dict));
+  logger_->info("saved the global model to {}", global_model_path().string());
+  if (is_best) {
+    NVF_RETURN_IF_ERROR(write_pair(best_model_path(), dict));
+    logger_->info("saved the best global model to {}", best_model_path().string());
+  }
+  // The stored dict now lives in the file just written; new keys join it.
+  last_written_ = safetensors_twin(global_model_path());
+  stored_names_ = dict.names();
+  return Status::OK();
+}
+
+Status PTFileModelPersistor::save_best(const FLModel& model) {
+  NVF_ASSIGN_OR_RETURN(tensor::TensorDict dict, merged(model));
+  NVF_RETURN_IF_ERROR(write_pair(best_model_path(), dict));
+  logger_->info("saved the best global model to {}", best_model_path().string());
+  return Status::OK();
+}
+
+}  // namespace nvf::fl

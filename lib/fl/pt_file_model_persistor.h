@@ -1,0 +1,83 @@
+// PTFileModelPersistor: FLARE's PyTorch file persistor (nvflare/app_opt/pt/file_model_persistor.py,
+// workflows spec §4.1) without LibTorch.
+//
+// load(): the source checkpoint (a .safetensors file, absolute or relative to <app_dir>/custom;
+// it must exist), else the model-zoo architecture initialized natively (model_zoo.h). Keys that
+// match exclude_vars are left out of the model handed to the controller but kept in the stored
+// state dict.
+// save(): merges the global model into the stored state dict (keys it lacks keep their stored
+// values, read back from the last file written or the initial source, never held in memory) and
+// writes <app_dir>/FL_global_model.pt ({"model": OrderedDict}, readable by torch.load) and
+// <app_dir>/FL_global_model.safetensors with bit-identical tensors; with is_best (or save_best)
+// also best_FL_global_model.pt / .safetensors. Every write is atomic.
+//
+// Threads: one call at a time (the controller's).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "base/logging.h"
+#include "fl/model_zoo.h"
+#include "fl/persistor.h"
+
+namespace nvf::fl {
+
+struct PTFileModelPersistorOptions {
+  /// Regex (re.search) of keys kept out of the model sent to clients. Empty: none.
+  std::string exclude_vars;
+  /// The initial architecture, when no source checkpoint is given.
+  std::optional<ModelArchitecture> model;
+  /// Seed of the native initialization of `model`.
+  uint64_t seed = 0;
+  std::string global_model_file_name = "FL_global_model.pt";
+  std::string best_global_model_file_name = "best_FL_global_model.pt";
+  /// Initial checkpoint: absolute, or relative to <app_dir>/custom. Empty: none.
+  std::filesystem::path source_ckpt_file_full_name;
+};
+
+class PTFileModelPersistor : public ModelPersistor {
+ public:
+  /// Errors: INVALID_ARGUMENT for an invalid exclude_vars regex, file names that would leave the
+  /// app directory or do not end in ".pt", or neither a model nor a checkpoint.
+  static Result<std::unique_ptr<PTFileModelPersistor>> create(PersistorContext context,
+                                                              PTFileModelPersistorOptions options,
+                                                              base::Logger logger = nullptr);
+
+  /// Errors: NOT_FOUND for a missing source checkpoint; UNIMPLEMENTED for a PyTorch / TorchScript
+  /// checkpoint (.pt, .pth, .ts, .ckpt), which needs the torch helper; the safetensors reader's
+  /// errors naming the file.
+  Result<FLModel> load() override;
+  /// Errors: file errors naming the path; INVALID_ARGUMENT for tensors the writers refuse.
+  Status save(const FLModel& global, bool is_best) override;
+  Status save_best(const FLModel& model) override;
+
+  std::filesystem::path global_model_path() const;
+  std::filesystem::path best_model_path() const;
+  /// The safetensors twin of a .pt path ("x.pt" -> "x.safetensors").
+  static std::filesystem::path safetensors_twin(const std::filesystem::path& pt);
+
+ private:
+  PTFileModelPersistor(PersistorContext context, PTFileModelPersistorOptions options,
+                       std::optional<std::regex> exclude, base::Logger logger);
+
+  Result<std::filesystem::path> source_path() const;
+  Result<tensor::TensorDict> load_initial() const;
+  /// The stored value of every key (borrowed from the last file written, or the initial source).
+  Result<tensor::TensorDict> stored_values() const;
+  Result<tensor::TensorDict> merged(const FLModel& model) const;
+  Status write_pair(const std::filesystem::path& pt, const tensor::TensorDict& dict) const;
+
+  PersistorContext context_;
+  PTFileModelPersistorOptions options_;
+  std::optional<std::regex> exclude_;
+  base::Logger logger_;
+  std::vector<std::string> stored_names_;  // the state dict's keys, in order
+  std::filesystem::path last_written_;     // safetensors holding the stored dict ("" before save)
+};
+
+}  // namespace nvf::fl

@@ -1,0 +1,242 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "base/files.h"
+#include "fl/np_model_persistor.h"
+#include "fl/pt_file_model_persistor.h"
+#include "tensor/safetensors.h"
+#include "tensor/tests/test_util.h"
+
+namespace nvf::fl {
+namespace {
+
+using tensor::Tensor;
+using tensor::testing::TempDir;
+
+std::string tensor_bytes(const Tensor& t) {
+  return std::string(reinterpret_cast<const char*>(t.data()), t.nbytes());
+}
+
+TEST(NPModelPersistorTest, DefaultModelIsFlaresThreeByThree) {
+  TempDir dir;
+  auto p = NPModelPersistor::create({dir.path(), dir.path() / "app_server"}, {});
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  auto m = (*p)->load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->params_type, ParamsType::kFull);
+  ASSERT_EQ(m->params.names(), std::vector<std::string>{"numpy_key"});
+  const Tensor& t = *m->params.find("numpy_key");
+  EXPECT_EQ(t.dtype(), tensor::DType::kF32);
+  EXPECT_EQ(t.shape(), (tensor::Shape{3, 3}));
+  EXPECT_EQ(t.to_doubles(), (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(NPModelPersistorTest, SavedFileIsByteForByteWhatNumpyWrites) {
+  TempDir dir;
+  auto p = NPModelPersistor::create({dir.path(), dir.path() / "app_server"}, {});
+  ASSERT_TRUE(p.ok());
+  auto m = (*p)->load();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE((*p)->save(*m, /*is_best=*/false).ok());
+
+  std::string expected("\x93NUMPY\x01\x00\x76\x00", 10);
+  expected += "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3), }";
+  expected += std::string(128 - 1 - expected.size(), ' ');
+  expected += '\n';
+  ASSERT_EQ(expected.size(), 128u);
+  const std::vector<float> values{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  expected.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+
+  const auto path = dir.path() / "models" / "server.npy";
+  EXPECT_EQ((*p)->model_path(), path);
+  auto bytes = base::read_file(path);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  EXPECT_EQ(*bytes, expected);
+
+  auto st = tensor::SafetensorsReader::open(dir.path() / "models" / "server.safetensors");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  auto t = st->tensor("numpy_key");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(tensor_bytes(*t), tensor_bytes(*m->params.find("numpy_key")));
+}
+
+TEST(NPModelPersistorTest, InitialModelFromArgsAndResumeFromTheSavedFile) {
+  TempDir dir;
+  NPModelPersistorOptions o;
+  o.initial_model = config::Value::parse("[[0.5, 1], [2, 3]]");
+  auto p = NPModelPersistor::create({dir.path(), dir.path() / "app"}, o);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  auto m = (*p)->load();
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->params.find("numpy_key")->shape(), (tensor::Shape{2, 2}));
+  EXPECT_EQ(m->params.find("numpy_key")->to_doubles(), (std::vector<double>{0.5, 1, 2, 3}));
+
+  FLModel updated;
+  updated.params_type = ParamsType::kFull;
+  ASSERT_TRUE(updated.params.insert("numpy_key", Tensor::from_vector<float>({2}, {7, 8})).ok());
+  ASSERT_TRUE((*p)->save(updated, false).ok());
+  auto again = NPModelPersistor::create({dir.path(), dir.path() / "app"}, o);
+  auto resumed = (*again)->load();
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->params.find("numpy_key")->to_doubles(), (std::vector<double>{7, 8}));
+}
+
+TEST(NPModelPersistorTest, RaggedInitialModelIsAnError) {
+  NPModelPersistorOptions o;
+  o.initial_model = config::Value::parse("[[1, 2], [3]]");
+  auto p = NPModelPersistor::create({"/r", "/r/app"}, o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("ragged"), std::string::npos) << p.status().message();
+  o.initial_model = config::Value::parse("[1, [2]]");
+  EXPECT_FALSE(NPModelPersistor::create({"/r", "/r/app"}, o).ok());
+  o.initial_model = config::Value::parse("[1, \"x\"]");
+  EXPECT_FALSE(NPModelPersistor::create({"/r", "/r/app"}, o).ok());
+}
+
+// Loads the checkpoint with torch.load and prints {"top_keys": [...], "tensors": {name: {dtype,
+// shape, values}}} as the last line.
+constexpr const char* kTorchLoad = R"PY(
+import json, sys, torch
+obj = torch.load(sys.argv[1], map_location="cpu")
+out = {"top_keys": list(obj.keys()), "tensors": {}}
+for name, t in obj["model"].items():
+    out["tensors"][name] = {"dtype": str(t.dtype), "shape": list(t.shape),
+                            "values": [float(v) for v in t.reshape(-1).double().tolist()]}
+print(json.dumps(out))
+)PY";
+
+class PTFileModelPersistorTest : public ::testing::Test {
+ protected:
+  PersistorContext ctx() const { return {dir_.path(), dir_.path() / "app_server"}; }
+  std::unique_ptr<PTFileModelPersistor> make(PTFileModelPersistorOptions o) {
+    auto p = PTFileModelPersistor::create(ctx(), std::move(o));
+    EXPECT_TRUE(p.ok()) << p.status().to_string();
+    return p.ok() ? std::move(p).value() : nullptr;
+  }
+  static PTFileModelPersistorOptions simple() {
+    PTFileModelPersistorOptions o;
+    o.model = find_architecture("simple_network").value();
+    o.seed = 7;
+    return o;
+  }
+  TempDir dir_;
+};
+
+TEST_F(PTFileModelPersistorTest, WritesPtAndSafetensorsWithBitIdenticalTensors) {
+  auto p = make(simple());
+  auto m = p->load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  ASSERT_EQ(m->params.size(), 10u);
+  ASSERT_TRUE(p->save(*m, /*is_best=*/false).ok());
+  const auto pt = dir_.path() / "app_server" / "FL_global_model.pt";
+  const auto st = dir_.path() / "app_server" / "FL_global_model.safetensors";
+  ASSERT_TRUE(std::filesystem::exists(pt));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "app_server" / "best_FL_global_model.pt"));
+
+  auto reader = tensor::SafetensorsReader::open(st);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  ASSERT_EQ(reader->names().size(), 10u);
+  for (const auto& [name, t] : m->params) {
+    auto back = reader->tensor(name);
+    ASSERT_TRUE(back.ok()) << name;
+    EXPECT_EQ(back->shape(), t.shape()) << name;
+    EXPECT_EQ(tensor_bytes(*back), tensor_bytes(t)) << name;
+  }
+
+  if (auto reason = tensor::testing::torch_unavailable_reason(); !reason.empty()) {
+    GTEST_SKIP() << reason;
+  }
+  auto r = tensor::testing::run_python({"-c", kTorchLoad, pt.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string line = r.output;
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  line = line.substr(line.find_last_of('\n') + 1);
+  auto out = nlohmann::json::parse(line, nullptr, false);
+  ASSERT_FALSE(out.is_discarded()) << r.output;
+  EXPECT_EQ(out["top_keys"], nlohmann::json::array({"model"}));
+  ASSERT_EQ(out["tensors"].size(), 10u);
+  for (const auto& info : reader->infos()) {
+    SCOPED_TRACE(info.name);
+    const auto& got = out["tensors"][info.name];
+    EXPECT_EQ(got["dtype"], "torch.float32");
+    EXPECT_EQ(got["shape"].get<std::vector<int64_t>>(), info.shape);
+    EXPECT_EQ(got["values"].get<std::vector<double>>(), reader->tensor(info.name)->to_doubles());
+  }
+}
+
+TEST_F(PTFileModelPersistorTest, BestFilesAreWrittenWhenBest) {
+  auto p = make(simple());
+  auto m = p->load();
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(p->save(*m, /*is_best=*/true).ok());
+  for (const char* f : {"FL_global_model.pt", "FL_global_model.safetensors",
+                        "best_FL_global_model.pt", "best_FL_global_model.safetensors"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir_.path() / "app_server" / f)) << f;
+  }
+  std::filesystem::remove(p->best_model_path());
+  ASSERT_TRUE(p->save_best(*m).ok());
+  EXPECT_TRUE(std::filesystem::exists(p->best_model_path()));
+}
+
+TEST_F(PTFileModelPersistorTest, ExcludedKeysStayOutOfTheModelButKeepStoredValues) {
+  auto o = simple();
+  o.exclude_vars = "^fc3\\.";
+  auto p = make(o);
+  auto m = p->load();
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->params.size(), 8u);
+  EXPECT_FALSE(m->params.contains("fc3.weight"));
+  auto init = init_model(*o.model, o.seed);
+  ASSERT_TRUE(init.ok());
+  // A new global model: conv1.bias changes; fc3 is not in it.
+  FLModel g;
+  g.params_type = ParamsType::kFull;
+  for (const auto& [name, t] : m->params) ASSERT_TRUE(g.params.insert(name, t.share()).ok());
+  g.params.insert_or_assign("conv1.bias", Tensor::from_vector<float>({6}, {1, 2, 3, 4, 5, 6}));
+  for (int round = 0; round < 2; ++round) {  // the second save merges from the first file
+    ASSERT_TRUE(p->save(g, false).ok());
+    auto reader = tensor::SafetensorsReader::open(
+        PTFileModelPersistor::safetensors_twin(p->global_model_path()));
+    ASSERT_TRUE(reader.ok());
+    EXPECT_EQ(reader->size(), 10u);
+    EXPECT_EQ(tensor_bytes(*reader->tensor("fc3.weight")), tensor_bytes(*init->find("fc3.weight")));
+    EXPECT_EQ(reader->tensor("conv1.bias")->to_doubles(), (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  }
+}
+
+TEST_F(PTFileModelPersistorTest, SourceCheckpointFormats) {
+  auto init = init_model(find_architecture("mlp:3:2").value(), 1);
+  ASSERT_TRUE(init.ok());
+  const auto custom = dir_.path() / "app_server" / "custom";
+  ASSERT_TRUE(base::make_dirs(custom).ok());
+  ASSERT_TRUE(tensor::write_safetensors(custom / "init.safetensors", *init).ok());
+
+  PTFileModelPersistorOptions o;
+  o.source_ckpt_file_full_name = "init.safetensors";  // relative to custom/
+  auto m = make(o)->load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->params.names(), (std::vector<std::string>{"fc1.weight", "fc1.bias"}));
+  EXPECT_EQ(tensor_bytes(*m->params.find("fc1.weight")), tensor_bytes(*init->find("fc1.weight")));
+
+  o.source_ckpt_file_full_name = custom / "missing.safetensors";
+  EXPECT_EQ(make(o)->load().status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(base::atomic_write(custom / "model.pt", "x").ok());
+  o.source_ckpt_file_full_name = custom / "model.pt";
+  auto pt = make(o)->load();
+  EXPECT_EQ(pt.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(pt.status().message().find(".safetensors"), std::string::npos);
+}
+
+TEST_F(PTFileModelPersistorTest, NeedsAModelOrACheckpoint) {
+  auto p = PTFileModelPersistor::create(ctx(), {});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("simple_network"), std::string::npos);
+  auto o = simple();
+  o.global_model_file_name = "../escape.pt";
+  EXPECT_FALSE(PTFileModelPersistor::create(ctx(), o).ok());
+}
+
+}  // namespace
+}  // namespace nvf::fl

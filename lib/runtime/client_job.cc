@@ -1,0 +1,136 @@
+#include "runtime/client_job.h"
+
+#include "runtime/protocol.h"
+
+namespace nvf::runtime {
+
+using cellnet::Message;
+
+ClientJobEngine::ClientJobEngine(fl::ExecutorContext context, ClientJobOptions options,
+                                 std::map<std::string, fl::Executor*> executors)
+    : ctx_(std::move(context)), opt_(std::move(options)), executors_(std::move(executors)) {
+  if (!ctx_.logger) ctx_.logger = base::null_logger();
+  if (!ctx_.abort_requested) {
+    ctx_.abort_requested = [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      return !abort_reason_.empty();
+    };
+  }
+}
+
+ClientJobEngine::~ClientJobEngine() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+void ClientJobEngine::abort(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (abort_reason_.empty()) abort_reason_ = reason.empty() ? "aborted" : reason;
+  }
+  cv_.notify_all();
+  for (auto& [name, ex] : executors_) ex->abort();
+}
+
+bool ClientJobEngine::wait_or_abort(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, d, [&] { return !abort_reason_.empty(); });
+  return abort_reason_.empty();
+}
+
+fl::Executor* ClientJobEngine::executor_for(const std::string& task_name) const {
+  auto it = executors_.find(task_name);
+  if (it != executors_.end()) return it->second;
+  it = executors_.find("*");
+  return it != executors_.end() ? it->second : nullptr;
+}
+
+void ClientJobEngine::run_heartbeats() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, opt_.job_heartbeat_interval, [&] { return done_ || !abort_reason_.empty(); });
+      if (done_ || !abort_reason_.empty()) return;
+    }
+    ctx_.cell->fire(opt_.server_job_fqcn, std::string(kChannelAux), std::string(kTopicJobHeartbeat), Message{})
+        .ignore();
+  }
+}
+
+Status ClientJobEngine::submit(Message result) {
+  Status last;
+  for (int attempt = 1; attempt <= opt_.submit_attempts; ++attempt) {
+    Message copy;
+    copy.headers = result.headers;
+    copy.payload = result.payload;  // shares the bytes: one serialization for every attempt
+    auto r = ctx_.cell->request(opt_.server_job_fqcn, std::string(kChannelServerCommand),
+                                std::string(kTopicSubmitUpdate), std::move(copy), opt_.submit_task_result_timeout);
+    if (r.ok()) return Status::OK();
+    last = r.status();
+    // A refusal is final; only transport trouble is worth another try.
+    if (last.code() != StatusCode::kUnavailable && last.code() != StatusCode::kDeadlineExceeded) return last;
+    ctx_.logger->warn("{}: submitting the result failed (attempt {}/{}): {}", ctx_.site_name, attempt,
+                      opt_.submit_attempts, last.message());
+    if (!wait_or_abort(opt_.retry_interval)) break;
+  }
+  return last;
+}
+
+Status ClientJobEngine::run() {
+  for (auto& [name, ex] : executors_) NVF_RETURN_IF_ERROR(ex->initialize(ctx_));
+  heartbeat_ = std::thread([this] { run_heartbeats(); });
+  Status status;
+  for (;;) {
+    if (ctx_.abort_requested()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      status = CancelledError(abort_reason_.empty() ? "aborted" : abort_reason_);
+      break;
+    }
+    Message ask;
+    ask.headers.set(kHdrClientName, ctx_.site_name);
+    auto task = ctx_.cell->request(opt_.server_job_fqcn, std::string(kChannelServerCommand),
+                                   std::string(kTopicGetTask), std::move(ask), opt_.get_task_timeout);
+    if (!task.ok()) {
+      ctx_.logger->debug("{}: get_task failed: {}", ctx_.site_name, task.status().message());
+      if (!wait_or_abort(opt_.retry_interval)) continue;
+      continue;
+    }
+    std::string name = task->headers.get_or(kHdrTaskName, "");
+    if (name == kTaskEndRun) break;
+    if (name == kTaskTryAgain || name.empty()) continue;
+    std::string task_id = task->headers.get_or(kHdrTaskId, "");
+    fl::Executor* ex = executor_for(name);
+    Result<Message> result = ex ? ex->execute(name, *task, ctx_)
+                                : Result<Message>(NotFoundError("no executor for task '" + name + "' at " +
+                                                                ctx_.site_name));
+    Message out;
+    if (result.ok()) {
+      out = std::move(*result);
+      out.headers.set(kHdrResultCode, "ok");
+    } else {
+      ctx_.logger->error("{}: task {} failed: {}", ctx_.site_name, name, result.status().message());
+      out.headers.set(kHdrResultCode, "EXECUTION_EXCEPTION");
+      out.headers.set(kHdrResultError, result.status().message());
+    }
+    out.headers.set(kHdrTaskName, name);
+    out.headers.set(kHdrTaskId, task_id);
+    Status s = submit(std::move(out));
+    if (!s.ok()) ctx_.logger->error("{}: result of task {} not delivered: {}", ctx_.site_name, name, s.message());
+    if (ex) ex->result_submitted(s);
+    ++tasks_done_;
+  }
+  for (auto& [name, ex] : executors_) ex->finalize(ctx_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+  return status;
+}
+
+}  // namespace nvf::runtime

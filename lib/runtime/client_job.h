@@ -1,0 +1,63 @@
+// ClientJobEngine: the client job (FLARE's CJ) — pulls tasks from the server job, runs each with
+// the executor configured for its name, submits the result, and sends job heartbeats. get_task
+// is a long poll the server answers as soon as a task exists; there is no polling interval.
+//
+// Ownership: owned by the process role that runs the job (the simulator or a client job
+// process), with a Cell and executors owned by the same role; both must outlive the engine.
+// Threads: run() blocks the caller (the task thread); abort() may be called from any thread.
+// The engine owns its heartbeat thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "cellnet/cell.h"
+#include "fl/executor.h"
+
+namespace nvf::runtime {
+
+struct ClientJobOptions {
+  std::string server_job_fqcn;  // "server.<job id>"
+  std::chrono::milliseconds get_task_timeout{60000};        // one long poll, end to end
+  std::chrono::milliseconds submit_task_result_timeout{300000};  // covers the server's pull
+  std::chrono::milliseconds job_heartbeat_interval{10000};
+  std::chrono::milliseconds retry_interval{500};  // after a failed get_task (default_task_fetch_interval)
+  int submit_attempts = 3;
+};
+
+class ClientJobEngine {
+ public:
+  /// `executors` maps task names (or "*") to executors.
+  ClientJobEngine(fl::ExecutorContext context, ClientJobOptions options,
+                  std::map<std::string, fl::Executor*> executors);
+  ~ClientJobEngine();
+
+  /// Runs tasks until the server ends the run or abort(). Errors: an executor's initialize()
+  /// error, CANCELLED on abort.
+  Status run();
+  void abort(const std::string& reason);
+  int tasks_done() const { return tasks_done_.load(); }
+
+ private:
+  fl::Executor* executor_for(const std::string& task_name) const;
+  Status submit(cellnet::Message result);
+  void run_heartbeats();
+  bool wait_or_abort(std::chrono::milliseconds d);
+
+  fl::ExecutorContext ctx_;
+  ClientJobOptions opt_;
+  std::map<std::string, fl::Executor*> executors_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string abort_reason_;  // guarded by mu_
+  bool done_ = false;         // guarded by mu_
+  std::atomic<int> tasks_done_{0};
+  std::thread heartbeat_;
+};
+
+}  // namespace nvf::runtime

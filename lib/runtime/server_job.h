@@ -1,0 +1,123 @@
+// ServerJobEngine: the server job (FLARE's SJ) — runs the job's workflows on a controller thread
+// and serves the client jobs: get_task long polls (answered as soon as a task exists, DESIGN
+// §4.5), submit_update (the result's params are pulled from wherever the result says they are —
+// usually the trainer — tensor by tensor into the workflow's ResultSink), job heartbeats, and the
+// dead-client rule that ends a wait for clients that went silent.
+//
+// Ownership: owned by the process role that runs the job (the simulator or a server job
+// process); it uses a Cell owned by the same role (the cell must outlive the engine). It owns its
+// download service, its download threads and its monitor thread.
+// Threads: run() blocks the caller (the controller thread); every other method may be called
+// from any thread. Handlers run on the cell's pools and never block them: downloads run on the
+// engine's own pool.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/executor.h"
+#include "cellnet/cell.h"
+#include "cellnet/download_service.h"
+#include "cellnet/downloader.h"
+#include "fl/controller.h"
+
+namespace nvf::runtime {
+
+struct ServerJobOptions {
+  std::string job_id;
+  std::vector<std::string> clients;  // site names of the job's clients
+  std::filesystem::path run_dir;
+  std::filesystem::path app_dir;
+  base::Logger logger;
+  std::chrono::milliseconds get_task_wait{2000};      // a get_task with no task waits this long
+  std::chrono::milliseconds dead_client_grace_period{60000};
+  std::chrono::milliseconds dead_client_check_lead_time{30000};
+  std::chrono::milliseconds download_idle_timeout{900000};  // tensor_min_download_timeout
+  std::chrono::milliseconds end_run_wait{5000};             // end_run_readiness_timeout
+  cellnet::DownloadOptions download;  // pulling results
+  size_t download_threads = 4;
+  std::function<void(const std::string&)> progress;  // progress lines for people
+};
+
+class ServerJobEngine : public fl::ControllerContext {
+ public:
+  ServerJobEngine(cellnet::Cell& cell, ServerJobOptions options);
+  ~ServerJobEngine() override;
+
+  /// Registers the handlers and starts the download service. Errors from the download service.
+  Status start();
+  /// Runs the workflows in order, then ends the run (later get_task calls get __end_run__) and
+  /// waits up to end_run_wait for every client to hear it. Returns the first workflow error.
+  Status run(const std::vector<fl::Controller*>& workflows);
+  /// Makes run() return CANCELLED with `reason` as soon as the current wait notices.
+  void abort(const std::string& reason);
+  void stop();
+
+  // fl::ControllerContext
+  const std::string& job_id() const override { return opt_.job_id; }
+  std::vector<std::string> clients() const override { return opt_.clients; }
+  Result<fl::TaskOutcome> broadcast_and_wait(const fl::TaskSpec& task, fl::ResultSink& sink) override;
+  bool abort_requested() const override;
+  const std::filesystem::path& app_dir() const override { return opt_.app_dir; }
+  const std::filesystem::path& run_dir() const override { return opt_.run_dir; }
+  base::Logger logger() const override { return log_; }
+  void report_progress(const std::string& line) override;
+
+ private:
+  struct Parked {
+    std::string client;
+    cellnet::Responder respond;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct ActiveTask {
+    std::string id;
+    std::string name;
+    std::set<std::string> targets, sent, ok, failed;
+    cellnet::Slice payload;  // the encoded task, shared by every client's reply
+    int min_responses = 0;
+    std::chrono::milliseconds wait_after_min{0};
+    std::chrono::steady_clock::time_point created, deadline, min_reached;
+    bool has_deadline = false, min_was_reached = false, done = false;
+    fl::ResultSink* sink = nullptr;
+  };
+
+  void handle_get_task(const cellnet::Message& request, cellnet::Responder respond);
+  void handle_submit(const cellnet::Message& request, cellnet::Responder respond);
+  void receive_result(std::string client, std::string task_id, cellnet::Message request, cellnet::Responder respond);
+  void answer_locked(ActiveTask& task, const std::string& client, bool ok);
+  void check_done_locked(ActiveTask& task, std::chrono::steady_clock::time_point now);
+  bool dead_locked(const std::string& client, std::chrono::steady_clock::time_point now) const;
+  cellnet::Message task_message_locked(const ActiveTask& task) const;
+  void serve_parked_locked(std::vector<std::pair<cellnet::Responder, cellnet::Message>>& out);
+  void run_monitor();
+  void touch_locked(const std::string& client);
+
+  cellnet::Cell& cell_;
+  ServerJobOptions opt_;
+  base::Logger log_;
+  cellnet::DownloadService downloads_;
+  base::ThreadPool pullers_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false, stopping_ = false, ended_ = false;
+  std::string abort_reason_;
+  std::vector<Parked> parked_;
+  std::map<std::string, std::unique_ptr<ActiveTask>> tasks_;  // the active task (and finished ones)
+  std::string active_task_;
+  std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
+  std::set<std::string> told_end_run_;
+  uint64_t task_counter_ = 0;
+  std::thread monitor_;
+};
+
+}  // namespace nvf::runtime

@@ -1,0 +1,440 @@
+#include "tools/simulator.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "base/files.h"
+#include "base/logging.h"
+#include "base/strings.h"
+#include "cellnet/cell.h"
+#include "cellnet/inproc_driver.h"
+#include "cellnet/socket_driver.h"
+#include "config/substitute.h"
+#include "fl/component_registry.h"
+#include "job/job_folder.h"
+#include "runtime/client_job.h"
+#include "runtime/launcher_executor.h"
+#include "runtime/register.h"
+#include "runtime/server_job.h"
+#include "tools/job_commands.h"
+#include "workflows/fedavg.h"
+
+namespace nvf::tools {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kJobId = "simulate_job";
+
+Status copy_tree(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+  if (ec) return base::errno_status(ec.value(), "cannot copy " + from.string() + " to", to);
+  return Status::OK();
+}
+
+// The app a site runs, from the deploy_map (an explicit site beats @ALL).
+std::string app_for(const job::JobMeta& meta, const std::string& site) {
+  std::string all;
+  for (const auto& e : meta.deploy_map) {
+    for (const auto& s : e.sites) {
+      if (s == site) return e.app;
+      if (job::is_all_sites(s)) all = e.app;
+    }
+  }
+  return all;
+}
+
+struct Site {
+  std::string name;
+  fs::path root, run_dir, app_dir;
+  base::Logger log;
+  fl::ComponentSet components;
+  std::unique_ptr<cellnet::Cell> cp, cj;
+  std::unique_ptr<runtime::ClientJobEngine> engine;
+  std::thread thread;
+  Status result;
+};
+
+config::VarMap system_vars(const std::string& site, const fs::path& workspace, const fs::path& app_dir,
+                           const std::string& nvflare_bin) {
+  config::VarMap v;
+  v["SITE_NAME"] = site;
+  v["WORKSPACE"] = workspace.string();
+  v["JOB_ID"] = kJobId;
+  v["SECURE_MODE"] = false;
+  v["JOB_CUSTOM_DIR"] = (app_dir / "custom").string();
+  v["APP_DIR"] = app_dir.string();
+  v["NVFLARE_BIN"] = nvflare_bin;
+  return v;
+}
+
+Result<fl::ComponentSet> build_site_components(const fs::path& config_file, const config::VarMap& vars,
+                                               const fl::ComponentRegistry& registry, const fl::BuildEnv& env) {
+  NVF_ASSIGN_OR_RETURN(config::Value raw, config::load_file(config_file));
+  NVF_ASSIGN_OR_RETURN(config::Value resolved,
+                       config::resolve_config(raw, vars, config::current_environment(), config_file.string()));
+  return fl::build_components(resolved, registry, config_file.string(), env);
+}
+
+spdlog::level::level_enum level_for(const std::string& log_config) {
+  if (log_config == "verbose") return spdlog::level::debug;
+  if (log_config.empty() || log_config == "concise" || log_config == "full") return spdlog::level::info;
+  auto l = base::parse_log_level(log_config);
+  return l.ok() ? *l : spdlog::level::info;
+}
+
+// Turns SIGINT/SIGTERM into a call on a thread of ours (no async-signal-unsafe work in a handler).
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);  // our own wake-up to stop the watcher
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+    thread_ = std::thread([this, set] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGUSR2 && stop_) return;
+        if (sig == SIGINT || sig == SIGTERM) on_signal_(sig);
+      }
+    });
+  }
+  ~SignalWatcher() {
+    stop_ = true;
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  std::function<void(int)> on_signal_;
+  std::atomic<bool> stop_{false};
+  sigset_t old_;
+  std::thread thread_;
+};
+
+std::string model_files(const fs::path& run_dir) {
+  std::vector<std::string> out;
+  for (const char* rel : {"app_server/FL_global_model.pt", "app_server/FL_global_model.safetensors",
+                          "app_server/best_FL_global_model.pt", "models/server.npy", "models/server.safetensors"}) {
+    if (fs::exists(run_dir / rel)) out.push_back((run_dir / rel).string());
+  }
+  return base::join(out, "\n  ");
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> resolve_client_names(const SimulatorOptions& o,
+                                                      const std::vector<std::string>& deploy_map_sites,
+                                                      std::string* warning) {
+  std::vector<std::string> names;
+  if (!o.clients.empty()) {
+    names = o.clients;
+  } else if (o.n_clients > 0) {
+    for (int i = 1; i <= o.n_clients; ++i) names.push_back("site-" + std::to_string(i));
+  } else if (!deploy_map_sites.empty()) {
+    names = deploy_map_sites;
+  } else {
+    names = {"site-1", "site-2"};
+    if (warning) *warning = "no clients given (-n or -c): using site-1 and site-2";
+  }
+  for (const auto& n : names) {
+    if (!job::is_valid_client_name(n) || n == "server") {
+      return InvalidArgumentError("invalid client name '" + n + "': use letters, digits, '-' and '_'");
+    }
+  }
+  if (static_cast<int>(names.size()) > o.max_clients) {
+    return InvalidArgumentError(std::to_string(names.size()) + " clients exceed the maximum of " +
+                                std::to_string(o.max_clients) + " (raise it with -m)");
+  }
+  return names;
+}
+
+Status prepare_workspace(const fs::path& ws) {
+  std::error_code ec;
+  if (fs::exists(ws, ec)) {
+    if (!fs::is_directory(ws, ec)) return FailedPreconditionError("workspace " + ws.string() + " is not a directory");
+    bool empty = fs::directory_iterator(ws, ec) == fs::directory_iterator();
+    if (!empty && !fs::exists(ws / kSimulatorMarker, ec)) {
+      return FailedPreconditionError("workspace " + ws.string() +
+                                     " exists and was not made by the simulator; nothing was deleted. Choose "
+                                     "another -w, or remove that folder yourself");
+    }
+    for (const auto& entry : fs::directory_iterator(ws, ec)) {
+      std::string name = entry.path().filename().string();
+      if (name == "startup" || name == "local" || name == kSimulatorMarker) continue;
+      fs::remove_all(entry.path(), ec);
+      if (ec) return base::errno_status(ec.value(), "cannot clean", entry.path());
+    }
+  }
+  NVF_RETURN_IF_ERROR(base::make_dirs(ws));
+  return base::atomic_write(ws / kSimulatorMarker, "This folder is an nvflare simulator workspace.\n");
+}
+
+int run_simulator(const SimulatorOptions& o) {
+  // Signals are taken first, before any thread exists, so every thread inherits the blocked mask
+  // and Ctrl-C reaches our watcher instead of killing the process with trainers left behind.
+  std::atomic<bool> interrupted{false};
+  std::mutex interrupt_mu;
+  std::function<void()> on_interrupt;  // guarded by interrupt_mu; set once the engines exist
+  auto warn_early = o.warn ? o.warn : [](const std::string&) {};
+  SignalWatcher watcher([&](int sig) {
+    if (interrupted.exchange(true)) return;
+    warn_early(std::string("simulator: ") + (sig == SIGINT ? "interrupted" : "terminated") +
+               "; stopping every trainer");
+    std::lock_guard<std::mutex> lock(interrupt_mu);
+    if (on_interrupt) on_interrupt();
+  });
+  auto print = o.print ? o.print : [](const std::string&) {};
+  auto warn = o.warn ? o.warn : [](const std::string&) {};
+  auto fail = [&](const Status& s, int code) {
+    warn("simulator: " + s.message());
+    return code;
+  };
+  auto started = std::chrono::steady_clock::now();
+
+  // 1. The job must be valid (meta, configs, timeouts) before anything runs.
+  auto report = validate_job(o.job_folder);
+  if (!report.ok()) return fail(report.status(), kSimSetupFailed);
+  if (!report->ok()) {
+    warn(render_validation(*report));
+    return fail(InvalidArgumentError("job folder " + o.job_folder.string() + " is not valid"), kSimSetupFailed);
+  }
+  auto folder = job::load_job_folder(o.job_folder);
+  if (!folder.ok()) return fail(folder.status(), kSimSetupFailed);
+  const job::JobMeta& meta = *folder->meta;
+  std::string warning;
+  auto names = resolve_client_names(o, meta.explicit_clients(), &warning);
+  if (!names.ok()) return fail(names.status(), kSimSetupFailed);
+  if (!warning.empty()) warn("simulator: " + warning);
+  int threads = o.threads > 0 ? o.threads : 1;
+  if (threads > static_cast<int>(names->size())) {
+    return fail(InvalidArgumentError("threads (" + std::to_string(threads) + ") cannot exceed the number of clients (" +
+                                     std::to_string(names->size()) + ")"),
+                kSimSetupFailed);
+  }
+  std::vector<std::string> without_app;
+  for (const auto& n : *names) {
+    if (app_for(meta, n).empty()) without_app.push_back(n);
+  }
+  if (!without_app.empty()) {
+    return fail(InvalidArgumentError("The job does not have App to run for clients: [" + base::join(without_app, ", ") + "]"),
+                kSimSetupFailed);
+  }
+  if (meta.min_clients && *meta.min_clients > static_cast<int64_t>(names->size())) {
+    return fail(InvalidArgumentError("the job needs min_clients " + std::to_string(*meta.min_clients) + " but " +
+                                     std::to_string(names->size()) + " client(s) were given"),
+                kSimSetupFailed);
+  }
+
+  // 2. Workspace.
+  fs::path ws = o.workspace;
+  if (ws.empty()) {
+    ws = "simulator_workspace";
+    warn("simulator: no workspace given (-w): using ./simulator_workspace");
+  }
+  ws = fs::absolute(ws).lexically_normal();
+  if (Status s = prepare_workspace(ws); !s.ok()) return fail(s, kSimSetupFailed);
+  auto level = level_for(o.log_config);
+  auto server_log = base::make_logger({"server", level, false, ws / "server"});
+  if (!server_log.ok()) return fail(server_log.status(), kSimSetupFailed);
+  fs::path server_run = ws / "server" / kJobId;
+  fs::path server_app = server_run / "app_server";
+  std::string server_app_name = app_for(meta, "server");
+  if (Status s = copy_tree(o.job_folder / server_app_name, server_app); !s.ok()) return fail(s, kSimSetupFailed);
+  config::Value job_meta = meta.raw;
+  job_meta["job_id"] = kJobId;
+  job_meta["job_clients"] = config::Value::array();
+  for (const auto& n : *names) job_meta["job_clients"].push_back({{"name", n}});
+  if (Status s = base::atomic_write(server_run / "meta.json", config::to_pretty_json(job_meta)); !s.ok()) {
+    return fail(s, kSimSetupFailed);
+  }
+
+  // 3. Components, from the same registry a deployment uses.
+  fl::ComponentRegistry registry = fl::ComponentRegistry::builtin();
+  if (Status s = workflows::register_workflows(registry); !s.ok()) return fail(s, kSimSetupFailed);
+  if (Status s = runtime::register_runtime_components(registry); !s.ok()) return fail(s, kSimSetupFailed);
+  auto server_cfg_path = config::find_config(server_app / "config", "config_fed_server");
+  if (!server_cfg_path.ok()) return fail(server_cfg_path.status(), kSimSetupFailed);
+  auto server_components = build_site_components(*server_cfg_path, system_vars("server", ws / "server", server_app, o.nvflare_bin),
+                                                 registry, fl::BuildEnv{server_run, server_app, "server", *server_log});
+  if (!server_components.ok()) return fail(server_components.status(), kSimSetupFailed);
+  std::vector<fl::Controller*> workflows;
+  for (fl::Component* c : server_components->workflows()) {
+    if (auto* wf = dynamic_cast<fl::Controller*>(c)) workflows.push_back(wf);
+  }
+  if (workflows.empty()) return fail(InvalidArgumentError("the server app has no workflow to run"), kSimSetupFailed);
+
+  char tmpl[] = "/tmp/nvflare-sim-XXXXXX";  // short: Unix socket paths have 108 bytes
+  if (!::mkdtemp(tmpl)) return fail(InternalError("cannot create a runtime directory in /tmp"), kSimSetupFailed);
+  fs::path runtime_dir = tmpl;
+  struct RemoveDir {
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove_runtime{runtime_dir};
+
+  std::vector<std::unique_ptr<Site>> sites;
+  for (const auto& n : *names) {
+    auto site = std::make_unique<Site>();
+    site->name = n;
+    site->root = ws / n;
+    site->run_dir = site->root / kJobId;
+    site->app_dir = site->run_dir / ("app_" + n);
+    auto log = base::make_logger({n, level, false, site->root});
+    if (!log.ok()) return fail(log.status(), kSimSetupFailed);
+    site->log = *log;
+    if (Status s = copy_tree(o.job_folder / app_for(meta, n), site->app_dir); !s.ok()) return fail(s, kSimSetupFailed);
+    base::atomic_write(site->run_dir / "meta.json", config::to_pretty_json(job_meta)).ignore();
+    auto cfg = config::find_config(site->app_dir / "config", "config_fed_client");
+    if (!cfg.ok()) return fail(cfg.status(), kSimSetupFailed);
+    auto comps = build_site_components(*cfg, system_vars(n, site->root, site->app_dir, o.nvflare_bin), registry,
+                                       fl::BuildEnv{site->run_dir, site->app_dir, n, site->log});
+    if (!comps.ok()) return fail(comps.status(), kSimSetupFailed);
+    site->components = std::move(*comps);
+    sites.push_back(std::move(site));
+  }
+
+  // 4. Cells: server, server job, and per site a client parent and a client job.
+  cellnet::DriverRegistry drivers;
+  drivers.add(std::make_shared<cellnet::InprocDriver>());
+  drivers.add(std::make_shared<cellnet::UdsDriver>());
+  auto make_cell = [&](const std::string& fqcn, base::Logger log) {
+    cellnet::CellOptions co;
+    co.fqcn = fqcn;
+    co.drivers = &drivers;
+    co.logger = log;
+    co.reconnect_initial = 50ms;
+    co.reconnect_max = 1000ms;
+    auto cell = std::make_unique<cellnet::Cell>(co);
+    cell->start().ignore();
+    return cell;
+  };
+  std::string server_url = "inproc://sim-server";
+  auto sp = make_cell("server", *server_log);
+  if (auto u = sp->listen(server_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
+  auto sj = make_cell(std::string("server.") + kJobId, *server_log);
+  sj->connect(server_url).ignore();
+  runtime::TrainerSlots slots(threads);
+  for (auto& site : sites) {
+    site->cp = make_cell(site->name, site->log);
+    site->cp->connect(server_url).ignore();
+    std::string cp_url = "inproc://sim-" + site->name;
+    if (auto u = site->cp->listen(cp_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
+    site->cj = make_cell(site->name + "." + kJobId, site->log);
+    site->cj->connect(cp_url).ignore();
+  }
+  for (auto& site : sites) {
+    Status s = site->cj->wait_for_peer(site->name, 10s);
+    if (s.ok()) s = site->cp->wait_for_peer("server", 10s);
+    if (!s.ok()) return fail(s, kSimSetupFailed);
+  }
+  if (Status s = sj->wait_for_peer("server", 10s); !s.ok()) return fail(s, kSimSetupFailed);
+
+  runtime::ServerJobOptions so;
+  so.job_id = kJobId;
+  so.clients = *names;
+  so.run_dir = server_run;
+  so.app_dir = server_app;
+  so.logger = *server_log;
+  so.progress = print;
+  runtime::ServerJobEngine server(*sj, so);
+  if (Status s = server.start(); !s.ok()) return fail(s, kSimSetupFailed);
+
+  for (auto& site : sites) {
+    auto child = site->cj->listen("uds://" + (runtime_dir / (site->name + ".sock")).string());
+    if (!child.ok()) return fail(child.status(), kSimSetupFailed);
+    fl::ExecutorContext ctx;
+    ctx.site_name = site->name;
+    ctx.job_id = kJobId;
+    ctx.app_dir = site->app_dir;
+    ctx.run_dir = site->run_dir;
+    ctx.workspace = site->root;
+    ctx.nvflare_bin = o.nvflare_bin;
+    ctx.cell = site->cj.get();
+    ctx.child_url = *child;
+    ctx.logger = site->log;
+    std::map<std::string, fl::Executor*> executors;
+    for (const auto& b : site->components.executors()) {
+      auto* ex = dynamic_cast<fl::Executor*>(b.executor);
+      if (!ex) continue;
+      if (auto* le = dynamic_cast<runtime::LauncherExecutor*>(ex)) le->set_slots(&slots);
+      for (const auto& t : b.tasks) executors[t] = ex;
+    }
+    runtime::ClientJobOptions co;
+    co.server_job_fqcn = std::string("server.") + kJobId;
+    site->engine = std::make_unique<runtime::ClientJobEngine>(ctx, co, executors);
+  }
+
+  // 5. Run: clients on their threads, the workflows here; Ctrl-C stops everything.
+  Status run_status;
+  {
+    {
+      std::lock_guard<std::mutex> lock(interrupt_mu);
+      on_interrupt = [&] {
+        server.abort("interrupted");
+        for (auto& site : sites) site->engine->abort("interrupted");
+      };
+      if (interrupted) on_interrupt();
+    }
+    for (auto& site : sites) {
+      Site* s = site.get();
+      s->thread = std::thread([s] { s->result = s->engine->run(); });
+    }
+    print("simulator: job " + folder->name + " with " + std::to_string(names->size()) + " clients (" +
+          base::join(*names, ", ") + "), " + std::to_string(threads) + " training at once; workspace " + ws.string());
+    run_status = server.run(workflows);
+    if (!run_status.ok()) {
+      // The clients still wait for tasks: the run is over for them too.
+      for (auto& site : sites) site->engine->abort(run_status.message());
+    }
+    for (auto& site : sites) site->thread.join();
+    std::lock_guard<std::mutex> lock(interrupt_mu);
+    on_interrupt = nullptr;
+  }
+  server.stop();
+  for (auto& site : sites) {
+    site->cj->stop();
+    site->cp->stop();
+  }
+  sj->stop();
+  sp->stop();
+  drivers.stop_all();
+
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  char took[32];
+  std::snprintf(took, sizeof(took), "%.1f", secs);
+  if (interrupted) {
+    print("simulator: interrupted after " + std::string(took) + " s; every trainer was stopped");
+    return kSimInterrupted;
+  }
+  if (!run_status.ok()) {
+    warn("simulator: the job failed: " + run_status.message());
+    (*server_log)->error("job failed: {}", run_status.message());
+    return kSimRunFailed;
+  }
+  std::string files = model_files(server_run);
+  print("simulator: finished in " + std::string(took) + " s" +
+        (files.empty() ? std::string() : "; global model:\n  " + files));
+  return kSimOk;
+}
+
+}  // namespace nvf::tools

@@ -1,0 +1,230 @@
+// `nvflare simulator` as a user runs it: exact results, real trainers, failures that end cleanly.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "base/files.h"
+#include "base/process.h"
+#include "config/value.h"
+#include "e2e_util.h"
+#include "tensor/npy.h"
+#include "tensor/safetensors.h"
+
+namespace nvf::e2e {
+namespace {
+namespace fs = std::filesystem;
+
+class SimulatorTest : public ::testing::Test {
+ protected:
+  RunResult run(const std::vector<std::string>& args) {
+    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}});
+  }
+  config::Value load(const fs::path& p) {
+    auto v = config::load_file(p);
+    EXPECT_TRUE(v.ok()) << v.status().to_string();
+    return v.ok() ? *v : config::Value();
+  }
+  void save(const fs::path& p, const config::Value& v) {
+    ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(v)).ok());
+  }
+  // A numpy-style job (fedavg_np) whose trainer command and executor args are replaced.
+  fs::path np_job(const std::string& name, const std::string& command, const config::Value& executor_args) {
+    fs::path job = work_.path() / name;
+    auto r = run({"job", "create", "-j", job.string(), "-w", "fedavg_np", "-force"});
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    fs::path client = job / "app" / "config" / "config_fed_client.json";
+    config::Value cfg = load(client);
+    for (auto& c : cfg["components"]) {
+      if (c["id"] == "launcher") c["args"]["script"] = command;
+    }
+    for (auto& [k, v] : executor_args.items()) cfg["executors"][0]["executor"]["args"][k] = v;
+    save(client, cfg);
+    return job;
+  }
+  std::vector<double> round_accuracies(const std::string& out) {
+    std::vector<double> acc;
+    std::regex re(R"(round \d+/\d+: .*accuracy ([0-9.]+))");
+    for (std::sregex_iterator it(out.begin(), out.end(), re), end; it != end; ++it) {
+      acc.push_back(std::stod((*it)[1]));
+    }
+    return acc;
+  }
+  TempDir home_;
+  TempDir work_;
+};
+
+TEST_F(SimulatorTest, HelloNumpyGivesFlaresExactWeights) {
+  fs::path ws = work_.path() / "ws";
+  auto r = run({"simulator", fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", "-w", ws.string(), "-n", "2", "-t",
+                "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 2/2 clients"), std::string::npos) << r.out;
+  auto npy = tensor::read_npy(ws / "server" / "simulate_job" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->shape(), (tensor::Shape{3, 3}));
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  auto st = tensor::SafetensorsReader::open(ws / "server" / "simulate_job" / "models" / "server.safetensors");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  auto t = st->tensor("numpy_key");
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_EQ(t->to_doubles(), npy->to_doubles());
+  // FLARE's layout: per-site apps, meta with the clients, a log per site, the marker file.
+  EXPECT_TRUE(fs::exists(ws / "site-1" / "simulate_job" / "app_site-1" / "config" / "config_fed_client.json"));
+  EXPECT_TRUE(fs::exists(ws / "site-2" / "log.txt"));
+  EXPECT_TRUE(fs::exists(ws / ".nvflare_simulator_workspace"));
+  config::Value meta = load(ws / "server" / "simulate_job" / "meta.json");
+  EXPECT_EQ(meta["job_clients"].size(), 2u);
+}
+
+TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
+  fs::path ws = work_.path() / "ws";
+  auto r = run({"simulator", fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-pt", "-w", ws.string(), "-n", "2", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto acc = round_accuracies(r.out);
+  ASSERT_EQ(acc.size(), 2u) << r.out;
+  EXPECT_LE(acc.front(), 0.6) << r.out;
+  EXPECT_GE(acc.back(), acc.front() + 0.15) << r.out;
+  fs::path app = ws / "server" / "simulate_job" / "app_server";
+  ASSERT_TRUE(fs::exists(app / "FL_global_model.pt"));
+  base::SpawnOptions py;
+  py.argv = {"/usr/bin/python3", "-c",
+             "import sys, torch, struct, json\n"
+             "m = torch.load(sys.argv[1])['model']\n"
+             "raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]\n"
+             "h = json.loads(raw[8:8+n]); h.pop('__metadata__', None)\n"
+             "assert sorted(h) == sorted(m.keys()), (sorted(h), sorted(m))\n"
+             "for k, info in h.items():\n"
+             "  b, e = info['data_offsets']\n"
+             "  want = raw[8+n+b:8+n+e]\n"
+             "  assert m[k].contiguous().numpy().tobytes() == want, k\n"
+             "print('same', len(h))\n",
+             (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()};
+  py.capture_output = true;
+  auto child = base::spawn(py);
+  ASSERT_TRUE(child.ok());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(child->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  auto exit = child->wait(std::chrono::seconds(120));
+  ASSERT_TRUE(exit.ok());
+  if (out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
+  EXPECT_EQ(exit->exit_code, 0) << out;
+  EXPECT_NE(out.find("same 10"), std::string::npos) << out;
+}
+
+TEST_F(SimulatorTest, JobCreatedFromFedavgPtTemplateRuns) {
+  fs::path job = work_.path() / "pt-job";
+  ASSERT_EQ(run({"job", "create", "-j", job.string(), "-w", "fedavg_pt", "-f", "config_fed_server.conf", "num_rounds=1"})
+                .exit_code,
+            0);
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 1/1: 2/2 clients"), std::string::npos) << r.out;
+}
+
+TEST_F(SimulatorTest, CrashingTrainerEndsTheJobWithAClearMessage) {
+  fs::path job = np_job("crash", "sh -c 'exit 3'", config::Value::object());
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("exited with code 3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("below min_clients 2"), std::string::npos) << r.out;
+}
+
+TEST_F(SimulatorTest, TrainerThatNeverAsksForATaskTimesOut) {
+  fs::path job = np_job("hang", "sleep 60", config::Value{{"external_pre_init_timeout", 1}});
+  auto start = std::chrono::steady_clock::now();
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("external_pre_init_timeout"), std::string::npos) << r.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+TEST_F(SimulatorTest, OneTrainerThatNeverStartsDoesNotStopFedAvg) {
+  fs::path job = np_job("three", "{NVFLARE_BIN} train --add 1", config::Value::object());
+  // site-3 gets its own app whose trainer does not exist.
+  fs::copy(job / "app", job / "app_bad", fs::copy_options::recursive);
+  fs::path bad = job / "app_bad" / "config" / "config_fed_client.json";
+  config::Value cfg = load(bad);
+  cfg["components"][0]["args"]["script"] = "/nonexistent/nvflare-trainer";
+  save(bad, cfg);
+  config::Value meta = load(job / "meta.json");
+  meta["deploy_map"] = {{"app", {"server", "site-1", "site-2"}}, {"app_bad", {"site-3"}}};
+  meta["min_clients"] = 2;
+  save(job / "meta.json", meta);
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-c", "site-1,site-2,site-3", "-t", "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 2/3 clients"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("without site-3"), std::string::npos) << r.out;
+  auto npy = tensor::read_npy(work_.path() / "ws" / "server" / "simulate_job" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok());
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+}
+
+TEST_F(SimulatorTest, RefusesAWorkspaceItDidNotMake) {
+  fs::path ws = work_.path() / "precious";
+  fs::create_directories(ws);
+  ASSERT_TRUE(base::atomic_write(ws / "thesis.tex", "keep me").ok());
+  auto r = run({"simulator", fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", "-w", ws.string(), "-n", "2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("was not made by the simulator"), std::string::npos) << r.out;
+  EXPECT_EQ(*base::read_file(ws / "thesis.tex"), "keep me");
+}
+
+TEST_F(SimulatorTest, ReusesItsOwnWorkspaceKeepingStartupAndLocal) {
+  fs::path ws = work_.path() / "ws";
+  fs::path job = fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy";
+  ASSERT_EQ(run({"simulator", job, "-w", ws.string(), "-n", "2", "-t", "2"}).exit_code, 0);
+  fs::create_directories(ws / "local");
+  ASSERT_TRUE(base::atomic_write(ws / "local" / "keep.json", "{}").ok());
+  auto r = run({"simulator", job, "-w", ws.string(), "-n", "2", "-t", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(ws / "local" / "keep.json"));
+}
+
+TEST_F(SimulatorTest, BadOptionsAreSetupErrors) {
+  fs::path job = fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy";
+  auto many = run({"simulator", job, "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "3"});
+  EXPECT_EQ(many.exit_code, 1);
+  EXPECT_NE(many.out.find("threads (3) cannot exceed the number of clients (2)"), std::string::npos) << many.out;
+  auto missing = run({"simulator", (work_.path() / "nope").string(), "-n", "2"});
+  EXPECT_EQ(missing.exit_code, 1) << missing.out;
+}
+
+TEST_F(SimulatorTest, CtrlCStopsEveryTrainer) {
+  fs::path fifo = work_.path() / "started.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::path job = np_job("slow", "sh -c 'echo $$ > " + fifo.string() + "; exec sleep 60'",
+                        config::Value{{"external_pre_init_timeout", 120}});
+  base::SpawnOptions o;
+  o.argv = {NVFLARE_BIN, "simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"};
+  o.env_set = {{"HOME", home_.path().string()}};
+  o.capture_output = true;
+  auto sim = base::spawn(o);
+  ASSERT_TRUE(sim.ok());
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  struct pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 30000), 1) << "the trainer did not start";
+  char buf[32] = {};
+  ASSERT_GT(::read(fd, buf, sizeof(buf) - 1), 0);
+  ::close(fd);
+  pid_t trainer = static_cast<pid_t>(std::atol(buf));
+  ASSERT_GT(trainer, 0);
+  ::kill(sim->pid(), SIGINT);
+  auto exit = sim->wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exit.ok()) << "the simulator did not stop";
+  EXPECT_EQ(exit->exit_code, 130);
+  // The trainer is gone (reaped by the simulator, or at most a zombie of init for an instant).
+  std::string stat = base::read_file("/proc/" + std::to_string(trainer) + "/stat").value_or("");
+  EXPECT_TRUE(stat.empty() || stat.find(") Z") != std::string::npos) << stat;
+}
+
+}  // namespace
+}  // namespace nvf::e2e
