@@ -27,6 +27,7 @@
 #include "runtime/register.h"
 #include "runtime/server_job.h"
 #include "tools/job_commands.h"
+#include "tools/user_config.h"
 #include "workflows/fedavg.h"
 
 namespace nvf::tools {
@@ -201,7 +202,16 @@ int run_simulator(const SimulatorOptions& o) {
     std::lock_guard<std::mutex> lock(interrupt_mu);
     if (on_interrupt) on_interrupt();
   });
-  auto print = o.print ? o.print : [](const std::string&) {};
+  std::string last_round;  // the last progress line of a round, for the summary
+  std::mutex last_round_mu;
+  auto print_out = o.print ? o.print : [](const std::string&) {};
+  auto print = [&](const std::string& line) {
+    if (line.rfind("round ", 0) == 0) {
+      std::lock_guard<std::mutex> lock(last_round_mu);
+      last_round = line;
+    }
+    print_out(line);
+  };
   auto warn = o.warn ? o.warn : [](const std::string&) {};
   auto fail = [&](const Status& s, int code) {
     warn("simulator: " + s.message());
@@ -272,8 +282,10 @@ int run_simulator(const SimulatorOptions& o) {
   if (Status s = runtime::register_runtime_components(registry); !s.ok()) return fail(s, kSimSetupFailed);
   auto server_cfg_path = config::find_config(server_app / "config", "config_fed_server");
   if (!server_cfg_path.ok()) return fail(server_cfg_path.status(), kSimSetupFailed);
+  fl::BuildEnv server_env{server_run, server_app, "server", *server_log, {}};
+  server_env.torch_helper = find_torch_trainer(o.nvflare_bin);  // converts TorchScript initial models
   auto server_components = build_site_components(*server_cfg_path, system_vars("server", ws / "server", server_app, o.nvflare_bin),
-                                                 registry, fl::BuildEnv{server_run, server_app, "server", *server_log});
+                                                 registry, server_env);
   if (!server_components.ok()) return fail(server_components.status(), kSimSetupFailed);
   std::vector<fl::Controller*> workflows;
   for (fl::Component* c : server_components->workflows()) {
@@ -307,7 +319,7 @@ int run_simulator(const SimulatorOptions& o) {
     auto cfg = config::find_config(site->app_dir / "config", "config_fed_client");
     if (!cfg.ok()) return fail(cfg.status(), kSimSetupFailed);
     auto comps = build_site_components(*cfg, system_vars(n, site->root, site->app_dir, o.nvflare_bin), registry,
-                                       fl::BuildEnv{site->run_dir, site->app_dir, n, site->log});
+                                       fl::BuildEnv{site->run_dir, site->app_dir, n, site->log, {}});
     if (!comps.ok()) return fail(comps.status(), kSimSetupFailed);
     site->components = std::move(*comps);
     sites.push_back(std::move(site));
@@ -433,7 +445,8 @@ int run_simulator(const SimulatorOptions& o) {
   }
   std::string files = model_files(server_run);
   print("simulator: finished in " + std::string(took) + " s" +
-        (files.empty() ? std::string() : "; global model:\n  " + files));
+        (last_round.empty() ? std::string() : "; last " + last_round) +
+        (files.empty() ? std::string() : "\nglobal model:\n  " + files));
   return kSimOk;
 }
 
