@@ -21,10 +21,11 @@ struct TrainCli {
 };
 
 int exec_torch_trainer(const std::vector<std::string>& args) {
-  auto helper = tools::self_exe().parent_path() / "nvflare-train";
-  if (access(helper.c_str(), X_OK) != 0) {
-    // A build tree keeps it in its own folder.
-    helper = tools::self_exe().parent_path().parent_path() / "nvflare-train" / "nvflare-train";
+  auto helper = tools::find_torch_trainer(tools::self_exe());
+  if (helper.empty()) {
+    std::cerr << "Error: the LibTorch trainer nvflare-train is not installed beside " << tools::self_exe().string()
+              << "\n(it is built with LibTorch; install nvflare with NVF_WITH_TORCH=ON, or use --add)\n";
+    return kExitError;
   }
   std::vector<std::string> argv = {helper.string()};
   argv.insert(argv.end(), args.begin(), args.end());

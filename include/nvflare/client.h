@@ -45,7 +45,12 @@ struct ClientConfig {
   std::string params_transfer_type = "FULL";  // FULL | DIFF: DIFF sends new − received
   std::chrono::milliseconds submit_result_timeout{300000};
   int max_resends = 3;
+  /// NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS: how long a sent result stays downloadable when idle.
+  std::chrono::milliseconds download_complete_timeout{1800000};
   std::chrono::milliseconds connect_timeout{60000};
+  /// NVFLARE_MEMORY_GC_ROUNDS (the executor's memory_gc_rounds): after every N-th send() the
+  /// freed heap is returned to the OS (malloc_trim). 0: never.
+  int memory_gc_rounds = 0;
 
   /// Errors: FAILED_PRECONDITION naming the missing variable ("not started by nvflare?").
   static Result<ClientConfig> from_environment();

@@ -1,12 +1,14 @@
 // The Client API behind include/nvflare/client.h.
 #include "nvflare/client.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <future>
 #include <mutex>
 #include <thread>
 
+#include "base/heap.h"
 #include "base/process.h"
 #include "cellnet/cell.h"
 #include "cellnet/download_service.h"
@@ -50,6 +52,10 @@ Result<ClientConfig> ClientConfig::from_environment() {
     c.submit_result_timeout = std::chrono::milliseconds(std::atoll(t.c_str()));
   }
   if (auto t = env("NVFLARE_MAX_RESENDS"); !t.empty()) c.max_resends = std::atoi(t.c_str());
+  if (auto t = env("NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS"); !t.empty()) {
+    c.download_complete_timeout = std::chrono::milliseconds(std::atoll(t.c_str()));
+  }
+  if (auto t = env("NVFLARE_MEMORY_GC_ROUNDS"); !t.empty()) c.memory_gc_rounds = std::max(0, std::atoi(t.c_str()));
   return c;
 }
 
@@ -168,7 +174,7 @@ class Client::Impl {
       }
       cn::TransactionOptions tx;
       tx.num_receivers = 1;
-      tx.idle_timeout = std::chrono::milliseconds(1800000);
+      tx.idle_timeout = cfg_.download_complete_timeout;
       NVF_ASSIGN_OR_RETURN(manifest, rt::publish_params(*downloads_, std::move(params), std::move(tx)));
     }
     Message m = rt::encode_model_message(header, manifest);
@@ -180,7 +186,11 @@ class Client::Impl {
       copy.payload = m.payload;  // one serialization, reused by every resend
       auto r = cell_->request(cfg_.parent_fqcn, std::string(rt::kChannelClientApi),
                               std::string(rt::kTopicSubmitResult), std::move(copy), cfg_.submit_result_timeout);
-      if (r.ok()) return Status::OK();
+      if (r.ok()) {
+        // FLARE's memory_gc_rounds: the round's buffers are gone; give the memory back.
+        if (cfg_.memory_gc_rounds > 0 && ++sent_ % static_cast<uint64_t>(cfg_.memory_gc_rounds) == 0) nvf::base::trim_heap();
+        return Status::OK();
+      }
       last = r.status();
       if (last.code() != nvf::StatusCode::kDeadlineExceeded) break;
     }
@@ -208,6 +218,7 @@ class Client::Impl {
   std::string task_name_;
   bool running_ = true;
   uint64_t sends_ = 0;
+  uint64_t sent_ = 0;  // results the client job acknowledged
   int stop_pipe_[2] = {-1, -1};
   std::thread lifeline_;
 };

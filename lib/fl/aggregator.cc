@@ -120,6 +120,12 @@ void WeightedAggregator::reset(int current_round) {
   reset_locked(current_round);
 }
 
+void WeightedAggregator::expect_shapes_of(const tensor::TensorDict& global) {
+  std::lock_guard lock(mu_);
+  expected_shapes_.clear();
+  for (const auto& [name, t] : global) expected_shapes_[name] = t.shape();
+}
+
 void WeightedAggregator::reset_locked(int current_round) {
   current_round_ = current_round;
   accs_.clear();
@@ -202,6 +208,11 @@ Status WeightedAggregator::check_tensor_locked(const std::string& client, const 
   if (reference_keys_ && !reference_keys_->count(name)) {
     return InvalidArgumentError(who + " is not in earlier results of round " +
                                 std::to_string(current_round_));
+  }
+  if (auto e = expected_shapes_.find(name); e != expected_shapes_.end() && e->second != t.shape()) {
+    return InvalidArgumentError(who + " has shape " + tensor::shape_to_string(t.shape()) +
+                                " but the global model's has shape " +
+                                tensor::shape_to_string(e->second));
   }
   auto it = acc_index_.find(name);
   if (it == acc_index_.end()) return Status::OK();

@@ -58,8 +58,12 @@ class WeightedAggregator : public Component {
 
   const AggregatorOptions& options() const { return options_; }
 
-  /// Starts a new round: drops the accumulators and contributions.
+  /// Starts a new round: drops the accumulators and contributions (not the expected shapes).
   void reset(int current_round = 0);
+  /// The shapes results must have: a result tensor named like one of `global`'s must have its
+  /// shape (results are weights or diffs of the model the round was sent with), whatever result
+  /// comes first. Unset: results are only checked against each other.
+  void expect_shapes_of(const tensor::TensorDict& global);
   int current_round() const;
 
   /// The weight a result of `client` gets. Errors: INVALID_ARGUMENT when
@@ -69,7 +73,8 @@ class WeightedAggregator : public Component {
   /// Checks and accumulates a whole result. Errors (each names the client, and the tensor where
   /// one is at fault): ALREADY_EXISTS for a second result of a client in this round;
   /// INVALID_ARGUMENT for a params type other than the expected one or the first result's, FULL or
-  /// DIFF without params, a tensor whose shape or dtype differs from earlier results', a tensor
+  /// DIFF without params, a tensor whose shape differs from the expected one (expect_shapes_of) or
+  /// whose shape or dtype differs from earlier results', a tensor
   /// earlier results lack, a tensor missing that earlier results have, a non-numeric
   /// NUM_STEPS_CURRENT_ROUND. Nothing is accumulated when an error is returned.
   Status add(const std::string& client, const FLModel& result);
@@ -135,6 +140,7 @@ class WeightedAggregator : public Component {
   std::vector<Accumulator> accs_;
   std::map<std::string, size_t, std::less<>> acc_index_;
   std::optional<std::set<std::string>> reference_keys_;  // keys of the first finished result
+  std::map<std::string, tensor::Shape, std::less<>> expected_shapes_;  // the global model's
   std::optional<ParamsType> first_type_;
   std::string first_client_;
   std::map<std::string, ClientState> clients_;

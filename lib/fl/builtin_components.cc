@@ -81,8 +81,13 @@ Made make_pt_persistor(const BuildContext& ctx) {
   NVF_ASSIGN_OR_RETURN(int64_t seed, ctx.int_arg("seed", 0));
   o.seed = static_cast<uint64_t>(seed);
   if (ctx.has_arg("model")) {
-    NVF_ASSIGN_OR_RETURN(o.model, model_arg(ctx));
+    if (const Value& v = ctx.args()["model"]; v.is_string() && is_torch_file_name(v.get<std::string>())) {
+      o.model_file = v.get<std::string>();  // a TorchScript model: its saved weights
+    } else {
+      NVF_ASSIGN_OR_RETURN(o.model, model_arg(ctx));
+    }
   }
+  o.torch_helper = ctx.env().torch_helper;
   if (ctx.has_arg("filter_id")) {
     ctx.logger()->warn("{}: {}: filter_id is ignored: persistor filters are not supported yet",
                        ctx.file(), ctx.field().str());

@@ -68,6 +68,9 @@ struct BuildEnv {
   std::string site_name;
   /// Null means a logger that drops everything.
   base::Logger logger;
+  /// The LibTorch helper executable (nvflare-train) that converts PyTorch/TorchScript files for
+  /// components that never load LibTorch themselves (DESIGN §4.3). Empty: not available.
+  std::filesystem::path torch_helper;
 };
 
 class BuildContext;

@@ -1,9 +1,12 @@
 #include "fl/pt_file_model_persistor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 
 #include "base/files.h"
+#include "base/process.h"
 #include "base/strings.h"
 #include "tensor/pt_writer.h"
 #include "tensor/safetensors.h"
@@ -23,6 +26,11 @@ Status check_file_name(const std::string& name, const char* arg) {
 
 }  // namespace
 
+bool is_torch_file_name(const fs::path& path) {
+  const std::string ext = base::to_lower(path.extension().string());
+  return ext == ".pt" || ext == ".pth" || ext == ".ts" || ext == ".jit" || ext == ".ckpt";
+}
+
 Result<std::unique_ptr<PTFileModelPersistor>> PTFileModelPersistor::create(
     PersistorContext context, PTFileModelPersistorOptions options, base::Logger logger) {
   std::optional<std::regex> exclude;
@@ -37,10 +45,11 @@ Result<std::unique_ptr<PTFileModelPersistor>> PTFileModelPersistor::create(
   NVF_RETURN_IF_ERROR(check_file_name(options.global_model_file_name, "global_model_file_name"));
   NVF_RETURN_IF_ERROR(
       check_file_name(options.best_global_model_file_name, "best_global_model_file_name"));
-  if (!options.model && options.source_ckpt_file_full_name.empty()) {
+  if (!options.model && options.model_file.empty() && options.source_ckpt_file_full_name.empty()) {
     return InvalidArgumentError(
         "PTFileModelPersistor needs an initial model: set \"model\" (one of " +
-        base::join(model_zoo_names(), ", ") + ") or \"source_ckpt_file_full_name\"");
+        base::join(model_zoo_names(), ", ") +
+        ", or a TorchScript file) or \"source_ckpt_file_full_name\"");
   }
   if (!logger) logger = base::null_logger();
   return std::unique_ptr<PTFileModelPersistor>(new PTFileModelPersistor(
@@ -68,34 +77,82 @@ fs::path PTFileModelPersistor::best_model_path() const {
 }
 
 Result<fs::path> PTFileModelPersistor::source_path() const {
-  const fs::path& p = options_.source_ckpt_file_full_name;
+  const bool ckpt = !options_.source_ckpt_file_full_name.empty();
+  const fs::path& p = ckpt ? options_.source_ckpt_file_full_name : options_.model_file;
+  if (p.empty()) return fs::path();
+  const std::string arg = ckpt ? "source_ckpt_file_full_name" : "model";
   const fs::path path = p.is_absolute() ? p : context_.app_dir / "custom" / p;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    return NotFoundError("source_ckpt_file_full_name: checkpoint " + path.string() +
+    return NotFoundError(arg + ": " + (ckpt ? "checkpoint " : "model file ") + path.string() +
                          " does not exist (an absolute path, or one relative to the app's "
                          "custom/ folder, must exist on the server when the job starts)");
   }
   const std::string ext = base::to_lower(path.extension().string());
-  if (ext == ".pt" || ext == ".pth" || ext == ".ts" || ext == ".ckpt") {
-    return UnimplementedError(
-        "source_ckpt_file_full_name: " + path.string() +
-        " is a PyTorch/TorchScript checkpoint; reading those needs the torch helper, which is "
-        "not available yet. Convert it to .safetensors (safetensors.torch.save_file(state_dict, "
-        "'model.safetensors')) and point the job at that file");
-  }
-  if (ext != ".safetensors") {
-    return InvalidArgumentError("source_ckpt_file_full_name: " + path.string() +
-                                " must be a .safetensors file");
+  if (ext != ".safetensors" && !is_torch_file_name(path)) {
+    return InvalidArgumentError(arg + ": " + path.string() +
+                                " must be a .safetensors or a PyTorch/TorchScript file (.pt, .pth, "
+                                ".ts, .jit, .ckpt)");
   }
   return path;
 }
 
+Result<fs::path> PTFileModelPersistor::run_torch_helper(const fs::path& torch_file) const {
+  const fs::path& helper = options_.torch_helper;
+  std::error_code ec;
+  if (helper.empty() || !fs::is_regular_file(helper, ec) || ::access(helper.c_str(), X_OK) != 0) {
+    return FailedPreconditionError(
+        "the initial model " + torch_file.string() +
+        " is a PyTorch/TorchScript file; reading it needs the LibTorch helper nvflare-train " +
+        (helper.empty() ? std::string("(not found beside the nvflare binary)")
+                        : "(" + helper.string() + " is not an executable file)") +
+        ". Build or install nvflare with NVF_WITH_TORCH=ON so that nvflare-train sits beside "
+        "nvflare, or convert the model to .safetensors (safetensors.torch.save_file("
+        "model.state_dict(), 'model.safetensors')) and point the job at that file");
+  }
+  const fs::path dir = context_.run_dir.empty() ? context_.app_dir : context_.run_dir;
+  NVF_RETURN_IF_ERROR(base::make_dirs(dir));
+  const fs::path out = dir / "initial_model.safetensors";
+  const fs::path log = dir / "initial_model.log";
+  fs::remove(out, ec);
+  fs::remove(log, ec);
+  base::SpawnOptions so;
+  so.argv = {helper.string(), "--model", torch_file.string(), "--export-initial", out.string()};
+  so.stdout_path = log;
+  so.stderr_path = log;
+  logger_->info("converting the initial model {} with {}", torch_file.string(), helper.string());
+  NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
+  auto exit = child.wait(options_.torch_helper_timeout);
+  auto output = [&] {
+    std::string text(base::trim(base::read_file(log).value_or("")));
+    fs::remove(log, ec);
+    return text.empty() ? std::string() : ": " + text;
+  };
+  if (!exit.ok()) {
+    child.terminate(std::chrono::milliseconds(1000)).status().ignore();
+    return DeadlineExceededError("converting the initial model " + torch_file.string() + ": " +
+                                 helper.string() + " did not finish within " +
+                                 std::to_string(options_.torch_helper_timeout.count()) + " ms" +
+                                 output());
+  }
+  if (exit->shell_code() != 0 || !fs::exists(out, ec)) {
+    return InvalidArgumentError("cannot read the initial model " + torch_file.string() + " (" +
+                                helper.string() + " exited with code " +
+                                std::to_string(exit->shell_code()) + ")" + output());
+  }
+  output();
+  return out;
+}
+
+Result<fs::path> PTFileModelPersistor::initial_safetensors() {
+  NVF_ASSIGN_OR_RETURN(fs::path path, source_path());
+  if (path.empty() || !is_torch_file_name(path)) return path;
+  return run_torch_helper(path);
+}
+
 Result<tensor::TensorDict> PTFileModelPersistor::load_initial() const {
-  if (!options_.source_ckpt_file_full_name.empty()) {
-    NVF_ASSIGN_OR_RETURN(fs::path path, source_path());
-    NVF_ASSIGN_OR_RETURN(auto reader, tensor::SafetensorsReader::open(path));
-    logger_->info("loaded the initial model from {}", path.string());
+  if (!initial_file_.empty()) {
+    NVF_ASSIGN_OR_RETURN(auto reader, tensor::SafetensorsReader::open(initial_file_));
     return reader.tensors();  // views keep the mapping alive
   }
   logger_->info("initialized the model '{}' natively (seed {})", options_.model->name,
@@ -104,7 +161,9 @@ Result<tensor::TensorDict> PTFileModelPersistor::load_initial() const {
 }
 
 Result<FLModel> PTFileModelPersistor::load() {
+  NVF_ASSIGN_OR_RETURN(initial_file_, initial_safetensors());
   NVF_ASSIGN_OR_RETURN(tensor::TensorDict dict, load_initial());
+  if (!initial_file_.empty()) logger_->info("loaded the initial model from {}", initial_file_.string());
   stored_names_ = dict.names();
   last_written_.clear();
   FLModel model;

@@ -1,8 +1,13 @@
 // PTFileModelPersistor: FLARE's PyTorch file persistor (nvflare/app_opt/pt/file_model_persistor.py,
 // workflows spec §4.1) without LibTorch.
 //
-// load(): the source checkpoint (a .safetensors file, absolute or relative to <app_dir>/custom;
-// it must exist), else the model-zoo architecture initialized natively (model_zoo.h). Keys that
+// load(): the source checkpoint (absolute or relative to <app_dir>/custom; it must exist), else a
+// TorchScript model file's saved weights, else the model-zoo architecture initialized natively
+// (model_zoo.h). A .safetensors file is read directly; a PyTorch/TorchScript file (.pt, .pth, .ts,
+// .jit, .ckpt) is converted once by the LibTorch helper `nvflare-train --model FILE
+// --export-initial <run_dir>/initial_model.safetensors`, run as a child process, so this process
+// never loads LibTorch (DESIGN §4.3). The helper reads TorchScript files (torch.jit.save); a plain
+// torch.save() state dict is refused with its message (convert it to .safetensors). Keys that
 // match exclude_vars are left out of the model handed to the controller but kept in the stored
 // state dict.
 // save(): merges the global model into the stored state dict (keys it lacks keep their stored
@@ -14,6 +19,7 @@
 // Threads: one call at a time (the controller's).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -38,7 +44,17 @@ struct PTFileModelPersistorOptions {
   std::string best_global_model_file_name = "best_FL_global_model.pt";
   /// Initial checkpoint: absolute, or relative to <app_dir>/custom. Empty: none.
   std::filesystem::path source_ckpt_file_full_name;
+  /// A TorchScript model file (the config's "model" naming a file): absolute, or relative to
+  /// <app_dir>/custom. Its saved weights are the initial model. Empty: none.
+  std::filesystem::path model_file;
+  /// The LibTorch helper (nvflare-train) that converts PyTorch/TorchScript files. Empty: none.
+  std::filesystem::path torch_helper;
+  /// How long the helper may take.
+  std::chrono::milliseconds torch_helper_timeout{300000};
 };
+
+/// True for names of PyTorch/TorchScript files (.pt, .pth, .ts, .jit, .ckpt; any case).
+bool is_torch_file_name(const std::filesystem::path& path);
 
 class PTFileModelPersistor : public ModelPersistor {
  public:
@@ -48,9 +64,10 @@ class PTFileModelPersistor : public ModelPersistor {
                                                               PTFileModelPersistorOptions options,
                                                               base::Logger logger = nullptr);
 
-  /// Errors: NOT_FOUND for a missing source checkpoint; UNIMPLEMENTED for a PyTorch / TorchScript
-  /// checkpoint (.pt, .pth, .ts, .ckpt), which needs the torch helper; the safetensors reader's
-  /// errors naming the file.
+  /// Errors: NOT_FOUND for a missing source checkpoint or model file; INVALID_ARGUMENT for a file
+  /// that is neither .safetensors nor a PyTorch file; FAILED_PRECONDITION for a PyTorch file when
+  /// the torch helper is not available (saying how to get it); the helper's own message when it
+  /// fails or times out; the safetensors reader's errors naming the file.
   Result<FLModel> load() override;
   /// Errors: file errors naming the path; INVALID_ARGUMENT for tensors the writers refuse.
   Status save(const FLModel& global, bool is_best) override;
@@ -65,7 +82,11 @@ class PTFileModelPersistor : public ModelPersistor {
   PTFileModelPersistor(PersistorContext context, PTFileModelPersistorOptions options,
                        std::optional<std::regex> exclude, base::Logger logger);
 
+  /// The initial file as given, resolved and checked to exist ("" when the model zoo is used).
   Result<std::filesystem::path> source_path() const;
+  /// The safetensors file holding the initial weights (converting a PyTorch file first).
+  Result<std::filesystem::path> initial_safetensors();
+  Result<std::filesystem::path> run_torch_helper(const std::filesystem::path& torch_file) const;
   Result<tensor::TensorDict> load_initial() const;
   /// The stored value of every key (borrowed from the last file written, or the initial source).
   Result<tensor::TensorDict> stored_values() const;
@@ -78,6 +99,7 @@ class PTFileModelPersistor : public ModelPersistor {
   base::Logger logger_;
   std::vector<std::string> stored_names_;  // the state dict's keys, in order
   std::filesystem::path last_written_;     // safetensors holding the stored dict ("" before save)
+  std::filesystem::path initial_file_;     // safetensors of the initial weights ("": model zoo)
 };
 
 }  // namespace nvf::fl

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "base/heap.h"
 #include "base/strings.h"
 #include "config/value.h"
 #include "runtime/protocol.h"
@@ -89,6 +90,7 @@ Status LauncherExecutor::launch(fl::ExecutorContext& ctx) {
                 {"NVFLARE_SUBMIT_RESULT_TIMEOUT_MS", std::to_string(opt_.submit_result_timeout.count())},
                 {"NVFLARE_MAX_RESENDS", std::to_string(opt_.max_resends)},
                 {"NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS", std::to_string(opt_.download_complete_timeout.count())},
+                {"NVFLARE_MEMORY_GC_ROUNDS", std::to_string(opt_.memory_gc_rounds)},
                 {"MALLOC_ARENA_MAX", "2"}};
   for (const auto& kv : base::split(opt_.extra_env, ';', true)) {
     auto eq = kv.find('=');
@@ -178,13 +180,16 @@ void LauncherExecutor::on_submit(const Message& m, cellnet::Responder respond) {
 
 void LauncherExecutor::result_submitted(const Status& status) {
   std::optional<cellnet::Responder> ack;
+  bool trim = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     delivered_ = status;
     ack = std::move(result_ack_);
     result_ack_.reset();
+    trim = opt_.memory_gc_rounds > 0 && ++results_relayed_ % static_cast<uint64_t>(opt_.memory_gc_rounds) == 0;
   }
   if (ack) (*ack)(status.ok() ? Result<Message>(Message{}) : Result<Message>(status));
+  if (trim) base::trim_heap();  // memory_gc_rounds: the relayed result's buffers are gone
 }
 
 Result<Message> LauncherExecutor::execute(const std::string& task_name, const Message& task,

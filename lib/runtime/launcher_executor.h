@@ -53,6 +53,7 @@ struct LauncherOptions {
   std::chrono::milliseconds submit_result_timeout{300000};       // trainer waits for the ack
   int max_resends = 3;
   std::chrono::milliseconds download_complete_timeout{1800000};  // trainer waits for the server's pull
+  int memory_gc_rounds = 0;  // trim the heap after every N-th result (trainer and client job); 0: never
   std::string extra_env;  // "K=V;K2=V2" added to the trainer's environment
   TrainerSlots* slots = nullptr;
 };
@@ -101,6 +102,7 @@ class LauncherExecutor : public fl::Component, public fl::Executor {
   bool end_run_ = false;                         // guarded by mu_
   bool one_task_done_ = false;                   // per-task launch: the trainer gets __end_run__ next
   bool aborted_ = false;
+  uint64_t results_relayed_ = 0;                 // guarded by mu_
   std::thread output_;
   std::thread waiter_;
 };

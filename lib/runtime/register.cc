@@ -54,6 +54,9 @@ Result<std::unique_ptr<fl::Component>> make_executor(const BuildContext& ctx) {
   o.max_resends = static_cast<int>(resends);
   NVF_ASSIGN_OR_RETURN(double dl, ctx.number_arg("download_complete_timeout", 1800));
   o.download_complete_timeout = seconds(dl);
+  NVF_ASSIGN_OR_RETURN(int64_t gc, ctx.int_arg("memory_gc_rounds", 0));
+  if (gc < 0) return ctx.arg_error("memory_gc_rounds", "must be >= 0");
+  o.memory_gc_rounds = static_cast<int>(gc);
   return std::unique_ptr<fl::Component>(new LauncherExecutor(std::move(o)));
 }
 

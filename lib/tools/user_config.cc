@@ -83,6 +83,16 @@ fs::path self_exe() {
   return ec ? fs::path() : p;
 }
 
+fs::path find_torch_trainer(const fs::path& nvflare_bin) {
+  if (nvflare_bin.empty()) return {};
+  const fs::path dir = nvflare_bin.parent_path();
+  for (const fs::path& p : {dir / "nvflare-train", dir.parent_path() / "nvflare-train" / "nvflare-train"}) {
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0) return p;
+  }
+  return {};
+}
+
 Result<fs::path> find_templates_dir(const std::optional<fs::path>& explicit_dir, const UserConfig& config) {
   std::vector<std::string> tried;
   std::error_code ec;

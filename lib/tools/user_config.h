@@ -39,4 +39,9 @@ Result<std::filesystem::path> find_templates_dir(const std::optional<std::filesy
 /// This executable's absolute path (from /proc/self/exe).
 std::filesystem::path self_exe();
 
+/// The LibTorch trainer `nvflare-train` that goes with the nvflare binary `nvflare_bin`: installed
+/// beside it, or in a build tree <build>/apps/nvflare-train/nvflare-train. Empty when neither is an
+/// executable file (nvflare was built without NVF_WITH_TORCH) or `nvflare_bin` is empty.
+std::filesystem::path find_torch_trainer(const std::filesystem::path& nvflare_bin);
+
 }  // namespace nvf::tools

@@ -118,6 +118,7 @@ Status FedAvg::run(fl::ControllerContext& ctx) {
 Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int round, bool* stop) {
   NVF_ASSIGN_OR_RETURN(auto agg, fl::WeightedAggregator::create(opt_.aggregation, ctx.logger()));
   agg->reset(round);
+  agg->expect_shapes_of(global.params);  // a malformed result is rejected whenever it arrives
   if (selector_) selector_->round_started(round);
   fl::TaskSpec task;
   task.name = opt_.task_name;

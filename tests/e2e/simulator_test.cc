@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <regex>
+#include <utility>
 
 #include "base/files.h"
 #include "base/process.h"
+#include "base/strings.h"
 #include "config/value.h"
 #include "e2e_util.h"
 #include "tensor/npy.h"
@@ -19,6 +22,24 @@
 namespace nvf::e2e {
 namespace {
 namespace fs = std::filesystem;
+
+// Runs /usr/bin/python3 `script` args...; nullopt when python3 cannot import torch.
+std::optional<std::pair<int, std::string>> run_python_torch(const fs::path& script,
+                                                            const std::vector<std::string>& args) {
+  base::SpawnOptions py;
+  py.argv = {"/usr/bin/python3", script.string()};
+  py.argv.insert(py.argv.end(), args.begin(), args.end());
+  py.capture_output = true;
+  auto child = base::spawn(py);
+  if (!child.ok()) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(child->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  auto exit = child->wait(std::chrono::seconds(120));
+  if (!exit.ok() || out.find("No module named 'torch'") != std::string::npos) return std::nullopt;
+  return std::pair{exit->exit_code, out};
+}
 
 class SimulatorTest : public ::testing::Test {
  protected:
@@ -47,9 +68,34 @@ class SimulatorTest : public ::testing::Test {
     save(client, cfg);
     return job;
   }
+  // A job whose sites run `bad_command` use their own app "app_bad" (the rest run `command`).
+  fs::path mixed_job(const std::string& name, const std::string& command, const std::string& bad_command,
+                     const std::vector<std::string>& good_sites, const std::vector<std::string>& bad_sites) {
+    fs::path job = np_job(name, command, config::Value::object());
+    fs::copy(job / "app", job / "app_bad", fs::copy_options::recursive);
+    fs::path bad = job / "app_bad" / "config" / "config_fed_client.json";
+    config::Value cfg = load(bad);
+    cfg["components"][0]["args"]["script"] = bad_command;
+    save(bad, cfg);
+    config::Value meta = load(job / "meta.json");
+    config::Value good = config::Value::array();
+    good.push_back("server");
+    for (const auto& s : good_sites) good.push_back(s);
+    config::Value bads = config::Value::array();
+    for (const auto& s : bad_sites) bads.push_back(s);
+    meta["deploy_map"] = {{"app", good}, {"app_bad", bads}};
+    meta["min_clients"] = 2;
+    save(job / "meta.json", meta);
+    return job;
+  }
+  std::vector<double> server_weights() {
+    auto npy = tensor::read_npy(work_.path() / "ws" / "server" / "simulate_job" / "models" / "server.npy");
+    EXPECT_TRUE(npy.ok()) << npy.status().to_string();
+    return npy.ok() ? npy->to_doubles() : std::vector<double>{};
+  }
   std::vector<double> round_accuracies(const std::string& out) {
     std::vector<double> acc;
-    std::regex re(R"(round \d+/\d+: .*accuracy ([0-9.]+))");
+    std::regex re(R"((?:^|\n)round \d+/\d+: .*accuracy ([0-9.]+))");  // not the summary line
     for (std::sregex_iterator it(out.begin(), out.end(), re), end; it != end; ++it) {
       acc.push_back(std::stod((*it)[1]));
     }
@@ -165,6 +211,87 @@ TEST_F(SimulatorTest, OneTrainerThatNeverStartsDoesNotStopFedAvg) {
   auto npy = tensor::read_npy(work_.path() / "ws" / "server" / "simulate_job" / "models" / "server.npy");
   ASSERT_TRUE(npy.ok());
   EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+}
+
+TEST_F(SimulatorTest, TorchScriptInitialModelIsReadThroughTheTorchHelper) {
+  // The server never loads LibTorch: nvflare-train --export-initial converts the scripted model.
+  fs::path model = work_.path() / "net.pt";
+  fs::path script = work_.path() / "make_model.py";  // torch.jit.script reads the class's source file
+  ASSERT_TRUE(base::atomic_write(script,
+      "import sys, torch\n"
+      "class Net(torch.nn.Module):\n"
+      "    def __init__(self):\n"
+      "        super().__init__()\n"
+      "        self.fc1 = torch.nn.Linear(3 * 32 * 32, 8)\n"
+      "        self.head = torch.nn.Linear(8, 10)\n"
+      "    def forward(self, x):\n"
+      "        return self.head(torch.relu(self.fc1(torch.flatten(x, 1))))\n"
+      "torch.manual_seed(0)\n"
+      "torch.jit.script(Net()).save(sys.argv[1])\n").ok());
+  auto made = run_python_torch(script, {model.string()});
+  if (!made) GTEST_SKIP() << "/usr/bin/python3 cannot import torch";
+  ASSERT_EQ(made->first, 0) << made->second;
+  fs::path job = work_.path() / "ts-job";
+  auto c = run({"job", "create", "-j", job.string(), "-w", "fedavg_pt", "-f", "config_fed_server.conf",
+                "model=" + model.string(), "num_rounds=1", "-f", "config_fed_client.conf",
+                "train_args=--model " + model.string() + " --epochs 1 --max-samples 64"});
+  ASSERT_EQ(c.exit_code, 0) << c.out;
+  fs::path ws = work_.path() / "ws";
+  auto r = run({"simulator", job.string(), "-w", ws.string(), "-n", "2", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 1/1: 2/2 clients"), std::string::npos) << r.out;
+  auto st = tensor::SafetensorsReader::open(ws / "server" / "simulate_job" / "app_server" /
+                                            "FL_global_model.safetensors");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  tensor::TensorDict params = st->tensors();
+  EXPECT_EQ(params.names(), (std::vector<std::string>{"fc1.weight", "fc1.bias", "head.weight", "head.bias"}));
+  ASSERT_NE(params.find("fc1.weight"), nullptr);
+  EXPECT_EQ(params.find("fc1.weight")->shape(), (tensor::Shape{8, 3072}));
+}
+
+TEST_F(SimulatorTest, MalformedResultEndsTheJobNamingTheSiteAndTheTensor) {
+  fs::path job = mixed_job("malformed", "{NVFLARE_BIN} train --add 1", BAD_TRAINER_BIN, {"site-1"}, {"site-2"});
+  auto start = std::chrono::steady_clock::now();
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-c", "site-1,site-2", "-t", "2"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("below min_clients 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("client 'site-2': tensor 'numpy_key' has shape [9] but the global model's has shape [3, 3]"),
+            std::string::npos)
+      << r.out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+}
+
+TEST_F(SimulatorTest, MalformedResultOfOneOfThreeClientsIsLeftOut) {
+  fs::path job = mixed_job("malformed3", "{NVFLARE_BIN} train --add 1", BAD_TRAINER_BIN, {"site-1", "site-2"},
+                           {"site-3"});
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-c", "site-1,site-2,site-3", "-t",
+                "3"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 2/3 clients"), std::string::npos) << r.out;
+  EXPECT_EQ(server_weights(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+}
+
+TEST_F(SimulatorTest, TheDocsExampleTrainerIsThisFileAndRuns) {
+  auto doc = base::read_file(fs::path(NVF_SOURCE_DIR) / "docs" / "client-api.md");
+  auto src = base::read_file(fs::path(NVF_SOURCE_DIR) / "tests" / "e2e" / "example_trainer.cc");
+  ASSERT_TRUE(doc.ok() && src.ok());
+  // The block after the marker that names the file.
+  size_t marker = doc->find("<!-- example: tests/e2e/example_trainer.cc -->");
+  ASSERT_NE(marker, std::string::npos) << "docs/client-api.md lost its example marker";
+  size_t open = doc->find("```cpp\n", marker);
+  ASSERT_NE(open, std::string::npos);
+  open += 7;
+  size_t close = doc->find("```", open);
+  ASSERT_NE(close, std::string::npos);
+  EXPECT_EQ(base::trim(std::string_view(*doc).substr(open, close - open)), base::trim(*src))
+      << "the example in docs/client-api.md and tests/e2e/example_trainer.cc differ";
+
+  fs::path job = np_job("example", EXAMPLE_TRAINER_BIN, config::Value::object());
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 2/2 clients"), std::string::npos) << r.out;
+  // [[1..9]] + 0.5 per round, 3 rounds.
+  EXPECT_EQ(server_weights(), (std::vector<double>{2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5}));
 }
 
 TEST_F(SimulatorTest, RefusesAWorkspaceItDidNotMake) {

@@ -148,6 +148,21 @@ TEST(WeightedAggregatorTest, MismatchesNameTheClientAndTensorAndAccumulateNothin
   EXPECT_EQ(out->meta["nr_aggregated"], 1);
 }
 
+TEST(WeightedAggregatorTest, ShapesAreCheckedAgainstTheGlobalModelWhicheverResultComesFirst) {
+  auto agg = make();
+  agg->reset(0);
+  agg->expect_shapes_of(result({{"w", {0, 0}}}, 1).params);
+  Status bad = agg->add("site-2", result({{"w", {1, 2, 3}}}, 1));  // arrives first
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("'site-2'"), std::string::npos) << bad.message();
+  EXPECT_NE(bad.message().find("'w' has shape [3]"), std::string::npos) << bad.message();
+  EXPECT_TRUE(agg->begin_client("site-3", result({}, 1)).ok());
+  EXPECT_FALSE(agg->add_tensor("site-3", "w", Tensor::from_vector<float>({1}, {1})).ok());
+  agg->abandon_client("site-3");
+  ASSERT_TRUE(agg->add("site-1", result({{"w", {1, 2}}}, 1)).ok());
+  EXPECT_EQ(agg->contributors(), (std::vector<std::string>{"site-1"}));
+}
+
 TEST(WeightedAggregatorTest, ExpectedParamsTypeIsEnforced) {
   AggregatorOptions o;
   o.expected_params_type = ParamsType::kDiff;

@@ -222,11 +222,46 @@ TEST_F(PTFileModelPersistorTest, SourceCheckpointFormats) {
 
   o.source_ckpt_file_full_name = custom / "missing.safetensors";
   EXPECT_EQ(make(o)->load().status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(base::atomic_write(custom / "model.npy", "x").ok());
+  o.source_ckpt_file_full_name = custom / "model.npy";
+  EXPECT_EQ(make(o)->load().status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(PTFileModelPersistorTest, TorchFileWithoutTheHelperSaysHowToGetIt) {
+  const auto custom = dir_.path() / "app_server" / "custom";
+  ASSERT_TRUE(base::make_dirs(custom).ok());
   ASSERT_TRUE(base::atomic_write(custom / "model.pt", "x").ok());
-  o.source_ckpt_file_full_name = custom / "model.pt";
-  auto pt = make(o)->load();
-  EXPECT_EQ(pt.status().code(), StatusCode::kUnimplemented);
-  EXPECT_NE(pt.status().message().find(".safetensors"), std::string::npos);
+  for (const char* helper : {"", "/nonexistent/nvflare-train"}) {
+    PTFileModelPersistorOptions o;
+    o.model_file = "model.pt";  // the config's "model": a TorchScript file
+    o.torch_helper = helper;
+    auto m = make(o)->load();
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(m.status().message().find("model.pt"), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find("nvflare-train"), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find("NVF_WITH_TORCH=ON"), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find(".safetensors"), std::string::npos) << m.status().message();
+  }
+  PTFileModelPersistorOptions o;
+  o.model_file = custom / "missing.ts";
+  EXPECT_EQ(make(o)->load().status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(PTFileModelPersistorTest, HelperFailureCarriesItsMessage) {
+  const auto custom = dir_.path() / "app_server" / "custom";
+  ASSERT_TRUE(base::make_dirs(custom).ok());
+  ASSERT_TRUE(base::atomic_write(custom / "model.pt", "x").ok());
+  const auto helper = dir_.path() / "fake-helper";
+  ASSERT_TRUE(base::atomic_write(helper, "#!/bin/sh\necho \"model '$2' is not a loadable file\" >&2\nexit 1\n").ok());
+  std::filesystem::permissions(helper, std::filesystem::perms::owner_all);
+  PTFileModelPersistorOptions o;
+  o.source_ckpt_file_full_name = "model.pt";
+  o.torch_helper = helper;
+  auto m = make(o)->load();
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("is not a loadable file"), std::string::npos) << m.status().message();
+  EXPECT_NE(m.status().message().find("exited with code 1"), std::string::npos) << m.status().message();
 }
 
 TEST_F(PTFileModelPersistorTest, NeedsAModelOrACheckpoint) {
