@@ -265,10 +265,23 @@ void Cell::Impl::on_connected(const std::shared_ptr<Connection>& conn) {
 void Cell::Impl::on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) {
   std::string peer;
   std::vector<std::function<void()>> fail;
+  std::vector<std::string> dropped;  // partial incoming streams whose chunks came through conn
   bool was_agent = false;
+  bool stopping = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stopping = stopping_;
     conns_.erase(conn);
+    // The rest of these streams can only have come through this connection: drop them now, not
+    // after streaming_read_timeout (a restarted sender reuses its stream ids).
+    for (auto it = rx_streams_.begin(); it != rx_streams_.end();) {
+      if (it->second.conn == conn.get()) {
+        dropped.push_back(it->first + " from " + it->second.headers.get_or(hdr::kOrigin, "?"));
+        it = rx_streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
     auto it = names_.find(conn.get());
     if (it != names_.end()) {
       peer = it->second;
@@ -297,15 +310,30 @@ void Cell::Impl::on_closed(const std::shared_ptr<Connection>& conn, const Status
           ++w;
         }
       }
+      // Only the streams leaving through this neighbour: those to others go on.
       for (auto& [sid, tx] : tx_streams_) {
-        if (tx.error.ok()) tx.error = UnavailableError("connection to " + peer + " lost: " + reason.message());
+        if (tx.next == peer && tx.error.ok()) {
+          tx.error = UnavailableError("connection to " + peer + " lost: " + reason.message());
+        }
       }
     }
   }
   cv_.notify_all();
+  for (const auto& d : dropped) {
+    log->warn("{}: dropping partial stream {}: its connection closed: {}", opt.fqcn, d, reason.message());
+  }
   if (was_agent) {
     log->info("{}: connection to {} closed: {}", opt.fqcn, peer, reason.message());
     notify_peer(peer, false);
+  } else if (peer.empty() && !stopping) {
+    // Never got past the handshake: malformed bytes, data before HELLO, a refused peer. Say why.
+    if (reason.code() == StatusCode::kInvalidArgument) {
+      log->warn("{}: connection from {} closed before its handshake: {}", opt.fqcn, conn->peer().address,
+                reason.message());
+    } else {
+      log->info("{}: connection from {} closed before its handshake: {}", opt.fqcn, conn->peer().address,
+                reason.message());
+    }
   }
   for (auto& f : fail) completions_.post(std::move(f));
 }

@@ -65,6 +65,7 @@ class Cell::Impl : public ConnectionHandler {
     bool inline_done = false;  // done only sets a promise: run it where the reply is matched
   };
   struct RxStream {
+    const Connection* conn = nullptr;  // the chunks arrive through it: dropped when it closes
     Headers headers;  // of chunk 0
     Buffer data;
     uint64_t total = 0;
@@ -73,6 +74,7 @@ class Cell::Impl : public ConnectionHandler {
     Clock::time_point last_activity;
   };
   struct TxStream {
+    std::string next;  // the neighbour the chunks leave through: fails when it is lost
     uint64_t acked = 0;
     Clock::time_point last_progress;
     Status error;
@@ -95,7 +97,7 @@ class Cell::Impl : public ConnectionHandler {
   void handle_handshake(const std::shared_ptr<Connection>& conn, Frame& frame);
   void handle_data(const std::shared_ptr<Connection>& conn, Frame frame);
   void forward(Frame frame, const std::string& dest);
-  void handle_chunk(Frame frame);
+  void handle_chunk(const Connection* conn, Frame frame);
   void handle_ack(const Frame& frame);
   void dispatch_local(Message message);
   void complete_waiter(const std::string& req_id, Result<Message> result);

@@ -173,7 +173,7 @@ void Cell::Impl::handle_data(const std::shared_ptr<Connection>& conn, Frame fram
   auto stream_type = frame.headers.get(hdr::kStreamType);
   if (stream_type) {
     if (*stream_type == "chunk") {
-      handle_chunk(std::move(frame));
+      handle_chunk(conn.get(), std::move(frame));
     } else {
       handle_ack(frame);
     }
@@ -196,11 +196,17 @@ void Cell::Impl::forward(Frame frame, const std::string& dest) {
     bool is_req = frame.headers.get(hdr::kMsgType) == std::optional<std::string_view>("req") &&
                   !frame.headers.has(hdr::kStreamType);
     Headers copy = is_req ? frame.headers : Headers();
-    s = send_frame_to(next, std::move(frame));
-    if (s.ok()) {
+    {
+      // Counted before it is handed on: the reply to a forwarded request may otherwise reach
+      // the requester (and a test read the counter) before this thread counts it.
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.frames_forwarded;
-      return;
+    }
+    s = send_frame_to(next, std::move(frame));
+    if (s.ok()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --stats_.frames_forwarded;
     }
     if (is_req) send_return(copy, rc::kTargetUnreachable, opt.fqcn + " cannot forward to " + dest + ": " + s.message());
     return;

@@ -23,7 +23,7 @@ Status Cell::Impl::stream_message(const std::string& next, Message message) {
   const std::string dest = message.headers.get_or(hdr::kDestination, "");
   {
     std::lock_guard<std::mutex> lock(mu_);
-    tx_streams_[sid] = TxStream{0, Clock::now(), Status::OK()};
+    tx_streams_[sid] = TxStream{next, 0, Clock::now(), Status::OK()};
     ++stats_.streams_sent;
   }
   auto finish = [&](Status s) {
@@ -86,7 +86,7 @@ Status Cell::Impl::stream_message(const std::string& next, Message message) {
   return finish(Status::OK());
 }
 
-void Cell::Impl::handle_chunk(Frame frame) {
+void Cell::Impl::handle_chunk(const Connection* conn, Frame frame) {
   const std::string sid = frame.headers.get_or(hdr::kStreamId, "");
   const std::string origin = frame.headers.get_or(hdr::kOrigin, "");
   const int64_t seq = frame.headers.get_int(hdr::kStreamSeq).value_or(-1);
@@ -106,6 +106,7 @@ void Cell::Impl::handle_chunk(Frame frame) {
                 std::to_string(opt.max_message_size);
       } else {
         RxStream rx;
+        rx.conn = conn;
         rx.headers = frame.headers;
         rx.total = static_cast<uint64_t>(total);
         it = rx_streams_.emplace(sid, std::move(rx)).first;

@@ -61,6 +61,10 @@ class CellTest : public ::testing::Test {
     ASSERT_TRUE(server_->wait_for_peer("server.job", 5s).ok());
     ASSERT_TRUE(cp_->wait_for_peer("site-1.job", 5s).ok());
     ASSERT_TRUE(cj_->wait_for_peer("site-1", 5s).ok());
+    // Each side registers the other on its own handshake frame: wait for the connecting sides too.
+    ASSERT_TRUE(sj_->wait_for_peer("server", 5s).ok());
+    ASSERT_TRUE(cp_->wait_for_peer("server", 5s).ok());
+    ASSERT_TRUE(cp_->wait_for_peer("site-1.job", 5s).ok());
   }
 
   DriverRegistry drivers_;
@@ -165,24 +169,8 @@ TEST_F(CellTest, StreamsLargePayloadUnderTheWindow) {
   EXPECT_EQ(sj_->stats().streams_received, 1u);
 }
 
-TEST_F(CellTest, RequestOvertakesAStreamInFlight) {
-  make_federation();
-  std::promise<void> big_arrived;
-  std::atomic<bool> big_done{false};
-  sj_->register_message_handler("bulk", "model", [&](const Message& m) {
-    EXPECT_EQ(m.payload.size(), 256u << 20);
-    big_done = true;
-    big_arrived.set_value();
-  });
-  sj_->register_request_handler("task", "ping", [&](const Message&) -> Result<Message> {
-    return Message::of(big_done ? "after" : "before");
-  });
-  ASSERT_TRUE(cj_->fire("server.job", "bulk", "model", Message::of(std::string(256u << 20, 'm'))).ok());
-  auto r = cj_->request("server.job", "task", "ping", Message::of(""), 10s);
-  ASSERT_TRUE(r.ok()) << r.status().to_string();
-  EXPECT_EQ(r->payload.to_string(), "before");
-  EXPECT_EQ(big_arrived.get_future().wait_for(30s), std::future_status::ready);
-}
+// Control traffic overtaking a stream in flight is tested over real sockets in
+// cell_transport_test.cc (over inproc the stream can finish before the request is sent).
 
 TEST_F(CellTest, HandlerCanRequestWithOneCallbackThread) {
   CellOptions so = options("server");
@@ -195,6 +183,8 @@ TEST_F(CellTest, HandlerCanRequestWithOneCallbackThread) {
   ASSERT_TRUE(b->connect(url("server")).ok());
   ASSERT_TRUE(server->wait_for_peer("site-a", 5s).ok());
   ASSERT_TRUE(server->wait_for_peer("site-b", 5s).ok());
+  ASSERT_TRUE(a->wait_for_peer("server", 5s).ok());
+  ASSERT_TRUE(b->wait_for_peer("server", 5s).ok());
   b->register_request_handler("x", "y", echo("b"));
   // The server's only handler thread blocks on a request to site-b: its reply must still arrive.
   server->register_request_handler("relay", "*", [server](const Message& m) -> Result<Message> {
