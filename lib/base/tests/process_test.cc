@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <string>
@@ -99,16 +101,15 @@ TEST(ProcessTest, TerminateKillsWholeGroup) {
   ssize_t n = ::read(child->output_fd(), buf, sizeof(buf) - 1);
   ASSERT_GT(n, 0);
   pid_t grandchild = static_cast<pid_t>(std::stol(buf));
+  // A pidfd of the grandchild (not our child) becomes readable when it has exited.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
+  ASSERT_GE(pidfd, 0);
   auto exit = child->terminate(200ms);
   ASSERT_TRUE(exit.ok());
   EXPECT_EQ(exit->signal, SIGKILL);
-  // The grandchild was in the group; it may linger as a zombie of init briefly but not run.
-  bool alive = ::kill(grandchild, 0) == 0;
-  if (alive) {
-    std::string stat = read_file("/proc/" + std::to_string(grandchild) + "/stat").value_or("");
-    alive = stat.find(") Z") == std::string::npos && !stat.empty();
-  }
-  EXPECT_FALSE(alive);
+  struct pollfd p{pidfd, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1) << "the grandchild in the group is still running";
+  ::close(pidfd);
 }
 
 }  // namespace
