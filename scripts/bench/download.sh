@@ -21,8 +21,7 @@
 # runs N times and the fastest run counts (RSS ratios: the largest seen).
 set -euo pipefail
 shopt -s inherit_errexit
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="${BUILD_DIR:-$repo/build}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 size_mib=1024
 receivers=1
@@ -41,27 +40,17 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-locked() {
-  if [[ -e /tmp/nvf-build.lock ]] && command -v flock >/dev/null; then
-    flock /tmp/nvf-build.lock "$@"
-  else
-    "$@"
-  fi
-}
 
-if [[ ! -f "$build/build.ninja" && ! -f "$build/Makefile" ]]; then
-  (cd "$repo" && locked cmake --preset default)
-fi
 grpc_reason=""
-if ! locked cmake --build "$build" --target nvf_bench_download >/dev/null 2>"${TMPDIR:-/tmp}/nvf-bench-download-build.log"; then
+if ! bench_build nvf_bench_download >/dev/null 2>"${TMPDIR:-/tmp}/nvf-bench-download-build.log"; then
   # Most likely the gRPC driver does not compile (yet): measure tcp with a build without it.
   grpc_reason="the gRPC driver does not build (see ${TMPDIR:-/tmp}/nvf-bench-download-build.log)"
   build="${TMPDIR:-/tmp}/nvf-bench-nogrpc"
   if [[ ! -f "$build/build.ninja" ]]; then
-    locked cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DNVF_WITH_GRPC=OFF -DNVF_WITH_TORCH=OFF -DNVF_BUILD_TESTS=ON >/dev/null
   fi
-  locked cmake --build "$build" --target nvf_bench_download >/dev/null
+  bench_build nvf_bench_download >/dev/null
 fi
 bench="$build/lib/cellnet/nvf_bench_download"
 [[ -x "$bench" ]] || { echo "download.sh: $bench was not built (is NVF_BUILD_TESTS on?)" >&2; exit 1; }

@@ -22,8 +22,7 @@
 #                             memcpy measured by nvf_accumulate_bench in this run
 set -euo pipefail
 shopt -s inherit_errexit
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="${BUILD_DIR:-$repo/build}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 size_mib=1024
 clients=4
@@ -46,17 +45,7 @@ done
 threads="${threads:-$clients}"
 [[ -x /usr/bin/time ]] || { echo "fedavg_large.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
 
-locked() {
-  if [[ -e /tmp/nvf-build.lock ]] && command -v flock >/dev/null; then
-    flock /tmp/nvf-build.lock "$@"
-  else
-    "$@"
-  fi
-}
-if [[ ! -f "$build/build.ninja" && ! -f "$build/Makefile" ]]; then
-  (cd "$repo" && locked cmake --preset default)
-fi
-locked cmake --build "$build" --target nvflare nvf_bench_download nvf_accumulate_bench >/dev/null
+bench_build nvflare nvf_bench_download nvf_accumulate_bench >/dev/null
 nvflare="$build/apps/nvflare/nvflare"
 bench="$build/lib/cellnet/nvf_bench_download"
 acc="$build/lib/tensor/nvf_accumulate_bench"

@@ -14,8 +14,7 @@
 # Env: BUILD_DIR (default: <repo>/build).
 set -euo pipefail
 shopt -s inherit_errexit
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="${BUILD_DIR:-$repo/build}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 rounds=20
 clients=2
@@ -31,17 +30,7 @@ while [[ $# -gt 0 ]]; do
 done
 ((rounds >= 2)) || { echo "round_overhead.sh: --rounds must be at least 2" >&2; exit 2; }
 
-locked() {
-  if [[ -e /tmp/nvf-build.lock ]] && command -v flock >/dev/null; then
-    flock /tmp/nvf-build.lock "$@"
-  else
-    "$@"
-  fi
-}
-if [[ ! -f "$build/build.ninja" && ! -f "$build/Makefile" ]]; then
-  (cd "$repo" && locked cmake --preset default)
-fi
-locked cmake --build "$build" --target nvflare >/dev/null
+bench_build nvflare >/dev/null
 nvflare="$build/apps/nvflare/nvflare"
 [[ -x "$nvflare" ]] || { echo "round_overhead.sh: $nvflare was not built" >&2; exit 1; }
 
