@@ -13,7 +13,11 @@
 //
 // A program written on this API runs unchanged in the simulator, in POC and in production: the
 // client job launches it with the environment that says where to connect (NVFLARE_CLIENT_URL,
-// NVFLARE_CLIENT_FQCN, ...). The free functions use one Client per process; a program that
+// NVFLARE_CLIENT_FQCN, ...). The site's filters (task_data_filters / task_result_filters of its
+// config_fed_client) run here, where the model is: receive() applies the task's data filters
+// (direction IN) to the params it downloaded, send() applies the result filters (direction OUT)
+// to what it publishes — after computing the DIFF when params_transfer_type is DIFF
+// (docs/decisions/010-filters-run-where-the-model-is.md). The free functions use one Client per process; a program that
 // wants more control makes its own `Client`. Client methods are called from one thread at a time.
 #pragma once
 
@@ -51,6 +55,9 @@ struct ClientConfig {
   /// NVFLARE_MEMORY_GC_ROUNDS (the executor's memory_gc_rounds): after every N-th send() the
   /// freed heap is returned to the OS (malloc_trim). 0: never.
   int memory_gc_rounds = 0;
+  /// NVFLARE_CLIENT_FILTERS: a JSON file holding the site's resolved filter chains
+  /// ({"task_data_filters": [...], "task_result_filters": [...]}). Empty: no filters.
+  std::string filters_file;
 
   /// Errors: FAILED_PRECONDITION naming the missing variable ("not started by nvflare?").
   static Result<ClientConfig> from_environment();
@@ -58,16 +65,20 @@ struct ClientConfig {
 
 class Client {
  public:
-  /// Connects to the client job. Errors: UNAVAILABLE (cannot connect), INVALID_ARGUMENT.
+  /// Connects to the client job and builds the filter chains of config.filters_file.
+  /// Errors: UNAVAILABLE (cannot connect), INVALID_ARGUMENT (also a filter file that cannot be
+  /// read or names an unknown filter: the message names the file and the field).
   static Result<std::unique_ptr<Client>> connect(const ClientConfig& config);
   ~Client();
 
-  /// Waits for the next task and pulls its params. nullopt when the run is over.
-  /// Errors: UNAVAILABLE (the client job went away), DATA_LOSS (a download failed).
+  /// Waits for the next task, pulls its params and runs the task's data filters on them. nullopt
+  /// when the run is over. Errors: UNAVAILABLE (the client job went away), DATA_LOSS (a download
+  /// failed), a filter's error.
   Result<std::optional<FLModel>> receive();
   /// Sends the result of the last task; returns once the server has it (params are pulled from
   /// this process, so it must stay alive until then). Resends up to max_resends times on
-  /// timeouts with the same message. Errors: the server's refusal, DEADLINE_EXCEEDED.
+  /// timeouts with the same message. The task's result filters run first on what is sent.
+  /// Errors: the server's refusal, DEADLINE_EXCEEDED, a filter's error.
   Status send(const FLModel& model);
   bool is_running() const;
   const std::string& site_name() const;

@@ -14,6 +14,8 @@
 #include "cellnet/download_service.h"
 #include "cellnet/downloader.h"
 #include "cellnet/socket_driver.h"
+#include "config/value.h"
+#include "fl/filter.h"
 #include "runtime/protocol.h"
 #include "tensor/accumulate.h"
 
@@ -55,6 +57,7 @@ Result<ClientConfig> ClientConfig::from_environment() {
   if (auto t = env("NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS"); !t.empty()) {
     c.download_complete_timeout = std::chrono::milliseconds(std::atoll(t.c_str()));
   }
+  c.filters_file = env("NVFLARE_CLIENT_FILTERS");
   if (auto t = env("NVFLARE_MEMORY_GC_ROUNDS"); !t.empty()) c.memory_gc_rounds = std::max(0, std::atoi(t.c_str()));
   return c;
 }
@@ -64,7 +67,31 @@ class Client::Impl {
   explicit Impl(ClientConfig cfg) : cfg_(std::move(cfg)) {}
   ~Impl() { shutdown(); }
 
+  // The site's filter chains, built from the file the launcher wrote (client side: data IN,
+  // results OUT).
+  Status load_filters() {
+    if (cfg_.filters_file.empty()) return Status::OK();
+    NVF_ASSIGN_OR_RETURN(nvf::config::Value cfg, nvf::config::load_file(cfg_.filters_file));
+    auto log = nvf::base::make_logger({"nvflare.client.filters", spdlog::level::info, true, {}});
+    log_ = log.ok() ? *log : nvf::base::null_logger();
+    nvf::fl::BuildEnv env;
+    env.site_name = cfg_.site_name;
+    env.logger = log_;
+    NVF_ASSIGN_OR_RETURN(filters_, nvf::fl::build_filter_chains(cfg, nvf::fl::ComponentRegistry::builtin(),
+                                                                cfg_.filters_file, env, false));
+    return Status::OK();
+  }
+
+  Status run_filters(nvf::fl::FilterKind kind, FLModel& model) {
+    nvf::fl::FilterDirection dir = nvf::fl::default_filter_direction(kind, false);
+    if (!filters_.has(kind, task_name_, dir)) return Status::OK();
+    nvf::fl::FilterContext ctx{task_name_, cfg_.site_name, "server", kind, dir, log_};
+    return filters_.apply(model, ctx).with_context(std::string(nvf::fl::filter_kind_key(kind)) + " of task " +
+                                                   task_name_ + " at " + cfg_.site_name);
+  }
+
   Status connect() {
+    NVF_RETURN_IF_ERROR(load_filters());
     auto url = cn::parse_url(cfg_.url);
     if (!url.ok()) return url.status();
     if (url->scheme == "uds") drivers_.add(std::make_shared<cn::UdsDriver>());
@@ -124,6 +151,7 @@ class Client::Impl {
         if (!params.ok()) return params.status().with_context("pulling the global model");
         model.params = std::move(*params);
       }
+      NVF_RETURN_IF_ERROR(run_filters(nvf::fl::FilterKind::kTaskData, model));
       received_ = nvf::tensor::TensorDict();
       if (cfg_.params_transfer_type == "DIFF") {
         for (const auto& [k, t] : model.params) {
@@ -135,18 +163,30 @@ class Client::Impl {
     }
   }
 
+  // new − received, computed in the memory of the received copy: a DIFF costs no extra model.
   Result<nvf::tensor::TensorDict> diff_params(const FLModel& model) {
-    nvf::tensor::TensorDict out;
+    namespace t = nvf::tensor;
+    t::TensorDict out;
     size_t common = 0;
-    for (const auto& [k, t] : model.params) {
-      const nvf::tensor::Tensor* base = received_.find(k);
-      NVF_ASSIGN_OR_RETURN(nvf::tensor::Tensor d, t.clone());
-      if (base && nvf::tensor::is_floating(t.dtype())) {
-        ++common;
-        NVF_RETURN_IF_ERROR(nvf::tensor::accumulate(d, *base, -1.0, k));
+    for (const auto& [k, v] : model.params) {
+      t::Tensor* base = received_.find(k);
+      if (!base || !t::is_floating(v.dtype())) {
+        NVF_RETURN_IF_ERROR(out.insert(k, v.share()));  // not in the model received: sent as it is
+        continue;
       }
-      NVF_RETURN_IF_ERROR(out.insert(k, std::move(d)));
+      ++common;
+      if ((base->dtype() == t::DType::kF32 || base->dtype() == t::DType::kF64) && base->is_owned() &&
+          base->shape() == v.shape()) {
+        NVF_RETURN_IF_ERROR(t::scale(*base, -1.0, k));
+        NVF_RETURN_IF_ERROR(t::accumulate(*base, v, 1.0, k));
+        NVF_RETURN_IF_ERROR(out.insert(k, std::move(*base)));
+      } else {
+        NVF_ASSIGN_OR_RETURN(t::Tensor d, v.clone());
+        NVF_RETURN_IF_ERROR(t::accumulate(d, *base, -1.0, k));
+        NVF_RETURN_IF_ERROR(out.insert(k, std::move(d)));
+      }
     }
+    received_ = t::TensorDict();
     if (common == 0 && !model.params.empty()) {
       return nvf::InvalidArgumentError("params_transfer_type DIFF: the result shares no parameter with the model "
                                        "received");
@@ -155,29 +195,33 @@ class Client::Impl {
   }
 
   Status send(const FLModel& model) {
-    FLModel header;
-    header.params_type = model.params_type;
-    header.metrics = model.metrics;
-    header.meta = model.meta;
-    header.current_round = model.current_round;
-    header.start_round = model.start_round;
-    header.total_rounds = model.total_rounds;
-    std::optional<cn::Manifest> manifest;
+    FLModel out;  // what is sent: the header, and views of (or the DIFF of) the params
+    out.params_type = model.params_type;
+    out.metrics = model.metrics;
+    out.meta = model.meta;
+    out.current_round = model.current_round;
+    out.start_round = model.start_round;
+    out.total_rounds = model.total_rounds;
     if (!model.params.empty()) {
-      nvf::tensor::TensorDict params;
       if (cfg_.params_transfer_type == "DIFF" && model.params_type != ParamsType::kDiff) {
-        NVF_ASSIGN_OR_RETURN(params, diff_params(model));
-        header.params_type = ParamsType::kDiff;
+        NVF_ASSIGN_OR_RETURN(out.params, diff_params(model));
+        out.params_type = ParamsType::kDiff;
       } else {
-        for (const auto& [k, t] : model.params) NVF_RETURN_IF_ERROR(params.insert(k, t.share()));
-        if (header.params_type == ParamsType::kNone) header.params_type = ParamsType::kFull;
+        for (const auto& [k, t] : model.params) NVF_RETURN_IF_ERROR(out.params.insert(k, t.share()));
+        if (out.params_type == ParamsType::kNone) out.params_type = ParamsType::kFull;
       }
+    }
+    // Result filters see exactly what the server would get (FLARE filters the executor's result).
+    NVF_RETURN_IF_ERROR(run_filters(nvf::fl::FilterKind::kTaskResult, out));
+    std::optional<cn::Manifest> manifest;
+    if (!out.params.empty()) {
       cn::TransactionOptions tx;
       tx.num_receivers = 1;
       tx.idle_timeout = cfg_.download_complete_timeout;
-      NVF_ASSIGN_OR_RETURN(manifest, rt::publish_params(*downloads_, std::move(params), std::move(tx)));
+      NVF_ASSIGN_OR_RETURN(manifest, rt::publish_params(*downloads_, std::move(out.params), std::move(tx)));
+      out.params = nvf::tensor::TensorDict();
     }
-    Message m = rt::encode_model_message(header, manifest);
+    Message m = rt::encode_model_message(out, manifest);
     m.headers.set("result_id", cfg_.fqcn + "-" + std::to_string(++sends_));
     nvf::Status last;
     for (int attempt = 0; attempt <= cfg_.max_resends; ++attempt) {
@@ -211,6 +255,8 @@ class Client::Impl {
   }
 
   ClientConfig cfg_;
+  nvf::fl::FilterChains filters_;
+  nvf::base::Logger log_ = nvf::base::null_logger();
   cn::DriverRegistry drivers_;
   std::unique_ptr<cn::Cell> cell_;
   std::unique_ptr<cn::DownloadService> downloads_;

@@ -410,8 +410,16 @@ Status apply_update(FLModel& global, FLModel aggregated) {
                                     tensor::shape_to_string(g->shape()));
       }
     }
-    for (const auto& [name, d] : aggregated.params) {
+    for (auto& [name, d] : aggregated.params) {
       Tensor& g = *global.params.find(name);
+      if (!g.is_owned() && d.is_owned() && d.dtype() == g.dtype() &&
+          (d.dtype() == DType::kF32 || d.dtype() == DType::kF64)) {
+        // A borrowed global (the mapped initial checkpoint): add it into the diff's own memory and
+        // let the mapping go, instead of copying the global model once more.
+        NVF_RETURN_IF_ERROR(tensor::accumulate(d, g, 1.0, name));
+        g = std::move(d);
+        continue;
+      }
       NVF_RETURN_IF_ERROR(g.make_owned());
       if (g.dtype() == DType::kF32 || g.dtype() == DType::kF64) {
         NVF_RETURN_IF_ERROR(tensor::accumulate(g, d, 1.0, name));

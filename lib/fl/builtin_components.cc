@@ -5,6 +5,7 @@
 #include "base/strings.h"
 #include "fl/aggregator.h"
 #include "fl/component_registry.h"
+#include "fl/filter.h"
 #include "fl/model_selector.h"
 #include "fl/model_zoo.h"
 #include "fl/np_model_persistor.h"
@@ -213,6 +214,7 @@ ComponentRegistry ComponentRegistry::builtin() {
                  return std::unique_ptr<Component>(
                      new ModelArchitectureComponent(std::move(arch).value()));
                }});
+  NVF_CHECK(add_builtin_filters(r).ok());
   return r;
 }
 

@@ -178,6 +178,7 @@ class ComponentBuilder {
   Status build_all();
   Result<Component*> lookup(const BuildContext& from, std::string_view arg, std::string_view id);
   Result<std::unique_ptr<Component>> build_inline(const BuildContext& from, std::string_view arg);
+  Result<std::unique_ptr<Component>> build_standalone(const Value& v, const FieldPath& at);
 
  private:
   enum class State { kPending, kBuilding, kBuilt };
@@ -477,6 +478,17 @@ Result<std::unique_ptr<Component>> ComponentBuilder::build_inline(const BuildCon
   return run_factory(*parsed.entry, parsed.args, at, from.id() + "." + std::string(arg));
 }
 
+Result<std::unique_ptr<Component>> ComponentBuilder::build_standalone(const Value& v,
+                                                                      const FieldPath& at) {
+  NVF_ASSIGN_OR_RETURN(Parsed parsed, parse_object(v, at));
+  if (parsed.disabled) {
+    env_.logger->info("{}: {} is disabled; skipped", file_, at.str());
+    return std::unique_ptr<Component>();
+  }
+  if (parsed.is_data) return error(at, "must be a component, not a \"config_type\": \"dict\" value");
+  return run_factory(*parsed.entry, parsed.args, at, at.str());
+}
+
 }  // namespace internal
 
 // ---------------------------------------------------------------------------------------------
@@ -556,6 +568,16 @@ Result<ComponentSet> build_components(const Value& resolved_app_config,
   NVF_RETURN_IF_ERROR(builder.collect(resolved_app_config));
   NVF_RETURN_IF_ERROR(builder.build_all());
   return set;
+}
+
+Result<std::unique_ptr<Component>> build_component_object(const Value& object,
+                                                          const ComponentRegistry& registry,
+                                                          std::string_view file,
+                                                          const FieldPath& field,
+                                                          const BuildEnv& env) {
+  ComponentSet none;
+  internal::ComponentBuilder builder(registry, file, env, &none);
+  return builder.build_standalone(object, field);
 }
 
 }  // namespace nvf::fl

@@ -100,7 +100,8 @@ class ComponentRegistry {
 
   /// The components of this module: NPModelPersistor, PTFileModelPersistor,
   /// InTimeAccumulateWeightedAggregator, IntimeModelSelector, FullModelShareableGenerator and
-  /// TBAnalyticsReceiver (accepted, ignored). Later modules add theirs with add().
+  /// TBAnalyticsReceiver (accepted, ignored), and the filters ExcludeVars, PercentilePrivacy and
+  /// SVTPrivacy (fl/filter.h). Later modules add theirs with add().
   static ComponentRegistry builtin();
 
   /// Registers an entry. Errors: INVALID_ARGUMENT (empty name or no factory), ALREADY_EXISTS when
@@ -255,5 +256,15 @@ class ComponentSet {
 Result<ComponentSet> build_components(const config::Value& resolved_app_config,
                                       const ComponentRegistry& registry, std::string_view file,
                                       const BuildEnv& env = {});
+
+/// Builds one standalone component object found at `field` of `file` (e.g. a filter of a filter
+/// chain); it cannot refer to other components by id. Null when the object is disabled.
+/// Errors: INVALID_ARGUMENT as build_components (unknown path: "unknown component path 'x' in
+/// <field>; available: ..."), and for a "config_type": "dict" object; the factory's errors.
+Result<std::unique_ptr<Component>> build_component_object(const config::Value& object,
+                                                          const ComponentRegistry& registry,
+                                                          std::string_view file,
+                                                          const config::FieldPath& field,
+                                                          const BuildEnv& env = {});
 
 }  // namespace nvf::fl

@@ -14,6 +14,7 @@
 #include "base/status.h"
 #include "cellnet/cell.h"
 #include "cellnet/message.h"
+#include "config/value.h"
 
 namespace nvf::fl {
 
@@ -28,6 +29,10 @@ struct ExecutorContext {
   std::string child_url;            // where the cell listens for its children (the trainer)
   base::Logger logger;
   std::function<bool()> abort_requested;
+  /// The site's resolved task_data_filters / task_result_filters (fl::filter_config_of; an empty
+  /// object when none). The client job holds no model, so it runs no filter itself: an executor
+  /// hands this to where the model is (the launcher passes it to its trainer).
+  config::Value filter_config = config::Value::object();
 };
 
 class Executor {

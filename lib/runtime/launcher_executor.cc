@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "base/files.h"
 #include "base/heap.h"
 #include "base/strings.h"
 #include "config/value.h"
@@ -64,6 +65,13 @@ Status LauncherExecutor::initialize(fl::ExecutorContext& ctx) {
   if (!ctx.cell || ctx.child_url.empty()) {
     return FailedPreconditionError("the client job offers no listener for its trainer");
   }
+  if (ctx.filter_config.is_object() && !ctx.filter_config.empty()) {
+    std::filesystem::path file = ctx.run_dir / kClientFiltersFile;
+    NVF_RETURN_IF_ERROR(base::atomic_write(file, config::to_pretty_json(ctx.filter_config))
+                            .with_context(site_ + ": cannot hand the filter chains to the trainer"));
+    filters_file_ = file.string();
+    log_->info("{}: the trainer runs the site's filters from {}", site_, filters_file_);
+  }
   ctx.cell->register_async_request_handler(std::string(kChannelClientApi), std::string(kTopicGetTask),
                                            [this](const Message& m, cellnet::Responder r) { on_get_task(m, std::move(r)); });
   ctx.cell->register_async_request_handler(std::string(kChannelClientApi), std::string(kTopicSubmitResult),
@@ -92,6 +100,7 @@ Status LauncherExecutor::launch(fl::ExecutorContext& ctx) {
                 {"NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS", std::to_string(opt_.download_complete_timeout.count())},
                 {"NVFLARE_MEMORY_GC_ROUNDS", std::to_string(opt_.memory_gc_rounds)},
                 {"MALLOC_ARENA_MAX", "2"}};
+  if (!filters_file_.empty()) so.env_set[kEnvClientFilters] = filters_file_;
   for (const auto& kv : base::split(opt_.extra_env, ';', true)) {
     auto eq = kv.find('=');
     if (eq != std::string::npos) so.env_set[kv.substr(0, eq)] = kv.substr(eq + 1);

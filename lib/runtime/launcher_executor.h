@@ -6,6 +6,12 @@
 // the client job forwards the result, and the server job pulls the params from the trainer. The
 // client job never holds a model (DESIGN §2, §4.6).
 //
+// Filters: the client job never holds the params, so it runs no filter. When the site has
+// task_data_filters / task_result_filters (ExecutorContext::filter_config), initialize() writes
+// them to <run_dir>/client_filters.json and the trainer gets its path in NVFLARE_CLIENT_FILTERS;
+// the Client API there builds the chains and runs them on the model it downloads / sends
+// (docs/decisions/010-filters-run-where-the-model-is.md).
+//
 // The trainer command is an argv: a JSON array, or a string split by shell rules without
 // expansion (never a shell line), with {NVFLARE_BIN}, {SITE_NAME}, {JOB_ID}, {APP_DIR},
 // {WORKSPACE} replaced. Its stdout/stderr go to the site log line by line.
@@ -58,6 +64,10 @@ struct LauncherOptions {
   TrainerSlots* slots = nullptr;
 };
 
+/// The trainer's environment variable naming the client filter file, and the file's name.
+inline constexpr const char* kEnvClientFilters = "NVFLARE_CLIENT_FILTERS";
+inline constexpr const char* kClientFiltersFile = "client_filters.json";
+
 /// Parses the command: a JSON array of strings, or a string split by shell rules.
 /// Errors: INVALID_ARGUMENT (empty, unterminated quote, not strings).
 Result<std::vector<std::string>> parse_command(const std::string& text);
@@ -86,6 +96,7 @@ class LauncherExecutor : public fl::Component, public fl::Executor {
   LauncherOptions opt_;
   base::Logger log_;
   std::string site_;
+  std::string filters_file_;  // "" when the site has no filters
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -206,6 +206,7 @@ void ServerJobEngine::handle_submit(const Message& request, cellnet::Responder r
 void ServerJobEngine::receive_result(std::string client, std::string task_id, Message request,
                                      cellnet::Responder respond) {
   fl::ResultSink* sink = nullptr;
+  std::string task_name;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = tasks_.find(task_id);
@@ -214,7 +215,10 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
       return;
     }
     sink = it->second->sink;
+    task_name = it->second->name;
   }
+  const bool filtered =
+      opt_.filters && opt_.filters->has(fl::FilterKind::kTaskResult, task_name, fl::FilterDirection::kIn);
   Status status;
   fl::FLModel header;
   std::string rc = request.headers.get_or(kHdrResultCode, "ok");
@@ -224,6 +228,8 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
     auto decoded = decode_model_message(request, "result from " + client);
     if (!decoded.ok()) {
       status = decoded.status();
+    } else if (filtered) {
+      status = pull_filtered(client, task_name, std::move(decoded->model), decoded->params, *sink, header);
     } else {
       header = std::move(decoded->model);
       status = sink->on_begin(client, header);
@@ -245,6 +251,36 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
   }
   cv_.notify_all();
   respond(status.ok() ? Result<Message>(Message{}) : Result<Message>(status));
+}
+
+Status ServerJobEngine::pull_filtered(const std::string& client, const std::string& task_name, fl::FLModel model,
+                                      const std::optional<cellnet::Manifest>& params, fl::ResultSink& sink,
+                                      fl::FLModel& header) {
+  header.params_type = model.params_type;  // what on_result reports if the pull fails
+  header.meta = model.meta;
+  header.metrics = model.metrics;
+  header.current_round = model.current_round;
+  header.start_round = model.start_round;
+  header.total_rounds = model.total_rounds;
+  if (params) {
+    TensorStreamConsumer consumer([&](const std::string& name, tensor::Tensor t) {
+      return model.params.insert(name, std::move(t));
+    });
+    NVF_RETURN_IF_ERROR(cellnet::download(cell_, *params, opt_.download, consumer)
+                            .with_context("pulling the result of " + client));
+  }
+  fl::FilterContext ctx{task_name, "server", client, fl::FilterKind::kTaskResult, fl::FilterDirection::kIn, log_};
+  NVF_RETURN_IF_ERROR(opt_.filters->apply(model, ctx).with_context("task_result_filters on the result of " + client));
+  tensor::TensorDict tensors = std::move(model.params);
+  model.params = tensor::TensorDict();
+  header = std::move(model);
+  NVF_RETURN_IF_ERROR(sink.on_begin(client, header));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    auto& [name, t] = tensors[i];
+    NVF_RETURN_IF_ERROR(sink.on_tensor(client, name, t));
+    t = tensor::Tensor();  // each tensor goes as soon as the sink has it
+  }
+  return Status::OK();
 }
 
 void ServerJobEngine::answer_locked(ActiveTask& task, const std::string& client, bool ok) {
@@ -297,8 +333,20 @@ Result<fl::TaskOutcome> ServerJobEngine::broadcast_and_wait(const fl::TaskSpec& 
   }
   task->sink = &sink;
   // One download transaction serves every target; views share the global model's memory.
-  tensor::TensorDict views;
-  for (const auto& [name, t] : spec.data.params) NVF_RETURN_IF_ERROR(views.insert(name, t.share()));
+  fl::FLModel data;
+  data.params_type = spec.data.params_type;
+  data.metrics = spec.data.metrics;
+  data.meta = spec.data.meta;
+  data.current_round = spec.data.current_round;
+  data.start_round = spec.data.start_round;
+  data.total_rounds = spec.data.total_rounds;
+  for (const auto& [name, t] : spec.data.params) NVF_RETURN_IF_ERROR(data.params.insert(name, t.share()));
+  if (opt_.filters) {
+    // Filters replace the tensors they change: the global model behind the views stays as it is.
+    fl::FilterContext ctx{spec.name, "server", "", fl::FilterKind::kTaskData, fl::FilterDirection::kOut, log_};
+    NVF_RETURN_IF_ERROR(opt_.filters->apply(data, ctx).with_context("task_data_filters of task " + spec.name));
+  }
+  tensor::TensorDict views = std::move(data.params);
   std::optional<cellnet::Manifest> manifest;
   std::string tx_id;
   if (views.size() > 0) {
@@ -307,14 +355,8 @@ Result<fl::TaskOutcome> ServerJobEngine::broadcast_and_wait(const fl::TaskSpec& 
     tx.idle_timeout = opt_.download_idle_timeout;
     NVF_ASSIGN_OR_RETURN(manifest, publish_params(downloads_, std::move(views), std::move(tx), &tx_id));
   }
-  fl::FLModel header;
-  header.params_type = spec.data.params_type;
-  header.metrics = spec.data.metrics;
-  header.meta = spec.data.meta;
-  header.current_round = spec.data.current_round;
-  header.start_round = spec.data.start_round;
-  header.total_rounds = spec.data.total_rounds;
-  Message encoded = encode_model_message(header, manifest);
+  data.params = tensor::TensorDict();
+  Message encoded = encode_model_message(data, manifest);
   task->payload = encoded.payload.flatten();
 
   std::vector<std::pair<cellnet::Responder, Message>> serve;

@@ -4,6 +4,14 @@
 // usually the trainer — tensor by tensor into the workflow's ResultSink), job heartbeats, and the
 // dead-client rule that ends a wait for clients that went silent.
 //
+// Filters (fl/filter.h): when ServerJobOptions::filters is set, a task's data filters (direction
+// OUT) run on the task's FLModel before its params are published (one filtered copy serves every
+// target), and a task's result filters (direction IN) run on each client's result. Results
+// normally stream tensor by tensor into the sink; a result filter needs the whole model, so for a
+// task with result filters the engine buffers that client's result (memory: one client result
+// per download thread in flight), filters it, then feeds the sink tensor by tensor. Tasks without
+// result filters keep streaming.
+//
 // Ownership: owned by the process role that runs the job (the simulator or a server job
 // process); it uses a Cell owned by the same role (the cell must outlive the engine). It owns its
 // download service, its download threads and its monitor thread.
@@ -19,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -29,6 +38,7 @@
 #include "cellnet/download_service.h"
 #include "cellnet/downloader.h"
 #include "fl/controller.h"
+#include "fl/filter.h"
 
 namespace nvf::runtime {
 
@@ -46,6 +56,8 @@ struct ServerJobOptions {
   cellnet::DownloadOptions download;  // pulling results
   size_t download_threads = 4;
   std::function<void(const std::string&)> progress;  // progress lines for people
+  /// The server app's filter chains (not owned; must outlive the engine). Null: no filters.
+  const fl::FilterChains* filters = nullptr;
 };
 
 class ServerJobEngine : public fl::ControllerContext {
@@ -93,6 +105,9 @@ class ServerJobEngine : public fl::ControllerContext {
   void handle_get_task(const cellnet::Message& request, cellnet::Responder respond);
   void handle_submit(const cellnet::Message& request, cellnet::Responder respond);
   void receive_result(std::string client, std::string task_id, cellnet::Message request, cellnet::Responder respond);
+  // Pulls a whole result, runs the task's result filters, then feeds the sink (see the top).
+  Status pull_filtered(const std::string& client, const std::string& task_name, fl::FLModel model,
+                       const std::optional<cellnet::Manifest>& params, fl::ResultSink& sink, fl::FLModel& header);
   void answer_locked(ActiveTask& task, const std::string& client, bool ok);
   void check_done_locked(ActiveTask& task, std::chrono::steady_clock::time_point now);
   bool dead_locked(const std::string& client, std::chrono::steady_clock::time_point now) const;

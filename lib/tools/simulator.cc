@@ -21,6 +21,7 @@
 #include "cellnet/socket_driver.h"
 #include "config/substitute.h"
 #include "fl/component_registry.h"
+#include "fl/filter.h"
 #include "job/job_folder.h"
 #include "runtime/client_job.h"
 #include "runtime/launcher_executor.h"
@@ -63,6 +64,7 @@ struct Site {
   fs::path root, run_dir, app_dir;
   base::Logger log;
   fl::ComponentSet components;
+  config::Value filter_config;  // handed to the site's trainer, where its filters run
   std::unique_ptr<cellnet::Cell> cp, cj;
   std::unique_ptr<runtime::ClientJobEngine> engine;
   std::thread thread;
@@ -82,12 +84,24 @@ config::VarMap system_vars(const std::string& site, const fs::path& workspace, c
   return v;
 }
 
-Result<fl::ComponentSet> build_site_components(const fs::path& config_file, const config::VarMap& vars,
-                                               const fl::ComponentRegistry& registry, const fl::BuildEnv& env) {
+// What an app config makes: its components and its filter chains (a client's chains are built
+// here only to fail early: they run in the trainer, which gets `filter_config`).
+struct SiteApp {
+  fl::ComponentSet components;
+  fl::FilterChains filters;
+  config::Value filter_config;
+};
+
+Result<SiteApp> build_site_app(const fs::path& config_file, const config::VarMap& vars,
+                               const fl::ComponentRegistry& registry, const fl::BuildEnv& env, bool is_server) {
   NVF_ASSIGN_OR_RETURN(config::Value raw, config::load_file(config_file));
   NVF_ASSIGN_OR_RETURN(config::Value resolved,
                        config::resolve_config(raw, vars, config::current_environment(), config_file.string()));
-  return fl::build_components(resolved, registry, config_file.string(), env);
+  SiteApp app;
+  NVF_ASSIGN_OR_RETURN(app.components, fl::build_components(resolved, registry, config_file.string(), env));
+  NVF_ASSIGN_OR_RETURN(app.filters, fl::build_filter_chains(resolved, registry, config_file.string(), env, is_server));
+  app.filter_config = fl::filter_config_of(resolved);
+  return app;
 }
 
 spdlog::level::level_enum level_for(const std::string& log_config) {
@@ -284,11 +298,11 @@ int run_simulator(const SimulatorOptions& o) {
   if (!server_cfg_path.ok()) return fail(server_cfg_path.status(), kSimSetupFailed);
   fl::BuildEnv server_env{server_run, server_app, "server", *server_log, {}};
   server_env.torch_helper = find_torch_trainer(o.nvflare_bin);  // converts TorchScript initial models
-  auto server_components = build_site_components(*server_cfg_path, system_vars("server", ws / "server", server_app, o.nvflare_bin),
-                                                 registry, server_env);
-  if (!server_components.ok()) return fail(server_components.status(), kSimSetupFailed);
+  auto server_app_built = build_site_app(*server_cfg_path, system_vars("server", ws / "server", server_app, o.nvflare_bin),
+                                        registry, server_env, true);
+  if (!server_app_built.ok()) return fail(server_app_built.status(), kSimSetupFailed);
   std::vector<fl::Controller*> workflows;
-  for (fl::Component* c : server_components->workflows()) {
+  for (fl::Component* c : server_app_built->components.workflows()) {
     if (auto* wf = dynamic_cast<fl::Controller*>(c)) workflows.push_back(wf);
   }
   if (workflows.empty()) return fail(InvalidArgumentError("the server app has no workflow to run"), kSimSetupFailed);
@@ -318,10 +332,11 @@ int run_simulator(const SimulatorOptions& o) {
     base::atomic_write(site->run_dir / "meta.json", config::to_pretty_json(job_meta)).ignore();
     auto cfg = config::find_config(site->app_dir / "config", "config_fed_client");
     if (!cfg.ok()) return fail(cfg.status(), kSimSetupFailed);
-    auto comps = build_site_components(*cfg, system_vars(n, site->root, site->app_dir, o.nvflare_bin), registry,
-                                       fl::BuildEnv{site->run_dir, site->app_dir, n, site->log, {}});
-    if (!comps.ok()) return fail(comps.status(), kSimSetupFailed);
-    site->components = std::move(*comps);
+    auto app = build_site_app(*cfg, system_vars(n, site->root, site->app_dir, o.nvflare_bin), registry,
+                              fl::BuildEnv{site->run_dir, site->app_dir, n, site->log, {}}, false);
+    if (!app.ok()) return fail(app.status(), kSimSetupFailed);
+    site->components = std::move(app->components);
+    site->filter_config = std::move(app->filter_config);
     sites.push_back(std::move(site));
   }
 
@@ -368,6 +383,7 @@ int run_simulator(const SimulatorOptions& o) {
   so.app_dir = server_app;
   so.logger = *server_log;
   so.progress = print;
+  if (!server_app_built->filters.empty()) so.filters = &server_app_built->filters;
   runtime::ServerJobEngine server(*sj, so);
   if (Status s = server.start(); !s.ok()) return fail(s, kSimSetupFailed);
 
@@ -384,6 +400,7 @@ int run_simulator(const SimulatorOptions& o) {
     ctx.cell = site->cj.get();
     ctx.child_url = *child;
     ctx.logger = site->log;
+    ctx.filter_config = site->filter_config;
     std::map<std::string, fl::Executor*> executors;
     for (const auto& b : site->components.executors()) {
       auto* ex = dynamic_cast<fl::Executor*>(b.executor);

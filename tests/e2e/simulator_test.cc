@@ -88,6 +88,22 @@ class SimulatorTest : public ::testing::Test {
     save(job / "meta.json", meta);
     return job;
   }
+  // hello-numpy copied, with filter chains (JSON objects holding task_data_filters /
+  // task_result_filters) put into its client and server configs.
+  fs::path filtered_numpy_job(const std::string& name, const std::string& client_filters,
+                              const std::string& server_filters) {
+    fs::path job = work_.path() / name;
+    fs::copy(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", job, fs::copy_options::recursive);
+    for (auto [file, filters] : {std::pair{"config_fed_client.json", client_filters},
+                                 std::pair{"config_fed_server.json", server_filters}}) {
+      fs::path p = job / "app" / "config" / file;
+      config::Value cfg = load(p);
+      const config::Value chains = config::Value::parse(filters);
+      for (auto& [k, v] : chains.items()) cfg[k] = v;
+      save(p, cfg);
+    }
+    return job;
+  }
   std::vector<double> server_weights() {
     auto npy = tensor::read_npy(work_.path() / "ws" / "server" / "simulate_job" / "models" / "server.npy");
     EXPECT_TRUE(npy.ok()) << npy.status().to_string();
@@ -351,6 +367,68 @@ TEST_F(SimulatorTest, CtrlCStopsEveryTrainer) {
   // The trainer is gone (reaped by the simulator, or at most a zombie of init for an instant).
   std::string stat = base::read_file("/proc/" + std::to_string(trainer) + "/stat").value_or("");
   EXPECT_TRUE(stat.empty() || stat.find(") Z") != std::string::npos) << stat;
+}
+
+TEST_F(SimulatorTest, FiltersThatChangeNothingKeepHelloNumpysExactWeights) {
+  // Client: data filters run in the trainer after it pulls the params, result filters before it
+  // sends them. Server: data filters before the params are published; a result filter makes the
+  // server buffer each client's result, filter it, then aggregate it.
+  const std::string exclude = "nvflare.app_common.filters.exclude_vars.ExcludeVars";
+  fs::path job = filtered_numpy_job(
+      "filtered",
+      R"({"task_data_filters": [{"tasks": ["*"], "filters": [{"path": ")" + exclude +
+          R"(", "args": {"exclude_vars": "^absent$"}}]}],
+          "task_result_filters": [{"tasks": ["train"], "filters": [{"path": ")" + exclude +
+          R"(", "args": {"exclude_vars": ["absent"]}}]}]})",
+      R"({"task_data_filters": [{"tasks": ["train"], "filters": [{"path": ")" + exclude +
+          R"(", "args": {"exclude_vars": ["absent"]}}]}],
+          "task_result_filters": [{"tasks": ["*"], "filters": [{"path": ")" + exclude +
+          R"(", "args": {"exclude_vars": "zzz"}}, {"path": "nvflare.app_common.filters.percentile_privacy.PercentilePrivacy",
+          "args": {"percentile": 10, "gamma": 0.01}}]}]})");
+  fs::path ws = work_.path() / "ws";
+  auto r = run({"simulator", job.string(), "-w", ws.string(), "-n", "2", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 2/2 clients"), std::string::npos) << r.out;
+  EXPECT_EQ(server_weights(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  // The client job handed the chains to its trainer, which ran them (its output is in the site log).
+  config::Value handed = load(ws / "site-1" / "simulate_job" / "client_filters.json");
+  EXPECT_EQ(handed["task_result_filters"][0]["filters"][0]["args"]["exclude_vars"][0], "absent");
+  auto site_log = base::read_file(ws / "site-1" / "log.txt").value_or("");
+  EXPECT_NE(site_log.find("ExcludeVars: excluded 0 of 1 tensors from task_result_filters of task 'train'"),
+            std::string::npos)
+      << site_log;
+  EXPECT_NE(site_log.find("ExcludeVars: excluded 0 of 1 tensors from task_data_filters of task 'train'"),
+            std::string::npos);
+  auto server_log = base::read_file(ws / "server" / "log.txt").value_or("");
+  EXPECT_NE(server_log.find("ExcludeVars: excluded 0 of 1 tensors from task_data_filters of task 'train'"),
+            std::string::npos)
+      << server_log;
+  EXPECT_NE(server_log.find("ExcludeVars: excluded 0 of 1 tensors from task_result_filters of task 'train'"),
+            std::string::npos);
+}
+
+TEST_F(SimulatorTest, AClientResultFilterThatDropsEveryTensorFailsTheRoundClearly) {
+  fs::path job = filtered_numpy_job(
+      "excluded",
+      R"({"task_result_filters": [{"tasks": ["train"], "filters": [{"path": "nvflare.app_common.filters.exclude_vars.ExcludeVars",
+          "args": {"exclude_vars": ["numpy_key"]}}]}]})",
+      "{}");
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("below min_clients 2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("result from client 'site-1' has params_type FULL but no params"), std::string::npos) << r.out;
+}
+
+TEST_F(SimulatorTest, AnUnknownFilterPathIsASetupErrorNamingTheField) {
+  fs::path job = filtered_numpy_job(
+      "unknown", R"({"task_result_filters": [{"tasks": ["train"], "filters": [{"path": "ExcludeVars"},
+                    {"path": "my_privacy.Secret", "args": {}}]}]})",
+      "{}");
+  auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("unknown component path 'my_privacy.Secret' in task_result_filters[0].filters[1]; available: "),
+            std::string::npos)
+      << r.out;
 }
 
 }  // namespace
