@@ -19,8 +19,8 @@ struct PendingOptions {
 
 void not_available(AppContext& ctx, const std::string& command) {
   std::cerr << "nvflare " << command << " is not available in this build yet.\n"
-            << "Available now: nvflare simulator, nvflare train, nvflare job (create, list_templates, "
-               "show_variables, validate), nvflare config, nvflare timeouts.\n";
+            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare job (create, "
+               "list_templates, show_variables, validate), nvflare config, nvflare timeouts.\n";
   ctx.exit_code = kExitNotAvailable;
 }
 
@@ -61,17 +61,6 @@ void register_pending_commands(CLI::App& app, AppContext& ctx) {
   stop->add_flag("--debug", o->flag, "debug output (also -debug)");
   CLI::App* clean = pending(*poc, ctx, "clean", "remove the POC workspace", "poc clean", o);
   clean->add_flag("--debug", o->flag, "debug output (also -debug)");
-
-  CLI::App* prov = pending(app, ctx, "provision", "create PKI and signed startup kits from project.yml",
-                           "provision", o);
-  auto* g = prov->add_flag("-g,--generate", o->flag, "write a sample project.yml");
-  auto* p = prov->add_option("-p,--project_file", o->text, "the project file");
-  g->excludes(p);
-  prov->add_option("-w,--workspace", o->text, "output root (workspace)");
-  prov->add_option("-c,--custom_folder", o->text, "custom builders folder (.)");
-  prov->add_option("--add_user", o->text, "YAML with one extra admin");
-  prov->add_option("--add_client", o->text, "YAML with one extra client");
-  prov->add_flag("-s,--gen_scripts", o->flag, "write start_all.sh");
 
   CLI::App* pre = pending(app, ctx, "preflight_check", "check a startup kit before starting it",
                           "preflight_check", o);

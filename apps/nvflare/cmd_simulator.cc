@@ -22,7 +22,7 @@ struct SimulatorCli {
   bool end_run_for_all = false;
 };
 
-int run(const SimulatorCli& c) {
+int run(const SimulatorCli& c, int verbose) {
   tools::SimulatorOptions o;
   o.job_folder = c.job_folder;
   o.workspace = c.workspace;
@@ -30,6 +30,7 @@ int run(const SimulatorCli& c) {
   if (!c.clients.empty()) o.clients = base::split(c.clients, ',', true);
   o.threads = c.threads;
   o.log_config = c.log_config;
+  if (verbose > 0 && c.log_config == "concise") o.log_config = verbose > 1 ? "trace" : "debug";
   o.max_clients = c.max_clients;
   o.nvflare_bin = tools::self_exe().string();
   o.print = [](const std::string& line) { std::cout << line << std::endl; };
@@ -52,7 +53,7 @@ void register_simulator_command(CLI::App& app, AppContext& ctx) {
   sim->add_option("-l,--log_config", c->log_config, "concise, full, verbose or a level name");
   sim->add_option("-m,--max_clients", c->max_clients, "upper bound on the client count (100)");
   sim->add_flag("--end_run_for_all", c->end_run_for_all, "accepted for compatibility");
-  sim->callback([c, &ctx] { ctx.exit_code = run(*c); });
+  sim->callback([c, &ctx] { ctx.exit_code = run(*c, ctx.verbose); });
 }
 
 }  // namespace nvf::app

@@ -24,9 +24,11 @@ int main(int argc, char** argv) {
   AppContext ctx;
   bool show_version = false;
   app.add_flag("-V,--version", show_version, "print the version and exit");
+  app.add_flag("-v,--verbose", ctx.verbose, "more log output: -v debug, -vv trace (before the command)");
 
   register_simulator_command(app, ctx);
-  register_pending_commands(app, ctx);  // poc, provision, ... (in FLARE's order)
+  register_pending_commands(app, ctx);  // poc, preflight_check, ... (in FLARE's order)
+  register_provision_command(app, ctx);
   register_job_command(app, ctx);
   register_config_command(app, ctx);
   register_timeouts_command(app, ctx);

@@ -185,15 +185,6 @@ std::optional<std::string> py_format(std::string_view s, const VarMap& pool) {
   return out;
 }
 
-std::string type_name(const Value& v) {
-  if (v.is_object()) return "dict";
-  if (v.is_array()) return "list";
-  if (v.is_string()) return "str";
-  if (v.is_boolean()) return "bool";
-  if (v.is_number_integer()) return "int";
-  if (v.is_number_float()) return "float";
-  return "NoneType";
-}
 
 // Python truthiness, for FLARE's `if item:` on a definition.
 bool truthy(const Value& v) {
@@ -287,7 +278,7 @@ class Resolver {
     }
     if (!it->second.is_object()) {
       return error(path.str(), "bad parameterized expression '" + element + "': " + name +
-                                   " must be dict but got " + type_name(it->second));
+                                   " must be dict but got " + config::python_type_name(it->second));
     }
     if (depth_ >= kMaxDefinitionDepth) {
       return error(path.str(), "definition invocations nested deeper than " +

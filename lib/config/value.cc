@@ -325,4 +325,14 @@ FieldPath FieldPath::index(size_t i) const {
   return out;
 }
 
+std::string python_type_name(const Value& v) {
+  if (v.is_object()) return "dict";
+  if (v.is_array()) return "list";
+  if (v.is_string()) return "str";
+  if (v.is_boolean()) return "bool";
+  if (v.is_number_integer()) return "int";
+  if (v.is_number_float()) return "float";
+  return "NoneType";
+}
+
 }  // namespace nvf::config

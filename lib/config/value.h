@@ -34,6 +34,10 @@ Result<Value> load_file(const std::filesystem::path& path);
 /// Errors: NOT_FOUND naming the directory and the names tried.
 Result<std::filesystem::path> find_config(const std::filesystem::path& dir, std::string_view basename);
 
+/// Python's name for the value's type, as FLARE's messages print it: dict, list, str, bool, int,
+/// float, NoneType.
+std::string python_type_name(const Value& value);
+
 /// Serializes as pretty JSON (4-space indent, trailing newline) for files we write.
 std::string to_pretty_json(const Value& value);
 

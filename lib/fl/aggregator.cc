@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "fl/exclude_vars.h"
 #include "tensor/accumulate.h"
 #include "tensor/dtype.h"
 
@@ -93,15 +94,7 @@ std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 Result<std::unique_ptr<WeightedAggregator>> WeightedAggregator::create(AggregatorOptions options,
                                                                        base::Logger logger) {
-  std::optional<std::regex> exclude;
-  if (!options.exclude_vars.empty()) {
-    try {
-      exclude.emplace(options.exclude_vars, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return InvalidArgumentError("exclude_vars '" + options.exclude_vars +
-                                  "' is not a valid regular expression: " + e.what());
-    }
-  }
+  NVF_ASSIGN_OR_RETURN(std::optional<std::regex> exclude, compile_exclude_vars(options.exclude_vars));
   if (!logger) logger = base::null_logger();
   return std::unique_ptr<WeightedAggregator>(
       new WeightedAggregator(std::move(options), std::move(exclude), std::move(logger)));

@@ -38,15 +38,6 @@ namespace {
 
 std::string strip_ref(std::string_view path) { return std::string(path.substr(0, path.find('#'))); }
 
-std::string type_name(const Value& v) {
-  if (v.is_object()) return "dict";
-  if (v.is_array()) return "list";
-  if (v.is_string()) return "str";
-  if (v.is_boolean()) return "bool";
-  if (v.is_number_integer()) return "int";
-  if (v.is_number()) return "float";
-  return "None";
-}
 
 std::string short_class_name(const std::string& path) {
   const auto dot = path.rfind('.');
@@ -219,7 +210,7 @@ class ComponentBuilder {
 
 Result<ComponentBuilder::Parsed> ComponentBuilder::parse_object(const Value& v,
                                                                 const FieldPath& at) const {
-  if (!v.is_object()) return error(at, "component must be a dict but got " + type_name(v));
+  if (!v.is_object()) return error(at, "component must be a dict but got " + config::python_type_name(v));
   Parsed out;
   if (v.contains("disabled") && v["disabled"].is_boolean() && v["disabled"].get<bool>()) {
     out.disabled = true;
@@ -244,7 +235,7 @@ Result<ComponentBuilder::Parsed> ComponentBuilder::parse_object(const Value& v,
   }
   if (v.contains("args") && !v["args"].is_null()) {
     if (!v["args"].is_object()) {
-      return error(at.child("args"), "\"args\" must be a dict but got " + type_name(v["args"]));
+      return error(at.child("args"), "\"args\" must be a dict but got " + config::python_type_name(v["args"]));
     }
     out.args = v["args"];
     if (out.args.contains("class_attributes")) {
@@ -301,11 +292,11 @@ Status ComponentBuilder::collect_components(const Value& cfg) {
   const Value& list = cfg["components"];
   const FieldPath at = FieldPath().child("components");
   if (!list.is_array())
-    return error(at, "\"components\" must be a list but got " + type_name(list));
+    return error(at, "\"components\" must be a list but got " + config::python_type_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
     const FieldPath item = at.index(i);
     const Value& c = list[i];
-    if (!c.is_object()) return error(item, "component must be a dict but got " + type_name(c));
+    if (!c.is_object()) return error(item, "component must be a dict but got " + config::python_type_name(c));
     if (!c.contains("id") || !c["id"].is_string() || c["id"].get<std::string>().empty()) {
       return error(item.child("id"), "missing component id (a non-empty string)");
     }
@@ -318,11 +309,11 @@ Status ComponentBuilder::collect_workflows(const Value& cfg) {
   if (!cfg.contains("workflows") || cfg["workflows"].is_null()) return Status::OK();
   const Value& list = cfg["workflows"];
   const FieldPath at = FieldPath().child("workflows");
-  if (!list.is_array()) return error(at, "\"workflows\" must be a list but got " + type_name(list));
+  if (!list.is_array()) return error(at, "\"workflows\" must be a list but got " + config::python_type_name(list));
   for (size_t i = 0; i < list.size(); ++i) {
     const FieldPath item = at.index(i);
     const Value& w = list[i];
-    if (!w.is_object()) return error(item, "workflow must be a dict but got " + type_name(w));
+    if (!w.is_object()) return error(item, "workflow must be a dict but got " + config::python_type_name(w));
     std::string id;
     if (w.contains("id") && w["id"].is_string()) id = w["id"].get<std::string>();
     if (id.empty()) {  // FLARE names an anonymous workflow after its class
@@ -344,12 +335,12 @@ Status ComponentBuilder::collect_executors(const Value& cfg) {
   if (!cfg.contains("executors") || cfg["executors"].is_null()) return Status::OK();
   const Value& list = cfg["executors"];
   const FieldPath at = FieldPath().child("executors");
-  if (!list.is_array()) return error(at, "\"executors\" must be a list but got " + type_name(list));
+  if (!list.is_array()) return error(at, "\"executors\" must be a list but got " + config::python_type_name(list));
   std::set<std::string> claimed;
   for (size_t i = 0; i < list.size(); ++i) {
     const FieldPath item = at.index(i);
     const Value& e = list[i];
-    if (!e.is_object()) return error(item, "executor entry must be a dict but got " + type_name(e));
+    if (!e.is_object()) return error(item, "executor entry must be a dict but got " + config::python_type_name(e));
     const Value* tasks = e.contains("tasks") ? &e["tasks"] : nullptr;
     if (!tasks || !tasks->is_array() || tasks->empty()) {
       return error(item.child("tasks"), "\"tasks\" must be a non-empty list of task names");
@@ -383,7 +374,7 @@ Status ComponentBuilder::collect_executors(const Value& cfg) {
 Status ComponentBuilder::collect(const Value& cfg) {
   if (!cfg.is_object()) {
     return InvalidArgumentError(file_ + ": the app config must be a dict but got " +
-                                type_name(cfg));
+                                config::python_type_name(cfg));
   }
   NVF_RETURN_IF_ERROR(collect_components(cfg));
   NVF_RETURN_IF_ERROR(collect_workflows(cfg));
@@ -511,28 +502,28 @@ Result<std::string> BuildContext::string_arg(std::string_view arg,
                                              std::string_view fallback) const {
   if (!has_arg(arg)) return std::string(fallback);
   const Value& v = (*args_)[std::string(arg)];
-  if (!v.is_string()) return arg_error(arg, "must be a string but got " + type_name(v));
+  if (!v.is_string()) return arg_error(arg, "must be a string but got " + config::python_type_name(v));
   return v.get<std::string>();
 }
 
 Result<double> BuildContext::number_arg(std::string_view arg, double fallback) const {
   if (!has_arg(arg)) return fallback;
   const Value& v = (*args_)[std::string(arg)];
-  if (!v.is_number()) return arg_error(arg, "must be a number but got " + type_name(v));
+  if (!v.is_number()) return arg_error(arg, "must be a number but got " + config::python_type_name(v));
   return v.get<double>();
 }
 
 Result<int64_t> BuildContext::int_arg(std::string_view arg, int64_t fallback) const {
   if (!has_arg(arg)) return fallback;
   const Value& v = (*args_)[std::string(arg)];
-  if (!v.is_number_integer()) return arg_error(arg, "must be an int but got " + type_name(v));
+  if (!v.is_number_integer()) return arg_error(arg, "must be an int but got " + config::python_type_name(v));
   return v.get<int64_t>();
 }
 
 Result<bool> BuildContext::bool_arg(std::string_view arg, bool fallback) const {
   if (!has_arg(arg)) return fallback;
   const Value& v = (*args_)[std::string(arg)];
-  if (!v.is_boolean()) return arg_error(arg, "must be a bool but got " + type_name(v));
+  if (!v.is_boolean()) return arg_error(arg, "must be a bool but got " + config::python_type_name(v));
   return v.get<bool>();
 }
 
@@ -540,10 +531,10 @@ Result<std::map<std::string, double>> BuildContext::number_map_arg(std::string_v
   std::map<std::string, double> out;
   if (!has_arg(arg)) return out;
   const Value& v = (*args_)[std::string(arg)];
-  if (!v.is_object()) return arg_error(arg, "must be a dict of numbers but got " + type_name(v));
+  if (!v.is_object()) return arg_error(arg, "must be a dict of numbers but got " + config::python_type_name(v));
   for (const auto& [k, x] : v.items()) {
     if (!x.is_number()) {
-      return arg_error(std::string(arg) + "." + k, "must be a number but got " + type_name(x));
+      return arg_error(std::string(arg) + "." + k, "must be a number but got " + config::python_type_name(x));
     }
     out[k] = x.get<double>();
   }

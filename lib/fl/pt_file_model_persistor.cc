@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "fl/exclude_vars.h"
 #include "base/files.h"
 #include "base/process.h"
 #include "base/strings.h"
@@ -33,15 +34,7 @@ bool is_torch_file_name(const fs::path& path) {
 
 Result<std::unique_ptr<PTFileModelPersistor>> PTFileModelPersistor::create(
     PersistorContext context, PTFileModelPersistorOptions options, base::Logger logger) {
-  std::optional<std::regex> exclude;
-  if (!options.exclude_vars.empty()) {
-    try {
-      exclude.emplace(options.exclude_vars, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return InvalidArgumentError("exclude_vars '" + options.exclude_vars +
-                                  "' is not a valid regular expression: " + e.what());
-    }
-  }
+  NVF_ASSIGN_OR_RETURN(std::optional<std::regex> exclude, compile_exclude_vars(options.exclude_vars));
   NVF_RETURN_IF_ERROR(check_file_name(options.global_model_file_name, "global_model_file_name"));
   NVF_RETURN_IF_ERROR(
       check_file_name(options.best_global_model_file_name, "best_global_model_file_name"));

@@ -12,19 +12,7 @@ namespace nvf::e2e {
 namespace {
 namespace fs = std::filesystem;
 
-class CliTest : public ::testing::Test {
- protected:
-  RunResult run(const std::vector<std::string>& args) {
-    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}});
-  }
-  config::Value load(const fs::path& p) {
-    auto v = config::load_file(p);
-    EXPECT_TRUE(v.ok()) << v.status().to_string();
-    return v.ok() ? *v : config::Value();
-  }
-  TempDir home_;
-  TempDir work_;
-};
+class CliTest : public E2eTest {};
 
 TEST_F(CliTest, VersionPrintsFlareCompatibleVersion) {
   auto r = run({"--version"});
@@ -49,9 +37,9 @@ TEST_F(CliTest, UnknownFlagIsUsageErrorWithExitTwo) {
 }
 
 TEST_F(CliTest, PendingCommandSaysSoAndExitsThree) {
-  auto r = run({"provision", "-p", "project.yml"});
+  auto r = run({"preflight_check", "-p", "kit"});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.out.find("nvflare provision is not available in this build yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nvflare preflight_check is not available in this build yet"), std::string::npos) << r.out;
   EXPECT_EQ(run({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 3);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "base/files.h"
 #include "base/process.h"
 
 namespace nvf::e2e {
@@ -52,6 +53,16 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+config::Value E2eTest::load(const std::filesystem::path& p) {
+  auto v = config::load_file(p);
+  EXPECT_TRUE(v.ok()) << v.status().to_string();
+  return v.ok() ? *v : config::Value();
+}
+
+void E2eTest::save(const std::filesystem::path& p, const config::Value& v) {
+  ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(v)).ok());
 }
 
 }  // namespace nvf::e2e

@@ -2,10 +2,14 @@
 // its exit code and output. Each test makes its own temporary HOME and work directory.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "config/value.h"
 
 namespace nvf::e2e {
 
@@ -27,6 +31,20 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+/// A test with its own HOME and work folder, running nvflare there.
+class E2eTest : public ::testing::Test {
+ protected:
+  RunResult run(const std::vector<std::string>& args) {
+    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}});
+  }
+  /// Loads a config file, failing the test (and returning null) when it does not parse.
+  config::Value load(const std::filesystem::path& p);
+  void save(const std::filesystem::path& p, const config::Value& v);
+
+  TempDir home_;
+  TempDir work_;
 };
 
 }  // namespace nvf::e2e

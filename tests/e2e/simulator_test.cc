@@ -41,19 +41,8 @@ std::optional<std::pair<int, std::string>> run_python_torch(const fs::path& scri
   return std::pair{exit->exit_code, out};
 }
 
-class SimulatorTest : public ::testing::Test {
+class SimulatorTest : public E2eTest {
  protected:
-  RunResult run(const std::vector<std::string>& args) {
-    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}});
-  }
-  config::Value load(const fs::path& p) {
-    auto v = config::load_file(p);
-    EXPECT_TRUE(v.ok()) << v.status().to_string();
-    return v.ok() ? *v : config::Value();
-  }
-  void save(const fs::path& p, const config::Value& v) {
-    ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(v)).ok());
-  }
   // A numpy-style job (fedavg_np) whose trainer command and executor args are replaced.
   fs::path np_job(const std::string& name, const std::string& command, const config::Value& executor_args) {
     fs::path job = work_.path() / name;
@@ -117,8 +106,6 @@ class SimulatorTest : public ::testing::Test {
     }
     return acc;
   }
-  TempDir home_;
-  TempDir work_;
 };
 
 TEST_F(SimulatorTest, HelloNumpyGivesFlaresExactWeights) {

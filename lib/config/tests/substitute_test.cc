@@ -51,9 +51,9 @@ TEST(ConfigSubstitute, UnknownNameLeavesTheStringUnchanged) {
 
 TEST(ConfigSubstitute, EnvironmentIsReadWithDollarPrefix) {
   auto r = resolve(R"({"home": "{$HOME}", "p": "dir={$DATA_ROOT}/x", "plain": "{HOME}"})", {},
-                   {{"HOME", "/home/u"}, {"DATA_ROOT", "/data"}});
+                   {{"HOME", "/users/u"}, {"DATA_ROOT", "/data"}});
   ASSERT_TRUE(r.ok()) << r.status().to_string();
-  EXPECT_EQ((*r)["home"], "/home/u");
+  EXPECT_EQ((*r)["home"], "/users/u");
   EXPECT_EQ((*r)["p"], "dir=/data/x");
   EXPECT_EQ((*r)["plain"], "{HOME}");
 }
