@@ -19,7 +19,7 @@ class TensorSink : public DownloadConsumer {
         return InvalidArgumentError("item '" + item.name + "' (#" + std::to_string(i) +
                                     ") is not a tensor");
       }
-      NVF_ASSIGN_OR_RETURN(tensor::Tensor t, tensor::Tensor::zeros(*item.dtype, item.shape));
+      NVF_ASSIGN_OR_RETURN(tensor::Tensor t, tensor::Tensor::uninitialized(*item.dtype, item.shape));
       if (t.nbytes() != item.size) {
         return InvalidArgumentError("item '" + item.name + "' has " + std::to_string(item.size) +
                                     " bytes but its dtype and shape need " +

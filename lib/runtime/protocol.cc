@@ -54,7 +54,7 @@ Status TensorStreamConsumer::consume(size_t item, uint64_t offset, const cellnet
   const auto& info = manifest_.items[item];
   if (item != current_) {
     NVF_RETURN_IF_ERROR(deliver_empty_before(item));
-    NVF_ASSIGN_OR_RETURN(tensor_, tensor::Tensor::zeros(*info.dtype, info.shape));
+    NVF_ASSIGN_OR_RETURN(tensor_, tensor::Tensor::uninitialized(*info.dtype, info.shape));
     current_ = item;
   }
   if (offset + bytes.size > tensor_.nbytes()) {

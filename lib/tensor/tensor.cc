@@ -78,7 +78,7 @@ std::string shape_to_string(const Shape& shape) {
 
 Tensor::Tensor() = default;
 
-Result<Tensor> Tensor::zeros(DType dtype, Shape shape) {
+Result<Tensor> Tensor::uninitialized(DType dtype, Shape shape) {
   NVF_ASSIGN_OR_RETURN(uint64_t bytes, shape_nbytes(dtype, shape));
   if (bytes > SIZE_MAX)
     return ResourceExhaustedError("tensor of " + std::to_string(bytes) + " bytes");
@@ -89,12 +89,17 @@ Result<Tensor> Tensor::zeros(DType dtype, Shape shape) {
                                   std::string(safetensors_name(dtype)) + " tensor of shape " +
                                   shape_to_string(shape));
   }
-  if (bytes > 0) std::memset(t.owned_.get(), 0, static_cast<size_t>(bytes));
   t.dtype_ = dtype;
   t.numel_ = *shape_numel(shape);
   t.shape_ = std::move(shape);
   t.nbytes_ = static_cast<size_t>(bytes);
   t.data_ = t.owned_.get();
+  return t;
+}
+
+Result<Tensor> Tensor::zeros(DType dtype, Shape shape) {
+  NVF_ASSIGN_OR_RETURN(Tensor t, uninitialized(dtype, std::move(shape)));
+  if (t.nbytes_ > 0) std::memset(t.owned_.get(), 0, t.nbytes_);
   return t;
 }
 

@@ -52,6 +52,10 @@ class Tensor {
   /// RESOURCE_EXHAUSTED when the buffer cannot be allocated.
   static Result<Tensor> zeros(DType dtype, Shape shape);
 
+  /// As zeros(), with the bytes left unset: for a caller that writes every byte next (a download),
+  /// so the model's memory is touched once, not twice. Errors: as zeros().
+  static Result<Tensor> uninitialized(DType dtype, Shape shape);
+
   /// A borrowed view of `size` bytes at `data`, kept valid by `keep_alive`. No copy.
   /// Errors: INVALID_ARGUMENT when `size` is not numel * dtype size (or the shape is invalid).
   static Result<Tensor> borrow(DType dtype, Shape shape, const std::byte* data, size_t size,
