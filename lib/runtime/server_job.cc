@@ -144,6 +144,7 @@ void ServerJobEngine::handle_get_task(const Message& request, cellnet::Responder
     touch_locked(client);
     if (ended_ || stopping_) {
       told_end_run_.insert(client);
+      cv_.notify_all();  // run() waits for every client to hear this
       reply = control_reply(kTaskEndRun);
     } else if (std::find(opt_.clients.begin(), opt_.clients.end(), client) == opt_.clients.end()) {
       reply = control_reply(kTaskEndRun);

@@ -204,6 +204,21 @@ TEST_F(EnginesTest, MinResponsesEndTheTaskAfterTheWait) {
   engine.stop();
 }
 
+// Regression: run() waited its whole end_run_wait even after every client had heard __end_run__
+// (hearing it did not wake the wait), so every failed simulation took 5 s longer.
+TEST_F(EnginesTest, RunEndsAsSoonAsEveryClientHeardEndRun) {
+  ServerJobOptions o = server_options({"site-1", "site-2"});
+  o.end_run_wait = std::chrono::minutes(10);
+  ServerJobEngine engine(*sj_, o);
+  ASSERT_TRUE(engine.start().ok());
+  run_client(client("site-1"), "site-1", 1);
+  run_client(client("site-2"), "site-2", 1);
+  auto done = std::async(std::launch::async, [&] { return engine.run({}); });
+  ASSERT_EQ(done.wait_for(60s), std::future_status::ready) << "run() waited for end_run_wait";
+  EXPECT_TRUE(done.get().ok());
+  engine.stop();
+}
+
 TEST_F(EnginesTest, LateResultIsRefusedWithAClearMessage) {
   ServerJobEngine engine(*sj_, server_options({"site-1"}));
   ASSERT_TRUE(engine.start().ok());
