@@ -11,15 +11,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/files.h"
 #include "base/logging.h"
 #include "base/strings.h"
 #include "cellnet/cell.h"
+#include "cellnet/cell_settings.h"
 #include "cellnet/inproc_driver.h"
 #include "cellnet/socket_driver.h"
 #include "config/substitute.h"
+#include "config/timeouts.h"
 #include "fl/component_registry.h"
 #include "fl/filter.h"
 #include "job/job_folder.h"
@@ -65,6 +68,8 @@ struct Site {
   base::Logger log;
   fl::ComponentSet components;
   config::Value filter_config;  // handed to the site's trainer, where its filters run
+  fs::path config_file;         // config_fed_client.*
+  std::optional<config::EffectiveTimeouts> timeouts;
   std::unique_ptr<cellnet::Cell> cp, cj;
   std::unique_ptr<runtime::ClientJobEngine> engine;
   std::thread thread;
@@ -143,6 +148,22 @@ class SignalWatcher {
   sigset_t old_;
   std::thread thread_;
 };
+
+// The timeouts a site runs with: the registry's defaults and the top-level keys of its config
+// (job validate has already reported bad values; a bad one keeps its default here).
+config::EffectiveTimeouts timeouts_of(const fs::path& config_file, config::OverrideSource kind) {
+  auto t = config::TimeoutRegistry::defaults().effective();
+  auto raw = config::load_file(config_file);
+  if (raw.ok() && raw->is_object()) {
+    std::vector<config::Finding> ignored;
+    t.apply_overrides(*raw, kind, config_file.filename().string(), config::FieldPath(), &ignored);
+  }
+  return t;
+}
+
+std::chrono::milliseconds ms_of(const config::EffectiveTimeouts& t, std::string_view name) {
+  return std::chrono::milliseconds(static_cast<int64_t>(t.resolved(name).value_or(0) * 1000));
+}
 
 std::string model_files(const fs::path& run_dir) {
   std::vector<std::string> out;
@@ -332,6 +353,7 @@ int run_simulator(const SimulatorOptions& o) {
     base::atomic_write(site->run_dir / "meta.json", config::to_pretty_json(job_meta)).ignore();
     auto cfg = config::find_config(site->app_dir / "config", "config_fed_client");
     if (!cfg.ok()) return fail(cfg.status(), kSimSetupFailed);
+    site->config_file = *cfg;
     auto app = build_site_app(*cfg, system_vars(n, site->root, site->app_dir, o.nvflare_bin), registry,
                               fl::BuildEnv{site->run_dir, site->app_dir, n, site->log, {}}, false);
     if (!app.ok()) return fail(app.status(), kSimSetupFailed);
@@ -344,29 +366,31 @@ int run_simulator(const SimulatorOptions& o) {
   cellnet::DriverRegistry drivers;
   drivers.add(std::make_shared<cellnet::InprocDriver>());
   drivers.add(std::make_shared<cellnet::UdsDriver>());
-  auto make_cell = [&](const std::string& fqcn, base::Logger log) {
-    cellnet::CellOptions co;
+  auto server_t = timeouts_of(*server_cfg_path, config::OverrideSource::kServerJobConfig);
+  auto make_cell = [&](const std::string& fqcn, base::Logger log, const config::EffectiveTimeouts& t) {
+    cellnet::CellOptions co = cellnet::cell_options_from(t);
     co.fqcn = fqcn;
     co.drivers = &drivers;
     co.logger = log;
-    co.reconnect_initial = 50ms;
+    co.reconnect_initial = 50ms;  // in-process links come back at once: no need to wait a second
     co.reconnect_max = 1000ms;
     auto cell = std::make_unique<cellnet::Cell>(co);
     cell->start().ignore();
     return cell;
   };
   std::string server_url = "inproc://sim-server";
-  auto sp = make_cell("server", *server_log);
+  auto sp = make_cell("server", *server_log, server_t);
   if (auto u = sp->listen(server_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
-  auto sj = make_cell(std::string("server.") + kJobId, *server_log);
+  auto sj = make_cell(std::string("server.") + kJobId, *server_log, server_t);
   sj->connect(server_url).ignore();
   runtime::TrainerSlots slots(threads);
   for (auto& site : sites) {
-    site->cp = make_cell(site->name, site->log);
+    site->timeouts = timeouts_of(site->config_file, config::OverrideSource::kClientJobConfig);
+    site->cp = make_cell(site->name, site->log, *site->timeouts);
     site->cp->connect(server_url).ignore();
     std::string cp_url = "inproc://sim-" + site->name;
     if (auto u = site->cp->listen(cp_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
-    site->cj = make_cell(site->name + "." + kJobId, site->log);
+    site->cj = make_cell(site->name + "." + kJobId, site->log, *site->timeouts);
     site->cj->connect(cp_url).ignore();
   }
   for (auto& site : sites) {
@@ -383,6 +407,11 @@ int run_simulator(const SimulatorOptions& o) {
   so.app_dir = server_app;
   so.logger = *server_log;
   so.progress = print;
+  so.download = cellnet::download_options_from(server_t);
+  so.download_idle_timeout = ms_of(server_t, "tensor_min_download_timeout");
+  so.dead_client_grace_period = ms_of(server_t, "dead_client_grace_period");
+  so.dead_client_check_lead_time = ms_of(server_t, "dead_client_check_lead_time");
+  so.end_run_wait = ms_of(server_t, "end_run_readiness_timeout");
   if (!server_app_built->filters.empty()) so.filters = &server_app_built->filters;
   runtime::ServerJobEngine server(*sj, so);
   if (Status s = server.start(); !s.ok()) return fail(s, kSimSetupFailed);
@@ -410,6 +439,9 @@ int run_simulator(const SimulatorOptions& o) {
     }
     runtime::ClientJobOptions co;
     co.server_job_fqcn = std::string("server.") + kJobId;
+    co.get_task_timeout = ms_of(*site->timeouts, "get_task_timeout");
+    co.submit_task_result_timeout = ms_of(*site->timeouts, "submit_task_result_timeout");
+    co.job_heartbeat_interval = ms_of(*site->timeouts, "job_heartbeat_interval");
     site->engine = std::make_unique<runtime::ClientJobEngine>(ctx, co, executors);
   }
 
