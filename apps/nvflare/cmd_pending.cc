@@ -19,8 +19,9 @@ struct PendingOptions {
 
 void not_available(AppContext& ctx, const std::string& command) {
   std::cerr << "nvflare " << command << " is not available in this build yet.\n"
-            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare job (create, "
-               "list_templates, show_variables, validate), nvflare config, nvflare timeouts.\n";
+            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare poc (prepare, "
+               "clean), nvflare job (create, list_templates, show_variables, validate), nvflare config, "
+               "nvflare timeouts.\n";
   ctx.exit_code = kExitNotAvailable;
 }
 
@@ -36,31 +37,6 @@ CLI::App* pending(CLI::App& parent, AppContext& ctx, const std::string& name, co
 
 void register_pending_commands(CLI::App& app, AppContext& ctx) {
   auto o = std::make_shared<PendingOptions>();
-
-  CLI::App* poc = app.add_subcommand("poc", "a local proof-of-concept federation [not in this build yet]");
-  poc->require_subcommand(1);
-  CLI::App* prep = pending(*poc, ctx, "prepare", "create the POC workspace", "poc prepare", o);
-  prep->add_option("-n,--number_of_clients", o->number, "number of clients (2)");
-  prep->add_option("-c,--clients", o->words, "client names");
-  prep->add_flag("--he", o->flag, "with homomorphic encryption (also -he)");
-  prep->add_option("-i,--project_input", o->text, "a project.yml to use");
-  prep->add_option("-d,--docker_image", o->text, "docker image");
-  prep->add_flag("--debug", o->flag, "debug output (also -debug)");
-  CLI::App* pjd = pending(*poc, ctx, "prepare-jobs-dir", "link a jobs dir as the admin transfer dir",
-                          "poc prepare-jobs-dir", o);
-  pjd->add_option("-j,--jobs_dir", o->text, "jobs directory");
-  pjd->add_flag("--debug", o->flag, "debug output (also -debug)");
-  CLI::App* start = pending(*poc, ctx, "start", "start the POC processes", "poc start", o);
-  start->add_option("-p,--service", o->text, "one participant (all)");
-  start->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
-  start->add_option("--gpu", o->words, "GPU ids (also -gpu)");
-  start->add_flag("--debug", o->flag, "debug output (also -debug)");
-  CLI::App* stop = pending(*poc, ctx, "stop", "stop the POC processes", "poc stop", o);
-  stop->add_option("-p,--service", o->text, "one participant (all)");
-  stop->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
-  stop->add_flag("--debug", o->flag, "debug output (also -debug)");
-  CLI::App* clean = pending(*poc, ctx, "clean", "remove the POC workspace", "poc clean", o);
-  clean->add_flag("--debug", o->flag, "debug output (also -debug)");
 
   CLI::App* pre = pending(app, ctx, "preflight_check", "check a startup kit before starting it",
                           "preflight_check", o);

@@ -34,6 +34,8 @@ void register_timeouts_command(CLI::App& app, AppContext& ctx);
 void register_simulator_command(CLI::App& app, AppContext& ctx);
 void register_train_command(CLI::App& app, AppContext& ctx);
 void register_provision_command(CLI::App& app, AppContext& ctx);
+/// nvflare poc: prepare and clean; start, stop and prepare-jobs-dir are not in this build yet.
+void register_poc_command(CLI::App& app, AppContext& ctx);
 /// Commands whose implementation is not in this build yet: they parse FLARE's flags, say so, and
 /// exit kExitNotAvailable.
 void register_pending_commands(CLI::App& app, AppContext& ctx);

@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", ctx.verbose, "more log output: -v debug, -vv trace (before the command)");
 
   register_simulator_command(app, ctx);
-  register_pending_commands(app, ctx);  // poc, preflight_check, ... (in FLARE's order)
+  register_poc_command(app, ctx);
+  register_pending_commands(app, ctx);  // preflight_check, ... (in FLARE's order)
   register_provision_command(app, ctx);
   register_job_command(app, ctx);
   register_config_command(app, ctx);

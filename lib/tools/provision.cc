@@ -183,6 +183,7 @@ Result<fs::path> run_provision(const ProvisionOptions& o) {
   NVF_ASSIGN_OR_RETURN(Value yml, config::load_file(project_file));
   NVF_ASSIGN_OR_RETURN(Project project,
                        provision::parse_project(yml, project_file.filename().string(), o.warn));
+  project.poc = o.poc;
 
   fs::path root = fs::absolute(o.workspace).lexically_normal() / project.name;
   NVF_ASSIGN_OR_RETURN(int index, next_prod_index(root));

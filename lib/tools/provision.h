@@ -21,6 +21,7 @@ struct ProvisionOptions {
   std::filesystem::path workspace = "workspace";  // -w
   std::filesystem::path custom_folder = ".";      // -c (accepted; no custom builders in this build)
   bool gen_scripts = false;                       // -s: prod_NN/start_all.sh
+  bool poc = false;  // POC mode (`nvflare poc prepare`): fed_admin.json username "", uid_source "cert"
   std::string
       nvflare_bin;  // recorded in the kit's scripts as the fallback when nvflare is not on PATH
   std::function<void(const std::string&)> print;  // progress lines (stdout)

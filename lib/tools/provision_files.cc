@@ -77,7 +77,7 @@ Value fed_admin_json(const Project& p, const Participant& a) {
   const Participant& s = p.server();
   Value admin = {
       {"project_name", p.name},
-      {"username", a.name},
+      {"username", p.poc ? std::string() : a.name},
       {"server_identity", s.name},
       {"scheme", p.scheme},
       {"host", s.default_host},

@@ -34,6 +34,7 @@ struct Project {
   std::string scheme = "grpc";
   std::string config_folder = "config";
   std::string download_job_url = "http://download.server.com/";
+  bool poc = false;  // POC mode: admin kits log in by certificate without a user name
   const Participant& server() const;
 };
 

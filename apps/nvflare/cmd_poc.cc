@@ -1,0 +1,112 @@
+// nvflare poc {prepare, prepare-jobs-dir, start, stop, clean}. prepare and clean are implemented;
+// the others parse FLARE 2.7.2's flags and exit kExitNotAvailable.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "tools/poc.h"
+#include "tools/user_config.h"
+
+namespace nvf::app {
+namespace {
+
+struct PocCliOptions {
+  int number_of_clients = 2;
+  std::vector<std::string> clients;
+  bool he = false;
+  std::string project_input;
+  std::string docker_image;
+  bool debug = false;
+  // placeholders
+  std::string text;
+  std::vector<std::string> words;
+};
+
+void print_line(const std::string& line) { std::cout << line << std::endl; }
+
+int run_prepare(const PocCliOptions& o) {
+  auto config_path = tools::user_config_path();
+  auto config = tools::load_user_config(config_path);
+  if (!config.ok()) return report(config.status());
+  if (o.he) std::cerr << "warning: -he is accepted but HE is not part of this build; ignored\n";
+  if (!o.docker_image.empty()) std::cerr << "warning: -d is accepted but ignored in this build\n";
+  tools::PocPrepareOptions p;
+  p.workspace = tools::poc_workspace(*config);
+  p.number_of_clients = o.number_of_clients;
+  p.clients = o.clients;
+  p.project_input = o.project_input;
+  p.nvflare_bin = tools::self_exe().string();
+  p.user_config = config_path;
+  p.confirm = [](const std::string& prompt) {
+    std::cout << prompt << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) {
+      std::cout << "\n";
+      return false;
+    }
+    return answer == "y" || answer == "Y";
+  };
+  p.print = print_line;
+  p.warn = [](const std::string& line) { std::cerr << line << std::endl; };
+  auto prod = tools::poc_prepare(p);
+  return report(prod.status());
+}
+
+int run_clean() {
+  auto config = tools::load_user_config(tools::user_config_path());
+  if (!config.ok()) return report(config.status());
+  return report(tools::poc_clean(tools::poc_workspace(*config), print_line));
+}
+
+void not_available(AppContext& ctx, const std::string& command) {
+  std::cerr << "nvflare " << command << " is not available in this build yet.\n"
+            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare poc (prepare, "
+               "clean), nvflare job (create, list_templates, show_variables, validate), nvflare config, "
+               "nvflare timeouts.\n";
+  ctx.exit_code = kExitNotAvailable;
+}
+
+CLI::App* pending(CLI::App& parent, AppContext& ctx, const std::string& name, const std::string& desc) {
+  CLI::App* sub = parent.add_subcommand(name, desc + " [not in this build yet]");
+  std::string full = "poc " + name;
+  sub->callback([&ctx, full] { not_available(ctx, full); });
+  return sub;
+}
+
+}  // namespace
+
+void register_poc_command(CLI::App& app, AppContext& ctx) {
+  auto o = std::make_shared<PocCliOptions>();
+  CLI::App* poc = app.add_subcommand("poc", "a local proof-of-concept federation");
+  poc->require_subcommand(1);
+
+  CLI::App* prep = poc->add_subcommand("prepare", "create the POC workspace");
+  prep->add_option("-n,--number_of_clients", o->number_of_clients, "number of clients (2)");
+  prep->add_option("-c,--clients", o->clients, "client names (overrides -n)");
+  prep->add_flag("--he", o->he, "with homomorphic encryption (also -he); not in this build");
+  prep->add_option("-i,--project_input", o->project_input, "a project.yml to use (ignores -n/-c)");
+  prep->add_option("-d,--docker_image", o->docker_image, "docker image; accepted, unused");
+  prep->add_flag("--debug", o->debug, "debug output (also -debug)");
+  prep->callback([o, &ctx] { ctx.exit_code = run_prepare(*o); });
+
+  CLI::App* pjd = pending(*poc, ctx, "prepare-jobs-dir", "link a jobs dir as the admin transfer dir");
+  pjd->add_option("-j,--jobs_dir", o->text, "jobs directory");
+  pjd->add_flag("--debug", o->debug, "debug output (also -debug)");
+  CLI::App* start = pending(*poc, ctx, "start", "start the POC processes");
+  start->add_option("-p,--service", o->text, "one participant (all)");
+  start->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
+  start->add_option("--gpu", o->words, "GPU ids (also -gpu)");
+  start->add_flag("--debug", o->debug, "debug output (also -debug)");
+  CLI::App* stop = pending(*poc, ctx, "stop", "stop the POC processes");
+  stop->add_option("-p,--service", o->text, "one participant (all)");
+  stop->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
+  stop->add_flag("--debug", o->debug, "debug output (also -debug)");
+
+  CLI::App* clean = poc->add_subcommand("clean", "remove the POC workspace");
+  clean->add_flag("--debug", o->debug, "debug output (also -debug)");
+  clean->callback([&ctx] { ctx.exit_code = run_clean(); });
+}
+
+}  // namespace nvf::app

@@ -1,0 +1,55 @@
+// `nvflare poc prepare` and `nvflare poc clean`: a local proof-of-concept workspace holding one
+// provisioned project (server `server`, clients site-1..N, admin admin@nvidia.com) in POC mode.
+// The workspace carries a marker file so that only folders this tool created are ever deleted.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "tools/user_config.h"
+
+namespace nvf::tools {
+
+/// The marker file written into every POC workspace this tool creates.
+inline constexpr const char* kPocMarker = ".nvflare_poc_workspace";
+
+/// FLARE's default POC workspace.
+inline constexpr const char* kDefaultPocWorkspace = "/tmp/nvflare/poc";
+
+/// The POC workspace: env NVFLARE_POC_WORKSPACE → config poc_workspace.path → /tmp/nvflare/poc
+/// (made absolute).
+std::filesystem::path poc_workspace(const UserConfig& config);
+
+/// FLARE's POC project.yml text: server `server` (default_host localhost, ports 8002/8003),
+/// the given clients (org nvidia), admin admin@nvidia.com (project_admin).
+std::string poc_project_yml(const std::vector<std::string>& clients);
+
+struct PocPrepareOptions {
+  std::filesystem::path workspace;
+  int number_of_clients = 2;          // -n
+  std::vector<std::string> clients;   // -c (overrides -n)
+  std::filesystem::path project_input;  // -i (overrides -n/-c)
+  std::string nvflare_bin;            // as ProvisionOptions::nvflare_bin
+  std::filesystem::path user_config;  // where startup_kit/poc_workspace are saved (empty: not saved)
+  /// Asked before an existing POC workspace is deleted; true means proceed.
+  std::function<bool(const std::string& prompt)> confirm;
+  std::function<void(const std::string&)> print;
+  std::function<void(const std::string&)> warn;
+};
+
+/// Prepares the workspace. Returns the prod_00 folder, or nullopt when the user declined to
+/// replace an existing workspace (left untouched). Errors: FAILED_PRECONDITION for an existing
+/// folder without the POC marker (never deleted), INVALID_ARGUMENT for bad options or project,
+/// provisioning and file-system errors.
+Result<std::optional<std::filesystem::path>> poc_prepare(const PocPrepareOptions& options);
+
+/// Removes the workspace. Errors: FAILED_PRECONDITION when the system is running (a server
+/// pid.fl exists), when the folder lacks the POC marker, or when there is no workspace.
+Status poc_clean(const std::filesystem::path& workspace,
+                 const std::function<void(const std::string&)>& print);
+
+}  // namespace nvf::tools
