@@ -5,6 +5,7 @@
 
 #include "base/files.h"
 #include "tools/provision.h"
+#include "tools/provision_internal.h"
 
 namespace nvf::tools {
 namespace {
@@ -77,24 +78,10 @@ participants:
     default_host: localhost
 )";
   for (const auto& c : clients) yml += "  - name: " + c + "\n    type: client\n    org: nvidia\n";
-  yml += R"(  - name: admin@nvidia.com
-    type: admin
-    org: nvidia
-    role: project_admin
-
-# The same methods in all builders are called in their order defined in builders section
-builders:
-  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder
-    args:
-      template_file:
-        - master_template.yml
-  - path: nvflare.lighter.impl.static_file.StaticFileBuilder
-    args:
-      config_folder: config
-      scheme: grpc
-  - path: nvflare.lighter.impl.cert.CertBuilder
-  - path: nvflare.lighter.impl.signature.SignatureBuilder
-)";
+  yml += "  - name: admin@nvidia.com\n    type: admin\n    org: nvidia\n    role: project_admin\n";
+  // FLARE's POC project is its sample project with other participants: same builders.
+  std::string sample = provision::sample_project_yml();
+  yml += sample.substr(sample.find("\n# The same methods in all builders"));
   return yml;
 }
 
