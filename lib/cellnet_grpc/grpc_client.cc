@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <fcntl.h>
 #include <mutex>
+#include <thread>
 
 #include "cellnet_grpc/grpc_credentials_internal.h"
 #include "cellnet_grpc/grpc_server_internal.h"
@@ -137,27 +138,24 @@ bool tcp_reachable(const std::string& host, int port, std::chrono::milliseconds 
 }
 
 // Waits until the channel's transport is up. gRPC retries a failed connection with backoff until
-// the deadline; we fail at the first TRANSIENT_FAILURE so a refused connect returns at once (the
-// caller's connector retries on its own schedule).
-Status wait_for_transport(grpc::Channel& channel, const cellnet::Url& url, bool tls, const std::string& target_name,
-                          Clock::time_point deadline) {
+// the deadline, and keeps reporting TRANSIENT_FAILURE meanwhile, so we decide at the first failure:
+// nothing listening is kRefused (the caller's connector retries on its own schedule); a port that
+// accepts TCP is kFailedAfterTcp, which may be transient (a busy listener under many simultaneous
+// connects) and is retried on a fresh channel by the caller.
+enum class TransportWait { kReady, kRefused, kFailedAfterTcp, kTimedOut };
+
+TransportWait wait_for_transport(grpc::Channel& channel, const cellnet::Url& url, Clock::time_point deadline) {
   auto state = channel.GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY) {
     if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) {
-      if (tls && tcp_reachable(url.host, url.port, std::chrono::milliseconds(500))) {
-        return UnavailableError("cannot connect to " + url.to_string() + ": TLS handshake failed (target name '" +
-                                target_name + "'): check that the root CA signed the server certificate, that the "
-                                "certificates are valid now, and that the server certificate names the target");
-      }
-      return UnavailableError("cannot connect to " + url.to_string() + ": connection refused or host unreachable");
+      return tcp_reachable(url.host, url.port, std::chrono::milliseconds(500)) ? TransportWait::kFailedAfterTcp
+                                                                                : TransportWait::kRefused;
     }
     auto system_deadline = std::chrono::system_clock::now() + (deadline - Clock::now());
-    if (!channel.WaitForStateChange(state, system_deadline)) {
-      return DeadlineExceededError("cannot connect to " + url.to_string() + ": no connection within the timeout");
-    }
+    if (!channel.WaitForStateChange(state, system_deadline)) return TransportWait::kTimedOut;
     state = channel.GetState(/*try_to_connect=*/true);
   }
-  return Status::OK();
+  return TransportWait::kReady;
 }
 
 }  // namespace
@@ -177,9 +175,33 @@ Result<std::shared_ptr<cellnet::Connection>> connect_stream(const std::string& u
   cellnet::Url target_url = parsed;
   target_url.path.clear();
   std::string target = target_url.to_string().substr(target_url.scheme.size() + 3);  // host:port
-  auto channel = grpc::CreateCustomChannel(target, creds, make_channel_arguments(options, tls));
   std::string target_name = options.tls.target_name.empty() ? parsed.host : options.tls.target_name;
-  NVF_RETURN_IF_ERROR(wait_for_transport(*channel, parsed, tls, target_name, deadline));
+  // A transport that fails although the port accepts TCP gets a few fresh channels before we call it
+  // a mismatch (TLS vs plain, wrong CA or name): under load a listener can drop a handshake.
+  constexpr int kAttempts = 3;
+  std::shared_ptr<grpc::Channel> channel;
+  for (int attempt = 1;; ++attempt) {
+    channel = grpc::CreateCustomChannel(target, creds, make_channel_arguments(options, tls));
+    auto outcome = wait_for_transport(*channel, parsed, deadline);
+    if (outcome == TransportWait::kReady) break;
+    if (outcome == TransportWait::kRefused) {
+      return UnavailableError("cannot connect to " + parsed.to_string() + ": connection refused or host unreachable");
+    }
+    if (outcome == TransportWait::kTimedOut) {
+      return DeadlineExceededError("cannot connect to " + parsed.to_string() + ": no connection within the timeout");
+    }
+    if (attempt >= kAttempts || Clock::now() + std::chrono::milliseconds(100) >= deadline) {
+      if (tls) {
+        return UnavailableError("cannot connect to " + parsed.to_string() + ": TLS handshake failed (target name '" +
+                                target_name + "'): check that the root CA signed the server certificate, that the "
+                                "certificates are valid now, and that the server certificate names the target");
+      }
+      return UnavailableError("cannot connect to " + parsed.to_string() +
+                              ": the port accepts TCP but no gRPC transport could be set up (" +
+                              std::to_string(attempt) + " attempts): is a TLS (grpcs) server listening there?");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));  // backoff between fresh channels
+  }
 
   cellnet::PeerInfo peer{parsed.to_string(), target, ""};
   auto conn = std::make_shared<GrpcConnection>(std::move(peer), handler, options);
