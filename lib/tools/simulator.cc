@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "base/files.h"
+#include "base/signals.h"
 #include "base/logging.h"
 #include "base/strings.h"
 #include "cellnet/cell.h"
@@ -28,7 +29,7 @@
 #include "job/job_folder.h"
 #include "runtime/client_job.h"
 #include "runtime/launcher_executor.h"
-#include "runtime/register.h"
+#include "runtime/job_app.h"
 #include "runtime/server_job.h"
 #include "tools/job_commands.h"
 #include "tools/user_config.h"
@@ -66,103 +67,18 @@ struct Site {
   std::string name;
   fs::path root, run_dir, app_dir;
   base::Logger log;
-  fl::ComponentSet components;
-  config::Value filter_config;  // handed to the site's trainer, where its filters run
-  fs::path config_file;         // config_fed_client.*
-  std::optional<config::EffectiveTimeouts> timeouts;
+  std::optional<runtime::SiteApp> app;
   std::unique_ptr<cellnet::Cell> cp, cj;
   std::unique_ptr<runtime::ClientJobEngine> engine;
   std::thread thread;
   Status result;
 };
 
-config::VarMap system_vars(const std::string& site, const fs::path& workspace, const fs::path& app_dir,
-                           const std::string& nvflare_bin) {
-  config::VarMap v;
-  v["SITE_NAME"] = site;
-  v["WORKSPACE"] = workspace.string();
-  v["JOB_ID"] = kJobId;
-  v["SECURE_MODE"] = false;
-  v["JOB_CUSTOM_DIR"] = (app_dir / "custom").string();
-  v["APP_DIR"] = app_dir.string();
-  v["NVFLARE_BIN"] = nvflare_bin;
-  return v;
-}
-
-// What an app config makes: its components and its filter chains (a client's chains are built
-// here only to fail early: they run in the trainer, which gets `filter_config`).
-struct SiteApp {
-  fl::ComponentSet components;
-  fl::FilterChains filters;
-  config::Value filter_config;
-};
-
-Result<SiteApp> build_site_app(const fs::path& config_file, const config::VarMap& vars,
-                               const fl::ComponentRegistry& registry, const fl::BuildEnv& env, bool is_server) {
-  NVF_ASSIGN_OR_RETURN(config::Value raw, config::load_file(config_file));
-  NVF_ASSIGN_OR_RETURN(config::Value resolved,
-                       config::resolve_config(raw, vars, config::current_environment(), config_file.string()));
-  SiteApp app;
-  NVF_ASSIGN_OR_RETURN(app.components, fl::build_components(resolved, registry, config_file.string(), env));
-  NVF_ASSIGN_OR_RETURN(app.filters, fl::build_filter_chains(resolved, registry, config_file.string(), env, is_server));
-  app.filter_config = fl::filter_config_of(resolved);
-  return app;
-}
-
 spdlog::level::level_enum level_for(const std::string& log_config) {
   if (log_config == "verbose") return spdlog::level::debug;
   if (log_config.empty() || log_config == "concise" || log_config == "full") return spdlog::level::info;
   auto l = base::parse_log_level(log_config);
   return l.ok() ? *l : spdlog::level::info;
-}
-
-// Turns SIGINT/SIGTERM into a call on a thread of ours (no async-signal-unsafe work in a handler).
-class SignalWatcher {
- public:
-  explicit SignalWatcher(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR2);  // our own wake-up to stop the watcher
-    pthread_sigmask(SIG_BLOCK, &set, &old_);
-    thread_ = std::thread([this, set] {
-      for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGUSR2 && stop_) return;
-        if (sig == SIGINT || sig == SIGTERM) on_signal_(sig);
-      }
-    });
-  }
-  ~SignalWatcher() {
-    stop_ = true;
-    pthread_kill(thread_.native_handle(), SIGUSR2);
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  std::function<void(int)> on_signal_;
-  std::atomic<bool> stop_{false};
-  sigset_t old_;
-  std::thread thread_;
-};
-
-// The timeouts a site runs with: the registry's defaults and the top-level keys of its config
-// (job validate has already reported bad values; a bad one keeps its default here).
-config::EffectiveTimeouts timeouts_of(const fs::path& config_file, config::OverrideSource kind) {
-  auto t = config::TimeoutRegistry::defaults().effective();
-  auto raw = config::load_file(config_file);
-  if (raw.ok() && raw->is_object()) {
-    std::vector<config::Finding> ignored;
-    t.apply_overrides(*raw, kind, config_file.filename().string(), config::FieldPath(), &ignored);
-  }
-  return t;
-}
-
-std::chrono::milliseconds ms_of(const config::EffectiveTimeouts& t, std::string_view name) {
-  return std::chrono::milliseconds(static_cast<int64_t>(t.resolved(name).value_or(0) * 1000));
 }
 
 std::string model_files(const fs::path& run_dir) {
@@ -230,7 +146,7 @@ int run_simulator(const SimulatorOptions& o) {
   std::mutex interrupt_mu;
   std::function<void()> on_interrupt;  // guarded by interrupt_mu; set once the engines exist
   auto warn_early = o.warn ? o.warn : [](const std::string&) {};
-  SignalWatcher watcher([&](int sig) {
+  base::SignalWatcher watcher([&](int sig) {
     if (interrupted.exchange(true)) return;
     warn_early(std::string("simulator: ") + (sig == SIGINT ? "interrupted" : "terminated") +
                "; stopping every trainer");
@@ -312,21 +228,16 @@ int run_simulator(const SimulatorOptions& o) {
   }
 
   // 3. Components, from the same registry a deployment uses.
-  fl::ComponentRegistry registry = fl::ComponentRegistry::builtin();
-  if (Status s = workflows::register_workflows(registry); !s.ok()) return fail(s, kSimSetupFailed);
-  if (Status s = runtime::register_runtime_components(registry); !s.ok()) return fail(s, kSimSetupFailed);
-  auto server_cfg_path = config::find_config(server_app / "config", "config_fed_server");
-  if (!server_cfg_path.ok()) return fail(server_cfg_path.status(), kSimSetupFailed);
+  auto registry = runtime::full_registry();
+  if (!registry.ok()) return fail(registry.status(), kSimSetupFailed);
   fl::BuildEnv server_env{server_run, server_app, "server", *server_log, {}};
   server_env.torch_helper = find_torch_trainer(o.nvflare_bin);  // converts TorchScript initial models
-  auto server_app_built = build_site_app(*server_cfg_path, system_vars("server", ws / "server", server_app, o.nvflare_bin),
-                                        registry, server_env, true);
+  auto server_app_built = runtime::build_site_app(
+      true, runtime::system_vars("server", ws / "server", server_app, kJobId, o.nvflare_bin, false), *registry,
+      server_env);
   if (!server_app_built.ok()) return fail(server_app_built.status(), kSimSetupFailed);
-  std::vector<fl::Controller*> workflows;
-  for (fl::Component* c : server_app_built->components.workflows()) {
-    if (auto* wf = dynamic_cast<fl::Controller*>(c)) workflows.push_back(wf);
-  }
-  if (workflows.empty()) return fail(InvalidArgumentError("the server app has no workflow to run"), kSimSetupFailed);
+  auto workflows = runtime::workflows_of(*server_app_built);
+  if (!workflows.ok()) return fail(workflows.status(), kSimSetupFailed);
 
   char tmpl[] = "/tmp/nvflare-sim-XXXXXX";  // short: Unix socket paths have 108 bytes
   if (!::mkdtemp(tmpl)) return fail(InternalError("cannot create a runtime directory in /tmp"), kSimSetupFailed);
@@ -351,14 +262,11 @@ int run_simulator(const SimulatorOptions& o) {
     site->log = *log;
     if (Status s = copy_tree(o.job_folder / app_for(meta, n), site->app_dir); !s.ok()) return fail(s, kSimSetupFailed);
     base::atomic_write(site->run_dir / "meta.json", config::to_pretty_json(job_meta)).ignore();
-    auto cfg = config::find_config(site->app_dir / "config", "config_fed_client");
-    if (!cfg.ok()) return fail(cfg.status(), kSimSetupFailed);
-    site->config_file = *cfg;
-    auto app = build_site_app(*cfg, system_vars(n, site->root, site->app_dir, o.nvflare_bin), registry,
-                              fl::BuildEnv{site->run_dir, site->app_dir, n, site->log, {}}, false);
+    auto app = runtime::build_site_app(
+        false, runtime::system_vars(n, site->root, site->app_dir, kJobId, o.nvflare_bin, false), *registry,
+        fl::BuildEnv{site->run_dir, site->app_dir, n, site->log, {}});
     if (!app.ok()) return fail(app.status(), kSimSetupFailed);
-    site->components = std::move(app->components);
-    site->filter_config = std::move(app->filter_config);
+    site->app = std::move(*app);
     sites.push_back(std::move(site));
   }
 
@@ -366,7 +274,7 @@ int run_simulator(const SimulatorOptions& o) {
   cellnet::DriverRegistry drivers;
   drivers.add(std::make_shared<cellnet::InprocDriver>());
   drivers.add(std::make_shared<cellnet::UdsDriver>());
-  auto server_t = timeouts_of(*server_cfg_path, config::OverrideSource::kServerJobConfig);
+  const auto& server_t = server_app_built->timeouts;
   auto make_cell = [&](const std::string& fqcn, base::Logger log, const config::EffectiveTimeouts& t) {
     cellnet::CellOptions co = cellnet::cell_options_from(t);
     co.fqcn = fqcn;
@@ -385,12 +293,11 @@ int run_simulator(const SimulatorOptions& o) {
   sj->connect(server_url).ignore();
   runtime::TrainerSlots slots(threads);
   for (auto& site : sites) {
-    site->timeouts = timeouts_of(site->config_file, config::OverrideSource::kClientJobConfig);
-    site->cp = make_cell(site->name, site->log, *site->timeouts);
+    site->cp = make_cell(site->name, site->log, site->app->timeouts);
     site->cp->connect(server_url).ignore();
     std::string cp_url = "inproc://sim-" + site->name;
     if (auto u = site->cp->listen(cp_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
-    site->cj = make_cell(site->name + "." + kJobId, site->log, *site->timeouts);
+    site->cj = make_cell(site->name + "." + kJobId, site->log, site->app->timeouts);
     site->cj->connect(cp_url).ignore();
   }
   for (auto& site : sites) {
@@ -400,19 +307,9 @@ int run_simulator(const SimulatorOptions& o) {
   }
   if (Status s = sj->wait_for_peer("server", 10s); !s.ok()) return fail(s, kSimSetupFailed);
 
-  runtime::ServerJobOptions so;
-  so.job_id = kJobId;
-  so.clients = *names;
-  so.run_dir = server_run;
-  so.app_dir = server_app;
-  so.logger = *server_log;
+  runtime::ServerJobOptions so =
+      runtime::server_job_options(*server_app_built, kJobId, *names, server_run, server_app, *server_log);
   so.progress = print;
-  so.download = cellnet::download_options_from(server_t);
-  so.download_idle_timeout = ms_of(server_t, "tensor_min_download_timeout");
-  so.dead_client_grace_period = ms_of(server_t, "dead_client_grace_period");
-  so.dead_client_check_lead_time = ms_of(server_t, "dead_client_check_lead_time");
-  so.end_run_wait = ms_of(server_t, "end_run_readiness_timeout");
-  if (!server_app_built->filters.empty()) so.filters = &server_app_built->filters;
   runtime::ServerJobEngine server(*sj, so);
   if (Status s = server.start(); !s.ok()) return fail(s, kSimSetupFailed);
 
@@ -429,20 +326,7 @@ int run_simulator(const SimulatorOptions& o) {
     ctx.cell = site->cj.get();
     ctx.child_url = *child;
     ctx.logger = site->log;
-    ctx.filter_config = site->filter_config;
-    std::map<std::string, fl::Executor*> executors;
-    for (const auto& b : site->components.executors()) {
-      auto* ex = dynamic_cast<fl::Executor*>(b.executor);
-      if (!ex) continue;
-      if (auto* le = dynamic_cast<runtime::LauncherExecutor*>(ex)) le->set_slots(&slots);
-      for (const auto& t : b.tasks) executors[t] = ex;
-    }
-    runtime::ClientJobOptions co;
-    co.server_job_fqcn = std::string("server.") + kJobId;
-    co.get_task_timeout = ms_of(*site->timeouts, "get_task_timeout");
-    co.submit_task_result_timeout = ms_of(*site->timeouts, "submit_task_result_timeout");
-    co.job_heartbeat_interval = ms_of(*site->timeouts, "job_heartbeat_interval");
-    site->engine = std::make_unique<runtime::ClientJobEngine>(ctx, co, executors);
+    site->engine = runtime::make_client_engine(*site->app, ctx, &slots);
   }
 
   // 5. Run: clients on their threads, the workflows here; Ctrl-C stops everything.
@@ -462,7 +346,7 @@ int run_simulator(const SimulatorOptions& o) {
     }
     print("simulator: job " + folder->name + " with " + std::to_string(names->size()) + " clients (" +
           base::join(*names, ", ") + "), " + std::to_string(threads) + " training at once; workspace " + ws.string());
-    run_status = server.run(workflows);
+    run_status = server.run(*workflows);
     if (!run_status.ok()) {
       // The clients still wait for tasks: the run is over for them too.
       for (auto& site : sites) site->engine->abort(run_status.message());
