@@ -86,11 +86,6 @@ Status run_show_variables(const JobOptions& o) {
   return Status::OK();
 }
 
-void not_available_submit(AppContext& ctx) {
-  std::cerr << "nvflare job submit is not available in this build yet.\n";
-  ctx.exit_code = kExitNotAvailable;
-}
-
 }  // namespace
 
 void register_job_command(CLI::App& app, AppContext& ctx) {
@@ -126,11 +121,7 @@ void register_job_command(CLI::App& app, AppContext& ctx) {
   va->add_flag("--debug", o->debug, "debug output (also -debug)");
   va->callback([o, &ctx] { ctx.exit_code = report(print_validation(o->job_folder)); });
 
-  CLI::App* su = job->add_subcommand("submit", "sign, zip and submit a job [not in this build yet]");
-  su->add_option("-j,--job_folder", o->job_folder, "job folder (./current_job)");
-  su->add_option("-f,--config_file", o->config_files, "CONFIG_FILE key=value ...")->allow_extra_args();
-  su->add_flag("--debug", o->debug, "debug output (also -debug)");
-  su->callback([&ctx] { not_available_submit(ctx); });
+  register_job_submit(job, ctx);
 }
 
 }  // namespace nvf::app

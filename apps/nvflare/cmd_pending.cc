@@ -19,9 +19,8 @@ struct PendingOptions {
 
 void not_available(AppContext& ctx, const std::string& command) {
   std::cerr << "nvflare " << command << " is not available in this build yet.\n"
-            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare poc (prepare, "
-               "clean), nvflare job (create, list_templates, show_variables, validate), nvflare config, "
-               "nvflare timeouts.\n";
+            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare poc, nvflare "
+               "server, nvflare client, nvflare admin -c, nvflare job, nvflare config, nvflare timeouts.\n";
   ctx.exit_code = kExitNotAvailable;
 }
 
@@ -45,17 +44,8 @@ void register_pending_commands(CLI::App& app, AppContext& ctx) {
   CLI::App* authz = pending(app, ctx, "authz_preview", "evaluate an authorization policy", "authz_preview", o);
   authz->add_option("-p,--policy", o->text, "authorization.json")->required();
 
-  CLI::App* admin = pending(app, ctx, "admin", "admin console, or one command with -c", "admin", o);
-  admin->add_option("-m,--admin_dir", o->text, "admin startup kit directory");
-  admin->add_option("-s,--fed_admin", o->text, "fed_admin.json");
-  admin->add_option("-c,--command", o->text, "run one command and exit");
-  admin->add_flag("--json", o->flag, "print results as JSON");
-
-  for (const char* daemon : {"server", "client", "relay"}) {
-    CLI::App* d = pending(app, ctx, daemon, std::string("the long-running ") + daemon + " process of a startup kit",
-                          daemon, o);
-    d->allow_extras();
-  }
+  CLI::App* relay = pending(app, ctx, "relay", "the long-running relay process of a startup kit", "relay", o);
+  relay->allow_extras();
 }
 
 }  // namespace nvf::app

@@ -1,5 +1,5 @@
-// nvflare poc {prepare, prepare-jobs-dir, start, stop, clean}. prepare and clean are implemented;
-// the others parse FLARE 2.7.2's flags and exit kExitNotAvailable.
+// nvflare poc {prepare, prepare-jobs-dir, start, stop, clean}. prepare-jobs-dir parses FLARE
+// 2.7.2's flags and exits kExitNotAvailable.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -19,6 +19,7 @@ struct PocCliOptions {
   std::string project_input;
   std::string docker_image;
   bool debug = false;
+  std::string service, exclude;  // start / stop
   // placeholders
   std::string text;
   std::vector<std::string> words;
@@ -52,6 +53,19 @@ int run_prepare(const PocCliOptions& o) {
   p.warn = [](const std::string& line) { std::cerr << line << std::endl; };
   auto prod = tools::poc_prepare(p);
   return report(prod.status());
+}
+
+int run_service(const PocCliOptions& o, bool start) {
+  auto config = tools::load_user_config(tools::user_config_path());
+  if (!config.ok()) return report(config.status());
+  tools::PocServiceOptions so;
+  so.workspace = tools::poc_workspace(*config);
+  so.only = o.service;
+  so.exclude = o.exclude;
+  so.nvflare_bin = tools::self_exe().string();
+  so.print = print_line;
+  so.warn = [](const std::string& line) { std::cerr << line << std::endl; };
+  return report(start ? tools::poc_start(so) : tools::poc_stop(so));
 }
 
 int run_clean() {
@@ -94,15 +108,16 @@ void register_poc_command(CLI::App& app, AppContext& ctx) {
   CLI::App* pjd = pending(*poc, ctx, "prepare-jobs-dir", "link a jobs dir as the admin transfer dir");
   pjd->add_option("-j,--jobs_dir", o->text, "jobs directory");
   pjd->add_flag("--debug", o->debug, "debug output (also -debug)");
-  CLI::App* start = pending(*poc, ctx, "start", "start the POC processes");
-  start->add_option("-p,--service", o->text, "one participant (all)");
-  start->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
-  start->add_option("--gpu", o->words, "GPU ids (also -gpu)");
-  start->add_flag("--debug", o->debug, "debug output (also -debug)");
-  CLI::App* stop = pending(*poc, ctx, "stop", "stop the POC processes");
-  stop->add_option("-p,--service", o->text, "one participant (all)");
-  stop->add_option("--ex,--exclude", o->text, "exclude one participant (also -ex)");
-  stop->add_flag("--debug", o->debug, "debug output (also -debug)");
+  for (const char* verb : {"start", "stop"}) {
+    bool is_start = std::string(verb) == "start";
+    CLI::App* sub = poc->add_subcommand(verb, is_start ? "start the POC server and clients (each by its start.sh)"
+                                                       : "stop the POC clients and server");
+    sub->add_option("-p,--service", o->service, "one participant (all)");
+    sub->add_option("--ex,--exclude", o->exclude, "exclude one participant (also -ex)");
+    if (is_start) sub->add_option("--gpu", o->words, "GPU ids (also -gpu); accepted, unused (CPU build)");
+    sub->add_flag("--debug", o->debug, "debug output (also -debug)");
+    sub->callback([o, &ctx, is_start] { ctx.exit_code = run_service(*o, is_start); });
+  }
 
   CLI::App* clean = poc->add_subcommand("clean", "remove the POC workspace");
   clean->add_flag("--debug", o->debug, "debug output (also -debug)");

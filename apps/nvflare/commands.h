@@ -39,5 +39,10 @@ void register_poc_command(CLI::App& app, AppContext& ctx);
 /// Commands whose implementation is not in this build yet: they parse FLARE's flags, say so, and
 /// exit kExitNotAvailable.
 void register_pending_commands(CLI::App& app, AppContext& ctx);
+/// nvflare server / client (the daemons of a startup kit) and the hidden job processes.
+void register_daemon_commands(CLI::App& app, AppContext& ctx);
+/// nvflare admin -c (one command) and `nvflare job submit` (added to the job group).
+void register_admin_command(CLI::App& app, AppContext& ctx);
+void register_job_submit(CLI::App* job, AppContext& ctx);
 
 }  // namespace nvf::app

@@ -274,4 +274,23 @@ bool wait_for_lifeline(int fd, int stop_fd) {
   }
 }
 
+bool wait_for_exit(pid_t pid, std::chrono::steady_clock::time_point deadline) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;  // no such process: gone already
+  bool gone = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1 << 30)));
+    if (r > 0) {
+      gone = true;
+      break;
+    }
+    if (r < 0 && errno != EINTR) break;
+  }
+  ::close(fd);
+  return gone;
+}
+
 }  // namespace nvf::base

@@ -87,6 +87,10 @@ Result<ChildProcess> spawn(const SpawnOptions& options);
 /// In a child started with `lifeline`: the fd to watch (from NVF_LIFELINE_FD), or -1.
 int inherited_lifeline_fd();
 
+/// Waits until process `pid` (not necessarily our child) no longer exists or `deadline` passes
+/// (a pidfd where the kernel has them). Returns true when it is gone.
+bool wait_for_exit(pid_t pid, std::chrono::steady_clock::time_point deadline);
+
 /// Blocks until `fd` reports EOF/hang-up or `stop_fd` becomes readable. Returns true on EOF.
 bool wait_for_lifeline(int fd, int stop_fd);
 

@@ -1,5 +1,7 @@
 #include "base/strings.h"
 
+#include <random>
+
 #include <cctype>
 #include <cstdio>
 
@@ -117,6 +119,26 @@ std::string human_bytes(double bytes) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
   return buf;
+}
+
+std::string random_hex(size_t bytes) {
+  std::random_device rd;  // reads the OS's random source
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes * 2);
+  for (size_t i = 0; i < bytes; ++i) {
+    unsigned v = rd() & 0xFFu;
+    out.push_back(kHex[v >> 4]);
+    out.push_back(kHex[v & 0xF]);
+  }
+  return out;
+}
+
+std::string uuid4() {
+  std::string h = random_hex(16);
+  h[12] = '4';                                    // version 4
+  h[16] = "89ab"[std::stoi(h.substr(16, 1), nullptr, 16) & 3];  // variant 10xx
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
 }  // namespace nvf::base

@@ -24,4 +24,9 @@ std::string to_lower(std::string_view s);
 /// Formats bytes for people: "1.5 MiB".
 std::string human_bytes(double bytes);
 
+/// `bytes` random bytes from the OS as lower-case hex (tokens, nonces).
+std::string random_hex(size_t bytes);
+/// A random (version 4) UUID: "3f2b...-....-4...-....-............" (job ids, as FLARE's).
+std::string uuid4();
+
 }  // namespace nvf::base

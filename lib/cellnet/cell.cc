@@ -44,7 +44,11 @@ Status Cell::start() { return impl_->start(); }
 void Cell::stop() { impl_->stop(); }
 const std::string& Cell::fqcn() const { return impl_->opt.fqcn; }
 const CellOptions& Cell::options() const { return impl_->opt; }
-Result<std::string> Cell::listen(const std::string& url) { return impl_->listen(url); }
+Result<std::string> Cell::listen(const std::string& url) { return impl_->listen(url, nullptr); }
+Result<std::string> Cell::listen(const std::string& url, IncomingFilter filter) {
+  return impl_->listen(url, std::move(filter));
+}
+void Cell::set_auth_headers(Headers headers) { impl_->set_auth_headers(std::move(headers)); }
 Status Cell::connect(const std::string& url) { return impl_->connect(url); }
 Status Cell::wait_for_peer(const std::string& peer, std::chrono::milliseconds timeout) {
   return impl_->wait_for_peer(peer, timeout);
@@ -84,6 +88,25 @@ Status Cell::fire(const std::string& target, const std::string& channel, const s
 }
 
 // ---------------------------------------------------------------- Impl: lifecycle
+
+class Cell::Impl::Gate : public ConnectionHandler {
+ public:
+  Gate(Impl* impl, IncomingFilter filter)
+      : impl_(impl), filter_(std::make_shared<const IncomingFilter>(std::move(filter))) {}
+  void on_connected(const std::shared_ptr<Connection>& conn) override {
+    impl_->on_accepted(conn, filter_);
+  }
+  void on_frame(const std::shared_ptr<Connection>& conn, Frame frame) override {
+    impl_->on_frame(conn, std::move(frame));
+  }
+  void on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) override {
+    impl_->on_closed(conn, reason);
+  }
+
+ private:
+  Impl* impl_;
+  std::shared_ptr<const IncomingFilter> filter_;
+};
 
 Cell::Impl::Impl(CellOptions options)
     : opt(std::move(options)),
@@ -137,10 +160,19 @@ std::string Cell::Impl::new_id(const char* kind) {
   return opt.fqcn + ":" + kind + std::to_string(++next_id_);
 }
 
-Result<std::string> Cell::Impl::listen(const std::string& url) {
+Result<std::string> Cell::Impl::listen(const std::string& url, IncomingFilter filter) {
   NVF_ASSIGN_OR_RETURN(Url u, parse_url(url));
   NVF_ASSIGN_OR_RETURN(Driver * driver, opt.drivers->find(u.scheme));
-  NVF_ASSIGN_OR_RETURN(std::unique_ptr<Listener> listener, driver->listen(url, this));
+  ConnectionHandler* handler = this;
+  if (filter) {
+    // The gate must outlive the listener and every connection it accepts: it lives as long as the
+    // cell.
+    auto gate = std::make_unique<Gate>(this, std::move(filter));
+    handler = gate.get();
+    std::lock_guard<std::mutex> lock(mu_);
+    gates_.push_back(std::move(gate));
+  }
+  NVF_ASSIGN_OR_RETURN(std::unique_ptr<Listener> listener, driver->listen(url, handler));
   std::string actual = listener->url();
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) {
@@ -148,7 +180,8 @@ Result<std::string> Cell::Impl::listen(const std::string& url) {
     return CancelledError("cell " + opt.fqcn + " is stopping");
   }
   listeners_.push_back(std::move(listener));
-  log->info("{} listening on {}", opt.fqcn, actual);
+  log->info("{} listening on {}{}", opt.fqcn, actual,
+            handler == this ? "" : " (incoming frames filtered)");
   return actual;
 }
 
@@ -245,6 +278,12 @@ CellStats Cell::Impl::stats() const {
   return stats_;
 }
 
+void Cell::Impl::set_auth_headers(Headers headers) {
+  auto h = headers.size() ? std::make_shared<const Headers>(std::move(headers)) : nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  auth_headers_ = std::move(h);
+}
+
 void Cell::Impl::notify_peer(const std::string& peer, bool up) {
   std::vector<PeerCallback> cbs;
   {
@@ -262,6 +301,15 @@ void Cell::Impl::on_connected(const std::shared_ptr<Connection>& conn) {
   conns_.insert(conn);
 }
 
+void Cell::Impl::on_accepted(const std::shared_ptr<Connection>& conn,
+                             std::shared_ptr<const IncomingFilter> filter) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Tagged even while stopping: no frame of a filtered connection may ever pass unchecked.
+  filters_[conn.get()] = ConnFilter{std::move(filter), false};
+  if (stopping_) return;
+  conns_.insert(conn);
+}
+
 void Cell::Impl::on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) {
   std::string peer;
   std::vector<std::function<void()>> fail;
@@ -272,6 +320,7 @@ void Cell::Impl::on_closed(const std::shared_ptr<Connection>& conn, const Status
     std::lock_guard<std::mutex> lock(mu_);
     stopping = stopping_;
     conns_.erase(conn);
+    filters_.erase(conn.get());
     // The rest of these streams can only have come through this connection: drop them now, not
     // after streaming_read_timeout (a restarted sender reuses its stream ids).
     for (auto it = rx_streams_.begin(); it != rx_streams_.end();) {
@@ -406,6 +455,7 @@ void Cell::Impl::on_frame(const std::shared_ptr<Connection>& conn, Frame frame) 
       break;
   }
   bool known = false;
+  std::shared_ptr<const IncomingFilter> filter;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = names_.find(conn.get());
@@ -414,11 +464,21 @@ void Cell::Impl::on_frame(const std::shared_ptr<Connection>& conn, Frame frame) 
       auto a = agents_.find(it->second);
       if (a != agents_.end()) a->second.last_received = Clock::now();
     }
+    if (frame.type == FrameType::kData) {
+      auto f = filters_.find(conn.get());
+      if (f != filters_.end()) filter = f->second.filter;
+    }
   }
   if (frame.type != FrameType::kData) return;
   if (!known) {
     conn->close(InvalidArgumentError("data frame from " + conn->peer().address + " before the handshake"));
     return;
+  }
+  if (filter) {
+    if (Status s = (*filter)(frame.headers, conn->peer()); !s.ok()) {
+      refuse(conn, frame, s);
+      return;
+    }
   }
   handle_data(conn, std::move(frame));
 }

@@ -8,7 +8,8 @@
 // Threads: every public method may be called from any thread. Handlers run on the cell's callback
 // pool, never on a transport thread; a handler may itself send requests (the pool that completes
 // them is not the pool the handler occupies: replies and stream chunks are processed on the
-// transport threads, which only do bookkeeping and never call user code).
+// transport threads, which only do bookkeeping and never call user code — except a listener's
+// IncomingFilter, which must therefore be quick and non-blocking).
 #pragma once
 
 #include <chrono>
@@ -75,6 +76,15 @@ using AsyncRequestHandler = std::function<void(const Message& request, Responder
 using MessageHandler = std::function<void(const Message& message)>;
 /// Called with a neighbour's FQCN when its connection comes up (true) or goes down (false).
 using PeerCallback = std::function<void(const std::string& peer, bool up)>;
+/// Checks one incoming frame's headers (data frames, stream chunks and acks, forwarded or local)
+/// arriving on a connection accepted by a listener. OK lets it through. An error drops the frame; a
+/// request gets a "return" with rc unauthenticated and the error's message (FLARE drops silently
+/// and the requester times out; we answer), counted in CellStats::unauthenticated_frames and logged
+/// once per connection. A refused stream chunk also gets a stream error, so that its sender stops
+/// at once instead of waiting out streaming_ack_progress_timeout. Runs on the transport thread that
+/// read the frame, for every data frame: it must be quick, must not block, and must not call back
+/// into the cell. The handshake (HELLO/READY) and heartbeats are not filtered.
+using IncomingFilter = std::function<Status(const Headers& headers, const PeerInfo& peer)>;
 
 /// Counters for tests and diagnostics.
 struct CellStats {
@@ -84,6 +94,7 @@ struct CellStats {
   uint64_t malformed_messages = 0;
   uint64_t stalled_connections_closed = 0;
   uint64_t late_replies = 0;
+  uint64_t unauthenticated_frames = 0;  // data frames an IncomingFilter refused
 };
 
 class Cell {
@@ -101,6 +112,10 @@ class Cell {
 
   /// Listens on `url` (e.g. "grpc://127.0.0.1:0"); returns the URL with the chosen port.
   Result<std::string> listen(const std::string& url);
+  /// As listen(url); every data frame arriving on connections accepted by this listener passes
+  /// `filter` first (a null filter lets everything through, as listen(url)). Errors: those of
+  /// listen(url).
+  Result<std::string> listen(const std::string& url, IncomingFilter filter);
   /// Connects to `url` in the background and reconnects with backoff (1 s doubling to 10 s) until
   /// stop(). Errors: INVALID_ARGUMENT (bad URL or unknown scheme).
   Status connect(const std::string& url);
@@ -128,6 +143,13 @@ class Cell {
                      std::function<void(Result<Message>)> done);
   /// Fire-and-forget. Errors: UNAVAILABLE when no route exists now; later failures are logged.
   Status fire(const std::string& target, const std::string& channel, const std::string& topic, Message message);
+
+  /// Headers stamped on every data frame this cell sends (its own messages, their stream chunks and
+  /// acks, and frames it forwards) that does not carry them already: a forwarded frame keeps its
+  /// origin's values. Each header is stamped on its own (a frame carrying `__token__` but no `ssid`
+  /// gets this cell's `ssid`). Thread-safe; replaces the previous set (an empty set stamps
+  /// nothing); frames already queued keep what they had.
+  void set_auth_headers(Headers headers);
 
   CellStats stats() const;
   const CellOptions& options() const;

@@ -28,7 +28,7 @@ class Cell::Impl : public ConnectionHandler {
   Status start();
   void stop();
 
-  Result<std::string> listen(const std::string& url);
+  Result<std::string> listen(const std::string& url, IncomingFilter filter);
   Status connect(const std::string& url);
   Status wait_for_peer(const std::string& peer, std::chrono::milliseconds timeout);
   std::vector<std::string> peers() const;
@@ -41,11 +41,15 @@ class Cell::Impl : public ConnectionHandler {
                      bool inline_done = false);
   Status fire(const std::string& target, const std::string& channel, const std::string& topic, Message message);
   CellStats stats() const;
+  void set_auth_headers(Headers headers);
 
   // ConnectionHandler (driver threads).
   void on_connected(const std::shared_ptr<Connection>& conn) override;
   void on_frame(const std::shared_ptr<Connection>& conn, Frame frame) override;
   void on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) override;
+  // A connection accepted by a filtered listener (its Gate calls this instead of on_connected).
+  void on_accepted(const std::shared_ptr<Connection>& conn,
+                   std::shared_ptr<const IncomingFilter> filter);
 
   CellOptions opt;
   base::Logger log;
@@ -79,6 +83,12 @@ class Cell::Impl : public ConnectionHandler {
     Clock::time_point last_progress;
     Status error;
   };
+  // The ConnectionHandler of a filtered listener: tags the connections it accepts with the filter.
+  class Gate;
+  struct ConnFilter {
+    std::shared_ptr<const IncomingFilter> filter;
+    bool logged = false;  // a refusal was logged for this connection
+  };
   struct Connector {
     std::string url;
     std::thread thread;
@@ -92,10 +102,12 @@ class Cell::Impl : public ConnectionHandler {
   Status stream_message(const std::string& next, Message message);
   void reply_to(const Message& request, Result<Message> result);
   void send_return(const Headers& request_headers, std::string_view code, const std::string& error);
+  void send_stream_error(const std::string& to, const std::string& sid, const std::string& error);
 
   // Receiving.
   void handle_handshake(const std::shared_ptr<Connection>& conn, Frame& frame);
   void handle_data(const std::shared_ptr<Connection>& conn, Frame frame);
+  void refuse(const std::shared_ptr<Connection>& conn, const Frame& frame, const Status& why);
   void forward(Frame frame, const std::string& dest);
   void handle_chunk(const Connection* conn, Frame frame);
   void handle_ack(const Frame& frame);
@@ -116,6 +128,9 @@ class Cell::Impl : public ConnectionHandler {
   std::map<const Connection*, std::string> names_;         // connection → peer FQCN (after handshake)
   std::set<std::shared_ptr<Connection>> conns_;            // every live connection
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<std::unique_ptr<Gate>> gates_;         // outlive their listeners and connections
+  std::map<const Connection*, ConnFilter> filters_;  // connections accepted by a filtered listener
+  std::shared_ptr<const Headers> auth_headers_;      // stamped on outgoing data frames; null: none
   std::vector<std::unique_ptr<Connector>> connectors_;
   std::map<std::string, AsyncRequestHandler> request_handlers_;  // "channel\ntopic"
   std::map<std::string, MessageHandler> message_handlers_;

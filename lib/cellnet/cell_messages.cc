@@ -21,12 +21,21 @@ Frame to_frame(Message m) {
 
 Status Cell::Impl::send_frame_to(const std::string& peer, Frame frame) {
   std::shared_ptr<Connection> conn;
+  std::shared_ptr<const Headers> auth;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = agents_.find(peer);
     if (it != agents_.end()) conn = it->second.conn;
+    auth = auth_headers_;
   }
   if (!conn) return UnavailableError(opt.fqcn + ": no connection to " + peer);
+  if (auth) {
+    // Every data frame leaves through here (messages, chunks, acks, forwarded frames): a frame that
+    // already carries a header (its origin's, when forwarded) keeps it.
+    for (const auto& [k, v] : auth->entries()) {
+      if (!frame.headers.has(k)) frame.headers.set(k, v);
+    }
+  }
   frame.headers.set(hdr::kFrom, opt.fqcn);
   frame.headers.set(hdr::kTo, peer);
   return conn->send(std::move(frame));
@@ -154,6 +163,48 @@ void Cell::Impl::send_return(const Headers& req, std::string_view code, const st
   std::string origin = req.get_or(hdr::kOrigin, "");
   Status s = send_message(origin, std::move(ret), nullptr);
   if (!s.ok()) log->debug("{}: cannot return to {}: {}", opt.fqcn, origin, s.message());
+}
+
+void Cell::Impl::refuse(const std::shared_ptr<Connection>& conn, const Frame& frame,
+                        const Status& why) {
+  const Headers& h = frame.headers;
+  const std::string origin = h.get_or(hdr::kOrigin, "");
+  const std::string type = h.get_or(hdr::kMsgType, "");
+  const auto stream_type = h.get(hdr::kStreamType);
+  const bool chunk = stream_type == std::optional<std::string_view>("chunk");
+  const std::string sid = h.get_or(hdr::kStreamId, "");
+  bool first = false;
+  std::string peer = "?";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.unauthenticated_frames;
+    auto f = filters_.find(conn.get());
+    if (f != filters_.end() && !f->second.logged) first = f->second.logged = true;
+    auto n = names_.find(conn.get());
+    if (n != names_.end()) peer = n->second;
+    // A stream refused midway will never complete here: do not keep its first chunks until
+    // streaming_read_timeout.
+    if (chunk && h.get(hdr::kDestination) == std::optional<std::string_view>(opt.fqcn)) {
+      rx_streams_.erase(sid);
+    }
+  }
+  if (first) {
+    log->warn(
+        "{}: refusing a message from {} on the connection from {} ({}), channel '{}' topic '{}': "
+        "{} (later refusals on this connection are only counted)",
+        opt.fqcn, origin.empty() ? "?" : origin, peer, conn->peer().address,
+        h.get_or(hdr::kChannel, ""), h.get_or(hdr::kTopic, ""), why.message());
+  }
+  if (origin.empty()) return;
+  // A request (or the first chunk of a streamed one, which carries its headers) is answered, so
+  // that the requester fails at once instead of timing out; a refused chunk also stops its sender's
+  // stream.
+  if (type == "req" && (!stream_type || (chunk && h.get_int(hdr::kStreamSeq) == 0))) {
+    send_return(h, rc::kUnauthenticated, why.message());
+  }
+  if (chunk) {
+    send_stream_error(origin, sid, opt.fqcn + " refused stream " + sid + ": " + why.message());
+  }
 }
 
 void Cell::Impl::handle_data(const std::shared_ptr<Connection>& conn, Frame frame) {

@@ -17,6 +17,15 @@ std::string ms(std::chrono::milliseconds d) { return std::to_string(d.count()) +
 
 }  // namespace
 
+void Cell::Impl::send_stream_error(const std::string& to, const std::string& sid,
+                                   const std::string& error) {
+  Message err;
+  err.headers.set(hdr::kStreamType, "error");
+  err.headers.set(hdr::kStreamId, sid);
+  err.headers.set(hdr::kError, error);
+  send_message(to, std::move(err), nullptr).ignore();
+}
+
 Status Cell::Impl::stream_message(const std::string& next, Message message) {
   std::string sid = new_id("s");
   const uint64_t total = message.payload.size();
@@ -31,13 +40,7 @@ Status Cell::Impl::stream_message(const std::string& next, Message message) {
       std::lock_guard<std::mutex> lock(mu_);
       tx_streams_.erase(sid);
     }
-    if (!s.ok()) {
-      Message err;
-      err.headers.set(hdr::kStreamType, "error");
-      err.headers.set(hdr::kStreamId, sid);
-      err.headers.set(hdr::kError, s.message());
-      send_message(dest, std::move(err), nullptr).ignore();
-    }
+    if (!s.ok()) send_stream_error(dest, sid, s.message());
     return s;
   };
   Headers routing;
@@ -143,11 +146,7 @@ void Cell::Impl::handle_chunk(const Connection* conn, Frame frame) {
   }
   if (!error.empty()) {
     log->warn("{}: {} from {}", opt.fqcn, error, origin);
-    Message err;
-    err.headers.set(hdr::kStreamType, "error");
-    err.headers.set(hdr::kStreamId, sid);
-    err.headers.set(hdr::kError, opt.fqcn + ": " + error);
-    send_message(origin, std::move(err), nullptr).ignore();
+    send_stream_error(origin, sid, opt.fqcn + ": " + error);
     return;
   }
   if (ack) {
@@ -237,11 +236,7 @@ void Cell::Impl::run_monitor() {
     for (auto& [origin, sid] : dropped_streams) {
       log->warn("{}: dropping stream {} from {}: no data for {} (streaming_read_timeout)", opt.fqcn, sid, origin,
                 ms(opt.read_timeout));
-      Message err;
-      err.headers.set(hdr::kStreamType, "error");
-      err.headers.set(hdr::kStreamId, sid);
-      err.headers.set(hdr::kError, opt.fqcn + " gave up waiting for the rest of the stream");
-      send_message(origin, std::move(err), nullptr).ignore();
+      send_stream_error(origin, sid, opt.fqcn + " gave up waiting for the rest of the stream");
     }
     for (auto& c : ping) {
       Frame p;

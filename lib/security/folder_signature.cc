@@ -6,39 +6,32 @@
 #include <vector>
 
 #include "base/files.h"
+#include "security/folder_signature_internal.h"
+#include "security/job_signature.h"
 #include "security/signing.h"
 
 namespace nvf::security {
-namespace {
+namespace internal {
 namespace fs = std::filesystem;
 
-constexpr const char* kSubmitterCert = ".__nvfl_submitter.crt";
-
-bool skipped(const std::string& name) { return name == kSignatureFile || name == kSubmitterCert; }
-
-struct Entry {
-  std::string name;
-  bool is_dir;
-};
-
-// Sorted so that signature.json files are deterministic to read and diff.
-Result<std::vector<Entry>> list_entries(const fs::path& dir) {
-  std::vector<Entry> out;
+Result<std::vector<SignedEntry>> signable_entries(const fs::path& dir, std::string_view sig_file) {
+  std::vector<SignedEntry> out;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string name = it->path().filename().string();
-    if (skipped(name)) continue;
+    if (name == sig_file || name == kSubmitterCertFile) continue;
     out.push_back({name, it->is_directory(ec)});
   }
   if (ec) return base::errno_status(ec.value(), "cannot list", dir);
-  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  std::sort(out.begin(), out.end(),
+            [](const SignedEntry& a, const SignedEntry& b) { return a.name < b.name; });
   return out;
 }
 
-Status sign_one(const fs::path& dir, std::string_view key_pem, bool recursive) {
-  NVF_ASSIGN_OR_RETURN(std::vector<Entry> entries, list_entries(dir));
+Status write_signature_file(const fs::path& dir, const std::vector<SignedEntry>& entries,
+                            std::string_view key_pem, std::string_view sig_file) {
   nlohmann::ordered_json sigs = nlohmann::ordered_json::object();
-  for (const Entry& e : entries) {
+  for (const SignedEntry& e : entries) {
     std::string content = e.name;
     if (!e.is_dir) {
       NVF_ASSIGN_OR_RETURN(content, base::read_file(dir / e.name));
@@ -47,64 +40,83 @@ Status sign_one(const fs::path& dir, std::string_view key_pem, bool recursive) {
     if (!sig.ok()) return sig.status().with_context("signing " + (dir / e.name).string());
     sigs[e.name] = base64_encode(*sig);
   }
-  NVF_RETURN_IF_ERROR(base::atomic_write(dir / kSignatureFile, sigs.dump(4) + "\n"));
-  if (recursive) {
-    for (const Entry& e : entries) {
-      if (e.is_dir) NVF_RETURN_IF_ERROR(sign_one(dir / e.name, key_pem, true));
-    }
-  }
-  return Status::OK();
+  return base::atomic_write(dir / sig_file, sigs.dump(4) + "\n");
 }
 
-std::string rel(const fs::path& root, const fs::path& p) {
+std::string relative_path(const fs::path& root, const fs::path& p) {
   return p.lexically_relative(root).string();
 }
 
-void verify_one(const fs::path& root, const fs::path& dir, std::string_view cert_pem,
-                std::vector<std::string>& problems) {
-  auto entries = list_entries(dir);
-  if (!entries.ok()) {
-    problems.push_back(rel(root, dir) + ": " + entries.status().message());
-    return;
-  }
-  nlohmann::json sigs;
-  auto text = base::read_file(dir / kSignatureFile);
+void check_signature_file(const fs::path& root, const fs::path& dir,
+                          const std::vector<SignedEntry>& entries, std::string_view cert_pem,
+                          std::string_view sig_file, std::vector<std::string>& problems) {
+  nlohmann::json sigs = nlohmann::json::object();
+  auto text = base::read_file(dir / sig_file);
   if (!text.ok()) {
-    problems.push_back(rel(root, dir / kSignatureFile) + ": missing");
+    problems.push_back(relative_path(root, dir / sig_file) + ": missing");
   } else {
     sigs = nlohmann::json::parse(*text, nullptr, false);
     if (!sigs.is_object()) {
-      problems.push_back(rel(root, dir / kSignatureFile) + ": not a JSON object");
+      problems.push_back(relative_path(root, dir / sig_file) + ": not a JSON object");
       sigs = nlohmann::json::object();
     }
   }
-  for (const Entry& e : *entries) {
+  for (const SignedEntry& e : entries) {
     fs::path p = dir / e.name;
     auto it = sigs.find(e.name);
     if (it == sigs.end() || !it->is_string()) {
-      if (text.ok()) problems.push_back(rel(root, p) + ": not signed");
+      // Without a readable signature file every entry would be "not signed": say it once.
+      if (text.ok()) problems.push_back(relative_path(root, p) + ": not signed");
       continue;
     }
     std::string content = e.name;
     if (!e.is_dir) {
       auto bytes = base::read_file(p);
       if (!bytes.ok()) {
-        problems.push_back(rel(root, p) + ": " + bytes.status().message());
+        problems.push_back(relative_path(root, p) + ": " + bytes.status().message());
         continue;
       }
       content = std::move(*bytes);
     }
     auto sig = base64_decode(it->get<std::string>());
     if (!sig.ok() || !verify_pss(cert_pem, content, *sig).ok()) {
-      problems.push_back(rel(root, p) + ": invalid signature");
+      problems.push_back(relative_path(root, p) + ": invalid signature");
     }
   }
   for (auto it = sigs.begin(); it != sigs.end(); ++it) {
-    bool present = std::any_of(entries->begin(), entries->end(),
-                               [&](const Entry& e) { return e.name == it.key(); });
-    if (!present) problems.push_back(rel(root, dir / it.key()) + ": signed but missing");
+    bool present = std::any_of(entries.begin(), entries.end(),
+                               [&](const SignedEntry& e) { return e.name == it.key(); });
+    if (!present) problems.push_back(relative_path(root, dir / it.key()) + ": signed but missing");
   }
-  for (const Entry& e : *entries) {
+}
+
+}  // namespace internal
+
+namespace {
+namespace fs = std::filesystem;
+using internal::SignedEntry;
+
+Status sign_one(const fs::path& dir, std::string_view key_pem, bool recursive) {
+  NVF_ASSIGN_OR_RETURN(std::vector<SignedEntry> entries,
+                       internal::signable_entries(dir, kSignatureFile));
+  NVF_RETURN_IF_ERROR(internal::write_signature_file(dir, entries, key_pem, kSignatureFile));
+  if (recursive) {
+    for (const SignedEntry& e : entries) {
+      if (e.is_dir) NVF_RETURN_IF_ERROR(sign_one(dir / e.name, key_pem, true));
+    }
+  }
+  return Status::OK();
+}
+
+void verify_one(const fs::path& root, const fs::path& dir, std::string_view cert_pem,
+                std::vector<std::string>& problems) {
+  auto entries = internal::signable_entries(dir, kSignatureFile);
+  if (!entries.ok()) {
+    problems.push_back(internal::relative_path(root, dir) + ": " + entries.status().message());
+    return;
+  }
+  internal::check_signature_file(root, dir, *entries, cert_pem, kSignatureFile, problems);
+  for (const SignedEntry& e : *entries) {
     if (e.is_dir) verify_one(root, dir / e.name, cert_pem, problems);
   }
 }

@@ -1,9 +1,16 @@
 #include "tools/poc.h"
+#include "base/process.h"
+#include "config/value.h"
+
+#include <signal.h>
+
+#include <algorithm>
 
 #include <cstdlib>
 #include <system_error>
 
 #include "base/files.h"
+#include "base/strings.h"
 #include "tools/provision.h"
 #include "tools/provision_internal.h"
 
@@ -40,6 +47,25 @@ bool server_running(const fs::path& ws) {
     }
   }
   return false;
+}
+
+// FLARE's POC keeps its job store in the workspace when the workspace is not the default one; we
+// always do, so that `poc clean` removes it and two POC workspaces never share a store.
+Status write_server_resources(const fs::path& prod, const fs::path& ws) {
+  std::error_code ec;
+  for (const auto& part : fs::directory_iterator(prod, ec)) {
+    const fs::path dflt = part.path() / "local" / "resources.json.default";
+    if (!fs::exists(part.path() / "startup" / "fed_server.json", ec) || !fs::exists(dflt, ec)) continue;
+    NVF_ASSIGN_OR_RETURN(std::string text, base::read_file(dflt));
+    for (const auto& [from, to] : {std::pair<std::string, std::string>{"/tmp/nvflare/jobs-storage", (ws / "jobs-storage").string()},
+                                   {"/tmp/nvflare/snapshot-storage", (ws / "snapshot-storage").string()}}) {
+      for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+        text.replace(at, from.size(), to);
+      }
+    }
+    NVF_RETURN_IF_ERROR(base::atomic_write(part.path() / "local" / "resources.json", text));
+  }
+  return Status::OK();
 }
 
 Status save_paths(const fs::path& config_path, const fs::path& prod, const fs::path& ws) {
@@ -129,8 +155,153 @@ Result<std::optional<fs::path>> poc_prepare(const PocPrepareOptions& o) {
   p.print = o.print;
   p.warn = o.warn;
   NVF_ASSIGN_OR_RETURN(fs::path prod, run_provision(p));
+  NVF_RETURN_IF_ERROR(write_server_resources(prod, ws));
   if (!o.user_config.empty()) NVF_RETURN_IF_ERROR(save_paths(o.user_config, prod, ws));
   return std::optional<fs::path>(prod);
+}
+
+Result<std::vector<PocParticipant>> poc_participants(const fs::path& workspace) {
+  fs::path ws = fs::absolute(workspace).lexically_normal();
+  std::error_code ec;
+  const fs::path project_file = ws / "project.yml";
+  if (!fs::exists(project_file, ec)) {
+    return FailedPreconditionError(project_file.string() +
+                                   " is missing, make sure you have first run 'nvflare poc prepare'");
+  }
+  NVF_ASSIGN_OR_RETURN(config::Value project, config::load_file(project_file));
+  std::string name = project.value("name", "");
+  const fs::path prod = ws / name / "prod_00";
+  if (name.empty() || !fs::is_directory(prod, ec) || !fs::exists(ws / kPocMarker, ec)) {
+    return FailedPreconditionError("workspace " + ws.string() +
+                                   " is not ready, please use poc prepare to prepare poc workspace");
+  }
+  std::vector<PocParticipant> out;
+  for (const auto& p : project.value("participants", config::Value::array())) {
+    PocParticipant part;
+    part.name = p.value("name", "");
+    part.type = p.value("type", "");
+    part.dir = prod / part.name;
+    if (part.name.empty() || !fs::is_directory(part.dir, ec)) continue;
+    out.push_back(part);
+  }
+  // The server first, then the clients; admins last.
+  std::stable_sort(out.begin(), out.end(), [](const PocParticipant& a, const PocParticipant& b) {
+    auto rank = [](const std::string& t) { return t == "server" ? 0 : t == "client" ? 1 : 2; };
+    return rank(a.type) < rank(b.type);
+  });
+  return out;
+}
+
+namespace {
+
+bool selected(const PocParticipant& p, const std::string& only, const std::string& exclude) {
+  if (!only.empty() && p.name != only) return false;
+  return exclude.empty() || p.name != exclude;
+}
+
+std::optional<pid_t> read_pid(const fs::path& file) {
+  auto text = base::read_file(file);
+  if (!text.ok()) return std::nullopt;
+  try {
+    pid_t pid = static_cast<pid_t>(std::stol(std::string(base::trim(*text))));
+    if (pid > 1) return pid;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+// A process that exists and is not a zombie waiting for its parent.
+bool alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return true;
+  auto close = stat->rfind(')');
+  return close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] != 'Z';
+}
+
+}  // namespace
+
+Status poc_start(const PocServiceOptions& o) {
+  NVF_ASSIGN_OR_RETURN(auto parts, poc_participants(o.workspace));
+  if (!o.only.empty() && std::none_of(parts.begin(), parts.end(), [&](const auto& p) { return p.name == o.only; })) {
+    return InvalidArgumentError("no participant '" + o.only + "' in the POC project");
+  }
+  bool admin_wanted = false;
+  for (const auto& p : parts) {
+    if (!selected(p, o.only, o.exclude)) continue;
+    if (p.type == "admin") {
+      admin_wanted = true;
+      continue;
+    }
+    if (p.type != "server" && p.type != "client") continue;
+    auto pid = read_pid(p.dir / "daemon_pid.fl");
+    if (pid && alive(*pid)) {
+      if (o.print) o.print(p.name + " is already running (pid " + std::to_string(*pid) + ")");
+      continue;
+    }
+    if (o.print) o.print("start: " + p.name);
+    base::SpawnOptions so;
+    so.argv = {"bash", (p.dir / "startup" / "start.sh").string()};
+    so.new_session = true;  // the daemons outlive this command and its terminal's Ctrl-C
+    so.working_dir = p.dir;
+    so.stdout_path = p.dir / "log_console.txt";
+    so.stderr_path = p.dir / "log_console.txt";
+    if (!o.nvflare_bin.empty()) so.env_set["NVFLARE_BIN"] = o.nvflare_bin;
+    NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
+    auto exit = child.wait(std::chrono::seconds(30));  // start.sh returns once its watchdog runs
+    if (!exit.ok()) return exit.status();
+    if (exit->exit_code != 0) {
+      return InternalError(p.name + ": start.sh failed (exit " + std::to_string(exit->shell_code()) + "); see " +
+                           (p.dir / "log_console.txt").string());
+    }
+  }
+  if (admin_wanted && o.print) {
+    o.print("The interactive admin console is not in this build yet. Run admin commands with");
+    o.print("  nvflare admin -c \"check_status server\"");
+    o.print("(poc prepare made the POC admin kit the default; start without it: poc start -ex admin@nvidia.com)");
+  }
+  return Status::OK();
+}
+
+Status poc_stop(const PocServiceOptions& o) {
+  NVF_ASSIGN_OR_RETURN(auto parts, poc_participants(o.workspace));
+  // Clients first, the server last.
+  std::reverse(parts.begin(), parts.end());
+  struct Stopping {
+    std::string name;
+    fs::path dir;
+    std::optional<pid_t> watchdog, daemon;
+  };
+  std::vector<Stopping> stopping;
+  for (const auto& p : parts) {
+    if (!selected(p, o.only, o.exclude) || (p.type != "server" && p.type != "client")) continue;
+    Stopping s{p.name, p.dir, read_pid(p.dir / "daemon_pid.fl"), read_pid(p.dir / "pid.fl")};
+    if (!(s.watchdog && alive(*s.watchdog)) && !(s.daemon && alive(*s.daemon))) {
+      if (o.print) o.print(p.name + " is not running");
+      continue;
+    }
+    if (o.print) o.print("stop: " + p.name);
+    // The watchdog stops once the process exits and shutdown.fl exists; the daemon stops its jobs on SIGTERM.
+    base::atomic_write(p.dir / "shutdown.fl", "shutdown\n").ignore();
+    if (s.daemon && alive(*s.daemon)) ::kill(*s.daemon, SIGTERM);
+    stopping.push_back(s);
+  }
+  // Wait (bounded) for every watchdog and daemon to go; what remains is killed.
+  const auto deadline = std::chrono::steady_clock::now() + o.grace;
+  std::vector<std::string> killed;
+  for (const auto& s : stopping) {
+    for (std::optional<pid_t> pid : {s.daemon, s.watchdog}) {
+      if (!pid) continue;
+      if (!base::wait_for_exit(*pid, deadline) && alive(*pid)) {
+        ::kill(*pid, SIGKILL);
+        killed.push_back(s.name + " (pid " + std::to_string(*pid) + ")");
+      }
+    }
+    std::error_code ec;
+    for (const char* f : {"pid.fl", "daemon_pid.fl"}) fs::remove(s.dir / f, ec);
+  }
+  if (!killed.empty() && o.warn) o.warn("killed after " + std::to_string(o.grace.count() / 1000) + " s: " + base::join(killed, ", "));
+  return Status::OK();
 }
 
 Status poc_clean(const fs::path& workspace, const std::function<void(const std::string&)>& print) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -46,6 +47,35 @@ struct PocPrepareOptions {
 /// folder without the POC marker (never deleted), INVALID_ARGUMENT for bad options or project,
 /// provisioning and file-system errors.
 Result<std::optional<std::filesystem::path>> poc_prepare(const PocPrepareOptions& options);
+
+/// One participant of the POC project (from its project.yml), in start order.
+struct PocParticipant {
+  std::string name, type;  // type: server | client | admin | relay
+  std::filesystem::path dir;  // its startup kit in prod_00
+};
+
+/// Errors (FLARE's messages): "<ws>/project.yml is missing, make sure you have first run 'nvflare
+/// poc prepare'", "workspace <ws> is not ready, please use poc prepare to prepare poc workspace".
+Result<std::vector<PocParticipant>> poc_participants(const std::filesystem::path& workspace);
+
+struct PocServiceOptions {
+  std::filesystem::path workspace;
+  std::string only;     // -p: one participant
+  std::string exclude;  // -ex: all but one
+  std::string nvflare_bin;  // exported as NVFLARE_BIN to the kits' scripts
+  std::chrono::milliseconds grace{30000};  // poc stop: how long processes get to exit
+  std::function<void(const std::string&)> print;
+  std::function<void(const std::string&)> warn;
+};
+
+/// Starts the server, then the clients, each by its kit's start.sh (a watchdog that writes
+/// daemon_pid.fl and pid.fl), in its own session with output in <kit>/log_console.txt. The admin
+/// console is not in this build: when the admin is not excluded, says how to use `nvflare admin -c`.
+Status poc_start(const PocServiceOptions& options);
+
+/// Stops clients, then the server: writes shutdown.fl, sends SIGTERM to the daemon (it stops its
+/// jobs), waits up to `grace` for the daemon and its watchdog to exit, then kills what is left.
+Status poc_stop(const PocServiceOptions& options);
 
 /// Removes the workspace. Errors: FAILED_PRECONDITION when the system is running (a server
 /// pid.fl exists), when the folder lacks the POC marker, or when there is no workspace.

@@ -1,5 +1,7 @@
 #include "tools/provision.h"
 
+#include <algorithm>
+
 #include <regex>
 #include <string>
 
@@ -59,6 +61,11 @@ security::CertRequest request_for(const Participant& p) {
     r.host_names.push_back(p.default_host);
     for (const std::string& h : p.host_names) {
       if (h != p.default_host) r.host_names.push_back(h);
+    }
+    // Clients and admins set the TLS target name to the server's identity (its name), so the
+    // certificate names it too, whatever host the server is reached at.
+    if (std::find(r.host_names.begin(), r.host_names.end(), p.name) == r.host_names.end()) {
+      r.host_names.push_back(p.name);
     }
   }
   return r;

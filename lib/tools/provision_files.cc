@@ -262,7 +262,7 @@ std::string sub_start_sh(const Project& p, const Participant& part,
          "echo \"WORKSPACE set to $WS\"\n"
          "mkdir -p \"$WS/transfer\"\n"
          "export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-4}\n" +
-         find_nvflare_block(nvflare_bin) + "run() { \"$NVFLARE\" " + args +
+         find_nvflare_block(nvflare_bin) + "run() { exec \"$NVFLARE\" " + args +
          "; }\n"
          "if [ \"$1\" = \"--once\" ]; then run; exit $?; fi\n"
          "if [ -f \"$WS/daemon_pid.fl\" ] && kill -0 \"$(cat \"$WS/daemon_pid.fl\")\" 2>/dev/null; "

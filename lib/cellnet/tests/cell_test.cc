@@ -199,15 +199,16 @@ TEST_F(CellTest, ReconnectsAfterTheServerComesBack) {
   Cell* server = make("server");
   ASSERT_TRUE(server->listen(url("server")).ok());
   Cell* site = make("site-1");
-  std::promise<void> down;
-  std::atomic<bool> seen_down{false};
-  site->on_peer_event([&](const std::string& peer, bool up) {
-    if (peer == "server" && !up && !seen_down.exchange(true)) down.set_value();
+  // Shared with the callback: it runs again when TearDown stops server2, after this body returned.
+  auto down = std::make_shared<std::promise<void>>();
+  auto seen_down = std::make_shared<std::atomic<bool>>(false);
+  site->on_peer_event([down, seen_down](const std::string& peer, bool up) {
+    if (peer == "server" && !up && !seen_down->exchange(true)) down->set_value();
   });
   ASSERT_TRUE(site->connect(url("server")).ok());
   ASSERT_TRUE(site->wait_for_peer("server", 5s).ok());
   server->stop();
-  ASSERT_EQ(down.get_future().wait_for(5s), std::future_status::ready);
+  ASSERT_EQ(down->get_future().wait_for(5s), std::future_status::ready);
   Cell* server2 = make("server");
   ASSERT_TRUE(server2->listen(url("server")).ok());
   ASSERT_TRUE(site->wait_for_peer("server", 5s).ok());

@@ -1,0 +1,126 @@
+// nvflare admin -c "COMMAND" and nvflare job submit: one admin session with the server, from an
+// admin startup kit. Parsing only; the session is tools::AdminClient.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "tools/admin_client.h"
+#include "tools/admin_output.h"
+#include "tools/job_commands.h"
+#include "tools/user_config.h"
+
+namespace nvf::app {
+namespace fs = std::filesystem;
+
+runtime::DriverFactory grpc_driver_factory();  // cmd_daemon.cc
+
+namespace {
+
+struct AdminOptions {
+  std::string kit_dir;
+  std::string config = "fed_admin.json";
+  std::string command;
+  bool json = false;
+  double timeout = 10;
+  // job submit
+  std::string job_folder = "./current_job";
+  bool wait = false;
+  double wait_timeout = 0;
+  bool debug = false;
+};
+
+// The admin kit: -m, else the startup kit of `nvflare config -d` (FLARE searches it for
+// fed_admin.json), else $NVFLARE_STARTUP_KIT_DIR.
+Result<runtime::AdminKit> find_kit(const AdminOptions& o) {
+  fs::path dir = o.kit_dir;
+  if (dir.empty()) {
+    auto cfg = tools::load_user_config(tools::user_config_path());
+    if (cfg.ok() && cfg->startup_kit) dir = *cfg->startup_kit;
+  }
+  if (dir.empty()) {
+    if (const char* env = std::getenv("NVFLARE_STARTUP_KIT_DIR")) dir = env;
+  }
+  if (dir.empty()) {
+    return FailedPreconditionError("startup kit directory is not specified: pass -m ADMIN_KIT_DIR or set it with "
+                                   "`nvflare config -d DIR` (poc prepare sets it)");
+  }
+  NVF_ASSIGN_OR_RETURN(fs::path kit_dir, runtime::find_admin_kit(dir));
+  return runtime::load_admin_kit(kit_dir, o.config);
+}
+
+void print_reply(const config::Value& reply, bool json) {
+  if (json) {
+    std::cout << reply.dump(2) << "\n";
+  } else {
+    std::string text = tools::render_admin_reply(reply);
+    std::cout << text;
+  }
+}
+
+int run_admin(const AdminOptions& o) {
+  if (o.command.empty()) {
+    std::cerr << "The interactive admin console is not in this build yet; run one command with\n"
+                 "  nvflare admin -c \"check_status server\"\n";
+    return kExitNotAvailable;
+  }
+  auto kit = find_kit(o);
+  if (!kit.ok()) return report(kit.status());
+  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(),
+                                            std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000)));
+  if (!client.ok()) return report(client.status());
+  auto reply = tools::run_admin_command(**client, o.command);
+  if (!reply.ok()) return report(reply.status());
+  print_reply(*reply, o.json);
+  return tools::admin_reply_exit_code(*reply);
+}
+
+int run_submit(const AdminOptions& o) {
+  auto report_v = tools::validate_job(o.job_folder);
+  if (!report_v.ok()) return report(report_v.status());
+  if (!report_v->ok()) {
+    std::cerr << tools::render_validation(*report_v);
+    std::cerr << "the job was not submitted: fix the errors above\n";
+    return kExitError;
+  }
+  auto kit = find_kit(o);
+  if (!kit.ok()) return report(kit.status());
+  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(), std::chrono::seconds(10));
+  if (!client.ok()) return report(client.status());
+  auto reply = (*client)->submit_job(o.job_folder);
+  if (!reply.ok()) return report(reply.status());
+  print_reply(*reply, false);
+  int code = tools::admin_reply_exit_code(*reply);
+  if (code != 0 || !o.wait) return code;
+  std::string id = reply->value("meta", config::Value::object()).value("job_id", "");
+  auto status = (*client)->wait_for_job(id, std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout * 1000)),
+                                        [&](const std::string& s) { std::cout << "job " << id << ": " << s << "\n"; });
+  if (!status.ok()) return report(status.status());
+  return *status == "FINISHED:COMPLETED" ? kExitOk : kExitError;
+}
+
+}  // namespace
+
+void register_admin_command(CLI::App& app, AppContext& ctx) {
+  auto o = std::make_shared<AdminOptions>();
+  CLI::App* a = app.add_subcommand("admin", "run an admin command on the server (-c)");
+  a->add_option("-m,--admin_dir", o->kit_dir, "admin startup kit directory (default: nvflare config -d)");
+  a->add_option("-s,--fed_admin", o->config, "the kit's admin config (fed_admin.json)");
+  a->add_option("-c,--command", o->command, "run one command and exit");
+  a->add_option("--timeout", o->timeout, "seconds to wait for the server (10)");
+  a->add_flag("--json", o->json, "print the server's reply as JSON");
+  a->callback([o, &ctx] { ctx.exit_code = run_admin(*o); });
+}
+
+void register_job_submit(CLI::App* job, AppContext& ctx) {
+  auto o = std::make_shared<AdminOptions>();
+  CLI::App* su = job->add_subcommand("submit", "validate, sign, zip and submit a job to the server");
+  su->add_option("-j,--job_folder", o->job_folder, "job folder (./current_job)");
+  su->add_option("-m,--admin_dir", o->kit_dir, "admin startup kit directory (default: nvflare config -d)");
+  su->add_flag("--wait", o->wait, "follow the job; exit 0 only when it ends FINISHED:COMPLETED");
+  su->add_option("--timeout", o->wait_timeout, "with --wait: give up after this many seconds (0: never)");
+  su->add_flag("--debug", o->debug, "debug output (also -debug)");
+  su->callback([o, &ctx] { ctx.exit_code = run_submit(*o); });
+}
+
+}  // namespace nvf::app

@@ -1,0 +1,178 @@
+// nvflare server / nvflare client: the long-running processes of a startup kit (what sub_start.sh
+// runs), and the hidden job processes they spawn (_server_job, _client_job). Parsing only.
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "base/logging.h"
+#include "base/signals.h"
+#include "base/strings.h"
+#include "cellnet_grpc/grpc_driver.h"
+#include "commands.h"
+#include "runtime/client_parent.h"
+#include "runtime/job_process.h"
+#include "runtime/server_parent.h"
+#include "tools/user_config.h"
+
+namespace nvf::app {
+namespace fs = std::filesystem;
+
+runtime::DriverFactory grpc_driver_factory() {
+  return [](const cellnet::DriverOptions& o) {
+    return std::shared_ptr<cellnet::Driver>(cellnet_grpc::make_grpc_driver(o));
+  };
+}
+
+namespace {
+
+struct DaemonOptions {
+  std::string workspace;
+  std::string config = "fed_server.json";
+  std::vector<std::string> set;
+};
+
+// --set key=value pairs. Errors: INVALID_ARGUMENT naming the pair.
+Result<std::map<std::string, std::string>> parse_sets(const std::vector<std::string>& sets) {
+  std::map<std::string, std::string> out;
+  for (const auto& s : sets) {
+    auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) return InvalidArgumentError("--set " + s + ": expected key=value");
+    out[s.substr(0, eq)] = s.substr(eq + 1);
+  }
+  return out;
+}
+
+bool truthy(const std::map<std::string, std::string>& m, const std::string& key, bool dflt) {
+  auto it = m.find(key);
+  if (it == m.end()) return dflt;
+  std::string v = base::to_lower(it->second);
+  return v == "true" || v == "1" || v == "yes";
+}
+
+std::chrono::milliseconds seconds_setting(const std::map<std::string, std::string>& m, const std::string& key,
+                                          std::chrono::milliseconds dflt) {
+  auto it = m.find(key);
+  if (it == m.end()) return dflt;
+  try {
+    return std::chrono::milliseconds(static_cast<int64_t>(std::stod(it->second) * 1000));
+  } catch (const std::exception&) {
+    return dflt;
+  }
+}
+
+template <typename Daemon>
+int run_daemon(Daemon& daemon, const fs::path& workspace, base::Logger log) {
+  std::atomic<bool> signalled{false};
+  base::SignalWatcher signals([&](int sig) {
+    signalled = true;
+    daemon.request_shutdown(sig == SIGINT ? "interrupted" : "terminated");
+  });
+  if (Status s = daemon.start(); !s.ok()) {
+    log->error("{}", s.message());
+    daemon.stop();
+    return kExitError;
+  }
+  daemon.wait();
+  daemon.stop();
+  if (!signalled) {
+    // An ordered shutdown: the watchdog of sub_start.sh must not start us again.
+    base::atomic_write(workspace / "shutdown.fl", "shutdown\n").ignore();
+  }
+  log->info("stopped");
+  return kExitOk;
+}
+
+Result<base::Logger> daemon_logger(const std::string& name, const fs::path& ws, int verbose) {
+  return base::make_logger({name, base::level_for_verbosity(verbose), true, ws});
+}
+
+int run_server(const DaemonOptions& o, int verbose) {
+  auto sets = parse_sets(o.set);
+  if (!sets.ok()) return report(sets.status());
+  auto kit = runtime::load_server_kit(o.workspace, o.config);
+  if (!kit.ok()) return report(kit.status());
+  auto log = daemon_logger("server", kit->root, verbose);
+  if (!log.ok()) return report(log.status());
+  runtime::ServerParentOptions so;
+  so.kit = *kit;
+  so.secure = truthy(*sets, "secure_train", true);
+  so.nvflare_bin = tools::self_exe().string();
+  so.external_driver = grpc_driver_factory();
+  so.logger = *log;
+  so.heart_beat_timeout = seconds_setting(*sets, "heart_beat_timeout", so.heart_beat_timeout);
+  so.strict_start_job_reply_check = truthy(*sets, "strict_start_job_reply_check", false);
+  so.sync_client_jobs_require_previous_report = truthy(*sets, "sync_client_jobs_require_previous_report", true);
+  runtime::ServerParent server(so);
+  return run_daemon(server, kit->root, *log);
+}
+
+int run_client(const DaemonOptions& o, int verbose) {
+  auto sets = parse_sets(o.set);
+  if (!sets.ok()) return report(sets.status());
+  std::string uid = sets->count("uid") ? sets->at("uid") : "";
+  auto kit = runtime::load_client_kit(o.workspace, o.config, uid);
+  if (!kit.ok()) return report(kit.status());
+  auto log = daemon_logger(kit->name, kit->root, verbose);
+  if (!log.ok()) return report(log.status());
+  runtime::ClientParentOptions co;
+  co.kit = *kit;
+  co.secure = truthy(*sets, "secure_train", true);
+  co.nvflare_bin = tools::self_exe().string();
+  co.external_driver = grpc_driver_factory();
+  co.logger = *log;
+  co.heart_beat_interval = seconds_setting(*sets, "heart_beat_interval", co.heart_beat_interval);
+  runtime::ClientParent client(co);
+  return run_daemon(client, kit->root, *log);
+}
+
+struct JobOptions {
+  std::string workspace, job_id, site, parent, clients;
+  bool insecure = false;
+};
+
+}  // namespace
+
+void register_daemon_commands(CLI::App& app, AppContext& ctx) {
+  for (const char* role : {"server", "client"}) {
+    auto o = std::make_shared<DaemonOptions>();
+    bool is_server = std::string(role) == "server";
+    if (!is_server) o->config = "fed_client.json";
+    CLI::App* d = app.add_subcommand(role, std::string("run the ") + role + " of a startup kit (what sub_start.sh runs)");
+    d->add_option("-m,--workspace", o->workspace, "the participant's folder (holds startup/)")->required();
+    d->add_option("-s,--fed_" + std::string(role) + "," + "--config", o->config,
+                  std::string("startup/ config file (") + o->config + ")");
+    d->add_option("--set", o->set, "key=value settings (secure_train, uid, heart_beat_interval, ...)")
+        ->expected(0, 1 << 20);
+    d->callback([o, &ctx, is_server] {
+      ctx.exit_code = is_server ? run_server(*o, ctx.verbose) : run_client(*o, ctx.verbose);
+    });
+  }
+  for (const char* role : {"_server_job", "_client_job"}) {
+    auto o = std::make_shared<JobOptions>();
+    bool is_server = std::string(role) == "_server_job";
+    CLI::App* j = app.add_subcommand(role, "");  // hidden: spawned by the daemons
+    j->group("");
+    j->add_option("--workspace", o->workspace)->required();
+    j->add_option("--job-id", o->job_id)->required();
+    j->add_option("--parent", o->parent)->required();
+    j->add_option("--site", o->site);
+    j->add_option("--clients", o->clients);
+    j->add_flag("--insecure", o->insecure);
+    j->callback([o, &ctx, is_server] {
+      runtime::JobProcessOptions jo;
+      jo.workspace = o->workspace;
+      jo.job_id = o->job_id;
+      jo.site = o->site;
+      jo.parent_url = o->parent;
+      jo.clients = base::split(o->clients, ',', true);
+      jo.secure = !o->insecure;
+      jo.nvflare_bin = tools::self_exe().string();
+      jo.torch_helper = tools::find_torch_trainer(jo.nvflare_bin);
+      ctx.exit_code = is_server ? runtime::run_server_job_process(jo) : runtime::run_client_job_process(jo);
+    });
+  }
+}
+
+}  // namespace nvf::app

@@ -1,0 +1,405 @@
+// ServerParent's admin service: the console commands of spec cli-and-formats §5.2 that this build
+// implements, each authorized by the server's policy, answered as JSON
+// {"status": ..., "data": [{"type": "string" | "table" | "dict" | "success" | "error", ...}]}.
+#include <algorithm>
+#include <ctime>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "job/archive.h"
+#include "job/job_folder.h"
+#include "runtime/deploy_protocol.h"
+#include "runtime/server_parent.h"
+#include "security/job_signature.h"
+
+namespace nvf::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string str_of(const config::Value& v, const char* key) {
+  return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
+}
+
+config::Value reply(const std::string& status, config::Value items) {
+  return config::Value{{"status", status}, {"data", std::move(items)}};
+}
+config::Value ok_string(const std::string& text) {
+  return reply("ok", config::Value::array({config::Value{{"type", "string"}, {"data", text}}}));
+}
+// Visible text is a string item (the console prints no "success" item, as FLARE's).
+config::Value ok_success(const std::string& text) { return ok_string(text); }
+config::Value error_reply(const std::string& status, const std::string& text) {
+  return reply(status, config::Value::array({config::Value{{"type", "error"}, {"data", text}}}));
+}
+config::Value table(std::vector<std::vector<std::string>> rows) {
+  config::Value r = config::Value::array();
+  for (auto& row : rows) r.push_back(row);
+  return config::Value{{"type", "table"}, {"rows", r}};
+}
+
+std::string fmt_time(double epoch) {
+  if (epoch <= 0) return "";
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+std::string duration_of(const config::Value& meta) {
+  if (meta.contains("duration") && meta["duration"].is_string()) return meta["duration"].get<std::string>();
+  if (meta.contains("duration") && meta["duration"].is_number()) {
+    long s = static_cast<long>(meta["duration"].get<double>());
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    return buf;
+  }
+  return "N/A";
+}
+
+security::Person submitter_of(const config::Value& meta) {
+  return security::Person{str_of(meta, "submitter_name"), str_of(meta, "submitter_org"),
+                          str_of(meta, "submitter_role")};
+}
+
+}  // namespace
+
+Status ServerParent::authorize(const Principal& who, const std::string& right, const config::Value* job_meta) const {
+  if (right.empty()) return Status::OK();
+  security::Person submitter;
+  if (job_meta) submitter = submitter_of(*job_meta);
+  return policy_.authorize(right, who.person, org_, job_meta ? &submitter : nullptr);
+}
+
+void ServerParent::handle_admin_command(const cellnet::Message& request, cellnet::Responder respond) {
+  auto who = registrar_->principal_of(request.headers);
+  if (!who.ok() || who->kind != "admin") {
+    return respond(cellnet::Message::of(error_reply("not_authenticated", "not logged in").dump()));
+  }
+  std::string line;
+  try {
+    line = config::Value::parse(request.payload.to_string()).value("command", "");
+  } catch (const std::exception&) {
+  }
+  auto argv = base::shell_split(line);
+  config::Value r;
+  if (!argv.ok() || argv->empty()) {
+    r = error_reply("syntax_error", argv.ok() ? "empty command" : argv.status().message());
+  } else {
+    r = run_command(*who, *argv);
+  }
+  log_->info("admin {}: {} -> {}", who->name, line, r.value("status", "?"));
+  respond(cellnet::Message::of(r.dump()));
+}
+
+config::Value ServerParent::run_command(const Principal& who, const std::vector<std::string>& argv) {
+  const std::string& cmd = argv[0];
+  if (cmd == "check_status") return cmd_check_status(who, argv);
+  if (cmd == "list_jobs") return cmd_list_jobs(who, argv);
+  if (cmd == "get_job_meta") return cmd_get_job_meta(who, argv);
+  if (cmd == "abort_job") return cmd_abort_job(who, argv);
+  if (cmd == "delete_job") return cmd_delete_job(who, argv);
+  if (cmd == "clone_job") return cmd_clone_job(who, argv);
+  if (cmd == "shutdown") return cmd_shutdown(who, argv);
+  return error_reply("syntax_error", "Command " + cmd +
+                                         " not found. Available: check_status, list_jobs, get_job_meta, submit_job, "
+                                         "download_job, abort_job, clone_job, delete_job, shutdown");
+}
+
+config::Value ServerParent::cmd_check_status(const Principal& who, const std::vector<std::string>& argv) {
+  if (Status s = authorize(who, "view", nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  if (argv.size() < 2 || (argv[1] != "server" && argv[1] != "client")) {
+    return error_reply("syntax_error", "Usage: check_status server|client [clients...]");
+  }
+  config::Value items = config::Value::array();
+  std::map<std::string, std::string> apps;  // job → app name
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, j] : running_) apps[id] = "app_server";
+  }
+  if (argv[1] == "server") {
+    items.push_back({{"type", "string"}, {"data", std::string("Engine status: ") +
+                                                      (shutdown_requested_ ? "stopping" : "started")}});
+    std::vector<std::vector<std::string>> rows{{"job_id", "app name"}};
+    for (const auto& [id, app] : apps) rows.push_back({id, app});
+    items.push_back(table(rows));
+    auto clients = registrar_->principals("client");
+    items.push_back({{"type", "string"}, {"data", "Registered clients: " + std::to_string(clients.size()) + " "}});
+    std::vector<std::vector<std::string>> crows{{"client", "fqcn", "fqsn", "leaf", "token", "last connect time"}};
+    std::sort(clients.begin(), clients.end(), [](const Principal& a, const Principal& b) { return a.name < b.name; });
+    for (const auto& c : clients) {
+      auto ago = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c.last_seen);
+      crows.push_back({c.name, c.fqcn_root, c.name, "True", c.token, std::to_string(ago.count()) + " s ago"});
+    }
+    items.push_back(table(crows));
+    return reply("ok", items);
+  }
+  std::vector<std::vector<std::string>> rows{{"client", "app_name", "job_id", "status"}};
+  std::set<std::string> wanted(argv.begin() + 2, argv.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& name : client_names()) {
+    if (!wanted.empty() && !wanted.count(name)) continue;
+    auto it = client_jobs_.find(name);
+    if (it == client_jobs_.end() || it->second.empty()) {
+      rows.push_back({name, "?", "no jobs", "No Jobs"});
+      continue;
+    }
+    for (const auto& j : it->second) rows.push_back({name, "app_" + name, j, "running"});
+  }
+  items.push_back(table(rows));
+  return reply("ok", items);
+}
+
+config::Value ServerParent::cmd_list_jobs(const Principal& who, const std::vector<std::string>& argv) {
+  if (Status s = authorize(who, "view", nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  bool detailed = false, reverse = false, mine = false;
+  std::string name_prefix, id_prefix;
+  long max = -1;
+  for (size_t i = 1; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "-d") {
+      detailed = true;
+    } else if (a == "-r") {
+      reverse = true;
+    } else if (a == "-u") {
+      mine = true;
+    } else if ((a == "-n" || a == "-m") && i + 1 < argv.size()) {
+      if (a == "-n") {
+        name_prefix = argv[++i];
+      } else {
+        try {
+          max = std::stol(argv[++i]);
+        } catch (const std::exception&) {
+          return error_reply("syntax_error", "list_jobs: -m needs a number");
+        }
+      }
+    } else if (!a.empty() && a[0] == '-') {
+      return error_reply("syntax_error",
+                         "Usage: list_jobs [-n name_prefix] [-d] [-u] [-r] [-m num_of_jobs] [job_id_prefix]");
+    } else {
+      id_prefix = a;
+    }
+  }
+  std::vector<config::Value> jobs;
+  for (auto& meta : store_->list()) {
+    if (!name_prefix.empty() && str_of(meta, "name").rfind(name_prefix, 0) != 0) continue;
+    if (!id_prefix.empty() && str_of(meta, "job_id").rfind(id_prefix, 0) != 0) continue;
+    if (mine && str_of(meta, "submitter_name") != who.name) continue;
+    jobs.push_back(std::move(meta));
+  }
+  if (max >= 0 && static_cast<long>(jobs.size()) > max) jobs.erase(jobs.begin(), jobs.end() - max);
+  if (reverse) std::reverse(jobs.begin(), jobs.end());
+  if (jobs.empty()) {
+    bool filtered = !name_prefix.empty() || !id_prefix.empty() || mine;
+    return ok_string(filtered ? "No jobs matching the specified criteria." : "No jobs found.");
+  }
+  config::Value items = config::Value::array();
+  if (detailed) {
+    for (const auto& j : jobs) items.push_back({{"type", "dict"}, {"data", j}});
+    return reply("ok", items);
+  }
+  std::vector<std::vector<std::string>> rows{{"Job ID", "Name", "Status", "Submit Time", "Run Duration"}};
+  for (const auto& j : jobs) {
+    rows.push_back({str_of(j, "job_id"), str_of(j, "name"), str_of(j, "status"),
+                    str_of(j, "submit_time_iso").empty() ? fmt_time(j.value("submit_time", 0.0))
+                                                         : str_of(j, "submit_time_iso"),
+                    duration_of(j)});
+  }
+  items.push_back(table(rows));
+  return reply("ok", items);
+}
+
+config::Value ServerParent::cmd_get_job_meta(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: get_job_meta job_id");
+  auto meta = store_->meta(argv[1]);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
+  if (Status s = authorize(who, "view", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  return reply("ok", config::Value::array({config::Value{{"type", "dict"}, {"data", *meta}}}));
+}
+
+config::Value ServerParent::cmd_abort_job(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: abort_job job_id");
+  auto meta = store_->meta(argv[1]);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
+  if (Status s = authorize(who, "manage_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  std::string message;
+  if (Status s = abort_job(argv[1], "aborted by " + who.name, &message); !s.ok()) {
+    return error_reply("error", s.message());
+  }
+  return ok_success(message);
+}
+
+config::Value ServerParent::cmd_delete_job(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: delete_job job_id");
+  auto meta = store_->meta(argv[1]);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
+  if (Status s = authorize(who, "manage_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (running_.count(argv[1])) {
+      return error_reply("job_running", "job " + argv[1] + " is running: abort it before deleting it");
+    }
+  }
+  if (Status s = store_->remove(argv[1]); !s.ok()) return error_reply("error", s.message());
+  return ok_success("Job " + argv[1] + " deleted.");
+}
+
+config::Value ServerParent::cmd_clone_job(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: clone_job job_id");
+  auto meta = store_->meta(argv[1]);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
+  if (Status s = authorize(who, "clone_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  config::Value m = config::Value::object();
+  for (const char* k : {"name", "job_folder_name", "deploy_map", "resource_spec", "min_clients", "mandatory_clients",
+                        "data_storage_format"}) {
+    if (meta->contains(k)) m[k] = (*meta)[k];
+  }
+  m["submitter_name"] = who.person.name;
+  m["submitter_org"] = who.person.org;
+  m["submitter_role"] = who.person.role;
+  m["cloned_from"] = argv[1];
+  auto id = store_->create(m, store_->data_path(argv[1]));
+  if (!id.ok()) return error_reply("error", id.status().message());
+  cv_.notify_all();
+  return ok_success("Cloned job " + argv[1] + " as: " + *id);
+}
+
+config::Value ServerParent::cmd_shutdown(const Principal& who, const std::vector<std::string>& argv) {
+  if (Status s = authorize(who, "operate", nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  if (argv.size() < 2 || (argv[1] != "all" && argv[1] != "server" && argv[1] != "client")) {
+    return error_reply("syntax_error", "Usage: shutdown server|client|all [clients]");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!running_.empty()) {
+      return error_reply("job_running",
+                         "There are still jobs running. Please let them finish or abort_job before shutdown.");
+    }
+  }
+  auto clients = client_names();
+  if (argv[1] == "server" && !clients.empty()) {
+    return error_reply("clients_running", "There are still active clients. Shutdown all clients first.");
+  }
+  if (argv[1] == "client" || argv[1] == "all") {
+    std::set<std::string> wanted(argv.begin() + 2, argv.end());
+    for (const auto& c : clients) {
+      if (argv[1] == "client" && !wanted.empty() && !wanted.count(c)) continue;
+      cell_->request(c, std::string(deploy::kChannelAdmin), std::string(deploy::kTopicShutdown), cellnet::Message{},
+                     std::chrono::milliseconds(5000))
+          .status()
+          .ignore();
+      registrar_->remove(c);
+    }
+    if (argv[1] == "client") return ok_success("Shutdown requests sent to the clients.");
+  }
+  request_shutdown("shutdown requested by " + who.name);
+  return ok_success("Flare Server has been shutdown.");
+}
+
+void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Responder respond) {
+  auto who = registrar_->principal_of(request.headers);
+  if (!who.ok() || who->kind != "admin") {
+    return respond(cellnet::Message::of(error_reply("not_authenticated", "not logged in").dump()));
+  }
+  auto answer = [&](const config::Value& r) {
+    log_->info("admin {}: submit_job -> {}", who->name, r.value("status", "?"));
+    respond(cellnet::Message::of(r.dump()));
+  };
+  if (Status s = authorize(*who, "submit_job", nullptr); !s.ok()) return answer(error_reply("not_authorized", s.message()));
+  const std::string folder = request.headers.get_or(deploy::kHdrJobFolderName, "");
+  if (folder.empty() || folder.find('/') != std::string::npos || folder == "." || folder == "..") {
+    return answer(error_reply("invalid_job_def", "submit_job: missing or bad job folder name"));
+  }
+  // The upload is extracted into a scratch folder with the safe extractor and checked before it
+  // is stored; nothing is kept when any check fails.
+  char tmpl[] = "/tmp/nvflare-upload-XXXXXX";
+  if (!::mkdtemp(tmpl)) return answer(error_reply("internal_error", "cannot create a scratch folder"));
+  fs::path scratch = tmpl;
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{scratch};
+  const std::string bytes = request.payload.to_string();
+  if (Status s = job::unpack_zip_from_memory(bytes, scratch / "x"); !s.ok()) {
+    return answer(error_reply("invalid_job_def", "the uploaded job zip was refused: " + s.message()));
+  }
+  const fs::path job_dir = scratch / "x" / folder;
+  std::error_code ec;
+  if (!fs::is_directory(job_dir, ec)) {
+    return answer(error_reply("invalid_job_def", "the uploaded zip has no folder '" + folder + "'"));
+  }
+  if (opt_.secure) {
+    auto signer = security::verify_job_folder(job_dir, root_ca_pem_);
+    if (!signer.ok()) return answer(error_reply("invalid_job_def", signer.status().message()));
+    if (*signer != who->name) {
+      return answer(error_reply("invalid_job_def", "the job is signed by '" + *signer + "', not by " + who->name));
+    }
+  }
+  auto meta = config::load_file(job_dir / "meta.json");
+  if (!meta.ok() || !meta->is_object()) {
+    return answer(error_reply("invalid_job_def", "the job has no valid meta.json: " +
+                                                     (meta.ok() ? std::string("not an object") : meta.status().message())));
+  }
+  if (fs::exists(job_dir, ec)) {
+    for (auto it = fs::recursive_directory_iterator(job_dir, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->is_directory() && it->path().filename() == "custom" && !fs::is_empty(it->path(), ec)) {
+        if (Status s = authorize(*who, "byoc", nullptr); !s.ok()) {
+          return answer(error_reply("not_authorized", "the job has custom code: " + s.message()));
+        }
+        break;
+      }
+    }
+  }
+  config::Value m = *meta;
+  if (!m.contains("name")) m["name"] = folder;
+  m["job_folder_name"] = folder;
+  m["submitter_name"] = who->person.name;
+  m["submitter_org"] = who->person.org;
+  m["submitter_role"] = who->person.role;
+  fs::path zip = scratch / "job.zip";
+  if (Status s = base::atomic_write(zip, bytes); !s.ok()) return answer(error_reply("internal_error", s.message()));
+  auto id = store_->create(m, zip);
+  if (!id.ok()) return answer(error_reply("internal_error", id.status().message()));
+  cv_.notify_all();
+  config::Value r = ok_success("Submitted job: " + *id);
+  r["meta"] = {{"job_id", *id}};
+  answer(r);
+}
+
+void ServerParent::handle_download(const cellnet::Message& request, cellnet::Responder respond) {
+  auto who = registrar_->principal_of(request.headers);
+  auto fail = [&](const std::string& status, const std::string& text) {
+    cellnet::Message m = cellnet::Message::of("");
+    m.headers.set("reply", error_reply(status, text).dump());
+    respond(std::move(m));
+  };
+  if (!who.ok() || who->kind != "admin") return fail("not_authenticated", "not logged in");
+  const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+  auto meta = store_->meta(id);
+  if (!meta.ok()) return fail("invalid_job_id", "Job with ID " + id + " doesn't exist");
+  if (Status s = authorize(*who, "download_job", &*meta); !s.ok()) return fail("not_authorized", s.message());
+  // One zip: meta.json, the job as submitted (job.zip) and, once finished, its workspace.
+  char tmpl[] = "/tmp/nvflare-download-XXXXXX";
+  if (!::mkdtemp(tmpl)) return fail("internal_error", "cannot create a scratch folder");
+  fs::path scratch = tmpl;
+  std::error_code ec;
+  fs::path content = scratch / id;
+  fs::create_directories(content, ec);
+  base::atomic_write(content / "meta.json", config::to_pretty_json(*meta)).ignore();
+  fs::copy_file(store_->data_path(id), content / "job.zip", ec);
+  if (auto ws = store_->workspace_path(id)) fs::copy_file(*ws, content / "workspace.zip", ec);
+  auto bytes = job::pack_zip_to_string(content);
+  fs::remove_all(scratch, ec);
+  if (!bytes.ok()) return fail("internal_error", bytes.status().message());
+  cellnet::Message m = cellnet::Message::of(std::move(*bytes));
+  m.headers.set("reply", ok_string("content of job " + id).dump());
+  respond(std::move(m));
+}
+
+}  // namespace nvf::runtime

@@ -1,0 +1,312 @@
+#include "runtime/client_parent.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "cellnet/socket_driver.h"
+#include "job/archive.h"
+#include "runtime/deploy_protocol.h"
+#include "security/job_signature.h"
+#include "security/pki.h"
+
+namespace nvf::runtime {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+ClientParent::ClientParent(ClientParentOptions options) : opt_(std::move(options)), log_(opt_.logger) {
+  if (!log_) log_ = base::null_logger();
+}
+
+ClientParent::~ClientParent() { stop(); }
+
+Status ClientParent::start() {
+  const ClientKit& kit = opt_.kit;
+  if (opt_.secure) NVF_RETURN_IF_ERROR(verify_kit_signatures(kit.root));
+  NVF_ASSIGN_OR_RETURN(root_ca_pem_, read_text(kit.root_ca));
+  NVF_ASSIGN_OR_RETURN(std::string cert, read_text(kit.cert));
+  NVF_ASSIGN_OR_RETURN(auto info, security::describe_certificate(cert));
+  org_ = info.org;
+  for (const char* name : {"authorization.json", "authorization.json.default"}) {
+    fs::path p = kit.root / "local" / name;
+    std::error_code ec;
+    if (!fs::exists(p, ec)) continue;
+    NVF_ASSIGN_OR_RETURN(policy_, security::AuthorizationPolicy::load(p));
+    break;
+  }
+  char tmpl[] = "/tmp/nvflare-cp-XXXXXX";
+  if (!::mkdtemp(tmpl)) return InternalError("cannot create a runtime directory in /tmp");
+  runtime_dir_ = tmpl;
+
+  drivers_ = std::make_unique<cellnet::DriverRegistry>();
+  drivers_->add(std::make_shared<cellnet::UdsDriver>());
+  cellnet::DriverOptions dopt;
+  dopt.tls = tls_config(kit, true);
+  drivers_->add(opt_.external_driver(dopt));
+  cellnet::CellOptions co;
+  co.fqcn = kit.name;
+  co.drivers = drivers_.get();
+  co.logger = log_;
+  cell_ = std::make_unique<cellnet::Cell>(co);
+  NVF_RETURN_IF_ERROR(cell_->start());
+  auto sync = [this](Result<cellnet::Message> (ClientParent::*fn)(const cellnet::Message&)) {
+    return [this, fn](const cellnet::Message& m) { return (this->*fn)(m); };
+  };
+  const std::string admin(deploy::kChannelAdmin);
+  cell_->register_request_handler(admin, std::string(deploy::kTopicDeploy), sync(&ClientParent::handle_deploy));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicStartJob), sync(&ClientParent::handle_start));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicAbortJob), sync(&ClientParent::handle_abort));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
+    request_shutdown("the server ordered a shutdown");
+    return Result<cellnet::Message>(cellnet::Message{});
+  });
+  cell_->register_message_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
+    request_shutdown("the server is shutting down");
+  });
+  NVF_ASSIGN_OR_RETURN(internal_url_, cell_->listen("uds://" + (runtime_dir_ / "cp.sock").string()));
+  NVF_RETURN_IF_ERROR(cell_->connect(server_url(kit, kit.server)));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+  }
+  maintenance_ = std::thread([this] { run_maintenance(); });
+  log_->info("client '{}' of project '{}' connecting to {}", kit.name, kit.project, server_url(kit, kit.server));
+  return Status::OK();
+}
+
+void ClientParent::wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return shutdown_requested_ || stopping_; });
+}
+
+void ClientParent::request_shutdown(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_requested_) return;
+    shutdown_requested_ = true;
+  }
+  log_->info("shutting down: {}", reason);
+  cv_.notify_all();
+}
+
+void ClientParent::stop() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+    for (const auto& [id, j] : jobs_) ids.push_back(id);
+  }
+  cv_.notify_all();
+  for (const auto& id : ids) abort_job(id, "the client is shutting down");
+  // Stopping the cell fails a registration or heartbeat in flight, so the maintenance thread ends.
+  cell_->stop();
+  if (maintenance_.joinable()) maintenance_.join();
+  for (;;) {
+    std::thread t;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& [id, j] : jobs_) {
+        if (j->waiter.joinable()) {
+          t = std::move(j->waiter);
+          break;
+        }
+      }
+    }
+    if (!t.joinable()) break;
+    t.join();
+  }
+  drivers_->stop_all();
+  std::error_code ec;
+  fs::remove_all(runtime_dir_, ec);
+}
+
+// ---- registration and heartbeats -------------------------------------------------------------
+
+bool ClientParent::register_once() {
+  if (!cell_->wait_for_peer("server", opt_.register_interval).ok()) return false;
+  auto creds = register_with_server(*cell_, opt_.kit, "client", opt_.request_timeout);
+  if (!creds.ok()) {
+    log_->warn("registration with the server failed: {}", creds.status().message());
+    return false;
+  }
+  cell_->set_auth_headers(auth_headers(*creds));
+  log_->info("Successfully registered client:{} for project {}.", opt_.kit.name, opt_.kit.project);
+  return true;
+}
+
+void ClientParent::heartbeat_once() {
+  config::Value jobs = config::Value::array();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, j] : jobs_) {
+      if (!j->exited) jobs.push_back(id);
+    }
+  }
+  auto r = cell_->request("server", std::string(deploy::kChannelTask), std::string(deploy::kTopicHeartbeat),
+                          cellnet::Message::of(config::Value{{"jobs", jobs}}.dump()), opt_.request_timeout);
+  if (!r.ok()) {
+    if (r.status().code() == StatusCode::kUnauthenticated) {
+      log_->warn("the server no longer knows this client ({}): registering again", r.status().message());
+      std::lock_guard<std::mutex> lock(mu_);
+      registered_ = false;
+    } else {
+      log_->warn("heartbeat failed: {}", r.status().message());
+    }
+    return;
+  }
+  try {
+    auto body = config::Value::parse(r->payload.to_string());
+    for (const auto& j : body.value("abort_jobs", config::Value::array())) {
+      if (j.is_string()) abort_job(j.get<std::string>(), "the server does not run it");
+    }
+  } catch (const std::exception&) {
+  }
+}
+
+void ClientParent::run_maintenance() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_ && !shutdown_requested_) {
+    if (!registered_) {
+      lock.unlock();
+      bool ok = register_once();
+      lock.lock();
+      registered_ = ok;
+      if (!ok) cv_.wait_for(lock, opt_.register_interval);
+      continue;
+    }
+    lock.unlock();
+    heartbeat_once();
+    lock.lock();
+    if (!registered_) continue;
+    cv_.wait_for(lock, opt_.heart_beat_interval);
+  }
+}
+
+// ---- orders from the server ------------------------------------------------------------------
+
+Result<cellnet::Message> ClientParent::handle_deploy(const cellnet::Message& request) {
+  const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+  const std::string app = request.headers.get_or(deploy::kHdrAppName, "");
+  const std::string folder = request.headers.get_or(deploy::kHdrJobFolderName, "");
+  if (id.empty() || app.empty() || folder.empty() || folder.find('/') != std::string::npos ||
+      app.find('/') != std::string::npos || id.find('/') != std::string::npos || id == ".." || folder == ".." ||
+      app == "..") {
+    return InvalidArgumentError("deploy order without a valid job id, app or folder name");
+  }
+  security::Person submitter{request.headers.get_or(deploy::kHdrSubmitterName, ""),
+                             request.headers.get_or(deploy::kHdrSubmitterOrg, ""),
+                             request.headers.get_or(deploy::kHdrSubmitterRole, "")};
+  if (opt_.secure) NVF_RETURN_IF_ERROR(policy_.authorize("submit_job", submitter, org_, &submitter));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it != jobs_.end() && !it->second->exited) return FailedPreconditionError("job " + id + " is already running");
+  }
+  const fs::path run_dir = opt_.kit.root / id;
+  const fs::path staging = opt_.kit.root / (id + ".deploy");
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(p, e);
+    }
+  } cleanup{staging};
+  // Extract into staging, verify, then activate (FLARE checks before extracting, vacuously).
+  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(request.payload.to_string(), staging));
+  const fs::path job_dir = staging / folder;
+  if (!fs::is_directory(job_dir / app, ec)) return InvalidArgumentError("the job has no app '" + app + "'");
+  if (opt_.secure) {
+    auto signer = security::verify_job_folder(job_dir, root_ca_pem_);
+    if (!signer.ok()) return signer.status();
+    if (fs::is_directory(job_dir / app / "custom", ec) && !fs::is_empty(job_dir / app / "custom", ec)) {
+      NVF_RETURN_IF_ERROR(policy_.authorize("byoc", submitter, org_, &submitter));
+    }
+  }
+  fs::remove_all(run_dir, ec);
+  fs::create_directories(run_dir, ec);
+  fs::rename(job_dir / app, run_dir / ("app_" + opt_.kit.name), ec);
+  if (ec) return base::errno_status(ec.value(), "cannot place the app in", run_dir);
+  fs::copy_file(job_dir / "meta.json", run_dir / "meta.json", fs::copy_options::overwrite_existing, ec);
+  log_->info("job {} deployed (app {}, submitted by {})", id, app, submitter.name);
+  return cellnet::Message::of("OK");
+}
+
+Result<cellnet::Message> ClientParent::handle_start(const cellnet::Message& request) {
+  const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+  const fs::path run_dir = opt_.kit.root / id;
+  std::error_code ec;
+  if (id.empty() || !fs::is_directory(run_dir / ("app_" + opt_.kit.name), ec)) {
+    return FailedPreconditionError("job " + id + " was not deployed here");
+  }
+  base::SpawnOptions so;
+  so.argv = {opt_.nvflare_bin, "_client_job", "--workspace", opt_.kit.root.string(), "--site", opt_.kit.name,
+             "--job-id",       id,           "--parent",    internal_url_};
+  if (!opt_.secure) so.argv.push_back("--insecure");
+  so.new_session = true;
+  so.lifeline = true;
+  so.working_dir = run_dir;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_ || shutdown_requested_) return UnavailableError("the client is shutting down");
+  auto it = jobs_.find(id);
+  if (it != jobs_.end()) {
+    if (!it->second->exited) return FailedPreconditionError("job " + id + " is already running");
+    if (it->second->waiter.joinable()) it->second->waiter.join();
+    jobs_.erase(it);
+  }
+  NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
+  auto job = std::make_unique<ClientJob>();
+  job->id = id;
+  job->pgid = child.pgid();
+  job->process = std::move(child);
+  ClientJob* raw = job.get();
+  jobs_[id] = std::move(job);
+  raw->waiter = std::thread([this, raw] { wait_job(raw); });
+  log_->info("job {}: client job started (pid {})", id, raw->pgid);
+  return cellnet::Message::of("OK");
+}
+
+void ClientParent::wait_job(ClientJob* job) {
+  Result<base::ExitInfo> exit = DeadlineExceededError("");
+  for (;;) {
+    exit = job->process.wait(std::chrono::milliseconds(1000));
+    if (exit.ok() || exit.status().code() != StatusCode::kDeadlineExceeded) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (job->kill_at && Clock::now() >= *job->kill_at) {
+      log_->warn("job {}: the client job did not stop within the grace: killing its process group", job->id);
+      exit = job->process.terminate(std::chrono::milliseconds(0));
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  job->exited = true;
+  log_->info("job {}: client job ended ({})", job->id,
+             exit.ok() ? "exit " + std::to_string(exit->shell_code()) : exit.status().message());
+  cv_.notify_all();
+}
+
+Result<cellnet::Message> ClientParent::handle_abort(const cellnet::Message& request) {
+  abort_job(request.headers.get_or(deploy::kHdrJobId, ""), "the server aborted it");
+  return cellnet::Message::of("OK");
+}
+
+void ClientParent::abort_job(const std::string& id, const std::string& reason) {
+  pid_t pgid = -1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->exited) return;
+    if (!it->second->kill_at) it->second->kill_at = Clock::now() + opt_.abort_grace;
+    pgid = it->second->pgid;
+  }
+  log_->info("job {}: aborting the client job: {}", id, reason);
+  cell_->fire(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
+              cellnet::Message{})
+      .ignore();
+  if (pgid > 0) ::kill(-pgid, SIGTERM);  // trainers included; SIGKILL follows after the grace
+}
+
+}  // namespace nvf::runtime

@@ -1,0 +1,90 @@
+// ClientParent: the long-running client process of a startup kit (FLARE's CP, DESIGN §2). It
+// connects to the server over gRPC (mTLS), registers (registration.h) and sends heartbeats that
+// list its running jobs (the reply names jobs to abort). On the server's orders it deploys a job
+// (the zip through the safe extractor, its signatures and the site's authorization policy checked
+// before anything is kept), starts its client job process (`nvflare _client_job`, own session,
+// lifeline), aborts it (SIGKILL of its group after the grace) and shuts down.
+//
+// Ownership: owned by `nvflare client`; owns its cell, drivers, maintenance thread and the client
+// job processes. Threads: start()/wait()/stop() from the owning thread; handlers on cell pools.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "base/logging.h"
+#include "base/process.h"
+#include "cellnet/cell.h"
+#include "runtime/registration.h"
+#include "runtime/server_parent.h"
+#include "runtime/startup_kit.h"
+#include "security/authorization.h"
+
+namespace nvf::runtime {
+
+struct ClientParentOptions {
+  ClientKit kit;
+  bool secure = true;
+  std::string nvflare_bin;
+  DriverFactory external_driver;
+  base::Logger logger;
+  std::chrono::milliseconds heart_beat_interval{10000};
+  std::chrono::milliseconds register_interval{2000};
+  std::chrono::milliseconds request_timeout{30000};  // maint_msg_timeout
+  std::chrono::milliseconds abort_grace{10000};
+  std::function<void(const std::string&)> print;
+};
+
+class ClientParent {
+ public:
+  explicit ClientParent(ClientParentOptions options);
+  ~ClientParent();
+
+  Status start();
+  /// Blocks until shutdown is requested (the server's shutdown order, or request_shutdown()).
+  void wait();
+  void request_shutdown(const std::string& reason);
+  /// Kills every client job's process group, stops the cell.
+  void stop();
+
+ private:
+  struct ClientJob {
+    std::string id;
+    base::ChildProcess process;
+    pid_t pgid = -1;
+    std::optional<std::chrono::steady_clock::time_point> kill_at;
+    bool exited = false;
+    std::thread waiter;
+  };
+
+  void run_maintenance();
+  bool register_once();
+  void heartbeat_once();
+  Result<cellnet::Message> handle_deploy(const cellnet::Message& request);
+  Result<cellnet::Message> handle_start(const cellnet::Message& request);
+  Result<cellnet::Message> handle_abort(const cellnet::Message& request);
+  void abort_job(const std::string& id, const std::string& reason);
+  void wait_job(ClientJob* job);
+
+  ClientParentOptions opt_;
+  base::Logger log_;
+  std::unique_ptr<cellnet::DriverRegistry> drivers_;
+  std::unique_ptr<cellnet::Cell> cell_;
+  security::AuthorizationPolicy policy_ = security::AuthorizationPolicy::allow_all();
+  std::string org_, root_ca_pem_, internal_url_;
+  std::filesystem::path runtime_dir_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false, stopping_ = false, shutdown_requested_ = false, registered_ = false;
+  std::map<std::string, std::unique_ptr<ClientJob>> jobs_;
+  std::thread maintenance_;
+};
+
+}  // namespace nvf::runtime

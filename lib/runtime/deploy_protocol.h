@@ -1,0 +1,56 @@
+// The messages between the processes of a deployment (DESIGN §2): client and admin registration
+// with the server parent (FLARE's challenge / register / token scheme, spec runtime §1.2),
+// heartbeats, the server parent's orders to client parents (deploy, start, abort, shutdown),
+// job processes reporting to their parents, and admin commands. FLARE's channel, topic and
+// header names where FLARE has them. Names only; no state.
+#pragma once
+
+#include <string_view>
+
+namespace nvf::runtime::deploy {
+
+// Registration and heartbeats: client parent / admin → server parent.
+inline constexpr std::string_view kChannelTask = "task";
+inline constexpr std::string_view kTopicChallenge = "challenge";
+inline constexpr std::string_view kTopicRegister = "register";
+inline constexpr std::string_view kTopicHeartbeat = "heart_beat";
+
+// Auth headers every message carries after registration (FLARE's names).
+inline constexpr std::string_view kHdrClientName = "client_name";
+inline constexpr std::string_view kHdrToken = "__token__";
+inline constexpr std::string_view kHdrTokenSignature = "__token_signature__";
+inline constexpr std::string_view kHdrSsid = "ssid";
+
+// Server parent → client parent.
+inline constexpr std::string_view kChannelAdmin = "admin";
+inline constexpr std::string_view kTopicDeploy = "train.deploy";
+inline constexpr std::string_view kTopicStartJob = "train.start_job";
+inline constexpr std::string_view kTopicAbortJob = "train.abort";
+inline constexpr std::string_view kTopicShutdown = "shutdown";
+inline constexpr std::string_view kTopicClientStatus = "check_status";
+inline constexpr std::string_view kHdrJobId = "job_id";
+inline constexpr std::string_view kHdrAppName = "app_name";
+inline constexpr std::string_view kHdrSubmitterName = "submitter_name";
+inline constexpr std::string_view kHdrSubmitterOrg = "submitter_org";
+inline constexpr std::string_view kHdrSubmitterRole = "submitter_role";
+inline constexpr std::string_view kHdrJobFolderName = "job_folder_name";
+
+// Job processes → their parent.
+inline constexpr std::string_view kChannelParent = "server_parent_listener";
+inline constexpr std::string_view kTopicRunStatus = "update_run_status";
+// Parent → job process.
+inline constexpr std::string_view kChannelJobCommand = "job_command";
+inline constexpr std::string_view kTopicAbort = "abort";
+
+// Admin → server parent: one console command (JSON {"command": line}), a job upload (the zip as
+// payload, its folder name in kHdrJobFolderName), a job download (the reply's payload is a zip).
+inline constexpr std::string_view kTopicCommand = "command";
+inline constexpr std::string_view kTopicSubmitJob = "submit_job";
+inline constexpr std::string_view kTopicDownloadJob = "download_job";
+
+// Job process exit codes (FLARE's ProcessExitCode).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitExecutionError = 1;
+inline constexpr int kExitConfigError = 103;
+
+}  // namespace nvf::runtime::deploy

@@ -1,0 +1,217 @@
+#include "runtime/job_process.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "base/logging.h"
+#include "base/process.h"
+#include "base/signals.h"
+#include "base/strings.h"
+#include "cellnet/cell.h"
+#include "cellnet/cell_settings.h"
+#include "cellnet/socket_driver.h"
+#include "runtime/deploy_protocol.h"
+#include "runtime/job_app.h"
+
+namespace nvf::runtime {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Calls `on_gone` when the parent's lifeline closes (the parent died), on its own thread.
+class LifelineWatch {
+ public:
+  explicit LifelineWatch(std::function<void()> on_gone) {
+    int fd = base::inherited_lifeline_fd();
+    if (fd < 0 || ::pipe(stop_) != 0) return;
+    thread_ = std::thread([fd, this, on_gone = std::move(on_gone)] {
+      if (base::wait_for_lifeline(fd, stop_[0])) on_gone();
+    });
+  }
+  ~LifelineWatch() {
+    if (thread_.joinable()) {
+      char c = 1;
+      (void)!::write(stop_[1], &c, 1);
+      thread_.join();
+      ::close(stop_[0]);
+      ::close(stop_[1]);
+    }
+  }
+
+ private:
+  int stop_[2] = {-1, -1};
+  std::thread thread_;
+};
+
+std::unique_ptr<cellnet::Cell> make_cell(const std::string& fqcn, cellnet::DriverRegistry& drivers,
+                                         const config::EffectiveTimeouts& t, base::Logger log) {
+  cellnet::CellOptions co = cellnet::cell_options_from(t);
+  co.fqcn = fqcn;
+  co.drivers = &drivers;
+  co.logger = std::move(log);
+  co.reconnect_initial = 100ms;  // local links: the parent is there already
+  co.reconnect_max = 1000ms;
+  return std::make_unique<cellnet::Cell>(co);
+}
+
+base::Logger job_logger(const std::string& name, const fs::path& run_dir) {
+  auto log = base::make_logger({name, spdlog::level::info, true, run_dir});
+  return log.ok() ? *log : base::null_logger();
+}
+
+}  // namespace
+
+int run_server_job_process(const JobProcessOptions& o) {
+  std::atomic<bool> stop_requested{false};
+  std::function<void(const std::string&)> abort_fn;
+  std::mutex mu;
+  auto request_abort = [&](const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    stop_requested = true;
+    if (abort_fn) abort_fn(why);
+  };
+  base::SignalWatcher signals([&](int) { request_abort("terminated by a signal"); });
+  const fs::path run_dir = o.workspace / o.job_id;
+  const fs::path app_dir = run_dir / "app_server";
+  base::Logger log = job_logger("server." + o.job_id, run_dir);
+  auto fail = [&](const Status& s, int code) {
+    log->error("job {}: {}", o.job_id, s.message());
+    return code;
+  };
+  auto registry = full_registry();
+  if (!registry.ok()) return fail(registry.status(), deploy::kExitConfigError);
+  fl::BuildEnv env{run_dir, app_dir, "server", log, o.torch_helper};
+  auto app = build_site_app(true, system_vars("server", o.workspace, app_dir, o.job_id, o.nvflare_bin, o.secure),
+                            *registry, env);
+  if (!app.ok()) return fail(app.status(), deploy::kExitConfigError);
+  auto workflows = workflows_of(*app);
+  if (!workflows.ok()) return fail(workflows.status(), deploy::kExitConfigError);
+
+  cellnet::DriverRegistry drivers;
+  drivers.add(std::make_shared<cellnet::UdsDriver>());
+  auto cell = make_cell("server." + o.job_id, drivers, app->timeouts, log);
+  if (Status s = cell->start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  if (Status s = cell->connect(o.parent_url); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  if (Status s = cell->wait_for_peer("server", 30s); !s.ok()) return fail(s, deploy::kExitExecutionError);
+
+  ServerJobOptions so = server_job_options(*app, o.job_id, o.clients, run_dir, app_dir, log);
+  so.progress = [log](const std::string& line) { log->info("{}", line); };
+  ServerJobEngine engine(*cell, so);
+  if (Status s = engine.start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
+                                 [&](const cellnet::Message&) {
+                                   request_abort("aborted by the server");
+                                   return Result<cellnet::Message>(cellnet::Message{});
+                                 });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    abort_fn = [&engine](const std::string& why) { engine.abort(why); };
+    if (stop_requested) engine.abort("terminated");
+  }
+  Status run_status;
+  {
+    LifelineWatch lifeline([&] { request_abort("the server parent is gone"); });
+    log->info("job {}: running with clients {}", o.job_id, base::join(o.clients, ", "));
+    run_status = engine.run(*workflows);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    abort_fn = nullptr;
+  }
+  bool error = !run_status.ok() && !stop_requested;
+  if (!run_status.ok()) log->error("job {} ended: {}", o.job_id, run_status.message());
+  config::Value report = {{"execution_error", error}, {"error", run_status.ok() ? "" : run_status.message()}};
+  cell->request("server", std::string(deploy::kChannelParent), std::string(deploy::kTopicRunStatus),
+                cellnet::Message::of(report.dump()), 2s)
+      .status()
+      .ignore();
+  engine.stop();
+  cell->stop();
+  drivers.stop_all();
+  return error ? deploy::kExitExecutionError : deploy::kExitOk;
+}
+
+int run_client_job_process(const JobProcessOptions& o) {
+  std::atomic<bool> stop_requested{false};
+  std::function<void(const std::string&)> abort_fn;
+  std::mutex mu;
+  auto request_abort = [&](const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu);
+    stop_requested = true;
+    if (abort_fn) abort_fn(why);
+  };
+  base::SignalWatcher signals([&](int) { request_abort("terminated by a signal"); });
+  const fs::path run_dir = o.workspace / o.job_id;
+  const fs::path app_dir = run_dir / ("app_" + o.site);
+  base::Logger log = job_logger(o.site + "." + o.job_id, run_dir);
+  auto fail = [&](const Status& s, int code) {
+    log->error("job {}: {}", o.job_id, s.message());
+    return code;
+  };
+  auto registry = full_registry();
+  if (!registry.ok()) return fail(registry.status(), deploy::kExitConfigError);
+  fl::BuildEnv env{run_dir, app_dir, o.site, log, {}};
+  auto app = build_site_app(false, system_vars(o.site, o.workspace, app_dir, o.job_id, o.nvflare_bin, o.secure),
+                            *registry, env);
+  if (!app.ok()) return fail(app.status(), deploy::kExitConfigError);
+
+  char tmpl[] = "/tmp/nvflare-cj-XXXXXX";  // the trainer's socket: short, 0700
+  if (!::mkdtemp(tmpl)) return fail(InternalError("cannot create a runtime directory in /tmp"), 1);
+  const fs::path runtime_dir = tmpl;
+  struct RemoveDir {
+    fs::path p;
+    ~RemoveDir() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove_runtime{runtime_dir};
+
+  cellnet::DriverRegistry drivers;
+  drivers.add(std::make_shared<cellnet::UdsDriver>());
+  auto cell = make_cell(o.site + "." + o.job_id, drivers, app->timeouts, log);
+  if (Status s = cell->start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  if (Status s = cell->connect(o.parent_url); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  if (Status s = cell->wait_for_peer(o.site, 30s); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  auto child = cell->listen("uds://" + (runtime_dir / "cj.sock").string());
+  if (!child.ok()) return fail(child.status(), deploy::kExitExecutionError);
+
+  fl::ExecutorContext ctx;
+  ctx.site_name = o.site;
+  ctx.job_id = o.job_id;
+  ctx.app_dir = app_dir;
+  ctx.run_dir = run_dir;
+  ctx.workspace = o.workspace;
+  ctx.nvflare_bin = o.nvflare_bin;
+  ctx.cell = cell.get();
+  ctx.child_url = *child;
+  ctx.logger = log;
+  auto engine = make_client_engine(*app, ctx, nullptr);
+  cell->register_message_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
+                                 [&](const cellnet::Message&) { request_abort("aborted by the server"); });
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    abort_fn = [&engine](const std::string& why) { engine->abort(why); };
+    if (stop_requested) engine->abort("terminated");
+  }
+  Status run_status;
+  {
+    LifelineWatch lifeline([&] { request_abort("the client parent is gone"); });
+    run_status = engine->run();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    abort_fn = nullptr;
+  }
+  if (!run_status.ok()) log->warn("job {} ended: {}", o.job_id, run_status.message());
+  engine.reset();
+  cell->stop();
+  drivers.stop_all();
+  return run_status.ok() || stop_requested ? deploy::kExitOk : deploy::kExitExecutionError;
+}
+
+}  // namespace nvf::runtime

@@ -1,0 +1,96 @@
+// Registration with the server parent, FLARE's scheme (spec runtime §1.2) over cellnet:
+//  1. challenge: the registrant sends its name and a nonce; the server answers with its own
+//     nonce, its certificate and a signature of (server CN + client nonce). The registrant checks
+//     that the certificate chains to the project's root CA, that its CN is the server identity of
+//     the kit, and the signature.
+//  2. register: the registrant sends its certificate and a signature of (its CN + server nonce).
+//     The server checks the chain, that the CN is the name registered, the signature, and the
+//     project; it answers with a token and the token's signature (server-signed name + token).
+// Every later message carries client_name, __token__, __token_signature__ and ssid; the server
+// parent checks them on every frame arriving from outside (Registrar::check).
+//
+// Registrar: the server side. Thread-safe (one mutex). Owned by the server parent.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "cellnet/cell.h"
+#include "cellnet/message.h"
+#include "runtime/startup_kit.h"
+#include "security/authorization.h"
+
+namespace nvf::runtime {
+
+struct Credentials {
+  std::string name;
+  std::string token;
+  std::string token_signature;
+  std::string ssid;
+};
+
+/// The headers a registered sender stamps on everything it sends.
+cellnet::Headers auth_headers(const Credentials& credentials);
+
+/// Runs challenge + register with the server through `cell` (connected to the server).
+/// `kind`: "client" or "admin". Errors: UNAUTHENTICATED naming what the server or we refused,
+/// UNAVAILABLE / DEADLINE_EXCEEDED when the server cannot be reached.
+Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& kit, const std::string& kind,
+                                         std::chrono::milliseconds timeout);
+
+/// Someone registered with the server.
+struct Principal {
+  std::string name;       // client name or admin user
+  std::string kind;       // client | admin
+  std::string fqcn_root;  // the first segment of the sender's cell name
+  security::Person person;
+  std::string token, token_signature;
+  std::chrono::steady_clock::time_point registered, last_seen;
+};
+
+class Registrar {
+ public:
+  struct Identity {
+    std::string name, project;
+    std::string cert_pem, key_pem, root_pem;
+  };
+  explicit Registrar(Identity identity);
+
+  const std::string& ssid() const { return ssid_; }
+  void handle_challenge(const cellnet::Message& request, cellnet::Responder respond);
+  /// `on_registered` runs (outside the lock) after a successful registration.
+  void handle_register(const cellnet::Message& request, cellnet::Responder respond);
+  void on_registered(std::function<void(const Principal&)> callback);
+
+  /// The incoming filter: OK for a frame whose auth headers name a registered principal whose
+  /// cell sent it; challenge and register requests pass without them.
+  Status check(const cellnet::Headers& headers) const;
+
+  /// The principal a message came from. Errors: UNAUTHENTICATED.
+  Result<Principal> principal_of(const cellnet::Headers& headers) const;
+  /// Notes activity (heartbeats). Returns false when the name is not registered.
+  bool touch(const std::string& name);
+  std::vector<Principal> principals(const std::string& kind) const;
+  void remove(const std::string& name);
+
+ private:
+  struct Pending {
+    std::string server_nonce;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  Identity id_;
+  std::string ssid_;
+  mutable std::mutex mu_;
+  std::map<std::string, Pending> pending_;      // by registrant name
+  std::map<std::string, Principal> principals_;  // by name (clients) or by token (admins)
+  std::function<void(const Principal&)> on_registered_;
+};
+
+}  // namespace nvf::runtime

@@ -1,0 +1,635 @@
+#include "runtime/server_parent.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <fstream>
+#include <optional>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "cellnet/socket_driver.h"
+#include "job/archive.h"
+#include "job/job_meta.h"
+#include "runtime/deploy_protocol.h"
+#include "security/job_signature.h"
+#include "security/pki.h"
+
+namespace nvf::runtime {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string str_of(const config::Value& v, const char* key) {
+  return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
+}
+
+// The app each site runs: {site: app}, "server" included; @ALL entries apply to `all_clients`.
+std::map<std::string, std::string> apps_by_site(const job::JobMeta& meta, const std::vector<std::string>& all_clients) {
+  std::map<std::string, std::string> out;
+  std::string all_app;
+  for (const auto& e : meta.deploy_map) {
+    for (const auto& s : e.sites) {
+      if (job::is_all_sites(s)) {
+        all_app = e.app;
+      } else {
+        out[s] = e.app;
+      }
+    }
+  }
+  if (!all_app.empty()) {
+    if (!out.count("server")) out["server"] = all_app;
+    for (const auto& c : all_clients) {
+      if (!out.count(c)) out[c] = all_app;
+    }
+  }
+  return out;
+}
+
+job::JobMeta parse_meta(const config::Value& meta) {
+  std::vector<job::Finding> ignored;
+  job::FindingSink sink(&ignored, "meta");
+  return job::parse_job_meta(meta, "meta", sink);
+}
+
+Status copy_tree(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+  if (ec) return base::errno_status(ec.value(), "cannot copy " + from.string() + " to", to);
+  return Status::OK();
+}
+
+}  // namespace
+
+ServerResources read_server_resources(const fs::path& workspace) {
+  ServerResources r;
+  r.job_store_root = workspace / "jobs-storage";
+  for (const char* name : {"resources.json", "resources.json.default"}) {
+    auto v = config::load_file(workspace / "local" / name);
+    if (!v.ok() || !v->is_object()) continue;
+    if (v->contains("components") && (*v)["components"].is_array()) {
+      for (const auto& c : (*v)["components"]) {
+        const auto args = c.value("args", config::Value::object());
+        if (c.value("id", "") == "job_manager" && args.contains("uri_root") && args["uri_root"].is_string()) {
+          r.job_store_root = args["uri_root"].get<std::string>();
+        }
+        if (c.value("id", "") == "job_scheduler" && args.contains("max_jobs") && args["max_jobs"].is_number_integer()) {
+          r.max_jobs = std::max(1, args["max_jobs"].get<int>());
+        }
+      }
+    }
+    break;
+  }
+  return r;
+}
+
+ServerParent::ServerParent(ServerParentOptions options) : opt_(std::move(options)), log_(opt_.logger) {
+  if (!log_) log_ = base::null_logger();
+}
+
+ServerParent::~ServerParent() { stop(); }
+
+Status ServerParent::start() {
+  const ServerKit& kit = opt_.kit;
+  if (opt_.secure) NVF_RETURN_IF_ERROR(verify_kit_signatures(kit.root));
+  Registrar::Identity id;
+  id.name = kit.name;
+  id.project = kit.project;
+  NVF_ASSIGN_OR_RETURN(id.cert_pem, read_text(kit.cert));
+  NVF_ASSIGN_OR_RETURN(id.key_pem, read_text(kit.key));
+  NVF_ASSIGN_OR_RETURN(id.root_pem, read_text(kit.root_ca));
+  root_ca_pem_ = id.root_pem;
+  NVF_ASSIGN_OR_RETURN(auto info, security::describe_certificate(id.cert_pem));
+  org_ = info.org;
+  registrar_ = std::make_unique<Registrar>(id);
+
+  // Authorization: local/authorization.json, else its .default; none at all means allow all.
+  for (const char* name : {"authorization.json", "authorization.json.default"}) {
+    fs::path p = kit.root / "local" / name;
+    std::error_code ec;
+    if (!fs::exists(p, ec)) continue;
+    NVF_ASSIGN_OR_RETURN(policy_, security::AuthorizationPolicy::load(p));
+    break;
+  }
+
+  ServerResources res = read_server_resources(kit.root);
+  if (opt_.job_store_root.empty()) opt_.job_store_root = res.job_store_root;
+  opt_.max_jobs = res.max_jobs;
+  std::vector<std::string> abandoned, warnings;
+  NVF_ASSIGN_OR_RETURN(store_, job::JobStore::open(opt_.job_store_root, &abandoned, &warnings));
+  for (const auto& w : warnings) log_->warn("job store: {}", w);
+  for (const auto& j : abandoned) log_->warn("job {} was left running by a previous server: FINISHED:ABANDONED", j);
+
+  char tmpl[] = "/tmp/nvflare-sp-XXXXXX";  // short: Unix socket paths have 108 bytes
+  if (!::mkdtemp(tmpl)) return InternalError("cannot create a runtime directory in /tmp");
+  runtime_dir_ = tmpl;
+
+  drivers_ = std::make_unique<cellnet::DriverRegistry>();
+  drivers_->add(std::make_shared<cellnet::UdsDriver>());
+  cellnet::DriverOptions dopt;
+  dopt.tls = tls_config(kit, false);
+  drivers_->add(opt_.external_driver(dopt));
+  cellnet::CellOptions co;
+  co.fqcn = "server";
+  co.drivers = drivers_.get();
+  co.logger = log_;
+  cell_ = std::make_unique<cellnet::Cell>(co);
+  NVF_RETURN_IF_ERROR(cell_->start());
+
+  using namespace std::placeholders;
+  Registrar* reg = registrar_.get();
+  cell_->register_async_request_handler(std::string(deploy::kChannelTask), std::string(deploy::kTopicChallenge),
+                                        [reg](const cellnet::Message& m, cellnet::Responder r) {
+                                          reg->handle_challenge(m, std::move(r));
+                                        });
+  cell_->register_async_request_handler(std::string(deploy::kChannelTask), std::string(deploy::kTopicRegister),
+                                        [reg](const cellnet::Message& m, cellnet::Responder r) {
+                                          reg->handle_register(m, std::move(r));
+                                        });
+  registrar_->on_registered([this](const Principal& p) {
+    log_->info("{} '{}' registered (org {}, role {})", p.kind, p.name, p.person.org,
+               p.person.role.empty() ? "-" : p.person.role);
+    if (p.kind == "client") cv_.notify_all();  // the scheduler may now place a job
+  });
+  cell_->register_async_request_handler(std::string(deploy::kChannelTask), std::string(deploy::kTopicHeartbeat),
+                                        [this](const cellnet::Message& m, cellnet::Responder r) {
+                                          handle_heartbeat(m, std::move(r));
+                                        });
+  cell_->register_async_request_handler(std::string(deploy::kChannelAdmin), std::string(deploy::kTopicCommand),
+                                        [this](const cellnet::Message& m, cellnet::Responder r) {
+                                          handle_admin_command(m, std::move(r));
+                                        });
+  cell_->register_async_request_handler(std::string(deploy::kChannelAdmin), std::string(deploy::kTopicSubmitJob),
+                                        [this](const cellnet::Message& m, cellnet::Responder r) {
+                                          handle_submit(m, std::move(r));
+                                        });
+  cell_->register_async_request_handler(std::string(deploy::kChannelAdmin), std::string(deploy::kTopicDownloadJob),
+                                        [this](const cellnet::Message& m, cellnet::Responder r) {
+                                          handle_download(m, std::move(r));
+                                        });
+  cell_->register_async_request_handler(std::string(deploy::kChannelParent), std::string(deploy::kTopicRunStatus),
+                                        [this](const cellnet::Message& m, cellnet::Responder r) {
+                                          handle_run_status(m, std::move(r));
+                                        });
+
+  cellnet::IncomingFilter filter;
+  if (opt_.secure) filter = [reg](const cellnet::Headers& h, const cellnet::PeerInfo&) { return reg->check(h); };
+  const std::string host = listen_host_for(kit.host);
+  const std::string scheme = kit.connection_security == "clear" ? "grpc" : "grpcs";
+  auto listen = [&](int port) -> Result<std::string> {
+    std::string url = scheme + "://" + host + ":" + std::to_string(port);
+    auto r = filter ? cell_->listen(url, filter) : cell_->listen(url);
+    if (!r.ok()) return UnavailableError("cannot listen on " + url + ": " + r.status().message());
+    return r;
+  };
+  NVF_ASSIGN_OR_RETURN(url_, listen(kit.fl_port));
+  if (kit.admin_port != kit.fl_port) NVF_RETURN_IF_ERROR(listen(kit.admin_port).status());
+  NVF_ASSIGN_OR_RETURN(internal_url_, cell_->listen("uds://" + (runtime_dir_ / "sp.sock").string()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started_ = true;
+  }
+  scheduler_ = std::thread([this] { run_scheduler(); });
+  log_->info("server '{}' of project '{}' listening on {} (admin port {}); job store {}", kit.name, kit.project, url_,
+             kit.admin_port, opt_.job_store_root.string());
+  return Status::OK();
+}
+
+void ServerParent::wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return shutdown_requested_ || stopping_; });
+}
+
+void ServerParent::request_shutdown(const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (shutdown_requested_) return;
+    shutdown_requested_ = true;
+    shutdown_reason_ = reason;
+  }
+  log_->info("shutting down: {}", reason);
+  cv_.notify_all();
+}
+
+void ServerParent::stop() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || stopping_) return;
+    stopping_ = true;
+    for (const auto& [id, j] : running_) ids.push_back(id);
+  }
+  cv_.notify_all();
+  for (const auto& id : ids) abort_job(id, "the server is shutting down", nullptr).ignore();
+  if (scheduler_.joinable()) scheduler_.join();
+  for (;;) {
+    std::unique_ptr<RunningJob> job;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (running_.empty()) break;
+      auto it = running_.begin();
+      if (it->second->thread.joinable()) {
+        std::thread t = std::move(it->second->thread);
+        mu_.unlock();
+        t.join();
+        mu_.lock();
+      }
+      running_.erase(it->first);
+    }
+  }
+  // Tell the clients the server is going away (best effort).
+  for (const auto& c : client_names()) {
+    cell_->fire(c, std::string(deploy::kChannelAdmin), std::string(deploy::kTopicShutdown), cellnet::Message{})
+        .ignore();
+  }
+  cell_->stop();
+  drivers_->stop_all();
+  std::error_code ec;
+  fs::remove_all(runtime_dir_, ec);
+}
+
+std::vector<std::string> ServerParent::client_names() const {
+  std::vector<std::string> out;
+  if (!registrar_) return out;
+  for (const auto& p : registrar_->principals("client")) out.push_back(p.name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// ---- heartbeats --------------------------------------------------------------------------------
+
+void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Responder respond) {
+  auto who = registrar_->principal_of(request.headers);
+  std::string name = who.ok() ? who->name : request.headers.get_or(deploy::kHdrClientName, "");
+  if (!who.ok() && opt_.secure) return respond(who.status());
+  registrar_->touch(name);
+  std::set<std::string> reported;
+  try {
+    auto body = config::Value::parse(request.payload.to_string());
+    for (const auto& j : body.value("jobs", config::Value::array())) {
+      if (j.is_string()) reported.insert(j.get<std::string>());
+    }
+  } catch (const std::exception&) {
+  }
+  config::Value abort_jobs = config::Value::array();
+  std::vector<std::pair<std::string, std::string>> missing;  // (job, client) the client stopped reporting
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    client_jobs_[name] = reported;
+    for (const auto& j : reported) {
+      auto it = running_.find(j);
+      bool participates = it != running_.end() && std::find(it->second->clients.begin(), it->second->clients.end(),
+                                                            name) != it->second->clients.end();
+      if (!participates) {
+        abort_jobs.push_back(j);
+      } else {
+        it->second->reported_by[name] = true;
+      }
+    }
+    for (auto& [id, job] : running_) {
+      if (!job->process_started || reported.count(id)) continue;
+      if (std::find(job->clients.begin(), job->clients.end(), name) == job->clients.end()) continue;
+      // 2.7.2's startup grace: only a client that was once seen running the job counts as lost.
+      if (job->reported_by[name] || !opt_.sync_client_jobs_require_previous_report) missing.emplace_back(id, name);
+    }
+  }
+  for (const auto& [job, client] : missing) {
+    log_->warn("client {} no longer reports job {}: its client job is gone", client, job);
+  }
+  respond(cellnet::Message::of(config::Value{{"abort_jobs", abort_jobs}}.dump()));
+}
+
+void ServerParent::sweep_dead_clients() {
+  auto now = Clock::now();
+  for (const auto& p : registrar_->principals("client")) {
+    if (now - p.last_seen > opt_.heart_beat_timeout) {
+      log_->warn("client {} sent no heartbeat for {} s: removed", p.name,
+                 std::chrono::duration_cast<std::chrono::seconds>(opt_.heart_beat_timeout).count());
+      registrar_->remove(p.name);
+    }
+  }
+}
+
+// ---- scheduling ----------------------------------------------------------------------------------
+
+void ServerParent::run_scheduler() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, opt_.schedule_interval);
+    if (stopping_ || shutdown_requested_) break;
+    lock.unlock();
+    sweep_dead_clients();
+    std::vector<config::Value> jobs = store_->list();
+    lock.lock();
+    for (const auto& meta : jobs) {
+      if (stopping_ || static_cast<int>(running_.size()) >= opt_.max_jobs) break;
+      if (str_of(meta, "status") != "SUBMITTED") continue;
+      if (running_.count(str_of(meta, "job_id"))) continue;
+      try_schedule_locked(meta);
+    }
+  }
+}
+
+bool ServerParent::try_schedule_locked(const config::Value& meta) {
+  const std::string id = str_of(meta, "job_id");
+  job::JobMeta m = parse_meta(meta);
+  std::vector<std::string> clients = client_names();
+  auto apps = apps_by_site(m, clients);
+  int available = 0;
+  for (const auto& [site, app] : apps) {
+    if (site == "server") continue;
+    if (std::find(clients.begin(), clients.end(), site) != clients.end()) ++available;
+  }
+  for (const auto& r : m.mandatory_clients) {
+    if (std::find(clients.begin(), clients.end(), r) == clients.end()) return false;  // wait for it
+  }
+  if (available < std::max<int64_t>(1, m.min_clients.value_or(1))) return false;
+  auto job = std::make_unique<RunningJob>();
+  job->id = id;
+  RunningJob* raw = job.get();
+  running_[id] = std::move(job);
+  raw->thread = std::thread([this, id] { run_job(id); });
+  return true;
+}
+
+void ServerParent::run_job(std::string id) {
+  RunningJob* job = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job = running_.at(id).get();
+  }
+  auto meta = store_->meta(id);
+  if (!meta.ok()) {
+    finish_job(*job, "FINISHED:FAILED_TO_RUN", meta.status().message());
+    return;
+  }
+  const fs::path run_dir = opt_.kit.root / id;
+  Status s = deploy_and_start(*job, *meta, run_dir);
+  if (!s.ok()) {
+    bool aborted;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      aborted = job->abort_requested;
+    }
+    abort_clients(id, job->clients);
+    finish_job(*job, aborted ? "FINISHED:ABORTED" : "FINISHED:FAILED_TO_RUN", s.message());
+    std::error_code ec;
+    fs::remove_all(run_dir, ec);
+    return;
+  }
+  // Wait for the server job; an aborted one that does not end within the grace loses its group.
+  Result<base::ExitInfo> exit = DeadlineExceededError("");
+  std::optional<Clock::time_point> abort_deadline;
+  for (;;) {
+    exit = job->process.wait(std::chrono::milliseconds(1000));
+    if (exit.ok() || exit.status().code() != StatusCode::kDeadlineExceeded) break;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (job->abort_requested && !abort_deadline) abort_deadline = Clock::now() + std::chrono::seconds(5);
+    if (abort_deadline && Clock::now() > *abort_deadline) {
+      exit = job->process.terminate(std::chrono::milliseconds(2000));
+      break;
+    }
+  }
+  std::string status;
+  std::string why;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (job->abort_requested) {
+      status = "FINISHED:ABORTED";
+      why = job->abort_reason;
+    } else if (exit.ok() && !exit->signaled() && exit->exit_code == 0) {
+      status = job->execution_error ? "FINISHED:EXECUTION_EXCEPTION" : "FINISHED:COMPLETED";
+      why = job->error;
+    } else if (exit.ok() && exit->signaled() && exit->signal == SIGKILL && !job->status_reported) {
+      status = "FINISHED:ABNORMAL";
+      why = "the server job process was killed";
+    } else {
+      status = "FINISHED:EXECUTION_EXCEPTION";
+      why = job->error.empty() ? "the server job process exited with code " +
+                                     std::to_string(exit.ok() ? exit->shell_code() : -1)
+                               : job->error;
+    }
+  }
+  abort_clients(id, job->clients);
+  // The run dir goes into the store as the job's workspace.
+  std::error_code ec;
+  fs::remove_all(run_dir / "_job", ec);
+  fs::path zip = opt_.kit.root / (id + ".workspace.zip");
+  if (Status z = job::pack_zip(run_dir, zip, job::PackOptions{"workspace"}); z.ok()) {
+    if (Status w = store_->save_workspace(id, zip); !w.ok()) log_->warn("job {}: {}", id, w.message());
+  } else {
+    log_->warn("job {}: cannot pack its workspace: {}", id, z.message());
+  }
+  fs::remove(zip, ec);
+  fs::remove_all(run_dir, ec);
+  finish_job(*job, status, why);
+}
+
+Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta, const fs::path& run_dir) {
+  const std::string& id = job.id;
+  std::error_code ec;
+  fs::remove_all(run_dir, ec);
+  fs::create_directories(run_dir, ec);
+  // 1. The job as submitted, checked before anything of it is used.
+  const fs::path staging = run_dir / "_job";
+  NVF_RETURN_IF_ERROR(job::unpack_zip(store_->data_path(id), staging));
+  std::string folder = str_of(meta, "job_folder_name");
+  if (folder.empty() || !fs::is_directory(staging / folder, ec)) {
+    return InvalidArgumentError("the stored job has no folder '" + folder + "'");
+  }
+  const fs::path job_dir = staging / folder;
+  if (opt_.secure) NVF_RETURN_IF_ERROR(security::verify_job_folder(job_dir, root_ca_pem_).status());
+  job::JobMeta m = parse_meta(meta);
+  auto apps = apps_by_site(m, client_names());
+  if (!apps.count("server")) return InvalidArgumentError("the deploy_map has no app for the server");
+  NVF_RETURN_IF_ERROR(copy_tree(job_dir / apps["server"], run_dir / "app_server"));
+  base::atomic_write(run_dir / "meta.json", config::to_pretty_json(meta)).ignore();
+
+  // 2. Deploy to every client site at once; no reply in time is a failure.
+  auto data = read_text(store_->data_path(id));
+  if (!data.ok()) return data.status();
+  std::vector<std::string> targets;
+  for (const auto& [site, app] : apps) {
+    if (site != "server") targets.push_back(site);
+  }
+  auto send_all = [&](std::string_view topic, const std::vector<std::string>& sites, bool with_data,
+                      std::chrono::milliseconds timeout) {
+    std::map<std::string, Status> out;
+    std::mutex m2;
+    std::condition_variable cv2;
+    size_t left = sites.size();
+    for (const auto& site : sites) {
+      cellnet::Message msg = with_data ? cellnet::Message::of(*data) : cellnet::Message{};
+      msg.headers.set(deploy::kHdrJobId, id);
+      msg.headers.set(deploy::kHdrAppName, apps[site]);
+      msg.headers.set(deploy::kHdrJobFolderName, folder);
+      msg.headers.set(deploy::kHdrSubmitterName, str_of(meta, "submitter_name"));
+      msg.headers.set(deploy::kHdrSubmitterOrg, str_of(meta, "submitter_org"));
+      msg.headers.set(deploy::kHdrSubmitterRole, str_of(meta, "submitter_role"));
+      cell_->request_async(site, std::string(deploy::kChannelAdmin), std::string(topic), std::move(msg), timeout,
+                           [&, site](Result<cellnet::Message> r) {
+                             std::lock_guard<std::mutex> lock(m2);
+                             out[site] = r.status();
+                             if (--left == 0) cv2.notify_all();
+                           });
+    }
+    std::unique_lock<std::mutex> lock(m2);
+    cv2.wait(lock, [&] { return left == 0; });
+    return out;
+  };
+  const int min_sites = static_cast<int>(std::max<int64_t>(1, m.min_clients.value_or(1)));
+  auto deployed = send_all(deploy::kTopicDeploy, targets, true, opt_.admin_timeout);
+  std::vector<std::string> ok_sites, failures;
+  for (const auto& [site, st] : deployed) {
+    if (st.ok()) {
+      ok_sites.push_back(site);
+    } else {
+      failures.push_back(site + ": " + st.message());
+      log_->warn("job {}: deploy to {} failed: {}", id, site, st.message());
+      if (std::find(m.mandatory_clients.begin(), m.mandatory_clients.end(), site) != m.mandatory_clients.end()) {
+        return FailedPreconditionError("deploy to required site " + site + " failed: " + st.message());
+      }
+    }
+  }
+  if (static_cast<int>(ok_sites.size()) < min_sites) {
+    return FailedPreconditionError("deployed to " + std::to_string(ok_sites.size()) + " sites, fewer than min_clients " +
+                                   std::to_string(min_sites) + (failures.empty() ? "" : ": " + base::join(failures, "; ")));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job.clients = ok_sites;
+    if (job.abort_requested) return CancelledError(job.abort_reason);
+  }
+  store_->set_status(id, "DISPATCHED").ignore();
+
+  // 3. Start the client jobs; without strict checking a site that does not answer is left out.
+  auto started = send_all(deploy::kTopicStartJob, ok_sites, false, opt_.start_job_timeout);
+  std::vector<std::string> active;
+  for (const auto& [site, st] : started) {
+    bool timed_out = st.code() == StatusCode::kDeadlineExceeded;
+    bool required =
+        std::find(m.mandatory_clients.begin(), m.mandatory_clients.end(), site) != m.mandatory_clients.end();
+    if (st.ok()) {
+      active.push_back(site);
+    } else if (timed_out && !opt_.strict_start_job_reply_check) {
+      log_->warn("job {}: {} did not confirm the start in time: left out", id, site);
+    } else if (timed_out && !required) {
+      log_->warn("job {}: {} timed out starting the job: excluded", id, site);
+    } else {
+      return FailedPreconditionError("site " + site + " could not start the job: " + st.message());
+    }
+  }
+  if (static_cast<int>(active.size()) < min_sites) {
+    return FailedPreconditionError(std::to_string(active.size()) + " sites started the job, fewer than min_clients " +
+                                   std::to_string(min_sites));
+  }
+  for (const auto& r : m.mandatory_clients) {
+    if (std::find(active.begin(), active.end(), r) == active.end()) {
+      return FailedPreconditionError("required site " + r + " did not start the job");
+    }
+  }
+
+  // 4. The server job process, in its own session.
+  base::SpawnOptions so;
+  so.argv = {opt_.nvflare_bin, "_server_job", "--workspace", opt_.kit.root.string(), "--job-id", id,
+             "--parent",       internal_url_, "--clients",   base::join(active, ",")};
+  if (!opt_.secure) so.argv.push_back("--insecure");
+  so.new_session = true;
+  so.lifeline = true;
+  so.working_dir = run_dir;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job.clients = active;
+    if (job.abort_requested) return CancelledError(job.abort_reason);
+    auto child = base::spawn(so);
+    if (!child.ok()) return child.status();
+    job.process = std::move(*child);
+    job.process_started = true;
+  }
+  config::Value fields = {{"job_clients", active}};
+  store_->update(id, fields).ignore();
+  store_->set_status(id, "RUNNING").ignore();
+  log_->info("job {} running on {}", id, base::join(active, ", "));
+  return Status::OK();
+}
+
+void ServerParent::finish_job(RunningJob& job, const std::string& status, const std::string& why) {
+  store_->set_status(job.id, status).ignore();
+  if (!why.empty()) store_->update(job.id, config::Value{{"finish_reason", why}}).ignore();
+  if (status == "FINISHED:COMPLETED") {
+    log_->info("job {}: {}", job.id, status);
+  } else {
+    log_->warn("job {}: {}{}", job.id, status, why.empty() ? "" : " (" + why + ")");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // The thread object is joined by whoever erases it: detach ourselves when not stopping.
+  auto it = running_.find(job.id);
+  if (it != running_.end() && !stopping_) {
+    it->second->thread.detach();
+    running_.erase(it);
+  }
+  cv_.notify_all();
+}
+
+void ServerParent::abort_clients(const std::string& job_id, const std::vector<std::string>& clients) {
+  for (const auto& c : clients) {
+    cellnet::Message m;
+    m.headers.set(deploy::kHdrJobId, job_id);
+    cell_->request(c, std::string(deploy::kChannelAdmin), std::string(deploy::kTopicAbortJob), std::move(m),
+                   std::chrono::milliseconds(2000))
+        .status()
+        .ignore();
+  }
+}
+
+void ServerParent::handle_run_status(const cellnet::Message& request, cellnet::Responder respond) {
+  std::string origin = request.headers.get_or(cellnet::hdr::kOrigin, "");
+  std::string id = origin.rfind("server.", 0) == 0 ? origin.substr(7) : "";
+  try {
+    auto body = config::Value::parse(request.payload.to_string());
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(id);
+    if (it != running_.end()) {
+      it->second->status_reported = true;
+      it->second->execution_error = body.value("execution_error", false);
+      it->second->error = body.value("error", "");
+    }
+  } catch (const std::exception& e) {
+    return respond(InvalidArgumentError(std::string("bad run status: ") + e.what()));
+  }
+  respond(cellnet::Message{});
+}
+
+Status ServerParent::abort_job(const std::string& id, const std::string& reason, std::string* message) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = running_.find(id);
+  if (it == running_.end()) {
+    lock.unlock();
+    NVF_ASSIGN_OR_RETURN(auto meta, store_->meta(id));
+    std::string status = str_of(meta, "status");
+    if (job::is_finished(status)) {
+      if (message) *message = "Job for " + id + " is already completed.";
+      return Status::OK();
+    }
+    NVF_RETURN_IF_ERROR(store_->set_status(id, "FINISHED:ABORTED"));
+    if (message) *message = "Aborted the job " + id + " before running it.";
+    return Status::OK();
+  }
+  RunningJob& job = *it->second;
+  job.abort_requested = true;
+  job.abort_reason = reason;
+  bool started = job.process_started;
+  lock.unlock();
+  if (started) {
+    cell_->request("server." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
+                   cellnet::Message{}, std::chrono::milliseconds(1000))
+        .status()
+        .ignore();
+  }
+  if (message) *message = "Abort signal has been sent to the server app.";
+  return Status::OK();
+}
+
+}  // namespace nvf::runtime

@@ -1,0 +1,146 @@
+// ServerParent: the long-running server process of a startup kit (FLARE's SP, DESIGN §2). It
+// listens for clients and admins over gRPC (mTLS in secure mode), registers them (registration.h)
+// and checks every frame's token, keeps the job store, schedules submitted jobs (max_jobs at once),
+// deploys each job to its sites (a deployment timeout counts as a failure), starts it — the
+// client parents start their client jobs, then a server job process (`nvflare _server_job`) is
+// spawned in its own session — and follows it to a FINISHED:* status. Admin commands
+// (admin_service.cc) are authorized by the site's policy.
+//
+// Ownership: owned by `nvflare server`; owns its cell, drivers, job store, scheduler thread, one
+// thread per running job and the job processes (killed with their process groups on stop()).
+// Threads: start()/wait()/stop() from the owning thread; handlers on the cell's pools.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/logging.h"
+#include "base/process.h"
+#include "base/status.h"
+#include "cellnet/cell.h"
+#include "config/value.h"
+#include "job/job_store.h"
+#include "runtime/registration.h"
+#include "runtime/startup_kit.h"
+#include "security/authorization.h"
+
+namespace nvf::runtime {
+
+using DriverFactory = std::function<std::shared_ptr<cellnet::Driver>(const cellnet::DriverOptions&)>;
+
+struct ServerParentOptions {
+  ServerKit kit;
+  bool secure = true;  // secure_train: signatures checked, tokens required
+  std::string nvflare_bin;
+  DriverFactory external_driver;  // the gRPC driver
+  base::Logger logger;
+  std::filesystem::path job_store_root;  // empty: from local/resources.json, else <workspace>/jobs-storage
+  int max_jobs = 4;
+  std::chrono::milliseconds heart_beat_timeout{600000};
+  std::chrono::milliseconds admin_timeout{10000};       // deploy and other orders to a client parent
+  std::chrono::milliseconds start_job_timeout{20000};
+  std::chrono::milliseconds schedule_interval{1000};
+  bool strict_start_job_reply_check = false;
+  bool sync_client_jobs_require_previous_report = true;
+  std::function<void(const std::string&)> print;  // lines for the console
+};
+
+class ServerParent {
+ public:
+  explicit ServerParent(ServerParentOptions options);
+  ~ServerParent();
+
+  /// Checks the kit, opens the job store, listens, starts the scheduler. Errors name the file or
+  /// the port.
+  Status start();
+  /// Blocks until shutdown is requested (admin `shutdown`, or request_shutdown()).
+  void wait();
+  void request_shutdown(const std::string& reason);
+  /// Aborts running jobs (their process groups are killed), stops the cell.
+  void stop();
+
+  /// The URL the server listens on for clients (with the actual port).
+  const std::string& url() const { return url_; }
+
+ private:
+  struct RunningJob {
+    std::string id;
+    std::vector<std::string> clients;
+    base::ChildProcess process;
+    bool process_started = false;
+    bool abort_requested = false;
+    std::string abort_reason;
+    bool status_reported = false;
+    bool execution_error = false;
+    std::string error;
+    std::thread thread;
+    std::map<std::string, bool> reported_by;  // client → it reported running the job
+  };
+
+  // Registration and heartbeats.
+  void handle_heartbeat(const cellnet::Message& request, cellnet::Responder respond);
+  void sweep_dead_clients();
+  std::vector<std::string> client_names() const;
+
+  // Jobs.
+  void run_scheduler();
+  bool try_schedule_locked(const config::Value& meta);
+  void run_job(std::string id);
+  Status deploy_and_start(RunningJob& job, const config::Value& meta, const std::filesystem::path& run_dir);
+  void finish_job(RunningJob& job, const std::string& status, const std::string& why);
+  void abort_clients(const std::string& job_id, const std::vector<std::string>& clients);
+  void handle_run_status(const cellnet::Message& request, cellnet::Responder respond);
+
+  // Admin service (admin_service.cc).
+  void handle_admin_command(const cellnet::Message& request, cellnet::Responder respond);
+  void handle_submit(const cellnet::Message& request, cellnet::Responder respond);
+  void handle_download(const cellnet::Message& request, cellnet::Responder respond);
+  config::Value run_command(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_check_status(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_list_jobs(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_abort_job(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_delete_job(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_get_job_meta(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_clone_job(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_shutdown(const Principal& who, const std::vector<std::string>& argv);
+  Status authorize(const Principal& who, const std::string& right, const config::Value* job_meta) const;
+  Status abort_job(const std::string& id, const std::string& reason, std::string* message);
+
+  ServerParentOptions opt_;
+  base::Logger log_;
+  std::unique_ptr<cellnet::DriverRegistry> drivers_;
+  std::unique_ptr<cellnet::Cell> cell_;
+  std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<job::JobStore> store_;
+  security::AuthorizationPolicy policy_ = security::AuthorizationPolicy::allow_all();
+  std::string org_;
+  std::string url_, internal_url_;
+  std::filesystem::path runtime_dir_;
+  std::string root_ca_pem_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool started_ = false, stopping_ = false, shutdown_requested_ = false;
+  std::string shutdown_reason_;
+  std::map<std::string, std::unique_ptr<RunningJob>> running_;
+  std::map<std::string, std::set<std::string>> client_jobs_;  // client → jobs in its last heartbeat
+  std::thread scheduler_;
+};
+
+/// Reads local/resources.json (else .default) of a server kit: the job store root and max_jobs.
+struct ServerResources {
+  std::filesystem::path job_store_root;
+  int max_jobs = 4;
+};
+ServerResources read_server_resources(const std::filesystem::path& workspace);
+
+}  // namespace nvf::runtime

@@ -1,0 +1,223 @@
+#include "runtime/startup_kit.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "base/strings.h"
+#include "security/folder_signature.h"
+#include "security/pki.h"
+#include "security/signing.h"
+
+namespace nvf::runtime {
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<config::Value> load_json(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    return NotFoundError(file.string() + " is missing: is this a startup kit folder (it holds startup/)?");
+  }
+  return config::load_file(file);
+}
+
+Result<std::string> get_string(const config::Value& v, const std::string& key, const std::string& where) {
+  if (!v.is_object() || !v.contains(key) || !v[key].is_string() || v[key].get<std::string>().empty()) {
+    return InvalidArgumentError(where + "." + key + " is missing or not a string");
+  }
+  return v[key].get<std::string>();
+}
+
+std::string get_or(const config::Value& v, const std::string& key, const std::string& dflt) {
+  if (v.is_object() && v.contains(key) && v[key].is_string()) return v[key].get<std::string>();
+  return dflt;
+}
+
+// "host:fl_port:admin_port" (the overseer's sp_end_point).
+Result<std::pair<std::string, std::pair<int, int>>> parse_sp_end_point(const std::string& text,
+                                                                      const std::string& where) {
+  auto parts = base::split(text, ':');
+  if (parts.size() != 3) return InvalidArgumentError(where + " '" + text + "' is not host:fl_port:admin_port");
+  try {
+    int fl = std::stoi(parts[1]), admin = std::stoi(parts[2]);
+    if (fl <= 0 || fl > 65535 || admin <= 0 || admin > 65535) throw std::out_of_range("port");
+    return std::make_pair(parts[0], std::make_pair(fl, admin));
+  } catch (const std::exception&) {
+    return InvalidArgumentError(where + " '" + text + "' has an invalid port");
+  }
+}
+
+Status check_security(const std::string& value, const std::string& where) {
+  if (value == "mtls" || value == "tls" || value == "clear") return Status::OK();
+  return InvalidArgumentError(where + " '" + value + "' must be mtls, tls or clear");
+}
+
+}  // namespace
+
+Result<std::string> read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError("cannot read " + path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<ServerKit> load_server_kit(const fs::path& root, const std::string& config_name) {
+  ServerKit kit;
+  kit.root = fs::absolute(root).lexically_normal();
+  kit.config_file = kit.root / "startup" / config_name;
+  NVF_ASSIGN_OR_RETURN(config::Value v, load_json(kit.config_file));
+  const std::string f = kit.config_file.string();
+  if (!v.contains("servers") || !v["servers"].is_array() || v["servers"].empty()) {
+    return InvalidArgumentError(f + ": servers[0] is missing");
+  }
+  const auto& s = v["servers"][0];
+  const std::string w = f + ": servers[0]";
+  NVF_ASSIGN_OR_RETURN(kit.project, get_string(s, "name", w));
+  NVF_ASSIGN_OR_RETURN(kit.name, get_string(s, "identity", w));
+  kit.server_identity = kit.name;
+  kit.connection_security = get_or(s, "connection_security", "mtls");
+  NVF_RETURN_IF_ERROR(check_security(kit.connection_security, w + ".connection_security"));
+  kit.cert = kit.root / "startup" / get_or(s, "ssl_cert", "server.crt");
+  kit.key = kit.root / "startup" / get_or(s, "ssl_private_key", "server.key");
+  kit.root_ca = kit.root / "startup" / get_or(s, "ssl_root_cert", "rootCA.pem");
+  std::string sp = v.contains("overseer_agent") ? get_or(v["overseer_agent"].value("args", config::Value::object()),
+                                                         "sp_end_point", "")
+                                                : "";
+  if (sp.empty()) return InvalidArgumentError(f + ": overseer_agent.args.sp_end_point is missing");
+  NVF_ASSIGN_OR_RETURN(auto end, parse_sp_end_point(sp, f + ": overseer_agent.args.sp_end_point"));
+  kit.host = end.first;
+  kit.fl_port = end.second.first;
+  kit.admin_port = end.second.second;
+  return kit;
+}
+
+Result<ClientKit> load_client_kit(const fs::path& root, const std::string& config_name, const std::string& uid) {
+  ClientKit kit;
+  kit.root = fs::absolute(root).lexically_normal();
+  kit.config_file = kit.root / "startup" / config_name;
+  NVF_ASSIGN_OR_RETURN(config::Value v, load_json(kit.config_file));
+  const std::string f = kit.config_file.string();
+  if (!v.contains("servers") || !v["servers"].is_array() || v["servers"].empty()) {
+    return InvalidArgumentError(f + ": servers[0] is missing");
+  }
+  NVF_ASSIGN_OR_RETURN(kit.project, get_string(v["servers"][0], "name", f + ": servers[0]"));
+  NVF_ASSIGN_OR_RETURN(kit.server_identity, get_string(v["servers"][0], "identity", f + ": servers[0]"));
+  if (!v.contains("client") || !v["client"].is_object()) return InvalidArgumentError(f + ": client is missing");
+  const auto& c = v["client"];
+  kit.name = uid.empty() ? get_or(c, "fqsn", "") : uid;
+  if (kit.name.empty()) return InvalidArgumentError(f + ": client.fqsn is missing (or pass --set uid=NAME)");
+  kit.connection_security = get_or(c, "connection_security", "mtls");
+  NVF_RETURN_IF_ERROR(check_security(kit.connection_security, f + ": client.connection_security"));
+  kit.cert = kit.root / "startup" / get_or(c, "ssl_cert", "client.crt");
+  kit.key = kit.root / "startup" / get_or(c, "ssl_private_key", "client.key");
+  kit.root_ca = kit.root / "startup" / get_or(c, "ssl_root_cert", "rootCA.pem");
+  std::string sp = v.contains("overseer_agent") ? get_or(v["overseer_agent"].value("args", config::Value::object()),
+                                                         "sp_end_point", "")
+                                                : "";
+  if (sp.empty()) return InvalidArgumentError(f + ": overseer_agent.args.sp_end_point is missing");
+  NVF_ASSIGN_OR_RETURN(auto end, parse_sp_end_point(sp, f + ": overseer_agent.args.sp_end_point"));
+  kit.server = Endpoint{end.first, end.second.first};
+  return kit;
+}
+
+Result<AdminKit> load_admin_kit(const fs::path& admin_dir, const std::string& config_name) {
+  AdminKit kit;
+  kit.root = fs::absolute(admin_dir).lexically_normal();
+  kit.config_file = kit.root / "startup" / config_name;
+  NVF_ASSIGN_OR_RETURN(config::Value v, load_json(kit.config_file));
+  const std::string f = kit.config_file.string();
+  if (!v.contains("admin") || !v["admin"].is_object()) return InvalidArgumentError(f + ": admin is missing");
+  const auto& a = v["admin"];
+  const std::string w = f + ": admin";
+  NVF_ASSIGN_OR_RETURN(kit.project, get_string(a, "project_name", w));
+  kit.name = get_or(a, "username", "");  // empty with uid_source "cert" (POC): the certificate's CN
+  NVF_ASSIGN_OR_RETURN(kit.server_identity, get_string(a, "server_identity", w));
+  NVF_ASSIGN_OR_RETURN(kit.server.host, get_string(a, "host", w));
+  if (!a.contains("port") || !a["port"].is_number_integer()) return InvalidArgumentError(w + ".port is missing");
+  kit.server.port = a["port"].get<int>();
+  kit.connection_security = get_or(a, "connection_security", "mtls");
+  NVF_RETURN_IF_ERROR(check_security(kit.connection_security, w + ".connection_security"));
+  kit.cert = kit.root / "startup" / get_or(a, "client_cert", "client.crt");
+  kit.key = kit.root / "startup" / get_or(a, "client_key", "client.key");
+  kit.root_ca = kit.root / "startup" / get_or(a, "ca_cert", "rootCA.pem");
+  if (kit.name.empty()) {
+    NVF_ASSIGN_OR_RETURN(std::string cert, read_text(kit.cert));
+    auto cn = security::common_name(cert);
+    if (!cn.ok()) return InvalidArgumentError(w + ".username is empty and " + kit.cert.string() + " names no user");
+    kit.name = *cn;
+  }
+  kit.upload_dir = kit.root / get_or(a, "upload_dir", "transfer");
+  kit.download_dir = kit.root / get_or(a, "download_dir", "transfer");
+  return kit;
+}
+
+Result<fs::path> find_admin_kit(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir / "startup" / "fed_admin.json", ec)) return dir;
+  if (fs::is_directory(dir, ec)) {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (ec) break;
+      if (it->path().filename() == "fed_admin.json" && it->path().parent_path().filename() == "startup") {
+        return it->path().parent_path().parent_path();
+      }
+    }
+  }
+  return NotFoundError("no admin startup kit (startup/fed_admin.json) under " + dir.string() +
+                       ": pass -m ADMIN_KIT_DIR, or set it with `nvflare config -d DIR`");
+}
+
+Status verify_kit_signatures(const fs::path& root) {
+  NVF_ASSIGN_OR_RETURN(std::string root_pem, read_text(root / "startup" / "rootCA.pem"));
+  Status s = security::verify_folder_signatures(root / "startup", root_pem);
+  if (!s.ok()) {
+    return UnauthenticatedError("the startup kit " + (root / "startup").string() +
+                                " is not intact: " + s.message() + ". Use the kit as provisioned.");
+  }
+  const fs::path local_sig = root / "local" / security::kSignatureFile;
+  std::error_code ec;
+  if (!fs::exists(local_sig, ec)) return Status::OK();
+  NVF_ASSIGN_OR_RETURN(config::Value sigs, config::load_file(local_sig));
+  if (!sigs.is_object()) return UnauthenticatedError(local_sig.string() + " is not a JSON object");
+  std::vector<std::string> bad;
+  for (auto it = sigs.begin(); it != sigs.end(); ++it) {
+    const fs::path file = root / "local" / it.key();
+    if (!fs::is_regular_file(file, ec)) continue;  // a removed .default file is fine
+    auto bytes = read_text(file);
+    auto sig = it.value().is_string() ? security::base64_decode(it.value().get<std::string>())
+                                      : Result<std::string>(InvalidArgumentError("not a string"));
+    if (!bytes.ok() || !sig.ok() || !security::verify_pss(root_pem, *bytes, *sig).ok()) {
+      bad.push_back("local/" + it.key() + ": invalid signature");
+    }
+  }
+  if (!bad.empty()) {
+    return UnauthenticatedError("the startup kit " + root.string() + " is not intact: " + base::join(bad, "; ") +
+                                ". Use the kit as provisioned.");
+  }
+  return Status::OK();
+}
+
+cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client) {
+  cellnet::TlsConfig t;
+  if (kit.connection_security == "clear") return t;
+  t.mode = kit.connection_security == "tls" ? cellnet::TlsConfig::Mode::kTls : cellnet::TlsConfig::Mode::kMtls;
+  t.root_ca_path = kit.root_ca.string();
+  if (!is_client || t.mode == cellnet::TlsConfig::Mode::kMtls) {
+    t.cert_path = kit.cert.string();
+    t.key_path = kit.key.string();
+  }
+  if (is_client) t.target_name = kit.server_identity;
+  return t;
+}
+
+std::string server_url(const KitCommon& kit, const Endpoint& e) {
+  return std::string(kit.connection_security == "clear" ? "grpc" : "grpcs") + "://" + e.host + ":" +
+         std::to_string(e.port);
+}
+
+std::string listen_host_for(const std::string& host) {
+  return host == "localhost" || host == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0";
+}
+
+}  // namespace nvf::runtime

@@ -1,0 +1,74 @@
+// Startup kits as provisioning writes them (spec cli-and-formats §3.2): what a server, a client
+// and an admin read from fed_server.json / fed_client.json / fed_admin.json, the TLS settings of
+// their connections, and the signature check a daemon runs before it starts (startup/ must be
+// wholly signed; in local/ every signed file must still match — files an operator adds there,
+// such as authorization.json made from its .default, need no signature).
+// Stateless functions.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "base/status.h"
+#include "cellnet/driver.h"
+#include "config/value.h"
+
+namespace nvf::runtime {
+
+struct Endpoint {
+  std::string host;
+  int port = 0;
+};
+
+/// What every kit has.
+struct KitCommon {
+  std::filesystem::path root;     // the participant folder (its workspace): startup/, local/, transfer/
+  std::filesystem::path config_file;
+  std::string project;
+  std::string name;               // server identity, client name or admin user (the certificate CN)
+  std::string server_identity;    // the server certificate's CN
+  std::string connection_security = "mtls";  // mtls | tls | clear
+  std::filesystem::path cert, key, root_ca;
+};
+
+struct ServerKit : KitCommon {
+  std::string host;  // the server's host name as clients reach it
+  int fl_port = 0;
+  int admin_port = 0;
+};
+
+struct ClientKit : KitCommon {
+  Endpoint server;
+};
+
+struct AdminKit : KitCommon {
+  Endpoint server;
+  std::filesystem::path upload_dir, download_dir;
+};
+
+/// Errors: NOT_FOUND / INVALID_ARGUMENT naming the file and the field.
+Result<ServerKit> load_server_kit(const std::filesystem::path& root, const std::string& config_name);
+/// `uid` (from `--set uid=NAME`) overrides the kit's client name when not empty.
+Result<ClientKit> load_client_kit(const std::filesystem::path& root, const std::string& config_name,
+                                  const std::string& uid = "");
+Result<AdminKit> load_admin_kit(const std::filesystem::path& admin_dir, const std::string& config_name);
+
+/// Finds an admin kit under `dir` (FLARE searches recursively for fed_admin.json): the folder
+/// that holds startup/fed_admin.json. Errors: NOT_FOUND naming `dir`.
+Result<std::filesystem::path> find_admin_kit(const std::filesystem::path& dir);
+
+/// Checks startup/ (every file signed, signatures valid) and local/ (every signed file that is
+/// present still matches) against startup/rootCA.pem. Errors: UNAUTHENTICATED naming each file.
+Status verify_kit_signatures(const std::filesystem::path& root);
+
+/// The TLS settings of a kit's connections (`is_client`: it connects to the server).
+cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client);
+/// "grpc://host:port" or "grpcs://host:port" by the kit's connection security.
+std::string server_url(const KitCommon& kit, const Endpoint& endpoint);
+/// The address a server binds: 127.0.0.1 for a server reached as localhost, else 0.0.0.0.
+std::string listen_host_for(const std::string& host);
+
+/// Reads a PEM or other small text file. Errors name the file.
+Result<std::string> read_text(const std::filesystem::path& path);
+
+}  // namespace nvf::runtime

@@ -1,0 +1,207 @@
+#include "tools/admin_client.h"
+
+#include <stdlib.h>
+
+#include <thread>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "cellnet/socket_driver.h"
+#include "job/archive.h"
+#include "runtime/deploy_protocol.h"
+#include "runtime/registration.h"
+#include "security/job_signature.h"
+
+namespace nvf::tools {
+namespace fs = std::filesystem;
+namespace deploy = runtime::deploy;
+
+namespace {
+
+Result<config::Value> parse_reply(const std::string& text) {
+  try {
+    return config::Value::parse(text);
+  } catch (const std::exception& e) {
+    return InternalError(std::string("the server's reply is not JSON: ") + e.what());
+  }
+}
+
+config::Value simple(const std::string& status, const std::string& type, const std::string& text) {
+  return config::Value{{"status", status}, {"data", config::Value::array({{{"type", type}, {"data", text}}})}};
+}
+
+struct TempDir {
+  fs::path path;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+Result<fs::path> make_temp(const char* prefix) {
+  std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return InternalError("cannot create a temporary folder in /tmp");
+  return fs::path(tmpl);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AdminClient>> AdminClient::connect(const runtime::AdminKit& kit,
+                                                          const runtime::DriverFactory& external_driver,
+                                                          std::chrono::milliseconds timeout) {
+  std::unique_ptr<AdminClient> c(new AdminClient());
+  c->kit_ = kit;
+  c->timeout_ = timeout;
+  c->drivers_ = std::make_unique<cellnet::DriverRegistry>();
+  cellnet::DriverOptions dopt;
+  dopt.tls = runtime::tls_config(kit, true);
+  c->drivers_->add(external_driver(dopt));
+  cellnet::CellOptions co;
+  co.fqcn = "admin_" + base::random_hex(6);
+  co.drivers = c->drivers_.get();
+  co.connect_timeout = timeout;
+  c->cell_ = std::make_unique<cellnet::Cell>(co);
+  NVF_RETURN_IF_ERROR(c->cell_->start());
+  const std::string url = runtime::server_url(kit, kit.server);
+  NVF_RETURN_IF_ERROR(c->cell_->connect(url));
+  if (!c->cell_->wait_for_peer("server", timeout).ok()) {
+    return UnavailableError("cannot reach the server at " + url + " within " + std::to_string(timeout.count() / 1000) +
+                            " s: is it running, and is this kit (" + kit.root.string() + ") from its project?");
+  }
+  NVF_ASSIGN_OR_RETURN(auto creds, runtime::register_with_server(*c->cell_, kit, "admin", timeout));
+  c->cell_->set_auth_headers(runtime::auth_headers(creds));
+  return c;
+}
+
+AdminClient::~AdminClient() {
+  if (cell_) cell_->stop();
+  if (drivers_) drivers_->stop_all();
+}
+
+Result<config::Value> AdminClient::command(const std::string& line) {
+  NVF_ASSIGN_OR_RETURN(cellnet::Message r,
+                       cell_->request("server", std::string(deploy::kChannelAdmin), std::string(deploy::kTopicCommand),
+                                      cellnet::Message::of(config::Value{{"command", line}}.dump()), timeout_));
+  return parse_reply(r.payload.to_string());
+}
+
+Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
+  std::error_code ec;
+  fs::path folder = job_folder;
+  if (folder.is_relative() && !fs::exists(folder, ec)) folder = kit_.upload_dir / folder;  // FLARE's upload dir
+  if (!fs::is_directory(folder, ec)) return NotFoundError("job folder " + job_folder.string() + " does not exist");
+  folder = fs::canonical(folder, ec);
+  const std::string name = folder.filename().string();
+  NVF_ASSIGN_OR_RETURN(fs::path tmp, make_temp("nvflare-submit"));
+  TempDir cleanup{tmp};
+  const fs::path copy = tmp / name;
+  fs::copy(folder, copy, fs::copy_options::recursive, ec);
+  if (ec) return base::errno_status(ec.value(), "cannot copy the job folder", folder);
+  NVF_ASSIGN_OR_RETURN(std::string key, runtime::read_text(kit_.key));
+  NVF_ASSIGN_OR_RETURN(std::string cert, runtime::read_text(kit_.cert));
+  NVF_RETURN_IF_ERROR(security::sign_job_folder(copy, key, cert));
+  NVF_ASSIGN_OR_RETURN(std::string zip, job::pack_zip_to_string(copy));
+  cellnet::Message m = cellnet::Message::of(std::move(zip));
+  m.headers.set(deploy::kHdrJobFolderName, name);
+  NVF_ASSIGN_OR_RETURN(cellnet::Message r,
+                       cell_->request("server", std::string(deploy::kChannelAdmin),
+                                      std::string(deploy::kTopicSubmitJob), std::move(m),
+                                      std::max(timeout_, std::chrono::milliseconds(60000))));
+  return parse_reply(r.payload.to_string());
+}
+
+Result<config::Value> AdminClient::download_job(const std::string& id, const fs::path& dest) {
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobId, id);
+  NVF_ASSIGN_OR_RETURN(cellnet::Message r,
+                       cell_->request("server", std::string(deploy::kChannelAdmin),
+                                      std::string(deploy::kTopicDownloadJob), std::move(m),
+                                      std::max(timeout_, std::chrono::milliseconds(300000))));
+  NVF_ASSIGN_OR_RETURN(config::Value reply, parse_reply(r.headers.get_or("reply", "{}")));
+  if (reply.value("status", "") != "ok") return reply;
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  fs::path target = dest / id;
+  for (int i = 1; fs::exists(target, ec); ++i) target = dest / (id + "__" + std::to_string(i));
+  NVF_ASSIGN_OR_RETURN(fs::path tmp, make_temp("nvflare-download"));
+  TempDir cleanup{tmp};
+  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(r.payload.to_string(), tmp / "x"));
+  const fs::path content = tmp / "x" / id;
+  const fs::path staged = tmp / "out";
+  fs::create_directories(staged, ec);
+  fs::copy_file(content / "meta.json", staged / "meta.json", ec);
+  NVF_RETURN_IF_ERROR(job::unpack_zip(content / "job.zip", staged / "job"));
+  if (fs::exists(content / "workspace.zip", ec)) {
+    NVF_RETURN_IF_ERROR(job::unpack_zip(content / "workspace.zip", staged / "ws"));
+    fs::rename(staged / "ws" / "workspace", staged / "workspace", ec);
+    fs::remove_all(staged / "ws", ec);
+  }
+  fs::rename(staged, target, ec);
+  if (ec) {  // another file system: copy
+    ec.clear();
+    fs::copy(staged, target, fs::copy_options::recursive, ec);
+    if (ec) return base::errno_status(ec.value(), "cannot write the download to", target);
+  }
+  return simple("ok", "string", "content downloaded to " + target.string());
+}
+
+Result<std::string> AdminClient::wait_for_job(const std::string& id, std::chrono::milliseconds timeout,
+                                              const std::function<void(const std::string&)>& progress) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  for (;;) {
+    NVF_ASSIGN_OR_RETURN(config::Value r, command("get_job_meta " + id));
+    if (r.value("status", "") != "ok") {
+      std::string msg = "job " + id + " not found";
+      if (r.contains("data") && !r["data"].empty()) msg = r["data"][0].value("data", msg);
+      return NotFoundError(msg);
+    }
+    const config::Value& meta = r["data"][0]["data"];
+    std::string status = meta.value("status", "");
+    if (status != last) {
+      last = status;
+      if (progress) progress(status);
+    }
+    if (status.rfind("FINISHED", 0) == 0) return status;
+    if (timeout.count() > 0 && std::chrono::steady_clock::now() >= deadline) {
+      return DeadlineExceededError("job " + id + " is still " + status + " after " +
+                                   std::to_string(timeout.count() / 1000) + " s");
+    }
+    // The server has no job-status push yet; the console polls as FLARE's monitor_job does.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+Result<config::Value> run_admin_command(AdminClient& client, const std::string& line) {
+  NVF_ASSIGN_OR_RETURN(auto argv, base::shell_split(line));
+  if (argv.empty()) return simple("syntax_error", "error", "empty command");
+  const std::string& cmd = argv[0];
+  if (cmd == "submit_job") {
+    if (argv.size() != 2) return simple("syntax_error", "error", "Usage: submit_job job_folder");
+    return client.submit_job(argv[1]);
+  }
+  if (cmd == "download_job") {
+    if (argv.size() < 2 || argv.size() > 3) return simple("syntax_error", "error", "Usage: download_job job_id [destination]");
+    return client.download_job(argv[1], argv.size() == 3 ? fs::path(argv[2]) : client.kit().download_dir);
+  }
+  if (cmd == "monitor_job") {
+    if (argv.size() < 2 || argv.size() > 3) return simple("syntax_error", "error", "Usage: monitor_job job_id [timeout]");
+    long secs = 0;
+    if (argv.size() == 3) {
+      try {
+        secs = std::stol(argv[2]);
+      } catch (const std::exception&) {
+        return simple("syntax_error", "error", "monitor_job: the timeout must be a number of seconds");
+      }
+    }
+    auto status = client.wait_for_job(argv[1], std::chrono::seconds(secs), nullptr);
+    if (!status.ok()) {
+      return simple(status.status().code() == StatusCode::kNotFound ? "invalid_job_id" : "error", "error",
+                    status.status().message());
+    }
+    return simple("ok", "string", "Job " + argv[1] + " finished: " + *status);
+  }
+  return client.command(line);
+}
+
+}  // namespace nvf::tools

@@ -1,0 +1,60 @@
+// AdminClient: an admin's session with a server parent, as `nvflare admin -c` and `nvflare job
+// submit` use it. It connects with the admin kit's certificate (mTLS), registers as an admin
+// (registration.h: the server checks the certificate chain, CN and key, and takes the role from
+// the certificate), then runs console commands, uploads jobs (a signed temporary copy: the user's
+// folder is never modified, unlike FLARE's in-place signing) and downloads job results.
+//
+// Ownership: owned by the command that uses it; owns its cell and drivers.
+// Threads: one caller at a time.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "cellnet/cell.h"
+#include "config/value.h"
+#include "runtime/server_parent.h"
+#include "runtime/startup_kit.h"
+
+namespace nvf::tools {
+
+class AdminClient {
+ public:
+  /// Errors: UNAVAILABLE naming the server URL, UNAUTHENTICATED with the server's reason.
+  static Result<std::unique_ptr<AdminClient>> connect(const runtime::AdminKit& kit,
+                                                      const runtime::DriverFactory& external_driver,
+                                                      std::chrono::milliseconds timeout);
+  ~AdminClient();
+
+  /// One console command; the server's JSON reply ({"status", "data"}).
+  Result<config::Value> command(const std::string& line);
+  /// Signs a copy of `job_folder` with the admin's key, zips and uploads it. Returns the reply
+  /// ("Submitted job: <id>", meta.job_id).
+  Result<config::Value> submit_job(const std::filesystem::path& job_folder);
+  /// Downloads job `id` into `<dest>/<id>` (`<id>__1`, ... when it exists): meta.json, job/,
+  /// workspace/. Returns the reply; its data names the folder.
+  Result<config::Value> download_job(const std::string& id, const std::filesystem::path& dest);
+  /// Follows job `id` until it finishes (FINISHED:*) or `timeout` passes (0: no limit). `progress`
+  /// hears each status change. Returns the last status. Errors: DEADLINE_EXCEEDED, NOT_FOUND.
+  Result<std::string> wait_for_job(const std::string& id, std::chrono::milliseconds timeout,
+                                   const std::function<void(const std::string&)>& progress);
+
+  const runtime::AdminKit& kit() const { return kit_; }
+
+ private:
+  AdminClient() = default;
+  runtime::AdminKit kit_;
+  std::unique_ptr<cellnet::DriverRegistry> drivers_;
+  std::unique_ptr<cellnet::Cell> cell_;
+  std::chrono::milliseconds timeout_{10000};
+};
+
+/// The server's reply to a command as `nvflare admin -c` runs it: submit_job, download_job and
+/// monitor_job are carried out here; the rest go to the server.
+Result<config::Value> run_admin_command(AdminClient& client, const std::string& line);
+
+}  // namespace nvf::tools
