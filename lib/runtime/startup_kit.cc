@@ -1,5 +1,6 @@
 #include "runtime/startup_kit.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -155,15 +156,17 @@ Result<AdminKit> load_admin_kit(const fs::path& admin_dir, const std::string& co
 Result<fs::path> find_admin_kit(const fs::path& dir) {
   std::error_code ec;
   if (fs::exists(dir / "startup" / "fed_admin.json", ec)) return dir;
+  std::vector<fs::path> found;  // several admins in one prod folder: the first by name
   if (fs::is_directory(dir, ec)) {
     for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
          it.increment(ec)) {
       if (ec) break;
       if (it->path().filename() == "fed_admin.json" && it->path().parent_path().filename() == "startup") {
-        return it->path().parent_path().parent_path();
+        found.push_back(it->path().parent_path().parent_path());
       }
     }
   }
+  if (!found.empty()) return *std::min_element(found.begin(), found.end());
   return NotFoundError("no admin startup kit (startup/fed_admin.json) under " + dir.string() +
                        ": pass -m ADMIN_KIT_DIR, or set it with `nvflare config -d DIR`");
 }

@@ -63,6 +63,23 @@ Result<std::unique_ptr<AdminClient>> AdminClient::connect(const runtime::AdminKi
   c->cell_ = std::make_unique<cellnet::Cell>(co);
   NVF_RETURN_IF_ERROR(c->cell_->start());
   const std::string url = runtime::server_url(kit, kit.server);
+  {
+    // One direct connection first: a refused port or a failed TLS handshake is reported at once
+    // and precisely (the cell would only keep retrying in the background).
+    struct NullHandler : cellnet::ConnectionHandler {
+      void on_connected(const std::shared_ptr<cellnet::Connection>&) override {}
+      void on_frame(const std::shared_ptr<cellnet::Connection>&, cellnet::Frame) override {}
+      void on_closed(const std::shared_ptr<cellnet::Connection>&, const Status&) override {}
+    } handler;
+    auto probe = external_driver(dopt);
+    auto conn = probe->connect(url, &handler, timeout);
+    if (conn.ok()) (*conn)->close(Status::OK());
+    probe->stop();
+    if (!conn.ok()) {
+      return Status(conn.status().code(), conn.status().message() + " (admin kit " + kit.root.string() +
+                                              "; is the server running, and is the kit from its project?)");
+    }
+  }
   NVF_RETURN_IF_ERROR(c->cell_->connect(url));
   if (!c->cell_->wait_for_peer("server", timeout).ok()) {
     return UnavailableError("cannot reach the server at " + url + " within " + std::to_string(timeout.count() / 1000) +

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <thread>
 
 #include <cstdlib>
 #include <system_error>
@@ -253,6 +254,17 @@ Status poc_start(const PocServiceOptions& o) {
     if (exit->exit_code != 0) {
       return InternalError(p.name + ": start.sh failed (exit " + std::to_string(exit->shell_code()) + "); see " +
                            (p.dir / "log_console.txt").string());
+    }
+    // start.sh returns at once; the watchdog records its pid and the daemon's soon after.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      auto watchdog = read_pid(p.dir / "daemon_pid.fl");
+      auto daemon = read_pid(p.dir / "pid.fl");
+      if (watchdog && daemon && alive(*daemon)) break;
+      if (std::chrono::steady_clock::now() > deadline) {
+        return InternalError(p.name + " did not start within 10 s; see " + (p.dir / "log_console.txt").string());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
   if (admin_wanted && o.print) {

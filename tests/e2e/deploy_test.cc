@@ -1,0 +1,304 @@
+// A POC federation as a user runs it: `poc prepare` (on OS-chosen ports), `poc start`, `job
+// submit`, `nvflare admin -c`, `poc stop` — real daemons, job processes and trainers over mTLS.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "base/process.h"
+#include "e2e_util.h"
+#include "tensor/npy.h"
+
+namespace nvf::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+}
+
+std::optional<pid_t> read_pid(const fs::path& f) {
+  auto t = base::read_file(f);
+  if (!t.ok()) return std::nullopt;
+  try {
+    return static_cast<pid_t>(std::stol(*t));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+// Processes (not zombies: the container's init may never reap them) with this pid / in this group.
+bool running(pid_t pid, bool as_group) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    auto stat = base::read_file(e.path() / "stat");
+    if (!stat.ok()) continue;
+    auto close = stat->rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat->substr(close + 2));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    long id = std::atol(e.path().filename().c_str());
+    if (state != 'Z' && (as_group ? pgrp == pid : id == pid)) return true;
+  }
+  return false;
+}
+
+// The job id in "Submitted job: <id>".
+std::string submitted_id(const std::string& out) {
+  auto at = out.find("Submitted job: ");
+  if (at == std::string::npos) return "";
+  return out.substr(at + 15, 36);
+}
+
+class DeployTest : public E2eTest {
+ protected:
+  void SetUp() override {
+    // FLARE's POC project on free ports, plus a lead of another org and a member.
+    auto scratch = run_env({"poc", "prepare", "-n", "2"}, work_.path() / "scratch");
+    ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
+    auto text = base::read_file(work_.path() / "scratch" / "project.yml");
+    ASSERT_TRUE(text.ok());
+    std::string yml = *text;
+    replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(free_port()));
+    replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(free_port()));
+    replace_all(yml, "\n# The same methods",
+                "\n  - name: lead@b.org\n    type: admin\n    org: b\n    role: lead\n"
+                "  - name: member@nvidia.com\n    type: admin\n    org: nvidia\n    role: member\n"
+                "\n# The same methods");
+    project_yml_ = yml;
+    ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
+    auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+
+  void TearDown() override { nv({"poc", "stop"}); }
+
+  RunResult run_env(const std::vector<std::string>& args, const fs::path& ws) {
+    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
+  }
+  RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
+  RunResult admin(const std::string& command, const std::string& who = "admin@nvidia.com") {
+    return nv({"admin", "-m", (prod() / who).string(), "-c", command});
+  }
+  fs::path ws() { return work_.path() / "poc"; }
+  fs::path prod() { return ws() / "example_project" / "prod_00"; }
+  fs::path job(const std::string& name) { return fs::path(NVF_SOURCE_DIR) / "jobs" / name; }
+
+  // Every pid the watchdogs recorded, and their process groups.
+  std::vector<pid_t> recorded_pids() {
+    std::vector<pid_t> out;
+    for (const char* p : {"server", "site-1", "site-2"}) {
+      for (const char* f : {"pid.fl", "daemon_pid.fl"}) {
+        if (auto pid = read_pid(prod() / p / f)) out.push_back(*pid);
+      }
+    }
+    return out;
+  }
+
+  std::string project_yml_;
+};
+
+TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNothing) {
+  auto start = nv({"poc", "start", "-ex", "admin@nvidia.com"});
+  ASSERT_EQ(start.exit_code, 0) << start.out;
+  auto pids = recorded_pids();
+  ASSERT_EQ(pids.size(), 6u);
+  std::vector<pid_t> groups;
+  for (pid_t p : pids) groups.push_back(::getpgid(p));
+
+  auto sub = nv({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "120"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  ASSERT_EQ(id.size(), 36u) << sub.out;
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+
+  auto list = admin("list_jobs");
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_NE(list.out.find("| Job ID"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(id), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("FINISHED:COMPLETED"), std::string::npos) << list.out;
+
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  EXPECT_NE(dl.out.find("content downloaded to"), std::string::npos) << dl.out;
+  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  EXPECT_TRUE(fs::exists(work_.path() / "dl" / id / "meta.json"));
+  EXPECT_TRUE(fs::exists(work_.path() / "dl" / id / "job" / "hello-numpy" / "meta.json"));
+  // Each site ran the job in its own run dir, FLARE's layout.
+  EXPECT_TRUE(fs::exists(prod() / "site-1" / id / "app_site-1" / "config" / "config_fed_client.json"));
+
+  auto stop = nv({"poc", "stop"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.out;
+  EXPECT_EQ(stop.out.find("killed"), std::string::npos) << stop.out;
+  for (pid_t p : pids) EXPECT_FALSE(running(p, false)) << "pid " << p << " is still there";
+  for (pid_t g : groups) EXPECT_FALSE(running(g, true)) << "process group " << g << " is still there";
+}
+
+TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  auto sub = nv({"job", "submit", "-j", job("hello-pt").string(), "--wait", "--timeout", "240"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": RUNNING"), std::string::npos) << sub.out;
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  fs::path pt = work_.path() / "dl" / id / "workspace" / "app_server" / "FL_global_model.pt";
+  ASSERT_TRUE(fs::exists(pt)) << dl.out;
+  base::SpawnOptions py;
+  py.argv = {"/usr/bin/python3", "-c",
+             "import sys, torch\nm = torch.load(sys.argv[1])['model']\nprint('tensors', len(m))\n", pt.string()};
+  py.capture_output = true;
+  auto child = base::spawn(py);
+  ASSERT_TRUE(child.ok());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(child->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  auto exit = child->wait(std::chrono::seconds(120));
+  ASSERT_TRUE(exit.ok());
+  if (out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
+  EXPECT_EQ(exit->exit_code, 0) << out;
+  EXPECT_NE(out.find("tensors 10"), std::string::npos) << out;
+}
+
+TEST_F(DeployTest, AKitOfAnotherProjectCannotRegisterAndATamperedKitDoesNotStart) {
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
+  // Another project's CA, the same server address.
+  std::string other = project_yml_;
+  replace_all(other, "name: example_project", "name: other_project");
+  ASSERT_TRUE(base::atomic_write(work_.path() / "other.yml", other).ok());
+  auto prov = nv({"provision", "-p", (work_.path() / "other.yml").string(), "-w", (work_.path() / "other").string()});
+  ASSERT_EQ(prov.exit_code, 0) << prov.out;
+  auto foreign = nv({"admin", "-m", (work_.path() / "other" / "other_project" / "prod_00" / "admin@nvidia.com").string(),
+                     "-c", "check_status server"});
+  EXPECT_NE(foreign.exit_code, 0) << foreign.out;
+  EXPECT_NE(foreign.out.find("TLS handshake failed"), std::string::npos) << foreign.out;
+  auto status = admin("check_status server");
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+
+  // One byte added to a signed file of the kit: the client refuses to start and names it.
+  fs::path cfg = prod() / "site-1" / "startup" / "fed_client.json";
+  auto text = base::read_file(cfg);
+  ASSERT_TRUE(text.ok());
+  ASSERT_TRUE(base::atomic_write(cfg, *text + " ").ok());
+  auto client = nv({"client", "-m", (prod() / "site-1").string(), "--set", "secure_train=true"});
+  EXPECT_EQ(client.exit_code, 1) << client.out;
+  EXPECT_NE(client.out.find("fed_client.json: invalid signature"), std::string::npos) << client.out;
+}
+
+TEST_F(DeployTest, AMemberCannotSubmitAndALeadCannotAbortAnotherOrgsJob) {
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);  // no clients: jobs stay queued
+  auto member = nv({"job", "submit", "-j", job("hello-numpy").string(), "-m", (prod() / "member@nvidia.com").string()});
+  EXPECT_EQ(member.exit_code, 3) << member.out;
+  EXPECT_NE(member.out.find("is not authorized for 'submit_job'"), std::string::npos) << member.out;
+
+  auto sub = nv({"job", "submit", "-j", job("hello-numpy").string()});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  auto lead = admin("abort_job " + id, "lead@b.org");
+  EXPECT_EQ(lead.exit_code, 3) << lead.out;
+  EXPECT_NE(lead.out.find("not authorized"), std::string::npos) << lead.out;
+  auto meta = admin("get_job_meta " + id);
+  EXPECT_NE(meta.out.find("\"status\": \"SUBMITTED\""), std::string::npos) << meta.out;
+
+  auto abort = admin("abort_job " + id);
+  EXPECT_EQ(abort.exit_code, 0) << abort.out;
+  EXPECT_NE(abort.out.find("Aborted the job " + id + " before running it."), std::string::npos) << abort.out;
+  meta = admin("get_job_meta " + id);
+  EXPECT_NE(meta.out.find("\"status\": \"FINISHED:ABORTED\""), std::string::npos) << meta.out;
+}
+
+TEST_F(DeployTest, QueuedJobsSurviveAServerRestart) {
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto sub = nv({"job", "submit", "-j", job("hello-numpy").string()});
+    ASSERT_EQ(sub.exit_code, 0) << sub.out;
+    ids.push_back(submitted_id(sub.out));
+  }
+  ASSERT_EQ(nv({"poc", "stop", "-p", "server"}).exit_code, 0);
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
+  auto list = admin("list_jobs");
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  for (const auto& id : ids) {
+    auto at = list.out.find(id);
+    ASSERT_NE(at, std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("SUBMITTED", at), std::string::npos) << list.out;
+  }
+}
+
+TEST_F(DeployTest, HostileZipsSentStraightToTheServerAreRefusedAndNothingIsStored) {
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
+  // Zips no `job submit` would make: a path leaving the folder, a symbolic link, 100001 entries.
+  base::SpawnOptions py;
+  py.argv = {"/usr/bin/python3", "-c",
+             "import sys, zipfile\n"
+             "d = sys.argv[1]\n"
+             "with zipfile.ZipFile(d + '/traversal.zip', 'w') as z:\n"
+             "  z.writestr('job/meta.json', '{}')\n"
+             "  z.writestr('job/../../evil.txt', 'x')\n"
+             "with zipfile.ZipFile(d + '/link.zip', 'w') as z:\n"
+             "  z.writestr('job/meta.json', '{}')\n"
+             "  i = zipfile.ZipInfo('job/key'); i.external_attr = (0o120777 << 16)\n"
+             "  z.writestr(i, '/etc/passwd')\n"
+             "with zipfile.ZipFile(d + '/many.zip', 'w') as z:\n"
+             "  for n in range(100001): z.writestr('job/f%d' % n, '')\n",
+             work_.path().string()};
+  auto child = base::spawn(py);
+  ASSERT_TRUE(child.ok());
+  auto exit = child->wait(std::chrono::seconds(120));
+  ASSERT_TRUE(exit.ok() && exit->exit_code == 0);
+  for (const char* zip : {"traversal.zip", "link.zip", "many.zip"}) {
+    base::SpawnOptions s;
+    s.argv = {RAW_SUBMIT_BIN, (prod() / "admin@nvidia.com").string(), (work_.path() / zip).string(), "job"};
+    s.capture_output = true;
+    auto c = base::spawn(s);
+    ASSERT_TRUE(c.ok());
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(c->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    auto e = c->wait(std::chrono::seconds(60));
+    ASSERT_TRUE(e.ok());
+    EXPECT_EQ(e->exit_code, 0) << zip << ": " << out;
+    EXPECT_NE(out.find("\"status\":\"invalid_job_def\""), std::string::npos) << zip << ": " << out;
+    EXPECT_NE(out.find("the uploaded job zip was refused"), std::string::npos) << zip << ": " << out;
+  }
+  auto list = admin("list_jobs");
+  EXPECT_NE(list.out.find("No jobs found."), std::string::npos) << list.out;
+  std::error_code ec;
+  size_t stored = 0;
+  for (auto it = fs::directory_iterator(ws() / "jobs-storage", ec); it != fs::directory_iterator(); ++it) ++stored;
+  EXPECT_EQ(stored, 0u);
+}
+
+}  // namespace
+}  // namespace nvf::e2e
