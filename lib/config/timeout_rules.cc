@@ -256,9 +256,12 @@ std::vector<Finding> check_job_configs(const Value* server_cfg, const Value* cli
     server.apply_overrides(*server_cfg, OverrideSource::kServerJobConfig,
                            "config_fed_server.json", FieldPath(), &problems);
   }
-  sets.push_back(std::move(server));
 
-  if (client_cfg != nullptr) {
+  if (client_cfg == nullptr) {
+    sets.push_back(std::move(server));
+  } else {
+    // Each client set starts from the server's values, so rules that span both sides (a client
+    // heartbeat against the server's grace period) see both configs, not one side's defaults.
     // One set per executor: two executors may set different values, and each runs its own.
     std::vector<std::pair<const Value*, FieldPath>> executor_args;
     if (auto ex = client_cfg->find("executors");
@@ -275,7 +278,7 @@ std::vector<Finding> check_job_configs(const Value* server_cfg, const Value* cli
     }
     if (executor_args.empty()) executor_args.emplace_back(nullptr, FieldPath());
     for (const auto& [args, path] : executor_args) {
-      EffectiveTimeouts client = registry.effective();
+      EffectiveTimeouts client = server;
       if (args != nullptr) {
         client.apply_overrides(*args, OverrideSource::kExecutorArgs, "config_fed_client.json",
                                path, &problems);

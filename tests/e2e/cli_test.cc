@@ -40,7 +40,9 @@ TEST_F(CliTest, PendingCommandSaysSoAndExitsThree) {
   auto r = run({"preflight_check", "-p", "kit"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.out.find("nvflare preflight_check is not available in this build yet"), std::string::npos) << r.out;
-  EXPECT_EQ(run({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 3);
+  auto console = run({"admin"});
+  EXPECT_EQ(console.exit_code, 3);
+  EXPECT_NE(console.out.find("nvflare admin -c"), std::string::npos) << console.out;
 }
 
 TEST_F(CliTest, ListTemplatesShowsBothTemplates) {

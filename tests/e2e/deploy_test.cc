@@ -4,12 +4,16 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -79,7 +83,7 @@ class DeployTest : public E2eTest {
  protected:
   void SetUp() override {
     // FLARE's POC project on free ports, plus a lead of another org and a member.
-    auto scratch = run_env({"poc", "prepare", "-n", "2"}, work_.path() / "scratch");
+    auto scratch = run_env({"poc", "prepare", "-n", "3"}, work_.path() / "scratch");
     ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
     auto text = base::read_file(work_.path() / "scratch" / "project.yml");
     ASSERT_TRUE(text.ok());
@@ -112,12 +116,58 @@ class DeployTest : public E2eTest {
   // Every pid the watchdogs recorded, and their process groups.
   std::vector<pid_t> recorded_pids() {
     std::vector<pid_t> out;
-    for (const char* p : {"server", "site-1", "site-2"}) {
+    for (const char* p : {"server", "site-1", "site-2", "site-3"}) {
       for (const char* f : {"pid.fl", "daemon_pid.fl"}) {
         if (auto pid = read_pid(prod() / p / f)) out.push_back(*pid);
       }
     }
     return out;
+  }
+
+  // hello-numpy for site-1 and site-2; site-3's trainer says it started (through `fifo`) and then
+  // never answers. Short dead-client settings so a lost site is noticed in seconds.
+  fs::path slow_job(int min_clients, const fs::path& fifo) {
+    fs::path dir = work_.path() / "slow-job";
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+    fs::copy(dir / "app", dir / "app_slow", fs::copy_options::recursive, ec);
+    config::Value meta = load(dir / "meta.json");
+    meta["deploy_map"] = {{"app", {"server", "site-1", "site-2"}}, {"app_slow", {"site-3"}}};
+    meta["min_clients"] = min_clients;
+    save(dir / "meta.json", meta);
+    for (const char* app : {"app", "app_slow"}) {
+      config::Value c = load(dir / app / "config" / "config_fed_client.json");
+      c["job_heartbeat_interval"] = 1;
+      if (std::string(app) == "app_slow") {
+        c["trainer_command"] = "/bin/sh -c 'echo started > " + fifo.string() + "; exec sleep 600'";
+      }
+      save(dir / app / "config" / "config_fed_client.json", c);
+      config::Value srv = load(dir / app / "config" / "config_fed_server.json");
+      srv["min_clients"] = min_clients;
+      srv["dead_client_grace_period"] = 3;
+      srv["dead_client_check_lead_time"] = 2;
+      save(dir / app / "config" / "config_fed_server.json", srv);
+    }
+    return dir;
+  }
+
+  // Submits `dir` with --wait on a thread; once site-3's trainer runs, kills site-3's client
+  // daemon (its watchdog told not to restart it). Returns what submit printed.
+  RunResult submit_and_kill_site3(const fs::path& dir, const fs::path& fifo) {
+    EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    RunResult sub;
+    std::thread t([&] { sub = nv({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "120"}); });
+    int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    EXPECT_GE(fd, 0);
+    pollfd p{fd, POLLIN, 0};
+    bool started = ::poll(&p, 1, 90000) == 1;  // the trainer of site-3 wrote to the fifo
+    EXPECT_TRUE(started) << "site-3's trainer never started";
+    ::close(fd);
+    base::atomic_write(prod() / "site-3" / "shutdown.fl", "x").ignore();
+    if (auto pid = read_pid(prod() / "site-3" / "pid.fl")) ::kill(*pid, SIGKILL);
+    t.join();
+    return sub;
   }
 
   std::string project_yml_;
@@ -127,7 +177,7 @@ TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNoth
   auto start = nv({"poc", "start", "-ex", "admin@nvidia.com"});
   ASSERT_EQ(start.exit_code, 0) << start.out;
   auto pids = recorded_pids();
-  ASSERT_EQ(pids.size(), 6u);
+  ASSERT_EQ(pids.size(), 8u);
   std::vector<pid_t> groups;
   for (pid_t p : pids) groups.push_back(::getpgid(p));
 
@@ -298,6 +348,31 @@ TEST_F(DeployTest, HostileZipsSentStraightToTheServerAreRefusedAndNothingIsStore
   size_t stored = 0;
   for (auto it = fs::directory_iterator(ws() / "jobs-storage", ec); it != fs::directory_iterator(); ++it) ++stored;
   EXPECT_EQ(stored, 0u);
+}
+
+TEST_F(DeployTest, AClientKilledMidJobLeavesTheJobToTheOthersWhileMinClientsHolds) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  fs::path fifo = work_.path() / "started.fifo";
+  RunResult sub = submit_and_kill_site3(slow_job(2, fifo), fifo);
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+}
+
+TEST_F(DeployTest, AClientKilledMidJobEndsTheJobClearlyWhenMinClientsNoLongerHolds) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  fs::path fifo = work_.path() / "started.fifo";
+  RunResult sub = submit_and_kill_site3(slow_job(3, fifo), fifo);
+  EXPECT_EQ(sub.exit_code, 1) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:EXECUTION_EXCEPTION"), std::string::npos) << sub.out;
+  auto meta = admin("get_job_meta " + id);
+  EXPECT_NE(meta.out.find("site-3"), std::string::npos) << meta.out;  // the reason names the missing site
 }
 
 }  // namespace

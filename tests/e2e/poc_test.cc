@@ -116,9 +116,15 @@ TEST_F(PocTest, PrepareWithProjectInputIgnoresClientFlags) {
   EXPECT_TRUE(fs::exists(ws() / "project.yml"));
 }
 
-TEST_F(PocTest, StartIsStillPending) {
-  EXPECT_EQ(poc({"start"}).exit_code, 3);
-  EXPECT_EQ(poc({"stop"}).exit_code, 3);
+TEST_F(PocTest, StartAndStopBeforePrepareSayWhatToDo) {
+  for (const char* verb : {"start", "stop"}) {
+    RunResult r = poc({verb});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find((ws() / "project.yml").string() +
+                         " is missing, make sure you have first run 'nvflare poc prepare'"),
+              std::string::npos)
+        << r.out;
+  }
 }
 
 }  // namespace

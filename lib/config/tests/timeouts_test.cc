@@ -207,6 +207,20 @@ TEST(CheckJobConfigs, CleanJobHasNoFindings) {
   EXPECT_TRUE(check_job_configs(nullptr, nullptr).empty());
 }
 
+TEST(CheckJobConfigs, RulesAcrossServerAndClientSeeBothConfigs) {
+  // A short grace on the server with a shorter client heartbeat is consistent...
+  Value server = json(R"({"dead_client_grace_period": 3})");
+  Value client = json(R"({"job_heartbeat_interval": 1})");
+  EXPECT_EQ(find_rule(check_job_configs(&server, &client), "job-heartbeat-grace"), nullptr);
+  // ...and the same grace with the default 10 s heartbeat is not.
+  Value plain_client = json(R"({"format_version": 2})");
+  const Finding* f = find_rule(check_job_configs(&server, &plain_client), "job-heartbeat-grace");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->message.find("job_heartbeat_interval (10 s) must be < dead_client_grace_period (3 s)"),
+            std::string::npos)
+      << f->message;
+}
+
 TEST(CheckJobConfigs, TopLevelKeysOverrideDefaults) {
   Value client = json(R"({"format_version": 2, "tensor_min_download_timeout": 300,
                           "streaming_chunk_size": 1e12})");
