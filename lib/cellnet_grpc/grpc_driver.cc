@@ -1,5 +1,10 @@
 #include "cellnet_grpc/grpc_driver.h"
 
+#include <grpc/support/log.h>
+
+#include <cstdio>
+#include <cstdlib>
+
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
@@ -31,8 +36,16 @@ milliseconds watchdog_period(milliseconds send_timeout) {
 // simulator. So the first driver creates one idle, port-less callback server that is never
 // destroyed (deliberately leaked: destroying it at exit would run the same teardown). It also
 // keeps gRPC's library initialized.
+// gRPC's own log lines ("Handshake failed with fatal error ...") repeat, less clearly, what our
+// connect errors already say; they reach stderr only when NVFLARE_GRPC_LOG is set.
+void grpc_log(gpr_log_func_args* args) {
+  static const bool kShow = std::getenv("NVFLARE_GRPC_LOG") != nullptr;
+  if (kShow) std::fprintf(stderr, "grpc: %s:%d: %s\n", args->file, args->line, args->message);
+}
+
 void keep_grpc_alive() {
   static const bool kKept = [] {
+    gpr_set_log_function(grpc_log);
     auto* service = new grpc::CallbackGenericService();
     grpc::ServerBuilder builder;
     builder.RegisterCallbackGenericService(service);

@@ -100,7 +100,6 @@ int run_server_job_process(const JobProcessOptions& o) {
   if (Status s = cell->wait_for_peer("server", 30s); !s.ok()) return fail(s, deploy::kExitExecutionError);
 
   ServerJobOptions so = server_job_options(*app, o.job_id, o.clients, run_dir, app_dir, log);
-  so.progress = [log](const std::string& line) { log->info("{}", line); };
   ServerJobEngine engine(*cell, so);
   if (Status s = engine.start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
   cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),

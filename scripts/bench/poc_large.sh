@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# FedAvg of a large model on a POC system — each role its own process, over mTLS gRPC: round time
+# and the peak memory of every role against the model size.
+#
+# A POC workspace on free ports (`poc prepare -i`), `poc start`, then the fedavg_pt job of
+# fedavg_large.sh (a --size-mib safetensors checkpoint of 128 float32 tensors; every client runs
+# `nvflare train --add 1`) submitted with `job submit --wait`. A sampler reads every process's
+# VmHWM from /proc every 20 ms and keeps each role's largest: the server parent (`nvflare server`),
+# the server job (`_server_job`), client parents (`nvflare client`) and client jobs (`_client_job`);
+# trainers record their own peak through /usr/bin/time. Baselines: the same run with a tiny model
+# (128 tensors of 256 floats, one round).
+#
+# Usage: scripts/bench/poc_large.sh [--size-mib 1024] [--clients 4] [--rounds 2] [--timeout-s 1800]
+# Env: BUILD_DIR (default: <repo>/build).
+# Prints `name: value` lines, among them (each `(peak − baseline) / model bytes`):
+#   round_seconds                 mean round time (server job log: FedAvg start → "round i/N")
+#   server_job_rss_over_model     target ≤ 2.5 whatever the client count
+#   client_job_rss_over_model     the largest client job; target ≤ 0.2 (it only forwards)
+#   server_parent_rss_over_model  target ≤ 0.2 (it only forwards)
+#   client_parent_rss_over_model  the largest client parent (forwards)
+#   trainer_rss_over_model        the largest trainer; target ≤ 2.5
+set -euo pipefail
+shopt -s inherit_errexit
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+size_mib=1024
+clients=4
+rounds=2
+timeout_s=1800
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --size-mib) size_mib="$2"; shift 2 ;;
+    --clients) clients="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --timeout-s) timeout_s="$2"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "poc_large.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+[[ -x /usr/bin/time ]] || { echo "poc_large.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
+
+bench_build nvflare nvf_bench_download >/dev/null
+nvflare="$build/apps/nvflare/nvflare"
+bench="$build/lib/cellnet/nvf_bench_download"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/nvf-bench-poc.XXXXXX")"
+export HOME="$work/home" NVFLARE_POC_WORKSPACE="$work/poc"
+mkdir -p "$HOME"
+cleanup() {
+  "$nvflare" poc stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+[[ -n "${KEEP:-}" ]] && trap - EXIT
+
+# The POC project on two free ports.
+"$nvflare" poc prepare -n "$clients" >/dev/null
+python3 - "$NVFLARE_POC_WORKSPACE/project.yml" "$work/project.yml" <<'PY'
+import socket, sys
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+text = open(sys.argv[1]).read()
+text = text.replace("fed_learn_port: 8002", f"fed_learn_port: {free()}").replace("admin_port: 8003", f"admin_port: {free()}")
+open(sys.argv[2], "w").write(text)
+PY
+printf 'y\n' | "$nvflare" poc prepare -i "$work/project.yml" >/dev/null
+"$nvflare" poc start -ex admin@nvidia.com >/dev/null
+
+# A job folder $1 for a model file $2 and $3 rounds; its trainers record their peak RSS in $1.rss/.
+make_job() {
+  local job="$1" model="$2" nrounds="$3"
+  mkdir -p "$job.rss"
+  printf '#!/usr/bin/env bash\nexec /usr/bin/time -f %%M -o "%s/trainer.$$" "$@"\n' "$job.rss" >"$job.wrap"
+  chmod +x "$job.wrap"
+  (cd "$work" && "$nvflare" job create -j "$job" -w fedavg_pt --job_templates_dir "$repo/jobs/templates" \
+     -f config_fed_server.json "num_rounds=$nrounds" "min_clients=$clients" >/dev/null)
+  python3 - "$job" "$model" <<'PY'
+import json, sys
+job, model = sys.argv[1], sys.argv[2]
+p = f"{job}/app/config/config_fed_server.json"
+c = json.load(open(p))
+c.pop("model", None)
+for comp in c["components"]:
+    if comp["id"] == "persistor":
+        comp["args"] = {"source_ckpt_file_full_name": model}
+json.dump(c, open(p, "w"), indent=4)
+p = f"{job}/app/config/config_fed_client.json"
+c = json.load(open(p))
+for comp in c["components"]:
+    if comp["id"] == "launcher":
+        comp["args"]["script"] = f"{job}.wrap {{NVFLARE_BIN}} train --add 1"
+json.dump(c, open(p, "w"), indent=4)
+PY
+}
+
+# Runs job $1 while sampling every nvflare process's VmHWM; prints the peaks in bytes of
+# "server_parent server_job client_parent client_job trainer".
+run_job() {
+  local job="$1"
+  python3 - "$job.peaks" <<'PY' &
+import os, signal, sys, time
+roles = {"server_parent": 0, "server_job": 0, "client_parent": 0, "client_job": 0}
+stop = False
+def on_term(*_):
+    global stop
+    stop = True
+signal.signal(signal.SIGTERM, on_term)
+def role(argv):
+    if "_server_job" in argv: return "server_job"
+    if "_client_job" in argv: return "client_job"
+    if len(argv) > 1 and argv[1] == "server": return "server_parent"
+    if len(argv) > 1 and argv[1] == "client": return "client_parent"
+    return None
+while not stop:
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit(): continue
+        try:
+            argv = [a.decode(errors="replace") for a in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")]
+            if not argv or not argv[0].endswith("nvflare"): continue
+            r = role(argv)
+            if r is None: continue
+            for line in open(f"/proc/{pid}/status"):
+                if line.startswith("VmHWM:"):
+                    roles[r] = max(roles[r], int(line.split()[1]) * 1024)
+        except OSError:
+            pass
+    time.sleep(0.02)
+open(sys.argv[1], "w").write(" ".join(str(roles[k]) for k in ("server_parent", "server_job", "client_parent", "client_job")))
+PY
+  local sampler=$!
+  if ! timeout "$timeout_s" "$nvflare" job submit -j "$job" --wait >"$job.out" 2>&1; then
+    kill "$sampler" 2>/dev/null || true
+    echo "poc_large.sh: the job $(basename "$job") did not complete:" >&2
+    tail -n 20 "$job.out" >&2
+    return 1
+  fi
+  kill -TERM "$sampler"
+  wait "$sampler" || true
+  local trainer
+  trainer="$(cat "$job.rss"/trainer.* | sort -n | tail -n 1)"
+  echo "$(cat "$job.peaks") $((trainer * 1024))"
+}
+
+model_bytes=$((size_mib * 1048576))
+echo "size_mib: $size_mib"
+echo "tensors: 128"
+echo "clients: $clients"
+echo "rounds: $rounds"
+echo "model_bytes: $model_bytes"
+
+"$bench" safetensors --out "$work/tiny.safetensors" --size-bytes $((128 * 256 * 4)) >/dev/null
+make_job "$work/tiny" "$work/tiny.safetensors" 1
+read -r sp_b sj_b cp_b cj_b tr_b <<<"$(run_job "$work/tiny")"
+
+"$bench" safetensors --out "$work/model.safetensors" --size-mib "$size_mib" >/dev/null
+make_job "$work/large" "$work/model.safetensors" "$rounds"
+read -r sp_p sj_p cp_p cj_p tr_p <<<"$(run_job "$work/large")"
+
+# Round times from the large job's server log (downloaded with the job).
+id="$(awk '/Submitted job: / { print $3; exit }' "$work/large.out")"
+"$nvflare" admin -c "download_job $id $work/dl" >/dev/null
+round_seconds="$(awk -v n="$rounds" '
+  function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
+  / - FedAvg: / && start == "" { start = t($0) }
+  / - round [0-9]+\// && start != "" { last = t($0); count++ }
+  END { if (count != n) exit 1; printf "%.3f\n", (last - start) / n }' "$work/dl/$id/workspace/log.txt")" || {
+  echo "poc_large.sh: cannot find $rounds rounds in the server job's log" >&2
+  exit 1
+}
+
+awk -v rs="$round_seconds" -v m="$model_bytes" \
+    -v spp="$sp_p" -v spb="$sp_b" -v sjp="$sj_p" -v sjb="$sj_b" -v cpp="$cp_p" -v cpb="$cp_b" \
+    -v cjp="$cj_p" -v cjb="$cj_b" -v trp="$tr_p" -v trb="$tr_b" 'BEGIN {
+  printf "server_parent_peak_rss_mib: %.1f\n", spp / 1048576
+  printf "server_job_peak_rss_mib: %.1f\n", sjp / 1048576
+  printf "client_parent_peak_rss_mib: %.1f\n", cpp / 1048576
+  printf "client_job_peak_rss_mib: %.1f\n", cjp / 1048576
+  printf "trainer_peak_rss_mib: %.1f\n", trp / 1048576
+  printf "round_seconds: %.3f\n", rs
+  printf "server_job_rss_over_model: %.2f\n", (sjp - sjb) / m
+  printf "client_job_rss_over_model: %.2f\n", (cjp - cjb) / m
+  printf "server_parent_rss_over_model: %.2f\n", (spp - spb) / m
+  printf "client_parent_rss_over_model: %.2f\n", (cpp - cpb) / m
+  printf "trainer_rss_over_model: %.2f\n", (trp - trb) / m
+}'
