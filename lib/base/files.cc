@@ -220,4 +220,33 @@ fs::path expand_user(const fs::path& p) {
   return p;
 }
 
+Status copy_tree(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to, ec);
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
+  if (ec) return errno_status(ec.value(), "cannot copy " + from.string() + " to", to);
+  return Status::OK();
+}
+
+Result<fs::path> make_temp_dir(std::string_view prefix) {
+  std::string tmpl = "/tmp/" + std::string(prefix) + "-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) return InternalError("cannot create a directory in /tmp: " + errno_text(errno));
+  return fs::path(tmpl);
+}
+
+ScopedRemove& ScopedRemove::operator=(ScopedRemove&& o) noexcept {
+  if (this != &o) {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+    path_ = std::move(o.path_);
+    o.path_.clear();
+  }
+  return *this;
+}
+
+ScopedRemove::~ScopedRemove() {
+  std::error_code ec;
+  if (!path_.empty()) fs::remove_all(path_, ec);
+}
+
 }  // namespace nvf::base

@@ -63,6 +63,29 @@ std::string errno_text(int err);
 /// Maps an errno from an operation on `path` to a Status naming the path.
 Status errno_status(int err, std::string_view what, const fs::path& path);
 
+/// Copies the tree `from` into `to` (created; existing files are replaced). Errors name the paths.
+Status copy_tree(const fs::path& from, const fs::path& to);
+
+/// A fresh private (0700) directory under /tmp, named `<prefix>-XXXXXX` (short: Unix socket
+/// paths have 108 bytes). Errors: INTERNAL with the reason.
+Result<fs::path> make_temp_dir(std::string_view prefix);
+
+/// Removes a directory tree when it goes out of scope (errors ignored). Movable, not copyable.
+class ScopedRemove {
+ public:
+  ScopedRemove() = default;
+  explicit ScopedRemove(fs::path path) : path_(std::move(path)) {}
+  ScopedRemove(ScopedRemove&& o) noexcept : path_(std::move(o.path_)) { o.path_.clear(); }
+  ScopedRemove& operator=(ScopedRemove&& o) noexcept;
+  ScopedRemove(const ScopedRemove&) = delete;
+  ScopedRemove& operator=(const ScopedRemove&) = delete;
+  ~ScopedRemove();
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
 /// Creates `dir` and parents; errors name the directory.
 Status make_dirs(const fs::path& dir, unsigned mode = 0755);
 

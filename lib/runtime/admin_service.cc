@@ -314,16 +314,10 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   }
   // The upload is extracted into a scratch folder with the safe extractor and checked before it
   // is stored; nothing is kept when any check fails.
-  char tmpl[] = "/tmp/nvflare-upload-XXXXXX";
-  if (!::mkdtemp(tmpl)) return answer(error_reply("internal_error", "cannot create a scratch folder"));
-  fs::path scratch = tmpl;
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } cleanup{scratch};
+  auto scratch_dir = base::make_temp_dir("nvflare-upload");
+  if (!scratch_dir.ok()) return answer(error_reply("internal_error", scratch_dir.status().message()));
+  const fs::path scratch = *scratch_dir;
+  base::ScopedRemove cleanup(scratch);
   const std::string bytes = request.payload.to_string();
   if (Status s = job::unpack_zip_from_memory(bytes, scratch / "x"); !s.ok()) {
     return answer(error_reply("invalid_job_def", "the uploaded job zip was refused: " + s.message()));
@@ -385,9 +379,10 @@ void ServerParent::handle_download(const cellnet::Message& request, cellnet::Res
   if (!meta.ok()) return fail("invalid_job_id", "Job with ID " + id + " doesn't exist");
   if (Status s = authorize(*who, "download_job", &*meta); !s.ok()) return fail("not_authorized", s.message());
   // One zip: meta.json, the job as submitted (job.zip) and, once finished, its workspace.
-  char tmpl[] = "/tmp/nvflare-download-XXXXXX";
-  if (!::mkdtemp(tmpl)) return fail("internal_error", "cannot create a scratch folder");
-  fs::path scratch = tmpl;
+  auto scratch_dir = base::make_temp_dir("nvflare-download");
+  if (!scratch_dir.ok()) return fail("internal_error", scratch_dir.status().message());
+  const fs::path scratch = *scratch_dir;
+  base::ScopedRemove cleanup(scratch);
   std::error_code ec;
   fs::path content = scratch / id;
   fs::create_directories(content, ec);
@@ -395,7 +390,6 @@ void ServerParent::handle_download(const cellnet::Message& request, cellnet::Res
   fs::copy_file(store_->data_path(id), content / "job.zip", ec);
   if (auto ws = store_->workspace_path(id)) fs::copy_file(*ws, content / "workspace.zip", ec);
   auto bytes = job::pack_zip_to_string(content);
-  fs::remove_all(scratch, ec);
   if (!bytes.ok()) return fail("internal_error", bytes.status().message());
   cellnet::Message m = cellnet::Message::of(std::move(*bytes));
   m.headers.set("reply", ok_string("content of job " + id).dump());

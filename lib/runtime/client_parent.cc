@@ -28,28 +28,11 @@ Status ClientParent::start() {
   NVF_ASSIGN_OR_RETURN(std::string cert, read_text(kit.cert));
   NVF_ASSIGN_OR_RETURN(auto info, security::describe_certificate(cert));
   org_ = info.org;
-  for (const char* name : {"authorization.json", "authorization.json.default"}) {
-    fs::path p = kit.root / "local" / name;
-    std::error_code ec;
-    if (!fs::exists(p, ec)) continue;
-    NVF_ASSIGN_OR_RETURN(policy_, security::AuthorizationPolicy::load(p));
-    break;
-  }
-  char tmpl[] = "/tmp/nvflare-cp-XXXXXX";
-  if (!::mkdtemp(tmpl)) return InternalError("cannot create a runtime directory in /tmp");
-  runtime_dir_ = tmpl;
-
-  drivers_ = std::make_unique<cellnet::DriverRegistry>();
-  drivers_->add(std::make_shared<cellnet::UdsDriver>());
-  cellnet::DriverOptions dopt;
-  dopt.tls = tls_config(kit, true);
-  drivers_->add(opt_.external_driver(dopt));
-  cellnet::CellOptions co;
-  co.fqcn = kit.name;
-  co.drivers = drivers_.get();
-  co.logger = log_;
-  cell_ = std::make_unique<cellnet::Cell>(co);
-  NVF_RETURN_IF_ERROR(cell_->start());
+  NVF_ASSIGN_OR_RETURN(policy_, load_site_policy(kit.root));
+  NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_temp_dir("nvflare-cp"));
+  NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell(kit.name, kit, true, opt_.external_driver, log_));
+  drivers_ = std::move(dc.drivers);
+  cell_ = std::move(dc.cell);
   auto sync = [this](Result<cellnet::Message> (ClientParent::*fn)(const cellnet::Message&)) {
     return [this, fn](const cellnet::Message& m) { return (this->*fn)(m); };
   };
@@ -208,13 +191,7 @@ Result<cellnet::Message> ClientParent::handle_deploy(const cellnet::Message& req
   const fs::path staging = opt_.kit.root / (id + ".deploy");
   std::error_code ec;
   fs::remove_all(staging, ec);
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code e;
-      fs::remove_all(p, e);
-    }
-  } cleanup{staging};
+  base::ScopedRemove cleanup(staging);
   // Extract into staging, verify, then activate (FLARE checks before extracting, vacuously).
   NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(request.payload.to_string(), staging));
   const fs::path job_dir = staging / folder;

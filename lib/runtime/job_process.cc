@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/files.h"
 #include "base/logging.h"
 #include "base/process.h"
 #include "base/signals.h"
@@ -48,6 +49,37 @@ class LifelineWatch {
   std::thread thread_;
 };
 
+// An abort that may arrive (signal, lifeline, order) before the engine exists: it is remembered
+// and delivered once the engine is attached.
+class AbortSwitch {
+ public:
+  void request(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu_);
+    requested_ = true;
+    if (why_.empty()) why_ = why;
+    if (fn_) fn_(why);
+  }
+  void attach(std::function<void(const std::string&)> fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn_ = std::move(fn);
+    if (requested_) fn_(why_);
+  }
+  void detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn_ = nullptr;
+  }
+  bool requested() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requested_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool requested_ = false;
+  std::string why_;
+  std::function<void(const std::string&)> fn_;
+};
+
 std::unique_ptr<cellnet::Cell> make_cell(const std::string& fqcn, cellnet::DriverRegistry& drivers,
                                          const config::EffectiveTimeouts& t, base::Logger log) {
   cellnet::CellOptions co = cellnet::cell_options_from(t);
@@ -67,14 +99,8 @@ base::Logger job_logger(const std::string& name, const fs::path& run_dir) {
 }  // namespace
 
 int run_server_job_process(const JobProcessOptions& o) {
-  std::atomic<bool> stop_requested{false};
-  std::function<void(const std::string&)> abort_fn;
-  std::mutex mu;
-  auto request_abort = [&](const std::string& why) {
-    std::lock_guard<std::mutex> lock(mu);
-    stop_requested = true;
-    if (abort_fn) abort_fn(why);
-  };
+  AbortSwitch stop;
+  auto request_abort = [&](const std::string& why) { stop.request(why); };
   base::SignalWatcher signals([&](int) { request_abort("terminated by a signal"); });
   const fs::path run_dir = o.workspace / o.job_id;
   const fs::path app_dir = run_dir / "app_server";
@@ -107,22 +133,15 @@ int run_server_job_process(const JobProcessOptions& o) {
                                    request_abort("aborted by the server");
                                    return Result<cellnet::Message>(cellnet::Message{});
                                  });
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    abort_fn = [&engine](const std::string& why) { engine.abort(why); };
-    if (stop_requested) engine.abort("terminated");
-  }
+  stop.attach([&engine](const std::string& why) { engine.abort(why); });
   Status run_status;
   {
     LifelineWatch lifeline([&] { request_abort("the server parent is gone"); });
     log->info("job {}: running with clients {}", o.job_id, base::join(o.clients, ", "));
     run_status = engine.run(*workflows);
   }
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    abort_fn = nullptr;
-  }
-  bool error = !run_status.ok() && !stop_requested;
+  stop.detach();
+  bool error = !run_status.ok() && !stop.requested();
   if (!run_status.ok()) log->error("job {} ended: {}", o.job_id, run_status.message());
   config::Value report = {{"execution_error", error}, {"error", run_status.ok() ? "" : run_status.message()}};
   cell->request("server", std::string(deploy::kChannelParent), std::string(deploy::kTopicRunStatus),
@@ -136,14 +155,8 @@ int run_server_job_process(const JobProcessOptions& o) {
 }
 
 int run_client_job_process(const JobProcessOptions& o) {
-  std::atomic<bool> stop_requested{false};
-  std::function<void(const std::string&)> abort_fn;
-  std::mutex mu;
-  auto request_abort = [&](const std::string& why) {
-    std::lock_guard<std::mutex> lock(mu);
-    stop_requested = true;
-    if (abort_fn) abort_fn(why);
-  };
+  AbortSwitch stop;
+  auto request_abort = [&](const std::string& why) { stop.request(why); };
   base::SignalWatcher signals([&](int) { request_abort("terminated by a signal"); });
   const fs::path run_dir = o.workspace / o.job_id;
   const fs::path app_dir = run_dir / ("app_" + o.site);
@@ -159,16 +172,10 @@ int run_client_job_process(const JobProcessOptions& o) {
                             *registry, env);
   if (!app.ok()) return fail(app.status(), deploy::kExitConfigError);
 
-  char tmpl[] = "/tmp/nvflare-cj-XXXXXX";  // the trainer's socket: short, 0700
-  if (!::mkdtemp(tmpl)) return fail(InternalError("cannot create a runtime directory in /tmp"), 1);
-  const fs::path runtime_dir = tmpl;
-  struct RemoveDir {
-    fs::path p;
-    ~RemoveDir() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } remove_runtime{runtime_dir};
+  auto runtime_tmp = base::make_temp_dir("nvflare-cj");  // the trainer's socket: short, 0700
+  if (!runtime_tmp.ok()) return fail(runtime_tmp.status(), deploy::kExitExecutionError);
+  const fs::path runtime_dir = *runtime_tmp;
+  base::ScopedRemove remove_runtime(runtime_dir);
 
   cellnet::DriverRegistry drivers;
   drivers.add(std::make_shared<cellnet::UdsDriver>());
@@ -192,25 +199,18 @@ int run_client_job_process(const JobProcessOptions& o) {
   auto engine = make_client_engine(*app, ctx, nullptr);
   cell->register_message_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
                                  [&](const cellnet::Message&) { request_abort("aborted by the server"); });
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    abort_fn = [&engine](const std::string& why) { engine->abort(why); };
-    if (stop_requested) engine->abort("terminated");
-  }
+  stop.attach([&engine](const std::string& why) { engine->abort(why); });
   Status run_status;
   {
     LifelineWatch lifeline([&] { request_abort("the client parent is gone"); });
     run_status = engine->run();
   }
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    abort_fn = nullptr;
-  }
+  stop.detach();
   if (!run_status.ok()) log->warn("job {} ended: {}", o.job_id, run_status.message());
   engine.reset();
   cell->stop();
   drivers.stop_all();
-  return run_status.ok() || stop_requested ? deploy::kExitOk : deploy::kExitExecutionError;
+  return run_status.ok() || stop.requested() ? deploy::kExitOk : deploy::kExitExecutionError;
 }
 
 }  // namespace nvf::runtime

@@ -53,14 +53,6 @@ job::JobMeta parse_meta(const config::Value& meta) {
   return job::parse_job_meta(meta, "meta", sink);
 }
 
-Status copy_tree(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_directories(to, ec);
-  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
-  if (ec) return base::errno_status(ec.value(), "cannot copy " + from.string() + " to", to);
-  return Status::OK();
-}
-
 }  // namespace
 
 ServerResources read_server_resources(const fs::path& workspace) {
@@ -105,14 +97,7 @@ Status ServerParent::start() {
   org_ = info.org;
   registrar_ = std::make_unique<Registrar>(id);
 
-  // Authorization: local/authorization.json, else its .default; none at all means allow all.
-  for (const char* name : {"authorization.json", "authorization.json.default"}) {
-    fs::path p = kit.root / "local" / name;
-    std::error_code ec;
-    if (!fs::exists(p, ec)) continue;
-    NVF_ASSIGN_OR_RETURN(policy_, security::AuthorizationPolicy::load(p));
-    break;
-  }
+  NVF_ASSIGN_OR_RETURN(policy_, load_site_policy(kit.root));
 
   ServerResources res = read_server_resources(kit.root);
   if (opt_.job_store_root.empty()) opt_.job_store_root = res.job_store_root;
@@ -122,21 +107,10 @@ Status ServerParent::start() {
   for (const auto& w : warnings) log_->warn("job store: {}", w);
   for (const auto& j : abandoned) log_->warn("job {} was left running by a previous server: FINISHED:ABANDONED", j);
 
-  char tmpl[] = "/tmp/nvflare-sp-XXXXXX";  // short: Unix socket paths have 108 bytes
-  if (!::mkdtemp(tmpl)) return InternalError("cannot create a runtime directory in /tmp");
-  runtime_dir_ = tmpl;
-
-  drivers_ = std::make_unique<cellnet::DriverRegistry>();
-  drivers_->add(std::make_shared<cellnet::UdsDriver>());
-  cellnet::DriverOptions dopt;
-  dopt.tls = tls_config(kit, false);
-  drivers_->add(opt_.external_driver(dopt));
-  cellnet::CellOptions co;
-  co.fqcn = "server";
-  co.drivers = drivers_.get();
-  co.logger = log_;
-  cell_ = std::make_unique<cellnet::Cell>(co);
-  NVF_RETURN_IF_ERROR(cell_->start());
+  NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_temp_dir("nvflare-sp"));
+  NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell("server", kit, false, opt_.external_driver, log_));
+  drivers_ = std::move(dc.drivers);
+  cell_ = std::move(dc.cell);
 
   using namespace std::placeholders;
   Registrar* reg = registrar_.get();
@@ -444,7 +418,7 @@ Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta
   job::JobMeta m = parse_meta(meta);
   auto apps = apps_by_site(m, client_names());
   if (!apps.count("server")) return InvalidArgumentError("the deploy_map has no app for the server");
-  NVF_RETURN_IF_ERROR(copy_tree(job_dir / apps["server"], run_dir / "app_server"));
+  NVF_RETURN_IF_ERROR(base::copy_tree(job_dir / apps["server"], run_dir / "app_server"));
   base::atomic_write(run_dir / "meta.json", config::to_pretty_json(meta)).ignore();
 
   // 2. Deploy to every client site at once; no reply in time is a failure.

@@ -35,8 +35,6 @@
 
 namespace nvf::runtime {
 
-using DriverFactory = std::function<std::shared_ptr<cellnet::Driver>(const cellnet::DriverOptions&)>;
-
 struct ServerParentOptions {
   ServerKit kit;
   bool secure = true;  // secure_train: signatures checked, tokens required

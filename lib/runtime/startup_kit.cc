@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/strings.h"
+#include "cellnet/socket_driver.h"
 #include "security/folder_signature.h"
 #include "security/pki.h"
 #include "security/signing.h"
@@ -48,6 +49,23 @@ Result<std::pair<std::string, std::pair<int, int>>> parse_sp_end_point(const std
   }
 }
 
+// overseer_agent.args.sp_end_point of fed_server.json / fed_client.json.
+Result<std::pair<std::string, std::pair<int, int>>> sp_end_point_of(const config::Value& v, const std::string& f) {
+  std::string sp = v.contains("overseer_agent") ? get_or(v["overseer_agent"].value("args", config::Value::object()),
+                                                         "sp_end_point", "")
+                                                : "";
+  if (sp.empty()) return InvalidArgumentError(f + ": overseer_agent.args.sp_end_point is missing");
+  return parse_sp_end_point(sp, f + ": overseer_agent.args.sp_end_point");
+}
+
+// servers[0] of fed_server.json / fed_client.json.
+Result<config::Value> first_server(const config::Value& v, const std::string& f) {
+  if (!v.contains("servers") || !v["servers"].is_array() || v["servers"].empty()) {
+    return InvalidArgumentError(f + ": servers[0] is missing");
+  }
+  return v["servers"][0];
+}
+
 Status check_security(const std::string& value, const std::string& where) {
   if (value == "mtls" || value == "tls" || value == "clear") return Status::OK();
   return InvalidArgumentError(where + " '" + value + "' must be mtls, tls or clear");
@@ -69,10 +87,7 @@ Result<ServerKit> load_server_kit(const fs::path& root, const std::string& confi
   kit.config_file = kit.root / "startup" / config_name;
   NVF_ASSIGN_OR_RETURN(config::Value v, load_json(kit.config_file));
   const std::string f = kit.config_file.string();
-  if (!v.contains("servers") || !v["servers"].is_array() || v["servers"].empty()) {
-    return InvalidArgumentError(f + ": servers[0] is missing");
-  }
-  const auto& s = v["servers"][0];
+  NVF_ASSIGN_OR_RETURN(config::Value s, first_server(v, f));
   const std::string w = f + ": servers[0]";
   NVF_ASSIGN_OR_RETURN(kit.project, get_string(s, "name", w));
   NVF_ASSIGN_OR_RETURN(kit.name, get_string(s, "identity", w));
@@ -82,11 +97,7 @@ Result<ServerKit> load_server_kit(const fs::path& root, const std::string& confi
   kit.cert = kit.root / "startup" / get_or(s, "ssl_cert", "server.crt");
   kit.key = kit.root / "startup" / get_or(s, "ssl_private_key", "server.key");
   kit.root_ca = kit.root / "startup" / get_or(s, "ssl_root_cert", "rootCA.pem");
-  std::string sp = v.contains("overseer_agent") ? get_or(v["overseer_agent"].value("args", config::Value::object()),
-                                                         "sp_end_point", "")
-                                                : "";
-  if (sp.empty()) return InvalidArgumentError(f + ": overseer_agent.args.sp_end_point is missing");
-  NVF_ASSIGN_OR_RETURN(auto end, parse_sp_end_point(sp, f + ": overseer_agent.args.sp_end_point"));
+  NVF_ASSIGN_OR_RETURN(auto end, sp_end_point_of(v, f));
   kit.host = end.first;
   kit.fl_port = end.second.first;
   kit.admin_port = end.second.second;
@@ -99,11 +110,9 @@ Result<ClientKit> load_client_kit(const fs::path& root, const std::string& confi
   kit.config_file = kit.root / "startup" / config_name;
   NVF_ASSIGN_OR_RETURN(config::Value v, load_json(kit.config_file));
   const std::string f = kit.config_file.string();
-  if (!v.contains("servers") || !v["servers"].is_array() || v["servers"].empty()) {
-    return InvalidArgumentError(f + ": servers[0] is missing");
-  }
-  NVF_ASSIGN_OR_RETURN(kit.project, get_string(v["servers"][0], "name", f + ": servers[0]"));
-  NVF_ASSIGN_OR_RETURN(kit.server_identity, get_string(v["servers"][0], "identity", f + ": servers[0]"));
+  NVF_ASSIGN_OR_RETURN(config::Value s, first_server(v, f));
+  NVF_ASSIGN_OR_RETURN(kit.project, get_string(s, "name", f + ": servers[0]"));
+  NVF_ASSIGN_OR_RETURN(kit.server_identity, get_string(s, "identity", f + ": servers[0]"));
   if (!v.contains("client") || !v["client"].is_object()) return InvalidArgumentError(f + ": client is missing");
   const auto& c = v["client"];
   kit.name = uid.empty() ? get_or(c, "fqsn", "") : uid;
@@ -113,11 +122,7 @@ Result<ClientKit> load_client_kit(const fs::path& root, const std::string& confi
   kit.cert = kit.root / "startup" / get_or(c, "ssl_cert", "client.crt");
   kit.key = kit.root / "startup" / get_or(c, "ssl_private_key", "client.key");
   kit.root_ca = kit.root / "startup" / get_or(c, "ssl_root_cert", "rootCA.pem");
-  std::string sp = v.contains("overseer_agent") ? get_or(v["overseer_agent"].value("args", config::Value::object()),
-                                                         "sp_end_point", "")
-                                                : "";
-  if (sp.empty()) return InvalidArgumentError(f + ": overseer_agent.args.sp_end_point is missing");
-  NVF_ASSIGN_OR_RETURN(auto end, parse_sp_end_point(sp, f + ": overseer_agent.args.sp_end_point"));
+  NVF_ASSIGN_OR_RETURN(auto end, sp_end_point_of(v, f));
   kit.server = Endpoint{end.first, end.second.first};
   return kit;
 }
@@ -217,6 +222,32 @@ cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client) {
 std::string server_url(const KitCommon& kit, const Endpoint& e) {
   return std::string(kit.connection_security == "clear" ? "grpc" : "grpcs") + "://" + e.host + ":" +
          std::to_string(e.port);
+}
+
+Result<DaemonCell> make_daemon_cell(const std::string& fqcn, const KitCommon& kit, bool is_client,
+                                    const DriverFactory& external_driver, base::Logger logger) {
+  DaemonCell d;
+  d.drivers = std::make_unique<cellnet::DriverRegistry>();
+  d.drivers->add(std::make_shared<cellnet::UdsDriver>());
+  cellnet::DriverOptions dopt;
+  dopt.tls = tls_config(kit, is_client);
+  d.drivers->add(external_driver(dopt));
+  cellnet::CellOptions co;
+  co.fqcn = fqcn;
+  co.drivers = d.drivers.get();
+  co.logger = std::move(logger);
+  d.cell = std::make_unique<cellnet::Cell>(co);
+  NVF_RETURN_IF_ERROR(d.cell->start());
+  return d;
+}
+
+Result<security::AuthorizationPolicy> load_site_policy(const fs::path& root) {
+  for (const char* name : {"authorization.json", "authorization.json.default"}) {
+    fs::path p = root / "local" / name;
+    std::error_code ec;
+    if (fs::exists(p, ec)) return security::AuthorizationPolicy::load(p);
+  }
+  return security::AuthorizationPolicy::allow_all();
 }
 
 std::string listen_host_for(const std::string& host) {

@@ -9,9 +9,15 @@
 #include <filesystem>
 #include <string>
 
+#include <functional>
+#include <memory>
+
+#include "base/logging.h"
 #include "base/status.h"
+#include "cellnet/cell.h"
 #include "cellnet/driver.h"
 #include "config/value.h"
+#include "security/authorization.h"
 
 namespace nvf::runtime {
 
@@ -67,6 +73,23 @@ cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client);
 std::string server_url(const KitCommon& kit, const Endpoint& endpoint);
 /// The address a server binds: 127.0.0.1 for a server reached as localhost, else 0.0.0.0.
 std::string listen_host_for(const std::string& host);
+
+/// Makes the driver for connections to and from the server (gRPC); passed in so that this
+/// module does not link gRPC.
+using DriverFactory = std::function<std::shared_ptr<cellnet::Driver>(const cellnet::DriverOptions&)>;
+
+/// A daemon's cell with its drivers: Unix sockets for its job processes and the external driver
+/// with the kit's TLS settings. The registry must outlive the cell (members in this order).
+struct DaemonCell {
+  std::unique_ptr<cellnet::DriverRegistry> drivers;
+  std::unique_ptr<cellnet::Cell> cell;
+};
+Result<DaemonCell> make_daemon_cell(const std::string& fqcn, const KitCommon& kit, bool is_client,
+                                    const DriverFactory& external_driver, base::Logger logger);
+
+/// A site's authorization policy: local/authorization.json, else its .default; allow-all when
+/// neither exists. Errors name the file and the bad field.
+Result<security::AuthorizationPolicy> load_site_policy(const std::filesystem::path& root);
 
 /// Reads a PEM or other small text file. Errors name the file.
 Result<std::string> read_text(const std::filesystem::path& path);

@@ -30,20 +30,6 @@ config::Value simple(const std::string& status, const std::string& type, const s
   return config::Value{{"status", status}, {"data", config::Value::array({{{"type", type}, {"data", text}}})}};
 }
 
-struct TempDir {
-  fs::path path;
-  ~TempDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
-
-Result<fs::path> make_temp(const char* prefix) {
-  std::string tmpl = std::string("/tmp/") + prefix + "-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) return InternalError("cannot create a temporary folder in /tmp");
-  return fs::path(tmpl);
-}
-
 }  // namespace
 
 Result<std::unique_ptr<AdminClient>> AdminClient::connect(const runtime::AdminKit& kit,
@@ -109,8 +95,8 @@ Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
   if (!fs::is_directory(folder, ec)) return NotFoundError("job folder " + job_folder.string() + " does not exist");
   folder = fs::canonical(folder, ec);
   const std::string name = folder.filename().string();
-  NVF_ASSIGN_OR_RETURN(fs::path tmp, make_temp("nvflare-submit"));
-  TempDir cleanup{tmp};
+  NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-submit"));
+  base::ScopedRemove cleanup(tmp);
   const fs::path copy = tmp / name;
   fs::copy(folder, copy, fs::copy_options::recursive, ec);
   if (ec) return base::errno_status(ec.value(), "cannot copy the job folder", folder);
@@ -140,8 +126,8 @@ Result<config::Value> AdminClient::download_job(const std::string& id, const fs:
   fs::create_directories(dest, ec);
   fs::path target = dest / id;
   for (int i = 1; fs::exists(target, ec); ++i) target = dest / (id + "__" + std::to_string(i));
-  NVF_ASSIGN_OR_RETURN(fs::path tmp, make_temp("nvflare-download"));
-  TempDir cleanup{tmp};
+  NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
+  base::ScopedRemove cleanup(tmp);
   NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(r.payload.to_string(), tmp / "x"));
   const fs::path content = tmp / "x" / id;
   const fs::path staged = tmp / "out";

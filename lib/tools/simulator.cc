@@ -43,14 +43,6 @@ namespace {
 
 constexpr const char* kJobId = "simulate_job";
 
-Status copy_tree(const fs::path& from, const fs::path& to) {
-  std::error_code ec;
-  fs::create_directories(to, ec);
-  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing, ec);
-  if (ec) return base::errno_status(ec.value(), "cannot copy " + from.string() + " to", to);
-  return Status::OK();
-}
-
 // The app a site runs, from the deploy_map (an explicit site beats @ALL).
 std::string app_for(const job::JobMeta& meta, const std::string& site) {
   std::string all;
@@ -218,7 +210,7 @@ int run_simulator(const SimulatorOptions& o) {
   fs::path server_run = ws / "server" / kJobId;
   fs::path server_app = server_run / "app_server";
   std::string server_app_name = app_for(meta, "server");
-  if (Status s = copy_tree(o.job_folder / server_app_name, server_app); !s.ok()) return fail(s, kSimSetupFailed);
+  if (Status s = base::copy_tree(o.job_folder / server_app_name, server_app); !s.ok()) return fail(s, kSimSetupFailed);
   config::Value job_meta = meta.raw;
   job_meta["job_id"] = kJobId;
   job_meta["job_clients"] = config::Value::array();
@@ -239,16 +231,10 @@ int run_simulator(const SimulatorOptions& o) {
   auto workflows = runtime::workflows_of(*server_app_built);
   if (!workflows.ok()) return fail(workflows.status(), kSimSetupFailed);
 
-  char tmpl[] = "/tmp/nvflare-sim-XXXXXX";  // short: Unix socket paths have 108 bytes
-  if (!::mkdtemp(tmpl)) return fail(InternalError("cannot create a runtime directory in /tmp"), kSimSetupFailed);
-  fs::path runtime_dir = tmpl;
-  struct RemoveDir {
-    fs::path p;
-    ~RemoveDir() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } remove_runtime{runtime_dir};
+  auto runtime_tmp = base::make_temp_dir("nvflare-sim");
+  if (!runtime_tmp.ok()) return fail(runtime_tmp.status(), kSimSetupFailed);
+  const fs::path runtime_dir = *runtime_tmp;
+  base::ScopedRemove remove_runtime(runtime_dir);
 
   std::vector<std::unique_ptr<Site>> sites;
   for (const auto& n : *names) {
@@ -260,7 +246,7 @@ int run_simulator(const SimulatorOptions& o) {
     auto log = base::make_logger({n, level, false, site->root});
     if (!log.ok()) return fail(log.status(), kSimSetupFailed);
     site->log = *log;
-    if (Status s = copy_tree(o.job_folder / app_for(meta, n), site->app_dir); !s.ok()) return fail(s, kSimSetupFailed);
+    if (Status s = base::copy_tree(o.job_folder / app_for(meta, n), site->app_dir); !s.ok()) return fail(s, kSimSetupFailed);
     base::atomic_write(site->run_dir / "meta.json", config::to_pretty_json(job_meta)).ignore();
     auto app = runtime::build_site_app(
         false, runtime::system_vars(n, site->root, site->app_dir, kJobId, o.nvflare_bin, false), *registry,

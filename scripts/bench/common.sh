@@ -10,3 +10,36 @@ bench_build() {
   fi
   cmake --build "$build" --target "$@"
 }
+
+# bench_make_job JOB MODEL ROUNDS CLIENTS [TRANSFER]: a fedavg_pt job folder JOB (made with
+# `nvflare job create` from $repo's templates, using $nvflare in $work) whose persistor loads the
+# safetensors file MODEL and whose clients run `nvflare train --add 1` through a wrapper that
+# records each trainer's peak RSS (KiB, /usr/bin/time) in JOB.rss/. TRANSFER: FULL or DIFF.
+bench_make_job() {
+  local job="$1" model="$2" nrounds="$3" nclients="$4" transfer="${5:-}"
+  mkdir -p "$job.rss"
+  printf '#!/usr/bin/env bash\nexec /usr/bin/time -f %%M -o "%s/trainer.$$" "$@"\n' "$job.rss" >"$job.wrap"
+  chmod +x "$job.wrap"
+  (cd "$work" && "$nvflare" job create -j "$job" -w fedavg_pt --job_templates_dir "$repo/jobs/templates" \
+     -f config_fed_server.json "num_rounds=$nrounds" "min_clients=$nclients" >/dev/null)
+  python3 - "$job" "$model" "$transfer" <<'PY'
+import json, sys
+job, model, transfer = sys.argv[1], sys.argv[2], sys.argv[3]
+p = f"{job}/app/config/config_fed_server.json"
+c = json.load(open(p))
+c.pop("model", None)
+for comp in c["components"]:
+    if comp["id"] == "persistor":
+        comp["args"] = {"source_ckpt_file_full_name": model}
+json.dump(c, open(p, "w"), indent=4)
+p = f"{job}/app/config/config_fed_client.json"
+c = json.load(open(p))
+for comp in c["components"]:
+    if comp["id"] == "launcher":
+        comp["args"]["script"] = f"{job}.wrap {{NVFLARE_BIN}} train --add 1"
+for e in c["executors"]:
+    if transfer:
+        e["executor"]["args"]["params_transfer_type"] = transfer
+json.dump(c, open(p, "w"), indent=4)
+PY
+}

@@ -56,39 +56,6 @@ done
 work="$(mktemp -d "${TMPDIR:-/tmp}/nvf-bench-fedavg.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# A job folder $1 for a model file $2, $3 rounds, whose trainers record their peak RSS in $1.rss/.
-make_job() {
-  local job="$1" model="$2" nrounds="$3"
-  mkdir -p "$job.rss"
-  cat >"$job.wrap" <<EOF
-#!/usr/bin/env bash
-exec /usr/bin/time -f %M -o "$job.rss/trainer.\$\$" "\$@"
-EOF
-  chmod +x "$job.wrap"
-  (cd "$work" && "$nvflare" job create -j "$job" -w fedavg_pt --job_templates_dir "$repo/jobs/templates" \
-     -f config_fed_server.json "num_rounds=$nrounds" "min_clients=$clients" >/dev/null)
-  python3 - "$job" "$model" "$transfer" <<'EOF'
-import json, sys
-job, model, transfer = sys.argv[1], sys.argv[2], sys.argv[3]
-p = f"{job}/app/config/config_fed_server.json"
-c = json.load(open(p))
-c.pop("model", None)
-for comp in c["components"]:
-    if comp["id"] == "persistor":
-        comp["args"] = {"source_ckpt_file_full_name": model}
-json.dump(c, open(p, "w"), indent=4)
-p = f"{job}/app/config/config_fed_client.json"
-c = json.load(open(p))
-for comp in c["components"]:
-    if comp["id"] == "launcher":
-        comp["args"]["script"] = f"{job}.wrap {{NVFLARE_BIN}} train --add 1"
-for e in c["executors"]:
-    if transfer:
-        e["executor"]["args"]["params_transfer_type"] = transfer
-json.dump(c, open(p, "w"), indent=4)
-EOF
-}
-
 # Runs job $1; prints "simulator_peak_bytes largest_trainer_peak_bytes". The simulator's own peak
 # is its VmHWM, polled from /proc every 20 ms while it runs (a high-water mark, so a late sample
 # still holds the peak; `time` would report the largest of the simulator and its trainers).
@@ -127,11 +94,11 @@ echo "model_bytes: $model_bytes"
 
 # Baselines: the same job with a tiny model.
 "$bench" safetensors --out "$work/tiny.safetensors" --size-bytes $((128 * 256 * 4)) >/dev/null
-make_job "$work/tiny" "$work/tiny.safetensors" 1
+bench_make_job "$work/tiny" "$work/tiny.safetensors" 1 "$clients" "$transfer"
 read -r sim_base trainer_base <<<"$(run_job "$work/tiny")"
 
 "$bench" safetensors --out "$work/model.safetensors" --size-mib "$size_mib" >/dev/null
-make_job "$work/large" "$work/model.safetensors" "$rounds"
+bench_make_job "$work/large" "$work/model.safetensors" "$rounds" "$clients" "$transfer"
 read -r sim_peak trainer_peak <<<"$(run_job "$work/large")"
 
 # Round times from the server log: round 1 starts at the "FedAvg:" line, round i ends at its

@@ -66,33 +66,6 @@ PY
 printf 'y\n' | "$nvflare" poc prepare -i "$work/project.yml" >/dev/null
 "$nvflare" poc start -ex admin@nvidia.com >/dev/null
 
-# A job folder $1 for a model file $2 and $3 rounds; its trainers record their peak RSS in $1.rss/.
-make_job() {
-  local job="$1" model="$2" nrounds="$3"
-  mkdir -p "$job.rss"
-  printf '#!/usr/bin/env bash\nexec /usr/bin/time -f %%M -o "%s/trainer.$$" "$@"\n' "$job.rss" >"$job.wrap"
-  chmod +x "$job.wrap"
-  (cd "$work" && "$nvflare" job create -j "$job" -w fedavg_pt --job_templates_dir "$repo/jobs/templates" \
-     -f config_fed_server.json "num_rounds=$nrounds" "min_clients=$clients" >/dev/null)
-  python3 - "$job" "$model" <<'PY'
-import json, sys
-job, model = sys.argv[1], sys.argv[2]
-p = f"{job}/app/config/config_fed_server.json"
-c = json.load(open(p))
-c.pop("model", None)
-for comp in c["components"]:
-    if comp["id"] == "persistor":
-        comp["args"] = {"source_ckpt_file_full_name": model}
-json.dump(c, open(p, "w"), indent=4)
-p = f"{job}/app/config/config_fed_client.json"
-c = json.load(open(p))
-for comp in c["components"]:
-    if comp["id"] == "launcher":
-        comp["args"]["script"] = f"{job}.wrap {{NVFLARE_BIN}} train --add 1"
-json.dump(c, open(p, "w"), indent=4)
-PY
-}
-
 # Runs job $1 while sampling every nvflare process's VmHWM; prints the peaks in bytes of
 # "server_parent server_job client_parent client_job trainer".
 run_job() {
@@ -149,11 +122,11 @@ echo "rounds: $rounds"
 echo "model_bytes: $model_bytes"
 
 "$bench" safetensors --out "$work/tiny.safetensors" --size-bytes $((128 * 256 * 4)) >/dev/null
-make_job "$work/tiny" "$work/tiny.safetensors" 1
+bench_make_job "$work/tiny" "$work/tiny.safetensors" 1 "$clients"
 read -r sp_b sj_b cp_b cj_b tr_b <<<"$(run_job "$work/tiny")"
 
 "$bench" safetensors --out "$work/model.safetensors" --size-mib "$size_mib" >/dev/null
-make_job "$work/large" "$work/model.safetensors" "$rounds"
+bench_make_job "$work/large" "$work/model.safetensors" "$rounds" "$clients"
 read -r sp_p sj_p cp_p cj_p tr_p <<<"$(run_job "$work/large")"
 
 # Round times from the large job's server log (downloaded with the job).

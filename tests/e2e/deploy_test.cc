@@ -106,6 +106,12 @@ class DeployTest : public E2eTest {
     return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
   }
   RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
+  // `job submit --wait`: trains, so it gets more time than a quick command.
+  RunResult nv_long(const std::vector<std::string>& args) {
+    return run_nvflare(args, work_.path(),
+                       {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws().string()}},
+                       std::chrono::seconds(300));
+  }
   RunResult admin(const std::string& command, const std::string& who = "admin@nvidia.com") {
     return nv({"admin", "-m", (prod() / who).string(), "-c", command});
   }
@@ -157,7 +163,7 @@ class DeployTest : public E2eTest {
   RunResult submit_and_kill_site3(const fs::path& dir, const fs::path& fifo) {
     EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
     RunResult sub;
-    std::thread t([&] { sub = nv({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "120"}); });
+    std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "240"}); });
     int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
     EXPECT_GE(fd, 0);
     pollfd p{fd, POLLIN, 0};
@@ -181,7 +187,7 @@ TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNoth
   std::vector<pid_t> groups;
   for (pid_t p : pids) groups.push_back(::getpgid(p));
 
-  auto sub = nv({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "120"});
+  auto sub = nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "240"});
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
   std::string id = submitted_id(sub.out);
   ASSERT_EQ(id.size(), 36u) << sub.out;
@@ -213,7 +219,7 @@ TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNoth
 
 TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
-  auto sub = nv({"job", "submit", "-j", job("hello-pt").string(), "--wait", "--timeout", "240"});
+  auto sub = nv_long({"job", "submit", "-j", job("hello-pt").string(), "--wait", "--timeout", "240"});
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
   std::string id = submitted_id(sub.out);
   EXPECT_NE(sub.out.find("job " + id + ": RUNNING"), std::string::npos) << sub.out;
@@ -222,20 +228,13 @@ TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {
   ASSERT_EQ(dl.exit_code, 0) << dl.out;
   fs::path pt = work_.path() / "dl" / id / "workspace" / "app_server" / "FL_global_model.pt";
   ASSERT_TRUE(fs::exists(pt)) << dl.out;
-  base::SpawnOptions py;
-  py.argv = {"/usr/bin/python3", "-c",
-             "import sys, torch\nm = torch.load(sys.argv[1])['model']\nprint('tensors', len(m))\n", pt.string()};
-  py.capture_output = true;
-  auto child = base::spawn(py);
-  ASSERT_TRUE(child.ok());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(child->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  auto exit = child->wait(std::chrono::seconds(120));
-  ASSERT_TRUE(exit.ok());
+  RunResult py = run_program({"/usr/bin/python3", "-c",
+                              "import sys, torch\nm = torch.load(sys.argv[1])['model']\nprint('tensors', len(m))\n",
+                              pt.string()},
+                             work_.path(), {}, std::chrono::seconds(120));
+  const std::string& out = py.out;
   if (out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
-  EXPECT_EQ(exit->exit_code, 0) << out;
+  EXPECT_EQ(py.exit_code, 0) << out;
   EXPECT_NE(out.find("tensors 10"), std::string::npos) << out;
 }
 
@@ -308,8 +307,7 @@ TEST_F(DeployTest, QueuedJobsSurviveAServerRestart) {
 TEST_F(DeployTest, HostileZipsSentStraightToTheServerAreRefusedAndNothingIsStored) {
   ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
   // Zips no `job submit` would make: a path leaving the folder, a symbolic link, 100001 entries.
-  base::SpawnOptions py;
-  py.argv = {"/usr/bin/python3", "-c",
+  RunResult made = run_program({"/usr/bin/python3", "-c",
              "import sys, zipfile\n"
              "d = sys.argv[1]\n"
              "with zipfile.ZipFile(d + '/traversal.zip', 'w') as z:\n"
@@ -321,24 +319,15 @@ TEST_F(DeployTest, HostileZipsSentStraightToTheServerAreRefusedAndNothingIsStore
              "  z.writestr(i, '/etc/passwd')\n"
              "with zipfile.ZipFile(d + '/many.zip', 'w') as z:\n"
              "  for n in range(100001): z.writestr('job/f%d' % n, '')\n",
-             work_.path().string()};
-  auto child = base::spawn(py);
-  ASSERT_TRUE(child.ok());
-  auto exit = child->wait(std::chrono::seconds(120));
-  ASSERT_TRUE(exit.ok() && exit->exit_code == 0);
+             work_.path().string()},
+                                work_.path(), {}, std::chrono::seconds(120));
+  ASSERT_EQ(made.exit_code, 0) << made.out;
   for (const char* zip : {"traversal.zip", "link.zip", "many.zip"}) {
-    base::SpawnOptions s;
-    s.argv = {RAW_SUBMIT_BIN, (prod() / "admin@nvidia.com").string(), (work_.path() / zip).string(), "job"};
-    s.capture_output = true;
-    auto c = base::spawn(s);
-    ASSERT_TRUE(c.ok());
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(c->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-    auto e = c->wait(std::chrono::seconds(60));
-    ASSERT_TRUE(e.ok());
-    EXPECT_EQ(e->exit_code, 0) << zip << ": " << out;
+    RunResult r = run_program({RAW_SUBMIT_BIN, (prod() / "admin@nvidia.com").string(), (work_.path() / zip).string(),
+                               "job"},
+                              work_.path(), {}, std::chrono::seconds(60));
+    const std::string& out = r.out;
+    EXPECT_EQ(r.exit_code, 0) << zip << ": " << out;
     EXPECT_NE(out.find("\"status\":\"invalid_job_def\""), std::string::npos) << zip << ": " << out;
     EXPECT_NE(out.find("the uploaded job zip was refused"), std::string::npos) << zip << ": " << out;
   }

@@ -13,10 +13,16 @@
 namespace nvf::e2e {
 
 RunResult run_nvflare(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                      const std::map<std::string, std::string>& env) {
+                      const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
+  std::vector<std::string> argv{NVFLARE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(argv, cwd, env, timeout);
+}
+
+RunResult run_program(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                      const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
   base::SpawnOptions o;
-  o.argv.push_back(NVFLARE_BIN);
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.argv = argv;
   o.env_set = env;
   o.env_unset = {"NVFLARE_HOME", "NVFLARE_POC_WORKSPACE", "NVFLARE_STARTUP_KIT_DIR"};
   o.working_dir = cwd;
@@ -34,9 +40,9 @@ RunResult run_nvflare(const std::vector<std::string>& args, const std::filesyste
     ssize_t n;
     while ((n = ::read(fd, buf, sizeof(buf))) > 0) result.out.append(buf, static_cast<size_t>(n));
   });
-  auto exit = child->wait(std::chrono::seconds(60));
+  auto exit = child->wait(timeout);
   if (!exit.ok()) {
-    ADD_FAILURE() << "nvflare hung: " << exit.status().to_string();
+    ADD_FAILURE() << argv[0] << " hung: " << exit.status().to_string();
     exit = child->terminate(std::chrono::milliseconds(500));
   }
   reader.join();

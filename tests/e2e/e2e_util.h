@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -18,9 +19,15 @@ struct RunResult {
   std::string out;  // stdout and stderr, interleaved
 };
 
-/// Runs `nvflare args...` in `cwd` with `env` added; fails the test on a hang (60 s).
+/// Runs `argv` (argv[0] searched on PATH) in `cwd` with `env` added; fails the test and kills
+/// the program when it runs longer than `timeout`.
+RunResult run_program(const std::vector<std::string>& argv, const std::filesystem::path& cwd,
+                      const std::map<std::string, std::string>& env, std::chrono::seconds timeout);
+
+/// Runs `nvflare args...` in `cwd` with `env` added; fails the test on a hang (`timeout`).
 RunResult run_nvflare(const std::vector<std::string>& args, const std::filesystem::path& cwd,
-                      const std::map<std::string, std::string>& env);
+                      const std::map<std::string, std::string>& env,
+                      std::chrono::seconds timeout = std::chrono::seconds(60));
 
 /// A fresh temporary directory, removed by the destructor.
 class TempDir {

@@ -141,8 +141,7 @@ TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
   EXPECT_GE(acc.back(), acc.front() + 0.15) << r.out;
   fs::path app = ws / "server" / "simulate_job" / "app_server";
   ASSERT_TRUE(fs::exists(app / "FL_global_model.pt"));
-  base::SpawnOptions py;
-  py.argv = {"/usr/bin/python3", "-c",
+  RunResult py = run_program({"/usr/bin/python3", "-c",
              "import sys, torch, struct, json\n"
              "m = torch.load(sys.argv[1])['model']\n"
              "raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]\n"
@@ -153,18 +152,11 @@ TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
              "  want = raw[8+n+b:8+n+e]\n"
              "  assert m[k].contiguous().numpy().tobytes() == want, k\n"
              "print('same', len(h))\n",
-             (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()};
-  py.capture_output = true;
-  auto child = base::spawn(py);
-  ASSERT_TRUE(child.ok());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(child->output_fd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
-  auto exit = child->wait(std::chrono::seconds(120));
-  ASSERT_TRUE(exit.ok());
+             (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()},
+                             work_.path(), {}, std::chrono::seconds(120));
+  const std::string& out = py.out;
   if (out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
-  EXPECT_EQ(exit->exit_code, 0) << out;
+  EXPECT_EQ(py.exit_code, 0) << out;
   EXPECT_NE(out.find("same 10"), std::string::npos) << out;
 }
 

@@ -211,10 +211,12 @@ TEST(CheckJobConfigs, RulesAcrossServerAndClientSeeBothConfigs) {
   // A short grace on the server with a shorter client heartbeat is consistent...
   Value server = json(R"({"dead_client_grace_period": 3})");
   Value client = json(R"({"job_heartbeat_interval": 1})");
-  EXPECT_EQ(find_rule(check_job_configs(&server, &client), "job-heartbeat-grace"), nullptr);
+  std::vector<Finding> consistent = check_job_configs(&server, &client);
+  EXPECT_EQ(find_rule(consistent, "job-heartbeat-grace"), nullptr) << describe(consistent);
   // ...and the same grace with the default 10 s heartbeat is not.
   Value plain_client = json(R"({"format_version": 2})");
-  const Finding* f = find_rule(check_job_configs(&server, &plain_client), "job-heartbeat-grace");
+  std::vector<Finding> findings = check_job_configs(&server, &plain_client);
+  const Finding* f = find_rule(findings, "job-heartbeat-grace");
   ASSERT_NE(f, nullptr);
   EXPECT_NE(f->message.find("job_heartbeat_interval (10 s) must be < dead_client_grace_period (3 s)"),
             std::string::npos)
