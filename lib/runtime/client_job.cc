@@ -84,6 +84,7 @@ Status ClientJobEngine::run() {
   for (auto& [name, ex] : executors_) NVF_RETURN_IF_ERROR(ex->initialize(ctx_));
   heartbeat_ = std::thread([this] { run_heartbeats(); });
   Status status;
+  auto last_answer = std::chrono::steady_clock::now();
   for (;;) {
     if (ctx_.abort_requested()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -96,9 +97,18 @@ Status ClientJobEngine::run() {
                                    std::string(kTopicGetTask), std::move(ask), opt_.get_task_timeout);
     if (!task.ok()) {
       ctx_.logger->debug("{}: get_task failed: {}", ctx_.site_name, task.status().message());
+      if (std::chrono::steady_clock::now() - last_answer > opt_.server_lost_timeout) {
+        status = UnavailableError(
+            ctx_.site_name + ": the server job " + opt_.server_job_fqcn + " did not answer for " +
+            std::to_string(opt_.server_lost_timeout.count() / 1000) +
+            " s (max_runner_sync_timeout): the job was aborted or has ended; last error: " + task.status().message());
+        ctx_.logger->error("{}", status.message());
+        break;
+      }
       if (!wait_or_abort(opt_.retry_interval)) continue;
       continue;
     }
+    last_answer = std::chrono::steady_clock::now();
     std::string name = task->headers.get_or(kHdrTaskName, "");
     if (name == kTaskEndRun) break;
     if (name == kTaskTryAgain || name.empty()) continue;

@@ -28,6 +28,9 @@ struct ClientJobOptions {
   std::chrono::milliseconds job_heartbeat_interval{10000};
   std::chrono::milliseconds retry_interval{500};  // after a failed get_task (default_task_fetch_interval)
   int submit_attempts = 3;
+  /// With no answer from the server job for this long (from the start, or since its last answer)
+  /// the run ends with UNAVAILABLE: the job was aborted or has ended (max_runner_sync_timeout).
+  std::chrono::milliseconds server_lost_timeout{60000};
 };
 
 class ClientJobEngine {

@@ -99,6 +99,7 @@ std::unique_ptr<ClientJobEngine> make_client_engine(const SiteApp& app, fl::Exec
   co.get_task_timeout = ms_of(app.timeouts, "get_task_timeout");
   co.submit_task_result_timeout = ms_of(app.timeouts, "submit_task_result_timeout");
   co.job_heartbeat_interval = ms_of(app.timeouts, "job_heartbeat_interval");
+  co.server_lost_timeout = ms_of(app.timeouts, "max_runner_sync_timeout");
   ctx.filter_config = app.filter_config;
   return std::make_unique<ClientJobEngine>(std::move(ctx), co, executors);
 }

@@ -480,30 +480,13 @@ Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta
 
   // 3. Start the client jobs; without strict checking a site that does not answer is left out.
   auto started = send_all(deploy::kTopicStartJob, ok_sites, false, opt_.start_job_timeout);
-  std::vector<std::string> active;
-  for (const auto& [site, st] : started) {
-    bool timed_out = st.code() == StatusCode::kDeadlineExceeded;
-    bool required =
-        std::find(m.mandatory_clients.begin(), m.mandatory_clients.end(), site) != m.mandatory_clients.end();
-    if (st.ok()) {
-      active.push_back(site);
-    } else if (timed_out && !opt_.strict_start_job_reply_check) {
-      log_->warn("job {}: {} did not confirm the start in time: left out", id, site);
-    } else if (timed_out && !required) {
-      log_->warn("job {}: {} timed out starting the job: excluded", id, site);
-    } else {
-      return FailedPreconditionError("site " + site + " could not start the job: " + st.message());
-    }
+  StartDecision decision = decide_start(started, opt_.strict_start_job_reply_check, min_sites, m.mandatory_clients);
+  for (const auto& site : decision.excluded) {
+    log_->warn("job {}: {} did not confirm the start within {} ms: excluded", id, site,
+               opt_.start_job_timeout.count());
   }
-  if (static_cast<int>(active.size()) < min_sites) {
-    return FailedPreconditionError(std::to_string(active.size()) + " sites started the job, fewer than min_clients " +
-                                   std::to_string(min_sites));
-  }
-  for (const auto& r : m.mandatory_clients) {
-    if (std::find(active.begin(), active.end(), r) == active.end()) {
-      return FailedPreconditionError("required site " + r + " did not start the job");
-    }
-  }
+  NVF_RETURN_IF_ERROR(decision.error);
+  const std::vector<std::string>& active = decision.active;
 
   // 4. The server job process, in its own session.
   base::SpawnOptions so;
@@ -527,6 +510,38 @@ Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta
   store_->set_status(id, "RUNNING").ignore();
   log_->info("job {} running on {}", id, base::join(active, ", "));
   return Status::OK();
+}
+
+StartDecision decide_start(const std::map<std::string, Status>& replies, bool strict, int min_sites,
+                           const std::vector<std::string>& required) {
+  StartDecision d;
+  auto is_required = [&](const std::string& s) { return std::find(required.begin(), required.end(), s) != required.end(); };
+  for (const auto& [site, st] : replies) {
+    if (st.ok()) {
+      d.active.push_back(site);
+    } else if (st.code() == StatusCode::kDeadlineExceeded) {
+      if (strict && is_required(site)) {
+        d.error = FailedPreconditionError("required site " + site + " did not confirm the start in time");
+        return d;
+      }
+      d.excluded.push_back(site);
+    } else {
+      d.error = FailedPreconditionError("site " + site + " could not start the job: " + st.message());
+      return d;
+    }
+  }
+  for (const auto& r : required) {
+    if (std::find(d.active.begin(), d.active.end(), r) == d.active.end()) {
+      d.error = FailedPreconditionError("required site " + r + " did not start the job");
+      return d;
+    }
+  }
+  if (static_cast<int>(d.active.size()) < min_sites) {
+    std::string left_out = d.excluded.empty() ? "" : " (no confirmation from " + base::join(d.excluded, ", ") + ")";
+    d.error = FailedPreconditionError(std::to_string(d.active.size()) + " sites started the job, fewer than min_clients " +
+                                      std::to_string(min_sites) + left_out);
+  }
+  return d;
 }
 
 void ServerParent::finish_job(RunningJob& job, const std::string& status, const std::string& why) {

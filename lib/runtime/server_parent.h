@@ -134,6 +134,20 @@ class ServerParent {
   std::thread scheduler_;
 };
 
+/// What the server makes of the sites' replies to "start the job" (FLARE 2.7.2's
+/// strict_start_job_reply_check). A reply that did not come in time (DEADLINE_EXCEEDED) leaves the
+/// site out — with a warning in `excluded` — unless it is required; any other error stops the job.
+/// Both modes then require `min_sites` active sites and every required site active; the error
+/// names the site. Strict mode differs from FLARE's default (false) only in that a required site's
+/// timeout is reported as such.
+struct StartDecision {
+  std::vector<std::string> active;
+  std::vector<std::string> excluded;  // timed out, left out
+  Status error;
+};
+StartDecision decide_start(const std::map<std::string, Status>& replies, bool strict, int min_sites,
+                           const std::vector<std::string>& required);
+
 /// Reads local/resources.json (else .default) of a server kit: the job store root and max_jobs.
 struct ServerResources {
   std::filesystem::path job_store_root;

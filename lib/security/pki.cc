@@ -6,6 +6,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
+
 #include "base/files.h"
 #include "security/openssl_internal.h"
 
@@ -111,6 +113,13 @@ std::string entry_text(X509_NAME* name, int nid) {
   return out;
 }
 
+// An ASN1_TIME (UTCTime or GeneralizedTime) as a time point; the epoch when it does not parse.
+std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return {};
+  return std::chrono::system_clock::from_time_t(timegm(&tm));
+}
+
 }  // namespace
 
 Result<std::string> generate_rsa_key_pem(int bits) {
@@ -189,6 +198,8 @@ Result<CertInfo> describe_certificate(std::string_view cert_pem) {
   info.role = entry_text(subject, NID_pkcs9_unstructuredName);
   info.issuer_common_name = entry_text(X509_get_issuer_name(cert.get()), NID_commonName);
   info.is_ca = X509_check_ca(cert.get()) > 0;
+  info.not_before = to_time_point(X509_get0_notBefore(cert.get()));
+  info.not_after = to_time_point(X509_get0_notAfter(cert.get()));
   auto* names = static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
   if (names != nullptr) {
@@ -236,6 +247,14 @@ Status verify_certificate(std::string_view cert_pem, std::string_view root_pem) 
   drain_errors();
   return UnauthenticatedError(std::string("certificate does not verify against the root CA: ") +
                               X509_verify_cert_error_string(err));
+}
+
+Status verify_key_matches(std::string_view cert_pem, std::string_view key_pem) {
+  NVF_ASSIGN_OR_RETURN(X509Ptr cert, parse_certificate(cert_pem));
+  NVF_ASSIGN_OR_RETURN(PkeyPtr key, parse_private_key(key_pem));
+  if (X509_check_private_key(cert.get(), key.get()) == 1) return Status::OK();
+  drain_errors();
+  return UnauthenticatedError("the private key does not belong to the certificate");
 }
 
 Status write_private_key(const std::filesystem::path& path, std::string_view key_pem) {

@@ -6,6 +6,7 @@
 // module. Stateless functions; safe from any thread.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@ struct CertInfo {
   std::vector<std::string> dns_names;  // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;
   bool is_ca = false;
+  std::chrono::system_clock::time_point not_before, not_after;  // the validity period (UTC)
 };
 
 /// A fresh RSA key (e = 65537) as PEM. Errors: INTERNAL with OpenSSL's reason.
@@ -64,6 +66,10 @@ Result<std::string> common_name(std::string_view cert_pem);
 /// X509_verify_cert. Errors: UNAUTHENTICATED naming OpenSSL's reason ("unable to get local issuer
 /// certificate", "certificate has expired"), INVALID_ARGUMENT for PEM that does not parse.
 Status verify_certificate(std::string_view cert_pem, std::string_view root_pem);
+
+/// Checks that `key_pem` is the private key of the public key in `cert_pem`. Errors:
+/// INVALID_ARGUMENT for PEM that does not parse, UNAUTHENTICATED when they do not belong together.
+Status verify_key_matches(std::string_view cert_pem, std::string_view key_pem);
 
 /// Writes a private key with mode 0600 (atomically). Errors from the file system, naming `path`.
 Status write_private_key(const std::filesystem::path& path, std::string_view key_pem);

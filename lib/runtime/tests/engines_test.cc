@@ -149,6 +149,29 @@ class EnginesTest : public ::testing::Test {
   cellnet::Cell* sj_ = nullptr;
 };
 
+TEST_F(EnginesTest, AClientJobWhoseServerJobIsGoneEndsNamingTheTimeout) {
+  // No server job "server.gone": as for a client job started after its job was aborted.
+  cellnet::Cell* cj = client("site-1");
+  auto svc = std::make_shared<cellnet::DownloadService>(*cj);
+  auto ex = std::make_shared<AddExecutor>(*svc, 1.0f);
+  fl::ExecutorContext ctx;
+  ctx.site_name = "site-1";
+  ctx.job_id = "gone";
+  ctx.cell = cj;
+  ClientJobOptions co;
+  co.server_job_fqcn = "server.gone";
+  co.get_task_timeout = 100ms;
+  co.retry_interval = 20ms;
+  co.server_lost_timeout = 300ms;
+  ClientJobEngine engine(ctx, co, {{"*", ex.get()}});
+  auto started = std::chrono::steady_clock::now();
+  Status s = engine.run();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.to_string();
+  EXPECT_NE(s.message().find("server.gone did not answer"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("max_runner_sync_timeout"), std::string::npos) << s.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
 TEST_F(EnginesTest, ResultsStreamIntoTheSinkFromEveryClient) {
   ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
   ASSERT_TRUE(engine.start().ok());
