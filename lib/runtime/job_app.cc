@@ -82,6 +82,7 @@ ServerJobOptions server_job_options(const SiteApp& app, const std::string& job_i
   so.dead_client_grace_period = ms_of(app.timeouts, "dead_client_grace_period");
   so.dead_client_check_lead_time = ms_of(app.timeouts, "dead_client_check_lead_time");
   so.end_run_wait = ms_of(app.timeouts, "end_run_readiness_timeout");
+  so.startup_grace = ms_of(app.timeouts, "max_runner_sync_timeout");
   if (!app.filters.empty()) so.filters = &app.filters;
   return so;
 }

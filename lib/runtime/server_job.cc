@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/strings.h"
 #include "cellnet/fqcn.h"
 #include "runtime/protocol.h"
 
@@ -41,6 +42,7 @@ ServerJobEngine::ServerJobEngine(cellnet::Cell& cell, ServerJobOptions options)
 ServerJobEngine::~ServerJobEngine() { stop(); }
 
 Status ServerJobEngine::start() {
+  started_at_ = Clock::now();
   NVF_RETURN_IF_ERROR(downloads_.start());
   pullers_.start();
   cell_.register_async_request_handler(std::string(kChannelServerCommand), std::string(kTopicGetTask),
@@ -53,9 +55,7 @@ Status ServerJobEngine::start() {
   });
   {
     std::lock_guard<std::mutex> lock(mu_);
-    started_ = true;
-    auto now = Clock::now();
-    for (const auto& c : opt_.clients) last_seen_[c] = now;
+    started_ = true;  // clients are "seen" only once they talk to us (see dead_locked)
   }
   monitor_ = std::thread([this] { run_monitor(); });
   return Status::OK();
@@ -98,7 +98,8 @@ void ServerJobEngine::touch_locked(const std::string& client) { last_seen_[clien
 
 bool ServerJobEngine::dead_locked(const std::string& client, Clock::time_point now) const {
   auto it = last_seen_.find(client);
-  return it == last_seen_.end() || now - it->second > opt_.dead_client_grace_period;
+  if (it == last_seen_.end()) return now - started_at_ > opt_.startup_grace;  // never seen: still starting?
+  return now - it->second > opt_.dead_client_grace_period;
 }
 
 Status ServerJobEngine::run(const std::vector<fl::Controller*>& workflows) {
@@ -312,11 +313,18 @@ void ServerJobEngine::check_done_locked(ActiveTask& task, Clock::time_point now)
   }
   if (now - task.created >= opt_.dead_client_check_lead_time) {
     bool all_dead = true;
+    std::vector<std::string> dead;
     for (const auto& c : task.targets) {
       if (task.ok.count(c) || task.failed.count(c)) continue;
       if (!dead_locked(c, now)) all_dead = false;
+      dead.push_back(c);
     }
-    if (all_dead) task.done = true;
+    if (all_dead) {
+      task.done = true;
+      log_->warn("task {}: the clients it still waits for are declared dead: {} (no activity for {} ms since they "
+                 "were last seen, or {} ms from the start when never seen)",
+                 task.name, base::join(dead, ", "), opt_.dead_client_grace_period.count(), opt_.startup_grace.count());
+    }
   }
 }
 

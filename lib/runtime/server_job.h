@@ -51,6 +51,10 @@ struct ServerJobOptions {
   std::chrono::milliseconds get_task_wait{2000};      // a get_task with no task waits this long
   std::chrono::milliseconds dead_client_grace_period{60000};
   std::chrono::milliseconds dead_client_check_lead_time{30000};
+  /// A client never seen running the job (slow to start) is not declared dead before this much
+  /// time from start() — FLARE 2.7.2's startup grace (max_runner_sync_timeout, the time a
+  /// client job has to reach the server job).
+  std::chrono::milliseconds startup_grace{60000};
   std::chrono::milliseconds download_idle_timeout{900000};  // tensor_min_download_timeout
   std::chrono::milliseconds end_run_wait{5000};             // end_run_readiness_timeout
   cellnet::DownloadOptions download;  // pulling results
@@ -131,6 +135,7 @@ class ServerJobEngine : public fl::ControllerContext {
   std::string active_task_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
   std::set<std::string> told_end_run_;
+  std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   uint64_t task_counter_ = 0;
   std::thread monitor_;
 };

@@ -83,7 +83,7 @@ class DeployTest : public E2eTest {
  protected:
   void SetUp() override {
     // FLARE's POC project on free ports, plus a lead of another org and a member.
-    auto scratch = run_env({"poc", "prepare", "-n", "3"}, work_.path() / "scratch");
+    auto scratch = run_env({"poc", "prepare", "-n", std::to_string(clients())}, work_.path() / "scratch");
     ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
     auto text = base::read_file(work_.path() / "scratch" / "project.yml");
     ASSERT_TRUE(text.ok());
@@ -101,6 +101,7 @@ class DeployTest : public E2eTest {
   }
 
   void TearDown() override { nv({"poc", "stop"}); }
+  virtual int clients() const { return 3; }
 
   RunResult run_env(const std::vector<std::string>& args, const fs::path& ws) {
     return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
@@ -362,6 +363,62 @@ TEST_F(DeployTest, AClientKilledMidJobEndsTheJobClearlyWhenMinClientsNoLongerHol
   EXPECT_NE(sub.out.find("job " + id + ": FINISHED:EXECUTION_EXCEPTION"), std::string::npos) << sub.out;
   auto meta = admin("get_job_meta " + id);
   EXPECT_NE(meta.out.find("site-3"), std::string::npos) << meta.out;  // the reason names the missing site
+}
+
+// FLARE 2.7.2's startup stability on one machine: 16 client daemons, 2 of whose client jobs are slow
+// to start and 1 site that never starts.
+class LargeFederationTest : public DeployTest {
+ protected:
+  int clients() const override { return 16; }
+};
+
+TEST_F(LargeFederationTest, SlowAndMissingSitesDoNotStopTheJobAndNoSiteIsDeadBeforeItWasSeen) {
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
+  for (int i = 1; i <= 13; ++i) {
+    auto r = nv({"poc", "start", "-p", "site-" + std::to_string(i)});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  for (const char* slow : {"site-14", "site-15"}) {  // their client jobs take 4 s to start
+    auto r = run_nvflare({"poc", "start", "-p", slow}, work_.path(),
+                         {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws().string()},
+                          {"NVFLARE_TEST_CLIENT_JOB_START_DELAY_MS", "4000"}});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  // site-16 never starts. The job names all 16 sites and needs 13.
+  fs::path dir = work_.path() / "job16";
+  std::error_code ec;
+  fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+  config::Value meta = load(dir / "meta.json");
+  config::Value sites = config::Value::array({"server"});
+  for (int i = 1; i <= 16; ++i) sites.push_back("site-" + std::to_string(i));
+  meta["deploy_map"] = {{"app", sites}};
+  meta["min_clients"] = 13;
+  save(dir / "meta.json", meta);
+  config::Value srv = load(dir / "app" / "config" / "config_fed_server.json");
+  srv["min_clients"] = 13;
+  save(dir / "app" / "config" / "config_fed_server.json", srv);
+
+  auto sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "240"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+
+  // The server names the site that was left out; nobody was declared dead.
+  auto server_log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(server_log.ok());
+  EXPECT_NE(server_log->find("deploy to site-16 failed"), std::string::npos) << *server_log;
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  auto job_log = base::read_file(work_.path() / "dl" / id / "workspace" / "log.txt");
+  ASSERT_TRUE(job_log.ok());
+  EXPECT_EQ(job_log->find("declared dead"), std::string::npos) << *job_log;
+  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  // The slow sites did run the job.
+  for (const char* slow : {"site-14", "site-15"}) {
+    EXPECT_TRUE(fs::exists(prod() / slow / id / ("app_" + std::string(slow)))) << slow;
+  }
 }
 
 }  // namespace

@@ -191,10 +191,30 @@ TEST_F(EnginesTest, ResultsStreamIntoTheSinkFromEveryClient) {
   engine.stop();
 }
 
+TEST_F(EnginesTest, AClientNeverSeenIsNotDeadBeforeTheStartupGrace) {
+  ServerJobOptions o = server_options({"site-1", "site-2"});
+  o.dead_client_grace_period = 100ms;
+  o.dead_client_check_lead_time = 50ms;
+  o.startup_grace = 1500ms;  // site-2's job is slow to start
+  ServerJobEngine engine(*sj_, o);
+  ASSERT_TRUE(engine.start().ok());
+  auto start = std::chrono::steady_clock::now();
+  run_client(client("site-1"), "site-1", 1);
+  CollectingSink sink;
+  auto outcome = engine.broadcast_and_wait(train_task(), sink);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().to_string();
+  EXPECT_EQ(outcome->missing, std::vector<std::string>{"site-2"});
+  // Declared dead only once the startup grace was over, not after the 100 ms grace of a seen client.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1500ms);
+  ASSERT_TRUE(engine.run({}).ok());
+  engine.stop();
+}
+
 TEST_F(EnginesTest, SilentClientIsDeclaredDeadAndTheTaskEnds) {
   ServerJobOptions o = server_options({"site-1", "site-2"});
   o.dead_client_grace_period = 300ms;
   o.dead_client_check_lead_time = 200ms;
+  o.startup_grace = 300ms;
   ServerJobEngine engine(*sj_, o);
   ASSERT_TRUE(engine.start().ok());
   run_client(client("site-1"), "site-1", 1);
