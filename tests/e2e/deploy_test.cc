@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -19,6 +21,7 @@
 
 #include "base/files.h"
 #include "base/process.h"
+#include "base/strings.h"
 #include "e2e_util.h"
 #include "tensor/npy.h"
 
@@ -70,6 +73,27 @@ bool running(pid_t pid, bool as_group) {
     if (state != 'Z' && (as_group ? pgrp == pid : id == pid)) return true;
   }
   return false;
+}
+
+// Live processes (not zombies) whose command line or working directory is under `root`.
+std::vector<std::string> processes_under(const fs::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  const std::string prefix = root.string();
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    auto stat = base::read_file(e.path() / "stat");
+    if (!stat.ok()) continue;
+    auto close = stat->rfind(')');
+    if (close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] == 'Z') continue;
+    auto cmd = base::read_file(e.path() / "cmdline");
+    std::string cmdline = cmd.ok() ? *cmd : "";
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    std::string cwd = fs::read_symlink(e.path() / "cwd", ec).string();
+    if (cmdline.find(prefix) != std::string::npos || cwd.rfind(prefix, 0) == 0) out.push_back(pid + ": " + cmdline);
+  }
+  return out;
 }
 
 // The job id in "Submitted job: <id>".
@@ -352,6 +376,26 @@ TEST_F(DeployTest, AClientKilledMidJobLeavesTheJobToTheOthersWhileMinClientsHold
   auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
   ASSERT_TRUE(npy.ok()) << npy.status().to_string();
   EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+}
+
+TEST_F(DeployTest, StoppingTheSystemMidJobLeavesNoProcessBehind) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  fs::path fifo = work_.path() / "started.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto sub = nv({"job", "submit", "-j", slow_job(2, fifo).string()});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 90000), 1) << "site-3's trainer never started";
+  ::close(fd);
+  EXPECT_FALSE(processes_under(ws()).empty());
+  // A trainer, client jobs, the server job and every daemon are running now.
+  auto stop = nv({"poc", "stop"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.out;
+  EXPECT_EQ(stop.out.find("killed"), std::string::npos) << stop.out;
+  auto left = processes_under(ws());
+  EXPECT_TRUE(left.empty()) << base::join(left, "\n");
 }
 
 TEST_F(DeployTest, AClientKilledMidJobEndsTheJobClearlyWhenMinClientsNoLongerHolds) {
