@@ -2,7 +2,11 @@
 #include "base/process.h"
 #include "config/value.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <thread>
@@ -12,6 +16,7 @@
 
 #include "base/files.h"
 #include "base/strings.h"
+#include "runtime/startup_kit.h"
 #include "tools/provision.h"
 #include "tools/provision_internal.h"
 
@@ -212,6 +217,19 @@ std::optional<pid_t> read_pid(const fs::path& file) {
 }
 
 // A process that exists and is not a zombie waiting for its parent.
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 bool alive(pid_t pid) {
   if (::kill(pid, 0) != 0) return false;
   auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat");
@@ -265,6 +283,19 @@ Status poc_start(const PocServiceOptions& o) {
         return InternalError(p.name + " did not start within 10 s; see " + (p.dir / "log_console.txt").string());
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // The server is started when it accepts connections: admin commands right after work.
+    if (p.type == "server") {
+      auto kit = runtime::load_server_kit(p.dir, "fed_server.json");
+      if (!kit.ok()) return kit.status();
+      while (!(accepts(kit->fl_port) && accepts(kit->admin_port))) {
+        if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(20)) {
+          return InternalError("the server did not accept connections on ports " + std::to_string(kit->fl_port) +
+                               " and " + std::to_string(kit->admin_port) + " within 30 s; see " +
+                               (p.dir / "log.txt").string());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
   }
   if (admin_wanted && o.print) {
