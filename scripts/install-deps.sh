@@ -8,6 +8,7 @@ packages=(
   libssl-dev openssl libarchive-dev libtorch-dev libtomlplusplus-dev libyaml-cpp-dev
   nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libedit-dev zlib1g-dev
   python3-torch python3-numpy unzip zip
+  slurm-wlm munge  # tests/slurm: a one-node Slurm cluster for the batch files of scripts/slurm/
 )
 
 missing=()

@@ -1,11 +1,13 @@
-// nvflare admin -c "COMMAND" and nvflare job submit: one admin session with the server, from an
-// admin startup kit. Parsing only; the session is tools::AdminClient.
+// nvflare admin (the interactive console), nvflare admin -c "COMMAND" and nvflare job submit: one
+// admin session with the server, from an admin startup kit. Parsing only; the session is
+// tools::AdminClient and the console tools::AdminConsole.
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "commands.h"
 #include "tools/admin_client.h"
+#include "tools/admin_console.h"
 #include "tools/admin_output.h"
 #include "tools/job_commands.h"
 #include "tools/user_config.h"
@@ -59,17 +61,14 @@ void print_reply(const config::Value& reply, bool json) {
 }
 
 int run_admin(const AdminOptions& o) {
-  if (o.command.empty()) {
-    std::cerr << "The interactive admin console is not in this build yet; run one command with\n"
-                 "  nvflare admin -c \"check_status server\"\n";
-    return kExitNotAvailable;
-  }
   auto kit = find_kit(o);
   if (!kit.ok()) return report(kit.status());
-  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(),
-                                            std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000)));
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
+  if (o.command.empty()) return report(tools::run_admin_console(*kit, grpc_driver_factory(), timeout));
+  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(), timeout);
   if (!client.ok()) return report(client.status());
   auto reply = tools::run_admin_command(**client, o.command);
+  (*client)->logout();
   if (!reply.ok()) return report(reply.status());
   print_reply(*reply, o.json);
   return tools::admin_reply_exit_code(*reply);
@@ -89,6 +88,10 @@ int run_submit(const AdminOptions& o) {
   if (!client.ok()) return report(client.status());
   auto reply = (*client)->submit_job(o.job_folder);
   if (!reply.ok()) return report(reply.status());
+  struct Logout {
+    tools::AdminClient& c;
+    ~Logout() { c.logout(); }
+  } logout{**client};
   print_reply(*reply, false);
   int code = tools::admin_reply_exit_code(*reply);
   if (code != 0 || !o.wait) return code;
@@ -103,10 +106,10 @@ int run_submit(const AdminOptions& o) {
 
 void register_admin_command(CLI::App& app, AppContext& ctx) {
   auto o = std::make_shared<AdminOptions>();
-  CLI::App* a = app.add_subcommand("admin", "run an admin command on the server (-c)");
+  CLI::App* a = app.add_subcommand("admin", "the admin console (or one command with -c)");
   a->add_option("-m,--admin_dir", o->kit_dir, "admin startup kit directory (default: nvflare config -d)");
   a->add_option("-s,--fed_admin", o->config, "the kit's admin config (fed_admin.json)");
-  a->add_option("-c,--command", o->command, "run one command and exit");
+  a->add_option("-c,--command", o->command, "run one command and exit (without it: the interactive console)");
   a->add_option("--timeout", o->timeout, "seconds to wait for the server (10)");
   a->add_flag("--json", o->json, "print the server's reply as JSON");
   a->callback([o, &ctx] { ctx.exit_code = run_admin(*o); });

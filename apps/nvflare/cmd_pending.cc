@@ -20,7 +20,8 @@ struct PendingOptions {
 void not_available(AppContext& ctx, const std::string& command) {
   std::cerr << "nvflare " << command << " is not available in this build yet.\n"
             << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare poc, nvflare "
-               "server, nvflare client, nvflare admin -c, nvflare job, nvflare config, nvflare timeouts.\n";
+               "server, nvflare client, nvflare admin, nvflare authz_preview, nvflare job, nvflare "
+               "config, nvflare timeouts, nvflare preflight_check.\n";
   ctx.exit_code = kExitNotAvailable;
 }
 
@@ -36,13 +37,6 @@ CLI::App* pending(CLI::App& parent, AppContext& ctx, const std::string& name, co
 
 void register_pending_commands(CLI::App& app, AppContext& ctx) {
   auto o = std::make_shared<PendingOptions>();
-
-  CLI::App* pre = pending(app, ctx, "preflight_check", "check a startup kit before starting it",
-                          "preflight_check", o);
-  pre->add_option("-p,--package_path", o->text, "startup kit directory")->required();
-
-  CLI::App* authz = pending(app, ctx, "authz_preview", "evaluate an authorization policy", "authz_preview", o);
-  authz->add_option("-p,--policy", o->text, "authorization.json")->required();
 
   CLI::App* relay = pending(app, ctx, "relay", "the long-running relay process of a startup kit", "relay", o);
   relay->allow_extras();

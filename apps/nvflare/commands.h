@@ -36,12 +36,17 @@ void register_train_command(CLI::App& app, AppContext& ctx);
 void register_provision_command(CLI::App& app, AppContext& ctx);
 /// nvflare poc: prepare and clean; start, stop and prepare-jobs-dir are not in this build yet.
 void register_poc_command(CLI::App& app, AppContext& ctx);
+/// nvflare preflight_check -p KIT_DIR: the checks of a startup kit; exit 1 when one FAILED.
+void register_preflight_command(CLI::App& app, AppContext& ctx);
+/// nvflare authz_preview -p authorization.json: FLARE's interactive evaluator of a policy.
+void register_authz_preview_command(CLI::App& app, AppContext& ctx);
 /// Commands whose implementation is not in this build yet: they parse FLARE's flags, say so, and
 /// exit kExitNotAvailable.
 void register_pending_commands(CLI::App& app, AppContext& ctx);
 /// nvflare server / client (the daemons of a startup kit) and the hidden job processes.
 void register_daemon_commands(CLI::App& app, AppContext& ctx);
-/// nvflare admin -c (one command) and `nvflare job submit` (added to the job group).
+/// nvflare admin (the interactive console, or one command with -c) and `nvflare job submit` (added
+/// to the job group).
 void register_admin_command(CLI::App& app, AppContext& ctx);
 void register_job_submit(CLI::App* job, AppContext& ctx);
 

@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
 
   register_simulator_command(app, ctx);
   register_poc_command(app, ctx);
-  register_pending_commands(app, ctx);  // preflight_check, ... (in FLARE's order)
+  register_preflight_command(app, ctx);
+  register_authz_preview_command(app, ctx);
+  register_pending_commands(app, ctx);  // relay
   register_admin_command(app, ctx);
   register_daemon_commands(app, ctx);
   register_provision_command(app, ctx);

@@ -1,8 +1,11 @@
 // ServerParent's admin service: the console commands of spec cli-and-formats §5.2 that this build
-// implements, each authorized by the server's policy, answered as JSON
+// implements (jobs, status, shutdown, the workspace shell commands, sessions, sys_info, ...), each
+// authorized by the server's policy, answered as JSON
 // {"status": ..., "data": [{"type": "string" | "table" | "dict" | "success" | "error", ...}]}.
 #include <algorithm>
+#include <charconv>
 #include <ctime>
+#include <fstream>
 
 #include "base/files.h"
 #include "base/strings.h"
@@ -10,6 +13,7 @@
 #include "job/job_folder.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/server_parent.h"
+#include "runtime/workspace_shell.h"
 #include "security/job_signature.h"
 
 namespace nvf::runtime {
@@ -59,6 +63,59 @@ std::string duration_of(const config::Value& meta) {
   return "N/A";
 }
 
+// time.asctime(time.localtime(t)), as FLARE's session list prints times: "Mon Jan  5 10:20:30 2026".
+std::string asctime_of(std::chrono::system_clock::time_point tp) {
+  std::time_t t = std::chrono::system_clock::to_time_t(tp);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%a %b %e %H:%M:%S %Y", &tm);
+  return buf;
+}
+
+// A steady-clock instant on the wall clock.
+std::chrono::system_clock::time_point wall_time(std::chrono::steady_clock::time_point tp) {
+  return std::chrono::system_clock::now() -
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::steady_clock::now() - tp);
+}
+
+// Python's str(float) for a number of seconds.
+std::string py_float(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, ec == std::errc() ? end : buf);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+// psutil.virtual_memory() on Linux, from /proc/meminfo, in its field order (bytes; percent used).
+std::vector<std::pair<std::string, std::string>> virtual_memory() {
+  std::map<std::string, long long> kb;
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    kb[line.substr(0, colon)] = std::atoll(line.c_str() + colon + 1);
+  }
+  auto b = [&](const char* k) { return kb.count(k) ? kb[k] * 1024 : 0LL; };
+  const long long total = b("MemTotal"), free = b("MemFree"), buffers = b("Buffers");
+  const long long cached = b("Cached") + b("SReclaimable");
+  const long long available = kb.count("MemAvailable") ? b("MemAvailable") : free + buffers + cached;
+  long long used = total - free - cached - buffers;
+  if (used < 0) used = total - free;
+  char percent[32];
+  std::snprintf(percent, sizeof percent, "%.1f", total > 0 ? (total - available) * 100.0 / total : 0.0);
+  char avail_percent[32];
+  std::snprintf(avail_percent, sizeof avail_percent, "%.1f", total > 0 ? available * 100.0 / total : 0.0);
+  return {{"total", std::to_string(total)},           {"available", std::to_string(available)},
+          {"percent", percent},                       {"used", std::to_string(used)},
+          {"free", std::to_string(free)},             {"active", std::to_string(b("Active"))},
+          {"inactive", std::to_string(b("Inactive"))}, {"buffers", std::to_string(buffers)},
+          {"cached", std::to_string(cached)},         {"shared", std::to_string(b("Shmem"))},
+          {"slab", std::to_string(b("Slab"))},        {"available_percent", avail_percent}};
+}
+
 security::Person submitter_of(const config::Value& meta) {
   return security::Person{str_of(meta, "submitter_name"), str_of(meta, "submitter_org"),
                           str_of(meta, "submitter_role")};
@@ -88,6 +145,7 @@ void ServerParent::handle_admin_command(const cellnet::Message& request, cellnet
   if (!argv.ok() || argv->empty()) {
     r = error_reply("syntax_error", argv.ok() ? "empty command" : argv.status().message());
   } else {
+    registrar_->touch_session(who->token);
     r = run_command(*who, *argv);
   }
   log_->info("admin {}: {} -> {}", who->name, line, r.value("status", "?"));
@@ -103,9 +161,114 @@ config::Value ServerParent::run_command(const Principal& who, const std::vector<
   if (cmd == "delete_job") return cmd_delete_job(who, argv);
   if (cmd == "clone_job") return cmd_clone_job(who, argv);
   if (cmd == "shutdown") return cmd_shutdown(who, argv);
+  if (WorkspaceShell::is_shell_command(cmd)) return cmd_shell(who, argv);
+  if (cmd == "list_sessions") return cmd_list_sessions(who, argv);
+  if (cmd == "sys_info") return cmd_sys_info(who, argv);
+  if (cmd == "show_stats" || cmd == "show_errors" || cmd == "reset_errors") return cmd_job_info(who, argv);
+  if (cmd == "remove_client") return cmd_remove_client(who, argv);
+  if (cmd == "_logout") {
+    registrar_->remove_session(who.token);
+    return reply("ok", config::Value::array());
+  }
+  if (cmd == "_check_session") return ok_string("OK");
   return error_reply("syntax_error", "Command " + cmd +
                                          " not found. Available: check_status, list_jobs, get_job_meta, submit_job, "
-                                         "download_job, abort_job, clone_job, delete_job, shutdown");
+                                         "download_job, abort_job, clone_job, delete_job, shutdown, remove_client, "
+                                         "sys_info, show_stats, show_errors, reset_errors, list_sessions, pwd, ls, "
+                                         "cat, head, tail, grep");
+}
+
+// pwd/ls/cat/head/tail/grep <target> ...: FLARE checks the arguments first, then (for the server)
+// the right; the command runs natively in the server's workspace root (workspace_shell.h).
+config::Value ServerParent::cmd_shell(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing target");
+  const std::string& target = argv[1];
+  std::vector<std::string> args{argv[0]};
+  args.insert(args.end(), argv.begin() + 2, argv.end());
+  auto command = WorkspaceShell::parse(args);
+  if (!command.ok()) return error_reply("syntax_error", command.status().message());
+  if (target != "server") {
+    auto clients = client_names();
+    if (std::find(clients.begin(), clients.end(), target) == clients.end()) {
+      return error_reply("invalid_target", "invalid client: " + target);
+    }
+    return error_reply("error", argv[0] + " on a client (" + target +
+                                    ") is not supported in this build: run it with target server, or on the "
+                                    "client's machine");
+  }
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  auto out = WorkspaceShell(opt_.kit.root).run(*command);
+  if (!out.ok()) return error_reply("error", out.status().message());
+  return ok_string(*out);
+}
+
+config::Value ServerParent::cmd_list_sessions(const Principal& who, const std::vector<std::string>& argv) {
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  auto sessions = registrar_->principals("admin");
+  std::stable_sort(sessions.begin(), sessions.end(),
+                   [](const Principal& a, const Principal& b) { return a.name < b.name; });
+  std::vector<std::vector<std::string>> rows{{"User", "Org", "Role", "Session ID", "Start", "Last Active", "Idle"}};
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& p : sessions) {
+    const double idle = std::chrono::duration<double>(now - p.last_seen).count();
+    rows.push_back({p.name, p.person.org, p.person.role, p.session_id, asctime_of(wall_time(p.registered)),
+                    asctime_of(wall_time(p.last_seen)), py_float(idle)});
+  }
+  return reply("ok", config::Value::array({table(rows)}));
+}
+
+config::Value ServerParent::cmd_sys_info(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing site names");
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  if (argv[1] == "client") {
+    return error_reply("error", "sys_info of clients is not supported in this build: use sys_info server");
+  }
+  if (argv[1] != "server") {
+    return ok_string("invalid target type " + argv[1] + ". Usage: sys_info server|client <client-name>");
+  }
+  std::vector<std::vector<std::string>> rows{{"Metrics", "Value"}};
+  for (auto& [k, v] : virtual_memory()) rows.push_back({k, v});
+  return reply("ok", config::Value::array({table(rows)}));
+}
+
+// show_stats / show_errors / reset_errors <job_id> server|client [clients]: the job must be running;
+// this build's job processes collect no stats or errors, and the answer says so.
+config::Value ServerParent::cmd_job_info(const Principal& who, const std::vector<std::string>& argv) {
+  const std::string& cmd = argv[0];
+  if (argv.size() < 3 || (argv[2] != "server" && argv[2] != "client" && argv[2] != "all")) {
+    return error_reply("syntax_error", "Usage: " + cmd + " job_id server|client [clients...]");
+  }
+  const std::string& id = argv[1];
+  auto meta = store_->meta(id);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
+  if (Status s = authorize(who, cmd, &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
+  }
+  if (argv[2] != "server") {
+    return error_reply("error", cmd + " of clients is not supported in this build: use " + cmd + " " + id + " server");
+  }
+  if (cmd == "show_stats") return ok_string("No stats for job " + id + " on server: none are collected yet.");
+  if (cmd == "show_errors") return ok_string("No errors for job " + id + " on server.");
+  return ok_string("No errors to reset for job " + id + " on server.");
+}
+
+config::Value ServerParent::cmd_remove_client(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: remove_client <client-name>");
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  const std::string& name = argv[1];
+  auto clients = client_names();
+  if (std::find(clients.begin(), clients.end(), name) == clients.end()) {
+    return error_reply("invalid_target", "invalid client: " + name);
+  }
+  // A removed client that is still alive registers again at its next heartbeat, as in FLARE.
+  registrar_->remove(name);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    client_jobs_.erase(name);
+  }
+  return ok_string("Client " + name + " removed.");
 }
 
 config::Value ServerParent::cmd_check_status(const Principal& who, const std::vector<std::string>& argv) {

@@ -149,6 +149,7 @@ void Registrar::handle_register(const cellnet::Message& request, cellnet::Respon
   p.fqcn_root = cellnet::fqcn::root(origin);
   p.person = security::Person{name, info->org, info->role};
   p.token = base::uuid4();
+  p.session_id = base::uuid4();
   auto tsig = sign_b64(id_.key_pem, name + p.token);
   if (!tsig.ok()) return respond(tsig.status());
   p.token_signature = *tsig;
@@ -215,6 +216,17 @@ std::vector<Principal> Registrar::principals(const std::string& kind) const {
     if (p.kind == kind) out.push_back(p);
   }
   return out;
+}
+
+void Registrar::touch_session(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = principals_.find(token);
+  if (it != principals_.end()) it->second.last_seen = Clock::now();
+}
+
+void Registrar::remove_session(const std::string& token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  principals_.erase(token);
 }
 
 void Registrar::remove(const std::string& name) {

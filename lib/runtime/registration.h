@@ -51,6 +51,7 @@ struct Principal {
   std::string fqcn_root;  // the first segment of the sender's cell name
   security::Person person;
   std::string token, token_signature;
+  std::string session_id;  // shown by list_sessions (the token is a secret)
   std::chrono::steady_clock::time_point registered, last_seen;
 };
 
@@ -78,6 +79,9 @@ class Registrar {
   bool touch(const std::string& name);
   std::vector<Principal> principals(const std::string& kind) const;
   void remove(const std::string& name);
+  /// One admin session, by its token: notes activity (admin commands) / ends it (`_logout`).
+  void touch_session(const std::string& token);
+  void remove_session(const std::string& token);
 
  private:
   struct Pending {

@@ -110,6 +110,11 @@ class ServerParent {
   config::Value cmd_get_job_meta(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_clone_job(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_shutdown(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_shell(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_list_sessions(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_sys_info(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_job_info(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_remove_client(const Principal& who, const std::vector<std::string>& argv);
   Status authorize(const Principal& who, const std::string& right, const config::Value* job_meta) const;
   Status abort_job(const std::string& id, const std::string& reason, std::string* message);
 

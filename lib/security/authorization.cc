@@ -1,5 +1,6 @@
 #include "security/authorization.h"
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -119,6 +120,16 @@ std::string right_for_command(std::string_view command) {
   auto it = command_categories().find(cmd);
   if (it != command_categories().end()) return std::string(it->second);
   return cmd;
+}
+
+std::vector<std::string> commands_in_category(std::string_view category) {
+  std::string cat = normalize_authz_string(category);
+  std::vector<std::string> out;
+  for (const auto& [command, c] : command_categories()) {
+    if (c == cat) out.emplace_back(command);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 // Builds a policy from parsed JSON with FLARE's checks (parse_policy_config) and messages.
@@ -316,29 +327,28 @@ bool AuthorizationPolicy::matches(const Condition& c, const Person& user,
 Status AuthorizationPolicy::authorize(const std::string& right, const Person& user,
                                       const std::string& site_org, const Person* submitter) const {
   if (allow_all_) return Status::OK();
-  std::string role = normalize_authz_string(user.role);
-  if (role == kSuperRole) return Status::OK();  // FLARE's test hook
-  std::string norm_right = normalize_authz_string(right);
-  std::string norm_site_org = normalize_authz_string(site_org);
-  bool allowed = false;
-  if (const Rule* rule = find_rule(role, norm_right)) {
-    auto any_match = [&](const std::vector<Condition>& conds) {
-      for (const Condition& c : conds) {
-        if (matches(c, user, norm_site_org, submitter)) return true;
-      }
-      return false;
-    };
-    if (!rule->block.empty() && any_match(rule->block)) {
-      allowed = false;
-    } else if (!rule->allow.empty()) {
-      allowed = any_match(rule->allow);
-    } else {
-      allowed = true;  // only blocks, none matched
-    }
-  }
-  if (allowed) return Status::OK();
+  if (normalize_authz_string(user.role) == kSuperRole) return Status::OK();  // FLARE's test hook
+  if (evaluate(right, user, site_org, submitter)) return Status::OK();
   return PermissionDeniedError("user '" + user.name + "' (role " + user.role +
                                ") is not authorized for '" + right + "'");
+}
+
+bool AuthorizationPolicy::evaluate(const std::string& right, const Person& user,
+                                   const std::string& site_org, const Person* submitter) const {
+  std::string role = normalize_authz_string(user.role);
+  std::string norm_right = normalize_authz_string(right);
+  std::string norm_site_org = normalize_authz_string(site_org);
+  const Rule* rule = find_rule(role, norm_right);
+  if (rule == nullptr) return false;
+  auto any_match = [&](const std::vector<Condition>& conds) {
+    for (const Condition& c : conds) {
+      if (matches(c, user, norm_site_org, submitter)) return true;
+    }
+    return false;
+  };
+  if (!rule->block.empty() && any_match(rule->block)) return false;
+  if (!rule->allow.empty()) return any_match(rule->allow);
+  return true;  // only blocks, none matched
 }
 
 }  // namespace nvf::security

@@ -56,6 +56,11 @@ class AuthorizationPolicy {
   Status authorize(const std::string& right, const Person& user, const std::string& site_org,
                    const Person* submitter) const;
 
+  /// The policy's own decision, as FLARE's Policy.evaluate (and `nvflare authz_preview`) makes
+  /// it: like authorize() but without the `super` role and allow-all shortcuts.
+  bool evaluate(const std::string& right, const Person& user, const std::string& site_org,
+                const Person* submitter) const;
+
   /// True for allow_all().
   bool allows_all() const { return allow_all_; }
 
@@ -91,6 +96,10 @@ class AuthorizationPolicy {
 /// A command outside FLARE's categories needs a right of its own name ("app_command"), which only
 /// an explicit entry or a role's `*` grants.
 std::string right_for_command(std::string_view command);
+
+/// The console commands of a category ("shell_commands" → cat, grep, head, ls, pwd, tail), sorted;
+/// empty for a name that is not a category.
+std::vector<std::string> commands_in_category(std::string_view category);
 
 /// FLARE's normalisation of names, orgs, roles, rights and expressions: lower-cased, surrounding
 /// whitespace removed, inner runs of whitespace collapsed to one space.

@@ -73,7 +73,20 @@ Result<std::unique_ptr<AdminClient>> AdminClient::connect(const runtime::AdminKi
   }
   NVF_ASSIGN_OR_RETURN(auto creds, runtime::register_with_server(*c->cell_, kit, "admin", timeout));
   c->cell_->set_auth_headers(runtime::auth_headers(creds));
+  c->ssid_ = creds.ssid;
   return c;
+}
+
+std::string AdminClient::server_address() const { return kit_.server.host + ":" + std::to_string(kit_.server.port); }
+
+void AdminClient::logout() {
+  if (logged_out_) return;
+  logged_out_ = true;
+  cell_->request("server", std::string(deploy::kChannelAdmin), std::string(deploy::kTopicCommand),
+                 cellnet::Message::of(config::Value{{"command", "_logout"}}.dump()),
+                 std::min(timeout_, std::chrono::milliseconds(3000)))
+      .status()
+      .ignore();
 }
 
 AdminClient::~AdminClient() {

@@ -43,7 +43,19 @@ class AdminClient {
   Result<std::string> wait_for_job(const std::string& id, std::chrono::milliseconds timeout,
                                    const std::function<void(const std::string&)>& progress);
 
+  /// Ends the session on the server (FLARE's `_logout`); later commands fail. Errors are ignored:
+  /// a server that is gone has ended the session already.
+  void logout();
+
+  /// How long one command may take; connect()'s timeout until set.
+  void set_timeout(std::chrono::milliseconds timeout) { timeout_ = timeout; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+
   const runtime::AdminKit& kit() const { return kit_; }
+  /// The server's session id (ssid) given at login.
+  const std::string& ssid() const { return ssid_; }
+  /// The server's address as the kit names it: "host:port".
+  std::string server_address() const;
 
  private:
   AdminClient() = default;
@@ -51,6 +63,8 @@ class AdminClient {
   std::unique_ptr<cellnet::DriverRegistry> drivers_;
   std::unique_ptr<cellnet::Cell> cell_;
   std::chrono::milliseconds timeout_{10000};
+  std::string ssid_;
+  bool logged_out_ = false;
 };
 
 /// The server's reply to a command as `nvflare admin -c` runs it: submit_job, download_job and

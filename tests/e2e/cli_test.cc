@@ -37,12 +37,16 @@ TEST_F(CliTest, UnknownFlagIsUsageErrorWithExitTwo) {
 }
 
 TEST_F(CliTest, PendingCommandSaysSoAndExitsThree) {
-  auto r = run({"preflight_check", "-p", "kit"});
+  auto r = run({"relay", "-m", "kit"});
   EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.out.find("nvflare preflight_check is not available in this build yet"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nvflare relay is not available in this build yet"), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, TheAdminConsoleWithoutAKitSaysHowToGiveOne) {
   auto console = run({"admin"});
-  EXPECT_EQ(console.exit_code, 3);
-  EXPECT_NE(console.out.find("nvflare admin -c"), std::string::npos) << console.out;
+  EXPECT_EQ(console.exit_code, 1);
+  EXPECT_NE(console.out.find("startup kit directory is not specified: pass -m ADMIN_KIT_DIR"), std::string::npos)
+      << console.out;
 }
 
 TEST_F(CliTest, ListTemplatesShowsBothTemplates) {

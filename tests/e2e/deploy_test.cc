@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <string>
@@ -30,22 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
-}
 
 std::optional<pid_t> read_pid(const fs::path& f) {
   auto t = base::read_file(f);
@@ -112,8 +97,10 @@ class DeployTest : public E2eTest {
     auto text = base::read_file(work_.path() / "scratch" / "project.yml");
     ASSERT_TRUE(text.ok());
     std::string yml = *text;
-    replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(free_port()));
-    replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(free_port()));
+    int fl_port = free_port(), admin_port = free_port();
+    while (admin_port == fl_port) admin_port = free_port();
+    replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(fl_port));
+    replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(admin_port));
     replace_all(yml, "\n# The same methods",
                 "\n  - name: lead@b.org\n    type: admin\n    org: b\n    role: lead\n"
                 "  - name: member@nvidia.com\n    type: admin\n    org: nvidia\n    role: member\n"

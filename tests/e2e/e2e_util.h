@@ -29,6 +29,13 @@ RunResult run_nvflare(const std::vector<std::string>& args, const std::filesyste
                       const std::map<std::string, std::string>& env,
                       std::chrono::seconds timeout = std::chrono::seconds(60));
 
+/// A TCP port free on 127.0.0.1 now, below the kernel's ephemeral range (32768 and up on Linux),
+/// so that no outgoing connection takes it before a server binds it.
+int free_port();
+
+/// Replaces every occurrence of `from` (not empty) in `s`.
+void replace_all(std::string& s, const std::string& from, const std::string& to);
+
 /// A fresh temporary directory, removed by the destructor.
 class TempDir {
  public:
