@@ -6,10 +6,15 @@
 #include <vector>
 
 #include "commands.h"
+#include "runtime/startup_kit.h"
+#include "tools/admin_console.h"
 #include "tools/poc.h"
 #include "tools/user_config.h"
 
 namespace nvf::app {
+
+runtime::DriverFactory grpc_driver_factory();  // cmd_daemon.cc
+
 namespace {
 
 struct PocCliOptions {
@@ -65,6 +70,10 @@ int run_service(const PocCliOptions& o, bool start) {
   so.nvflare_bin = tools::self_exe().string();
   so.print = print_line;
   so.warn = [](const std::string& line) { std::cerr << line << std::endl; };
+  so.console = [](const std::filesystem::path& admin_dir) -> Status {
+    NVF_ASSIGN_OR_RETURN(runtime::AdminKit kit, runtime::load_admin_kit(admin_dir, "fed_admin.json"));
+    return tools::run_admin_console(kit, grpc_driver_factory(), std::chrono::seconds(10));
+  };
   return report(start ? tools::poc_start(so) : tools::poc_stop(so));
 }
 

@@ -245,11 +245,11 @@ Status poc_start(const PocServiceOptions& o) {
   if (!o.only.empty() && std::none_of(parts.begin(), parts.end(), [&](const auto& p) { return p.name == o.only; })) {
     return InvalidArgumentError("no participant '" + o.only + "' in the POC project");
   }
-  bool admin_wanted = false;
+  std::optional<fs::path> admin_kit;  // admin@nvidia.com when there, else the first admin
   for (const auto& p : parts) {
     if (!selected(p, o.only, o.exclude)) continue;
     if (p.type == "admin") {
-      admin_wanted = true;
+      if (!admin_kit || p.name == "admin@nvidia.com") admin_kit = p.dir;
       continue;
     }
     if (p.type != "server" && p.type != "client") continue;
@@ -298,11 +298,7 @@ Status poc_start(const PocServiceOptions& o) {
       }
     }
   }
-  if (admin_wanted && o.print) {
-    o.print("The interactive admin console is not in this build yet. Run admin commands with");
-    o.print("  nvflare admin -c \"check_status server\"");
-    o.print("(poc prepare made the POC admin kit the default; start without it: poc start -ex admin@nvidia.com)");
-  }
+  if (admin_kit && o.console) return o.console(*admin_kit);
   return Status::OK();
 }
 

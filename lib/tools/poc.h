@@ -64,13 +64,18 @@ struct PocServiceOptions {
   std::string exclude;  // -ex: all but one
   std::string nvflare_bin;  // exported as NVFLARE_BIN to the kits' scripts
   std::chrono::milliseconds grace{30000};  // poc stop: how long processes get to exit
+  /// poc start: runs the admin console with an admin kit once the server and clients run (null:
+  /// the admin is not started).
+  std::function<Status(const std::filesystem::path& admin_kit)> console;
   std::function<void(const std::string&)> print;
   std::function<void(const std::string&)> warn;
 };
 
 /// Starts the server, then the clients, each by its kit's start.sh (a watchdog that writes
-/// daemon_pid.fl and pid.fl), in its own session with output in <kit>/log_console.txt. The admin
-/// console is not in this build: when the admin is not excluded, says how to use `nvflare admin -c`.
+/// daemon_pid.fl and pid.fl), in its own session with output in <kit>/log_console.txt, and returns
+/// once the server accepts connections. Then, unless the admin is excluded (`-ex admin@nvidia.com`)
+/// or another participant was chosen (`-p`), it ends in the admin console of the project admin
+/// (FLARE's POC), through `console`.
 Status poc_start(const PocServiceOptions& options);
 
 /// Stops clients, then the server: writes shutdown.fl, sends SIGTERM to the daemon (it stops its

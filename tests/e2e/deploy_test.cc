@@ -250,6 +250,16 @@ TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {
   EXPECT_NE(out.find("tensors 10"), std::string::npos) << out;
 }
 
+TEST_F(DeployTest, PocStartEndsInTheProjectAdminsConsole) {
+  // stdin is /dev/null: the console logs in, reads end of input and leaves the system running.
+  auto r = nv({"poc", "start"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("Logged into server at localhost:"), std::string::npos) << r.out;
+  auto status = admin("check_status server");
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_NE(status.out.find("Engine status: started"), std::string::npos) << status.out;
+}
+
 TEST_F(DeployTest, AKitOfAnotherProjectCannotRegisterAndATamperedKitDoesNotStart) {
   ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
   // Another project's CA, the same server address.
