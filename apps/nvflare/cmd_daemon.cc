@@ -76,6 +76,11 @@ int run_daemon(Daemon& daemon, const fs::path& workspace, base::Logger log) {
   }
   daemon.wait();
   daemon.stop();
+  if (daemon.restart_requested()) {
+    // The admin `restart`: no shutdown.fl, so that the watchdog of sub_start.sh starts us again.
+    log->info("stopped for a restart");
+    return kExitOk;
+  }
   if (!signalled) {
     // An ordered shutdown: the watchdog of sub_start.sh must not start us again.
     base::atomic_write(workspace / "shutdown.fl", "shutdown\n").ignore();

@@ -462,6 +462,24 @@ std::optional<fs::path> JobStore::workspace_path(const std::string& id) const {
   return p;
 }
 
+Result<std::vector<std::string>> JobStore::components(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!jobs_.count(id)) return not_found(id);
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(root_ / id, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) out.push_back(it->path().filename().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+fs::path JobStore::component_path(const std::string& id, const std::string& name) const {
+  auto names = components(id);
+  if (!names.ok() || std::find(names->begin(), names->end(), name) == names->end()) return {};
+  return root_ / id / name;
+}
+
 bool JobStore::is_scheduled(const std::string& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!jobs_.count(id)) return false;

@@ -111,6 +111,14 @@ class JobStore {
   /// The job's `workspace` file when it exists.
   std::optional<std::filesystem::path> workspace_path(const std::string& id) const;
 
+  /// The names of the regular files stored for the job (data, meta, workspace, scheduled and any
+  /// other component, e.g. ERRORLOG_site-1), sorted; NOT_FOUND for an unknown id.
+  Result<std::vector<std::string>> components(const std::string& id) const;
+
+  /// `<root>/<id>/<name>` when the job exists and `name` is one of its components (so a name from
+  /// a user never leaves the job's folder); empty otherwise.
+  std::filesystem::path component_path(const std::string& id, const std::string& name) const;
+
   /// True once the job has left SUBMITTED (its `scheduled` tag exists).
   bool is_scheduled(const std::string& id) const;
 

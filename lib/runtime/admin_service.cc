@@ -6,6 +6,7 @@
 #include <charconv>
 #include <ctime>
 #include <fstream>
+#include <optional>
 
 #include "base/files.h"
 #include "base/strings.h"
@@ -13,6 +14,7 @@
 #include "job/job_folder.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/server_parent.h"
+#include "runtime/site_info.h"
 #include "runtime/workspace_shell.h"
 #include "security/job_signature.h"
 
@@ -166,6 +168,14 @@ config::Value ServerParent::run_command(const Principal& who, const std::vector<
   if (cmd == "sys_info") return cmd_sys_info(who, argv);
   if (cmd == "show_stats" || cmd == "show_errors" || cmd == "reset_errors") return cmd_job_info(who, argv);
   if (cmd == "remove_client") return cmd_remove_client(who, argv);
+  if (cmd == "restart") return cmd_restart(who, argv);
+  if (cmd == "list_job" || cmd == "list_job_components") return cmd_list_job_components(who, argv);
+  if (cmd == "show_scopes") return cmd_show_scopes(who, argv);
+  if (cmd == "report_resources" || cmd == "report_env") return cmd_report(who, argv);
+  if (cmd == "configure_site_log") return cmd_configure_site_log(who, argv);
+  if (cmd == "configure_job_log") return cmd_configure_job_log(who, argv);
+  if (cmd == "app_command") return cmd_app_command(who, argv);
+  if (cmd == "dead") return cmd_dead(who, argv);
   if (cmd == "_logout") {
     registrar_->remove_session(who.token);
     return reply("ok", config::Value::array());
@@ -173,9 +183,11 @@ config::Value ServerParent::run_command(const Principal& who, const std::vector<
   if (cmd == "_check_session") return ok_string("OK");
   return error_reply("syntax_error", "Command " + cmd +
                                          " not found. Available: check_status, list_jobs, get_job_meta, submit_job, "
-                                         "download_job, abort_job, clone_job, delete_job, shutdown, remove_client, "
-                                         "sys_info, show_stats, show_errors, reset_errors, list_sessions, pwd, ls, "
-                                         "cat, head, tail, grep");
+                                         "download_job, download_job_components, list_job, abort_job, clone_job, "
+                                         "delete_job, configure_job_log, app_command, shutdown, restart, "
+                                         "remove_client, show_scopes, sys_info, report_resources, report_env, "
+                                         "configure_site_log, show_stats, show_errors, reset_errors, list_sessions, "
+                                         "pwd, ls, cat, head, tail, grep");
 }
 
 // pwd/ls/cat/head/tail/grep <target> ...: FLARE checks the arguments first, then (for the server)
@@ -461,6 +473,292 @@ config::Value ServerParent::cmd_shutdown(const Principal& who, const std::vector
   return ok_success("Flare Server has been shutdown.");
 }
 
+// ---- restart, site reports, log levels, job components, app commands ---------------------------
+
+std::vector<std::pair<std::string, Result<cellnet::Message>>> ServerParent::ask_clients(
+    const std::vector<std::string>& names, std::string_view topic, const cellnet::Message& order,
+    std::string* bad_name) {
+  std::vector<std::pair<std::string, Result<cellnet::Message>>> out;
+  const auto clients = client_names();
+  for (const auto& n : names) {
+    if (std::find(clients.begin(), clients.end(), n) == clients.end()) {
+      if (bad_name) *bad_name = n;
+      return out;
+    }
+  }
+  for (const auto& c : names.empty() ? clients : names) {
+    out.emplace_back(c, cell_->request(c, std::string(deploy::kChannelAdmin), std::string(topic), order,
+                                       opt_.admin_timeout));
+  }
+  return out;
+}
+
+namespace {
+
+// FLARE's process_replies_to_table: one row per client with its answer or its error.
+config::Value replies_table(const std::vector<std::pair<std::string, Result<cellnet::Message>>>& replies) {
+  std::vector<std::vector<std::string>> rows{{"Client", "Response"}};
+  for (const auto& [c, r] : replies) rows.push_back({c, r.ok() ? r->payload.to_string() : "error: " + r.status().message()});
+  return table(rows);
+}
+
+// A client's JSON answer shown as Python's str() of it, or its error.
+std::string client_answer(const Result<cellnet::Message>& r) {
+  if (!r.ok()) return r.status().code() == StatusCode::kDeadlineExceeded ? "No replies" : r.status().message();
+  try {
+    return python_str(config::Value::parse(r->payload.to_string()));
+  } catch (const std::exception& e) {
+    return std::string("Bad replies: ") + e.what();
+  }
+}
+
+std::string joined(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+// restart server|client|all [clients]: FLARE's training_cmds.restart. The clients are ordered to
+// restart first (all of them for server/all); the server then stops without shutdown.fl and its
+// watchdog starts it again.
+config::Value ServerParent::cmd_restart(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() < 2 || (argv[1] != "all" && argv[1] != "server" && argv[1] != "client") ||
+      (argv[1] != "client" && argv.size() > 2)) {
+    return error_reply("syntax_error", "Usage: restart server|client|all [clients]");
+  }
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!running_.empty()) {
+      return error_reply("job_running",
+                         "There are still jobs running. Please let them finish or abort_job before restart.");
+    }
+  }
+  config::Value items = config::Value::array();
+  auto restart_clients = [&](const std::vector<std::string>& names) -> std::optional<config::Value> {
+    std::string bad;
+    auto replies = ask_clients(names, deploy::kTopicRestart, cellnet::Message{}, &bad);
+    if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
+    std::vector<std::string> lines;
+    for (const auto& [c, r] : replies) {
+      // A client that stops before its answer arrives was still ordered to restart.
+      lines.push_back(c + ": " + (r.ok() ? r->payload.to_string() : "restart ordered (" + r.status().message() + ")"));
+      if (r.ok() || r.status().code() != StatusCode::kFailedPrecondition) {
+        registrar_->remove(c);
+        std::lock_guard<std::mutex> lock(mu_);
+        client_jobs_.erase(c);
+      }
+    }
+    items.push_back({{"type", "string"}, {"data", joined(lines, "\n")}});
+    return std::nullopt;
+  };
+  if (argv[1] == "client") {
+    if (client_names().empty()) return error_reply("no_clients", "no clients available");
+    if (auto err = restart_clients({argv.begin() + 2, argv.end()})) return *err;
+    return reply("ok", items);
+  }
+  if (!client_names().empty()) {
+    items.push_back({{"type", "string"}, {"data", "Trying to restart all clients before restarting server..."}});
+    if (auto err = restart_clients({})) return *err;
+  }
+  request_restart("restart requested by " + who.name);
+  items.push_back({{"type", "string"}, {"data", "Server scheduled for restart"}});
+  return reply("ok", items);
+}
+
+// list_job job_id (list_job_components is accepted too): the job's stored components other than
+// FLARE's data, meta, workspace and scheduled, e.g. ERRORLOG_site-1.
+config::Value ServerParent::cmd_list_job_components(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: list_job job_id");
+  const std::string& id = argv[1];
+  auto meta = store_->meta(id);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
+  if (Status s = authorize(who, "list_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  auto stored = store_->components(id);
+  if (!stored.ok()) return error_reply("invalid_job_id", "job " + id + " does not exist");
+  auto extra = extra_job_components(*stored);
+  if (extra.empty()) return error_reply("no_job_compoents", "No additional job components found.");
+  return ok_string(joined(extra, ", "));
+}
+
+// show_scopes server|client|all [clients]: site, scopes, default (local/privacy.json of each site).
+config::Value ServerParent::cmd_show_scopes(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() < 2 || (argv[1] != "all" && argv[1] != "server" && argv[1] != "client")) {
+    return error_reply("syntax_error", "Usage: show_scopes server|client|all ...");
+  }
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  std::vector<std::vector<std::string>> rows{{"site", "scopes", "default"}};
+  if (argv[1] != "client") {
+    ScopeInfo info = site_scopes(opt_.kit.root);
+    rows.push_back({"server", joined(info.names, ", "), info.default_scope});
+  }
+  if (argv[1] != "server") {
+    std::string bad;
+    auto replies = ask_clients({argv.begin() + 2, argv.end()}, deploy::kTopicGetScopes, cellnet::Message{}, &bad);
+    if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
+    if (replies.empty() && argv[1] == "client") return error_reply("no_clients", "no responses from clients");
+    for (const auto& [c, r] : replies) {
+      if (!r.ok()) {
+        rows.push_back({c, "", r.status().code() == StatusCode::kDeadlineExceeded ? "no reply" : r.status().message()});
+        continue;
+      }
+      try {
+        auto body = config::Value::parse(r->payload.to_string());
+        std::vector<std::string> names;
+        for (const auto& n : body.value("scope_names", config::Value::array())) {
+          if (n.is_string()) names.push_back(n.get<std::string>());
+        }
+        rows.push_back({c, joined(names, ", "), body.value("default_scope", "")});
+      } catch (const std::exception& e) {
+        return error_reply("error", "bad response from client " + c + ": " + e.what());
+      }
+    }
+  }
+  return reply("ok", config::Value::array({table(rows)}));
+}
+
+// report_resources server | client <client-name> ... (table Sites, Resources) and
+// report_env server | client <client-name> ... | <client-name> ... (table Sites, Env).
+config::Value ServerParent::cmd_report(const Principal& who, const std::vector<std::string>& argv) {
+  const std::string& cmd = argv[0];
+  const bool env = cmd == "report_env";
+  if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing site names");
+  const std::string usage =
+      env ? "report_env server|client <client-name> ..." : "report_resources server | client <client-name> ...";
+  if (!env && argv[1] != "server" && argv[1] != "client") {
+    return ok_string("invalid target type " + argv[1] + ". Usage: " + usage);
+  }
+  if (Status s = authorize(who, cmd, nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  std::vector<std::vector<std::string>> rows{{"Sites", env ? "Env" : "Resources"}};
+  if (argv[1] == "server") {
+    if (argv.size() > 2) return error_reply("syntax_error", "Usage: " + usage);
+    rows.push_back({"server", python_str(env ? site_env(opt_.kit.name, opt_.kit.root, opt_.kit.config_file)
+                                             : site_resources(opt_.kit.root))});
+    return reply("ok", config::Value::array({table(rows)}));
+  }
+  std::vector<std::string> names(argv.begin() + (argv[1] == "client" ? 2 : 1), argv.end());
+  std::string bad;
+  auto replies = ask_clients(names, env ? deploy::kTopicReportEnv : deploy::kTopicReportResources,
+                             cellnet::Message{}, &bad);
+  if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
+  if (replies.empty()) return error_reply("no_clients", "no responses from clients");
+  for (const auto& [c, r] : replies) rows.push_back({c, client_answer(r)});
+  return reply("ok", config::Value::array({table(rows)}));
+}
+
+// configure_site_log server|client <client-name>...|all config: the daemon's log level.
+config::Value ServerParent::cmd_configure_site_log(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() < 3) return error_reply("syntax_error", "syntax error: please provide target_type and config");
+  const std::string& target = argv[1];
+  const std::string& config = argv.back();
+  if (target != "server" && target != "client" && target != "all") {
+    return error_reply("syntax_error", "invalid target type " + target +
+                                           ". Usage: configure_site_log server|client <client-name>...|all config");
+  }
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  auto level = parse_log_config(config);
+  if (!level.ok()) return error_reply("syntax_error", level.status().message());
+  config::Value items = config::Value::array();
+  if (target != "client") {
+    if (argv.size() != 3) return error_reply("syntax_error", "Usage: configure_site_log " + target + " config");
+    log_->set_level(*level);
+    log_->info("site log level set to {} by {}", config, who.name);
+    items.push_back({{"type", "string"}, {"data", "successfully configured server site log"}});
+  }
+  if (target != "server") {
+    std::string bad;
+    std::vector<std::string> names(argv.begin() + 2, argv.end() - 1);
+    auto replies = ask_clients(names, deploy::kTopicConfigureSiteLog, cellnet::Message::of(config), &bad);
+    if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
+    if (replies.empty() && target == "client") return error_reply("no_clients", "no responses from clients");
+    if (!replies.empty()) items.push_back(replies_table(replies));
+  }
+  return reply("ok", items);
+}
+
+// configure_job_log job_id server|client <client-name>...|all config: the job must be RUNNING.
+config::Value ServerParent::cmd_configure_job_log(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() < 4) {
+    return error_reply("syntax_error", "syntax error: please provide job_id, target_type, and config");
+  }
+  const std::string& id = argv[1];
+  const std::string& target = argv[2];
+  const std::string& config = argv.back();
+  auto meta = store_->meta(id);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
+  if (target != "server" && target != "client" && target != "all") {
+    return error_reply("syntax_error", "invalid target type " + target +
+                                           ". Usage: configure_job_log job_id server|client <client-name>...|all "
+                                           "config");
+  }
+  if (Status s = authorize(who, argv[0], &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  const std::string status = str_of(*meta, "status");
+  if (status != job::run_status::kRunning) {
+    return error_reply("job_not_running", "Job " + id + " must be running but is " + status);
+  }
+  auto level = parse_log_config(config);
+  if (!level.ok()) return error_reply("syntax_error", level.status().message());
+  config::Value items = config::Value::array();
+  if (target != "client") {
+    auto r = cell_->request("server." + id, std::string(deploy::kChannelJobCommand),
+                            std::string(deploy::kTopicConfigureLog), cellnet::Message::of(config),
+                            std::chrono::milliseconds(5000));
+    if (!r.ok()) return error_reply("error", "cannot configure the log of server job " + id + ": " + r.status().message());
+    items.push_back({{"type", "string"}, {"data", "successfully configured server job " + id + " log"}});
+  }
+  if (target != "server") {
+    std::vector<std::string> names(argv.begin() + 3, argv.end() - 1);
+    if (names.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (auto it = running_.find(id); it != running_.end()) names = it->second->clients;
+    }
+    cellnet::Message order = cellnet::Message::of(config);
+    order.headers.set(deploy::kHdrJobId, id);
+    std::string bad;
+    auto replies = ask_clients(names, deploy::kTopicConfigureJobLog, order, &bad);
+    if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
+    if (!replies.empty()) items.push_back(replies_table(replies));
+  }
+  return reply("ok", items);
+}
+
+// app_command job_id topic # cmd_data: the job must be running; no app of this build registers
+// app command handlers, and the answer says so.
+config::Value ServerParent::cmd_app_command(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 3) return error_reply("syntax_error", "Usage: app_command job_id topic # cmd_data");
+  const std::string& id = argv[1];
+  if (!job::is_valid_job_id(id)) return error_reply("invalid_job_id", "invalid job_id " + id);
+  auto meta = store_->meta(id);
+  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
+  if (Status s = authorize(who, argv[0], &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
+  }
+  return error_reply("error", "command execution error: no app command handler for topic '" + argv[2] +
+                                  "': no app command handlers exist in this build");
+}
+
+// dead <client-name> (hidden): the client is gone; it leaves the registrar at once.
+config::Value ServerParent::cmd_dead(const Principal& who, const std::vector<std::string>& argv) {
+  if (argv.size() != 2) return error_reply("syntax_error", "Usage: dead <client-name>");
+  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  const std::string& name = argv[1];
+  auto clients = client_names();
+  if (std::find(clients.begin(), clients.end(), name) == clients.end()) {
+    return error_reply("invalid_target", "invalid client: " + name);
+  }
+  registrar_->remove(name);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    client_jobs_.erase(name);
+  }
+  log_->warn("client {} marked dead by {}", name, who.name);
+  return ok_string("Client " + name + " is marked dead.");
+}
+
 void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Responder respond) {
   auto who = registrar_->principal_of(request.headers);
   if (!who.ok() || who->kind != "admin") {
@@ -541,6 +839,23 @@ void ServerParent::handle_download(const cellnet::Message& request, cellnet::Res
   auto meta = store_->meta(id);
   if (!meta.ok()) return fail("invalid_job_id", "Job with ID " + id + " doesn't exist");
   if (Status s = authorize(*who, "download_job", &*meta); !s.ok()) return fail("not_authorized", s.message());
+  if (request.headers.get_or(deploy::kHdrComponents, "") == "true") {
+    // download_job_components: the job's extra components, each as a file in the zip.
+    auto stored = store_->components(id);
+    auto extra = stored.ok() ? extra_job_components(*stored) : std::vector<std::string>{};
+    if (extra.empty()) return fail("no_job_compoents", "No additional job components found.");
+    auto dir = base::make_temp_dir("nvflare-download");
+    if (!dir.ok()) return fail("internal_error", dir.status().message());
+    base::ScopedRemove remove(*dir);
+    std::error_code ec;
+    fs::create_directories(*dir / id, ec);
+    for (const auto& c : extra) fs::copy_file(store_->component_path(id, c), *dir / id / c, ec);
+    auto bytes = job::pack_zip_to_string(*dir / id);
+    if (!bytes.ok()) return fail("internal_error", bytes.status().message());
+    cellnet::Message m = cellnet::Message::of(std::move(*bytes));
+    m.headers.set("reply", ok_string("components of job " + id + ": " + joined(extra, ", ")).dump());
+    return respond(std::move(m));
+  }
   // One zip: meta.json, the job as submitted (job.zip) and, once finished, its workspace.
   auto scratch_dir = base::make_temp_dir("nvflare-download");
   if (!scratch_dir.ok()) return fail("internal_error", scratch_dir.status().message());

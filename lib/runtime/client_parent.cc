@@ -8,6 +8,7 @@
 #include "cellnet/socket_driver.h"
 #include "job/archive.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/site_info.h"
 #include "security/job_signature.h"
 #include "security/pki.h"
 
@@ -40,6 +41,23 @@ Status ClientParent::start() {
   cell_->register_request_handler(admin, std::string(deploy::kTopicDeploy), sync(&ClientParent::handle_deploy));
   cell_->register_request_handler(admin, std::string(deploy::kTopicStartJob), sync(&ClientParent::handle_start));
   cell_->register_request_handler(admin, std::string(deploy::kTopicAbortJob), sync(&ClientParent::handle_abort));
+  // restart: the answer is sent before the restart is requested, so that it is on its way before
+  // the owner's stop() closes the cell.
+  cell_->register_async_request_handler(admin, std::string(deploy::kTopicRestart),
+                                        [this](const cellnet::Message& m, cellnet::Responder respond) {
+                                          auto r = handle_restart(m);
+                                          const bool ok = r.ok();
+                                          respond(std::move(r));
+                                          if (ok) request_restart("the server ordered a restart");
+                                        });
+  cell_->register_request_handler(admin, std::string(deploy::kTopicReportResources),
+                                  sync(&ClientParent::handle_report_resources));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicReportEnv), sync(&ClientParent::handle_report_env));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicGetScopes), sync(&ClientParent::handle_get_scopes));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicConfigureSiteLog),
+                                  sync(&ClientParent::handle_configure_site_log));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicConfigureJobLog),
+                                  sync(&ClientParent::handle_configure_job_log));
   cell_->register_request_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
     request_shutdown("the server ordered a shutdown");
     return Result<cellnet::Message>(cellnet::Message{});
@@ -71,6 +89,11 @@ void ClientParent::request_shutdown(const std::string& reason) {
   }
   log_->info("shutting down: {}", reason);
   cv_.notify_all();
+}
+
+void ClientParent::request_restart(const std::string& reason) {
+  restart_requested_ = true;
+  request_shutdown("restarting: " + reason);
 }
 
 void ClientParent::stop() {
@@ -284,6 +307,57 @@ void ClientParent::abort_job(const std::string& id, const std::string& reason) {
               cellnet::Message{})
       .ignore();
   if (pgid > 0) ::kill(-pgid, SIGTERM);  // trainers included; SIGKILL follows after the grace
+}
+
+// ---- admin commands forwarded by the server -------------------------------------------------------
+
+Result<cellnet::Message> ClientParent::handle_restart(const cellnet::Message&) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, j] : jobs_) {
+      if (!j->exited) return FailedPreconditionError("job " + id + " is still running here");
+    }
+  }
+  return cellnet::Message::of("restarting");
+}
+
+Result<cellnet::Message> ClientParent::handle_report_resources(const cellnet::Message&) {
+  return cellnet::Message::of(site_resources(opt_.kit.root).dump());
+}
+
+Result<cellnet::Message> ClientParent::handle_report_env(const cellnet::Message&) {
+  return cellnet::Message::of(site_env(opt_.kit.name, opt_.kit.root, opt_.kit.config_file).dump());
+}
+
+Result<cellnet::Message> ClientParent::handle_get_scopes(const cellnet::Message&) {
+  ScopeInfo scopes = site_scopes(opt_.kit.root);
+  config::Value names = config::Value::array();
+  for (const auto& n : scopes.names) names.push_back(n);
+  return cellnet::Message::of(config::Value{{"scope_names", names}, {"default_scope", scopes.default_scope}}.dump());
+}
+
+Result<cellnet::Message> ClientParent::handle_configure_site_log(const cellnet::Message& request) {
+  const std::string config = request.payload.to_string();
+  NVF_ASSIGN_OR_RETURN(auto level, parse_log_config(config));
+  log_->set_level(level);
+  log_->info("site log level set to {}", config);
+  return cellnet::Message::of("successfully configured " + opt_.kit.name + " site log");
+}
+
+Result<cellnet::Message> ClientParent::handle_configure_job_log(const cellnet::Message& request) {
+  const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+  const std::string config = request.payload.to_string();
+  NVF_RETURN_IF_ERROR(parse_log_config(config).status());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->exited) return FailedPreconditionError("job " + id + " is not running here");
+  }
+  NVF_RETURN_IF_ERROR(cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand),
+                                     std::string(deploy::kTopicConfigureLog), cellnet::Message::of(config),
+                                     std::chrono::milliseconds(5000))
+                          .status());
+  return cellnet::Message::of("successfully configured " + opt_.kit.name + " job " + id + " log");
 }
 
 }  // namespace nvf::runtime

@@ -9,6 +9,7 @@
 // job processes. Threads: start()/wait()/stop() from the owning thread; handlers on cell pools.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -50,6 +51,10 @@ class ClientParent {
   /// Blocks until shutdown is requested (the server's shutdown order, or request_shutdown()).
   void wait();
   void request_shutdown(const std::string& reason);
+  /// As request_shutdown, for a restart: the owner then exits without writing shutdown.fl, so that
+  /// the watchdog of sub_start.sh starts the client again (the server's `restart` order).
+  void request_restart(const std::string& reason);
+  bool restart_requested() const { return restart_requested_; }
   /// Kills every client job's process group, stops the cell.
   void stop();
 
@@ -69,6 +74,13 @@ class ClientParent {
   Result<cellnet::Message> handle_deploy(const cellnet::Message& request);
   Result<cellnet::Message> handle_start(const cellnet::Message& request);
   Result<cellnet::Message> handle_abort(const cellnet::Message& request);
+  // Admin commands the server forwards (admin_service.cc): JSON or text replies.
+  Result<cellnet::Message> handle_restart(const cellnet::Message& request);
+  Result<cellnet::Message> handle_report_resources(const cellnet::Message& request);
+  Result<cellnet::Message> handle_report_env(const cellnet::Message& request);
+  Result<cellnet::Message> handle_get_scopes(const cellnet::Message& request);
+  Result<cellnet::Message> handle_configure_site_log(const cellnet::Message& request);
+  Result<cellnet::Message> handle_configure_job_log(const cellnet::Message& request);
   void abort_job(const std::string& id, const std::string& reason);
   void wait_job(ClientJob* job);
 
@@ -84,6 +96,7 @@ class ClientParent {
   std::condition_variable cv_;
   bool started_ = false, stopping_ = false, shutdown_requested_ = false, registered_ = false;
   std::map<std::string, std::unique_ptr<ClientJob>> jobs_;
+  std::atomic<bool> restart_requested_{false};
   std::thread maintenance_;
 };
 

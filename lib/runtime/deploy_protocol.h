@@ -1,6 +1,7 @@
 // The messages between the processes of a deployment (DESIGN §2): client and admin registration
 // with the server parent (FLARE's challenge / register / token scheme, spec runtime §1.2),
-// heartbeats, the server parent's orders to client parents (deploy, start, abort, shutdown),
+// heartbeats, the server parent's orders to client parents (deploy, start, abort, shutdown,
+// restart, site reports, log levels),
 // job processes reporting to their parents, and admin commands. FLARE's channel, topic and
 // header names where FLARE has them. Names only; no state.
 #pragma once
@@ -28,6 +29,16 @@ inline constexpr std::string_view kTopicStartJob = "train.start_job";
 inline constexpr std::string_view kTopicAbortJob = "train.abort";
 inline constexpr std::string_view kTopicShutdown = "shutdown";
 inline constexpr std::string_view kTopicClientStatus = "check_status";
+// Admin commands answered by the client parent (FLARE's TrainingTopic / SysCommandTopic names):
+// restart (the parent exits without shutdown.fl so that its watchdog starts it again), its
+// resources, environment and scopes (JSON replies), its log level (body: the config argument)
+// and a client job's log level (kHdrJobId; the order goes on to the client job).
+inline constexpr std::string_view kTopicRestart = "restart";
+inline constexpr std::string_view kTopicReportResources = "report_resources";
+inline constexpr std::string_view kTopicReportEnv = "report_env";
+inline constexpr std::string_view kTopicGetScopes = "get_scopes";
+inline constexpr std::string_view kTopicConfigureSiteLog = "configure_site_log";
+inline constexpr std::string_view kTopicConfigureJobLog = "configure_job_log";
 inline constexpr std::string_view kHdrJobId = "job_id";
 inline constexpr std::string_view kHdrAppName = "app_name";
 inline constexpr std::string_view kHdrSubmitterName = "submitter_name";
@@ -41,12 +52,16 @@ inline constexpr std::string_view kTopicRunStatus = "update_run_status";
 // Parent → job process.
 inline constexpr std::string_view kChannelJobCommand = "job_command";
 inline constexpr std::string_view kTopicAbort = "abort";
+// Parent → job process: set the job's log level (body: the config argument); reply "OK".
+inline constexpr std::string_view kTopicConfigureLog = "configure_log";
 
 // Admin → server parent: one console command (JSON {"command": line}), a job upload (the zip as
 // payload, its folder name in kHdrJobFolderName), a job download (the reply's payload is a zip).
 inline constexpr std::string_view kTopicCommand = "command";
 inline constexpr std::string_view kTopicSubmitJob = "submit_job";
 inline constexpr std::string_view kTopicDownloadJob = "download_job";
+// On a download request: "true" asks for the job's extra components (download_job_components).
+inline constexpr std::string_view kHdrComponents = "components";
 
 // Job process exit codes (FLARE's ProcessExitCode).
 inline constexpr int kExitOk = 0;

@@ -18,6 +18,7 @@
 #include "cellnet/socket_driver.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/job_app.h"
+#include "runtime/site_info.h"
 
 namespace nvf::runtime {
 namespace fs = std::filesystem;
@@ -129,6 +130,14 @@ int run_server_job_process(const JobProcessOptions& o) {
   ServerJobOptions so = server_job_options(*app, o.job_id, o.clients, run_dir, app_dir, log);
   ServerJobEngine engine(*cell, so);
   if (Status s = engine.start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  // configure_job_log: the job's log level (the parent checked the argument; checked again here).
+  cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicConfigureLog),
+                                 [log](const cellnet::Message& m) -> Result<cellnet::Message> {
+                                   NVF_ASSIGN_OR_RETURN(auto level, parse_log_config(m.payload.to_string()));
+                                   log->set_level(level);
+                                   log->info("log level set to {}", m.payload.to_string());
+                                   return cellnet::Message::of("OK");
+                                 });
   cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
                                  [&](const cellnet::Message&) {
                                    request_abort("aborted by the server");
@@ -202,6 +211,14 @@ int run_client_job_process(const JobProcessOptions& o) {
   ctx.child_url = *child;
   ctx.logger = log;
   auto engine = make_client_engine(*app, ctx, nullptr);
+  // configure_job_log: the job's log level (the parent checked the argument; checked again here).
+  cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicConfigureLog),
+                                 [log](const cellnet::Message& m) -> Result<cellnet::Message> {
+                                   NVF_ASSIGN_OR_RETURN(auto level, parse_log_config(m.payload.to_string()));
+                                   log->set_level(level);
+                                   log->info("log level set to {}", m.payload.to_string());
+                                   return cellnet::Message::of("OK");
+                                 });
   cell->register_message_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
                                  [&](const cellnet::Message&) { request_abort("aborted by the server"); });
   stop.attach([&engine](const std::string& why) { engine->abort(why); });

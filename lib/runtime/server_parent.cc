@@ -187,6 +187,11 @@ void ServerParent::request_shutdown(const std::string& reason) {
   cv_.notify_all();
 }
 
+void ServerParent::request_restart(const std::string& reason) {
+  restart_requested_ = true;
+  request_shutdown("restarting: " + reason);
+}
+
 void ServerParent::stop() {
   std::vector<std::string> ids;
   {
@@ -213,8 +218,9 @@ void ServerParent::stop() {
       running_.erase(it->first);
     }
   }
-  // Tell the clients the server is going away (best effort).
-  for (const auto& c : client_names()) {
+  // Tell the clients the server is going away (best effort). Not on a restart: the clients were
+  // ordered to restart first, and any that stayed reconnect to the restarted server.
+  for (const auto& c : restart_requested_ ? std::vector<std::string>{} : client_names()) {
     cell_->fire(c, std::string(deploy::kChannelAdmin), std::string(deploy::kTopicShutdown), cellnet::Message{})
         .ignore();
   }

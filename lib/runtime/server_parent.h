@@ -11,6 +11,7 @@
 // Threads: start()/wait()/stop() from the owning thread; handlers on the cell's pools.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -63,6 +64,10 @@ class ServerParent {
   /// Blocks until shutdown is requested (admin `shutdown`, or request_shutdown()).
   void wait();
   void request_shutdown(const std::string& reason);
+  /// As request_shutdown, for the admin `restart`: the owner then exits without writing
+  /// shutdown.fl, so that the watchdog of sub_start.sh starts the server again.
+  void request_restart(const std::string& reason);
+  bool restart_requested() const { return restart_requested_; }
   /// Aborts running jobs (their process groups are killed), stops the cell.
   void stop();
 
@@ -115,6 +120,19 @@ class ServerParent {
   config::Value cmd_sys_info(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_job_info(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_remove_client(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_restart(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_list_job_components(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_show_scopes(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_report(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_configure_site_log(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_configure_job_log(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_app_command(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_dead(const Principal& who, const std::vector<std::string>& argv);
+  // One order to each named client parent (all registered clients when `names` is empty); the
+  // reply or the error of each, by client. Unknown names: INVALID_ARGUMENT through `bad_name`.
+  std::vector<std::pair<std::string, Result<cellnet::Message>>> ask_clients(
+      const std::vector<std::string>& names, std::string_view topic, const cellnet::Message& order,
+      std::string* bad_name);
   Status authorize(const Principal& who, const std::string& right, const config::Value* job_meta) const;
   Status abort_job(const std::string& id, const std::string& reason, std::string* message);
 
@@ -133,6 +151,7 @@ class ServerParent {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool started_ = false, stopping_ = false, shutdown_requested_ = false;
+  std::atomic<bool> restart_requested_{false};
   std::string shutdown_reason_;
   std::map<std::string, std::unique_ptr<RunningJob>> running_;
   std::map<std::string, std::set<std::string>> client_jobs_;  // client → jobs in its last heartbeat

@@ -161,6 +161,32 @@ Result<config::Value> AdminClient::download_job(const std::string& id, const fs:
   return simple("ok", "string", "content downloaded to " + target.string());
 }
 
+Result<config::Value> AdminClient::download_job_components(const std::string& id, const fs::path& dest) {
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobId, id);
+  m.headers.set(deploy::kHdrComponents, "true");
+  NVF_ASSIGN_OR_RETURN(cellnet::Message r,
+                       cell_->request("server", std::string(deploy::kChannelAdmin),
+                                      std::string(deploy::kTopicDownloadJob), std::move(m),
+                                      std::max(timeout_, std::chrono::milliseconds(300000))));
+  NVF_ASSIGN_OR_RETURN(config::Value reply, parse_reply(r.headers.get_or("reply", "{}")));
+  if (reply.value("status", "") != "ok") return reply;
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  fs::path target = dest / id;
+  for (int i = 1; fs::exists(target, ec); ++i) target = dest / (id + "__" + std::to_string(i));
+  NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
+  base::ScopedRemove cleanup(tmp);
+  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(r.payload.to_string(), tmp / "x"));
+  fs::rename(tmp / "x" / id, target, ec);
+  if (ec) {  // another file system: copy
+    ec.clear();
+    fs::copy(tmp / "x" / id, target, fs::copy_options::recursive, ec);
+    if (ec) return base::errno_status(ec.value(), "cannot write the download to", target);
+  }
+  return simple("ok", "string", "content downloaded to " + target.string());
+}
+
 Result<std::string> AdminClient::wait_for_job(const std::string& id, std::chrono::milliseconds timeout,
                                               const std::function<void(const std::string&)>& progress) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -199,6 +225,10 @@ Result<config::Value> run_admin_command(AdminClient& client, const std::string& 
   if (cmd == "download_job") {
     if (argv.size() < 2 || argv.size() > 3) return simple("syntax_error", "error", "Usage: download_job job_id [destination]");
     return client.download_job(argv[1], argv.size() == 3 ? fs::path(argv[2]) : client.kit().download_dir);
+  }
+  if (cmd == "download_job_components") {
+    if (argv.size() != 2) return simple("syntax_error", "error", "Usage: download_job_components job_id");
+    return client.download_job_components(argv[1], client.kit().download_dir);
   }
   if (cmd == "monitor_job") {
     if (argv.size() < 2 || argv.size() > 3) return simple("syntax_error", "error", "Usage: monitor_job job_id [timeout]");

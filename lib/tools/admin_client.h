@@ -38,6 +38,10 @@ class AdminClient {
   /// Downloads job `id` into `<dest>/<id>` (`<id>__1`, ... when it exists): meta.json, job/,
   /// workspace/. Returns the reply; its data names the folder.
   Result<config::Value> download_job(const std::string& id, const std::filesystem::path& dest);
+  /// Downloads job `id`'s extra components (e.g. ERRORLOG_site-1) into `<dest>/<id>` as
+  /// download_job names folders. Returns the reply (FLARE's "No additional job components found."
+  /// when there are none).
+  Result<config::Value> download_job_components(const std::string& id, const std::filesystem::path& dest);
   /// Follows job `id` until it finishes (FINISHED:*) or `timeout` passes (0: no limit). `progress`
   /// hears each status change. Returns the last status. Errors: DEADLINE_EXCEEDED, NOT_FOUND.
   Result<std::string> wait_for_job(const std::string& id, std::chrono::milliseconds timeout,
@@ -67,8 +71,8 @@ class AdminClient {
   bool logged_out_ = false;
 };
 
-/// The server's reply to a command as `nvflare admin -c` runs it: submit_job, download_job and
-/// monitor_job are carried out here; the rest go to the server.
+/// The server's reply to a command as `nvflare admin -c` runs it: submit_job, download_job,
+/// download_job_components and monitor_job are carried out here; the rest go to the server.
 Result<config::Value> run_admin_command(AdminClient& client, const std::string& line);
 
 }  // namespace nvf::tools

@@ -31,35 +31,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-
-std::optional<pid_t> read_pid(const fs::path& f) {
-  auto t = base::read_file(f);
-  if (!t.ok()) return std::nullopt;
-  try {
-    return static_cast<pid_t>(std::stol(*t));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-// Processes (not zombies: the container's init may never reap them) with this pid / in this group.
-bool running(pid_t pid, bool as_group) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    auto stat = base::read_file(e.path() / "stat");
-    if (!stat.ok()) continue;
-    auto close = stat->rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(stat->substr(close + 2));
-    char state = 0;
-    long ppid = 0, pgrp = 0;
-    rest >> state >> ppid >> pgrp;
-    long id = std::atol(e.path().filename().c_str());
-    if (state != 'Z' && (as_group ? pgrp == pid : id == pid)) return true;
-  }
-  return false;
-}
-
 // Live processes (not zombies) whose command line or working directory is under `root`.
 std::vector<std::string> processes_under(const fs::path& root) {
   std::vector<std::string> out;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <sstream>
 
 #include <chrono>
 #include <cstdlib>
@@ -37,6 +38,45 @@ int free_port() {
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
   if (from.empty()) return;
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+}
+
+std::optional<pid_t> read_pid(const std::filesystem::path& file) {
+  auto t = base::read_file(file);
+  if (!t.ok()) return std::nullopt;
+  try {
+    return static_cast<pid_t>(std::stol(*t));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool running(pid_t pid, bool as_group) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    auto stat = base::read_file(e.path() / "stat");
+    if (!stat.ok()) continue;
+    auto close = stat->rfind(')');
+    if (close == std::string::npos || close + 2 >= stat->size()) continue;
+    std::istringstream rest(stat->substr(close + 2));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    long id = std::atol(e.path().filename().c_str());
+    if (state != 'Z' && (as_group ? pgrp == pid : id == pid)) return true;
+  }
+  return false;
+}
+
+bool accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
 }
 
 RunResult run_nvflare(const std::vector<std::string>& args, const std::filesystem::path& cwd,

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +37,16 @@ int free_port();
 
 /// Replaces every occurrence of `from` (not empty) in `s`.
 void replace_all(std::string& s, const std::string& from, const std::string& to);
+
+/// The pid written in a pid file (pid.fl, daemon_pid.fl), or nullopt.
+std::optional<pid_t> read_pid(const std::filesystem::path& file);
+
+/// True when a live process (not a zombie: a container's init may never reap them) has this pid,
+/// or, with `as_group`, belongs to this process group.
+bool running(pid_t pid, bool as_group = false);
+
+/// True when something accepts TCP connections on 127.0.0.1:port now.
+bool accepts(int port);
 
 /// A fresh temporary directory, removed by the destructor.
 class TempDir {
