@@ -203,20 +203,20 @@ void ServerParent::stop() {
   cv_.notify_all();
   for (const auto& id : ids) abort_job(id, "the server is shutting down", nullptr).ignore();
   if (scheduler_.joinable()) scheduler_.join();
+  // Job threads end once their job processes are gone (aborted above); while stopping, finish_job
+  // leaves their entries for us to join and erase.
   for (;;) {
-    std::unique_ptr<RunningJob> job;
+    std::thread t;
+    std::string id;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (running_.empty()) break;
-      auto it = running_.begin();
-      if (it->second->thread.joinable()) {
-        std::thread t = std::move(it->second->thread);
-        mu_.unlock();
-        t.join();
-        mu_.lock();
-      }
-      running_.erase(it->first);
+      id = running_.begin()->first;
+      t = std::move(running_.begin()->second->thread);
     }
+    if (t.joinable()) t.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(id);
   }
   // Tell the clients the server is going away (best effort). Not on a restart: the clients were
   // ordered to restart first, and any that stayed reconnect to the restarted server.
