@@ -267,20 +267,8 @@ config::Value ServerParent::cmd_job_info(const Principal& who, const std::vector
 }
 
 config::Value ServerParent::cmd_remove_client(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: remove_client <client-name>");
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
-  const std::string& name = argv[1];
-  auto clients = client_names();
-  if (std::find(clients.begin(), clients.end(), name) == clients.end()) {
-    return error_reply("invalid_target", "invalid client: " + name);
-  }
   // A removed client that is still alive registers again at its next heartbeat, as in FLARE.
-  registrar_->remove(name);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    client_jobs_.erase(name);
-  }
-  return ok_string("Client " + name + " removed.");
+  return forget_client(who, argv, "Usage: remove_client <client-name>", " removed.");
 }
 
 config::Value ServerParent::cmd_check_status(const Principal& who, const std::vector<std::string>& argv) {
@@ -743,7 +731,12 @@ config::Value ServerParent::cmd_app_command(const Principal& who, const std::vec
 
 // dead <client-name> (hidden): the client is gone; it leaves the registrar at once.
 config::Value ServerParent::cmd_dead(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: dead <client-name>");
+  return forget_client(who, argv, "Usage: dead <client-name>", " is marked dead.");
+}
+
+config::Value ServerParent::forget_client(const Principal& who, const std::vector<std::string>& argv,
+                                          const std::string& usage, const std::string& done) {
+  if (argv.size() != 2) return error_reply("syntax_error", usage);
   if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
   const std::string& name = argv[1];
   auto clients = client_names();
@@ -755,8 +748,8 @@ config::Value ServerParent::cmd_dead(const Principal& who, const std::vector<std
     std::lock_guard<std::mutex> lock(mu_);
     client_jobs_.erase(name);
   }
-  log_->warn("client {} marked dead by {}", name, who.name);
-  return ok_string("Client " + name + " is marked dead.");
+  log_->warn("client {} removed by {} ({})", name, who.name, argv[0]);
+  return ok_string("Client " + name + done);
 }
 
 void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Responder respond) {

@@ -119,6 +119,9 @@ class ServerParent {
   config::Value cmd_list_sessions(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_sys_info(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_job_info(const Principal& who, const std::vector<std::string>& argv);
+  // remove_client / dead: the client leaves the registrar (`done` ends the reply's sentence).
+  config::Value forget_client(const Principal& who, const std::vector<std::string>& argv, const std::string& usage,
+                              const std::string& done);
   config::Value cmd_remove_client(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_restart(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_list_job_components(const Principal& who, const std::vector<std::string>& argv);

@@ -126,22 +126,51 @@ Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
   return parse_reply(r.payload.to_string());
 }
 
-Result<config::Value> AdminClient::download_job(const std::string& id, const fs::path& dest) {
+namespace {
+
+// `dest/id`, or `dest/id__N` when that exists (FLARE's rule).
+fs::path unique_target(const fs::path& dest, const std::string& id) {
+  std::error_code ec;
+  fs::create_directories(dest, ec);
+  fs::path target = dest / id;
+  for (int i = 1; fs::exists(target, ec); ++i) target = dest / (id + "__" + std::to_string(i));
+  return target;
+}
+
+// Moves a finished download into place (copies across file systems).
+Status place(const fs::path& from, const fs::path& target) {
+  std::error_code ec;
+  fs::rename(from, target, ec);
+  if (!ec) return Status::OK();
+  ec.clear();
+  fs::copy(from, target, fs::copy_options::recursive, ec);
+  if (ec) return base::errno_status(ec.value(), "cannot write the download to", target);
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::pair<config::Value, std::string>> AdminClient::fetch(const std::string& id, bool components) {
   cellnet::Message m;
   m.headers.set(deploy::kHdrJobId, id);
+  if (components) m.headers.set(deploy::kHdrComponents, "true");
   NVF_ASSIGN_OR_RETURN(cellnet::Message r,
                        cell_->request("server", std::string(deploy::kChannelAdmin),
                                       std::string(deploy::kTopicDownloadJob), std::move(m),
                                       std::max(timeout_, std::chrono::milliseconds(300000))));
   NVF_ASSIGN_OR_RETURN(config::Value reply, parse_reply(r.headers.get_or("reply", "{}")));
-  if (reply.value("status", "") != "ok") return reply;
-  std::error_code ec;
-  fs::create_directories(dest, ec);
-  fs::path target = dest / id;
-  for (int i = 1; fs::exists(target, ec); ++i) target = dest / (id + "__" + std::to_string(i));
+  return std::make_pair(std::move(reply), r.payload.to_string());
+}
+
+Result<config::Value> AdminClient::download_job(const std::string& id, const fs::path& dest) {
+  NVF_ASSIGN_OR_RETURN(auto fetched, fetch(id, false));
+  if (fetched.first.value("status", "") != "ok") return fetched.first;
+  const fs::path target = unique_target(dest, id);
   NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
   base::ScopedRemove cleanup(tmp);
-  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(r.payload.to_string(), tmp / "x"));
+  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(fetched.second, tmp / "x"));
+  // The server sends meta.json, job.zip and workspace.zip; the user gets them unpacked.
+  std::error_code ec;
   const fs::path content = tmp / "x" / id;
   const fs::path staged = tmp / "out";
   fs::create_directories(staged, ec);
@@ -152,38 +181,18 @@ Result<config::Value> AdminClient::download_job(const std::string& id, const fs:
     fs::rename(staged / "ws" / "workspace", staged / "workspace", ec);
     fs::remove_all(staged / "ws", ec);
   }
-  fs::rename(staged, target, ec);
-  if (ec) {  // another file system: copy
-    ec.clear();
-    fs::copy(staged, target, fs::copy_options::recursive, ec);
-    if (ec) return base::errno_status(ec.value(), "cannot write the download to", target);
-  }
+  NVF_RETURN_IF_ERROR(place(staged, target));
   return simple("ok", "string", "content downloaded to " + target.string());
 }
 
 Result<config::Value> AdminClient::download_job_components(const std::string& id, const fs::path& dest) {
-  cellnet::Message m;
-  m.headers.set(deploy::kHdrJobId, id);
-  m.headers.set(deploy::kHdrComponents, "true");
-  NVF_ASSIGN_OR_RETURN(cellnet::Message r,
-                       cell_->request("server", std::string(deploy::kChannelAdmin),
-                                      std::string(deploy::kTopicDownloadJob), std::move(m),
-                                      std::max(timeout_, std::chrono::milliseconds(300000))));
-  NVF_ASSIGN_OR_RETURN(config::Value reply, parse_reply(r.headers.get_or("reply", "{}")));
-  if (reply.value("status", "") != "ok") return reply;
-  std::error_code ec;
-  fs::create_directories(dest, ec);
-  fs::path target = dest / id;
-  for (int i = 1; fs::exists(target, ec); ++i) target = dest / (id + "__" + std::to_string(i));
+  NVF_ASSIGN_OR_RETURN(auto fetched, fetch(id, true));
+  if (fetched.first.value("status", "") != "ok") return fetched.first;
+  const fs::path target = unique_target(dest, id);
   NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
   base::ScopedRemove cleanup(tmp);
-  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(r.payload.to_string(), tmp / "x"));
-  fs::rename(tmp / "x" / id, target, ec);
-  if (ec) {  // another file system: copy
-    ec.clear();
-    fs::copy(tmp / "x" / id, target, fs::copy_options::recursive, ec);
-    if (ec) return base::errno_status(ec.value(), "cannot write the download to", target);
-  }
+  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(fetched.second, tmp / "x"));
+  NVF_RETURN_IF_ERROR(place(tmp / "x" / id, target));
   return simple("ok", "string", "content downloaded to " + target.string());
 }
 

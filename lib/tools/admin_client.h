@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "base/status.h"
 #include "cellnet/cell.h"
@@ -63,6 +64,8 @@ class AdminClient {
 
  private:
   AdminClient() = default;
+  /// The server's reply to a job download and the payload (a zip), as sent.
+  Result<std::pair<config::Value, std::string>> fetch(const std::string& id, bool components);
   runtime::AdminKit kit_;
   std::unique_ptr<cellnet::DriverRegistry> drivers_;
   std::unique_ptr<cellnet::Cell> cell_;
