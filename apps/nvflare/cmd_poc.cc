@@ -1,5 +1,4 @@
-// nvflare poc {prepare, prepare-jobs-dir, start, stop, clean}. prepare-jobs-dir parses FLARE
-// 2.7.2's flags and exits kExitNotAvailable.
+// nvflare poc {prepare, prepare-jobs-dir, start, stop, clean}.
 #include <iostream>
 #include <memory>
 #include <string>
@@ -25,12 +24,21 @@ struct PocCliOptions {
   std::string docker_image;
   bool debug = false;
   std::string service, exclude;  // start / stop
-  // placeholders
-  std::string text;
-  std::vector<std::string> words;
+  std::string text;                // prepare-jobs-dir -j
+  std::vector<std::string> words;  // start --gpu (accepted, unused)
 };
 
 void print_line(const std::string& line) { std::cout << line << std::endl; }
+
+bool ask(const std::string& prompt) {
+  std::cout << prompt << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) {
+    std::cout << "\n";
+    return false;
+  }
+  return answer == "y" || answer == "Y";
+}
 
 int run_prepare(const PocCliOptions& o) {
   auto config_path = tools::user_config_path();
@@ -45,15 +53,7 @@ int run_prepare(const PocCliOptions& o) {
   p.project_input = o.project_input;
   p.nvflare_bin = tools::self_exe().string();
   p.user_config = config_path;
-  p.confirm = [](const std::string& prompt) {
-    std::cout << prompt << std::flush;
-    std::string answer;
-    if (!std::getline(std::cin, answer)) {
-      std::cout << "\n";
-      return false;
-    }
-    return answer == "y" || answer == "Y";
-  };
+  p.confirm = ask;
   p.print = print_line;
   p.warn = [](const std::string& line) { std::cerr << line << std::endl; };
   auto prod = tools::poc_prepare(p);
@@ -77,25 +77,17 @@ int run_service(const PocCliOptions& o, bool start) {
   return report(start ? tools::poc_start(so) : tools::poc_stop(so));
 }
 
+
+int run_prepare_jobs_dir(const PocCliOptions& o) {
+  auto config = tools::load_user_config(tools::user_config_path());
+  if (!config.ok()) return report(config.status());
+  return report(tools::poc_prepare_jobs_dir(tools::poc_workspace(*config), o.text, ask, print_line));
+}
+
 int run_clean() {
   auto config = tools::load_user_config(tools::user_config_path());
   if (!config.ok()) return report(config.status());
   return report(tools::poc_clean(tools::poc_workspace(*config), print_line));
-}
-
-void not_available(AppContext& ctx, const std::string& command) {
-  std::cerr << "nvflare " << command << " is not available in this build yet.\n"
-            << "Available now: nvflare simulator, nvflare train, nvflare provision, nvflare poc (prepare, "
-               "clean), nvflare job (create, list_templates, show_variables, validate), nvflare config, "
-               "nvflare timeouts.\n";
-  ctx.exit_code = kExitNotAvailable;
-}
-
-CLI::App* pending(CLI::App& parent, AppContext& ctx, const std::string& name, const std::string& desc) {
-  CLI::App* sub = parent.add_subcommand(name, desc + " [not in this build yet]");
-  std::string full = "poc " + name;
-  sub->callback([&ctx, full] { not_available(ctx, full); });
-  return sub;
 }
 
 }  // namespace
@@ -114,9 +106,10 @@ void register_poc_command(CLI::App& app, AppContext& ctx) {
   prep->add_flag("--debug", o->debug, "debug output (also -debug)");
   prep->callback([o, &ctx] { ctx.exit_code = run_prepare(*o); });
 
-  CLI::App* pjd = pending(*poc, ctx, "prepare-jobs-dir", "link a jobs dir as the admin transfer dir");
-  pjd->add_option("-j,--jobs_dir", o->text, "jobs directory");
+  CLI::App* pjd = poc->add_subcommand("prepare-jobs-dir", "link a jobs dir as the admin's transfer (upload) dir");
+  pjd->add_option("-j,--jobs_dir", o->text, "jobs directory")->required();
   pjd->add_flag("--debug", o->debug, "debug output (also -debug)");
+  pjd->callback([o, &ctx] { ctx.exit_code = run_prepare_jobs_dir(*o); });
   for (const char* verb : {"start", "stop"}) {
     bool is_start = std::string(verb) == "start";
     CLI::App* sub = poc->add_subcommand(verb, is_start ? "start the POC server and clients (each by its start.sh)"

@@ -302,6 +302,41 @@ Status poc_start(const PocServiceOptions& o) {
   return Status::OK();
 }
 
+Status poc_prepare_jobs_dir(const fs::path& workspace, const fs::path& jobs_dir,
+                            const std::function<bool(const std::string& prompt)>& confirm,
+                            const std::function<void(const std::string&)>& print) {
+  NVF_ASSIGN_OR_RETURN(auto parts, poc_participants(workspace));
+  std::error_code ec;
+  if (jobs_dir.empty() || !fs::is_directory(jobs_dir, ec)) {
+    return InvalidArgumentError("jobs directory '" + jobs_dir.string() + "' does not exist or is not a folder (-j)");
+  }
+  const fs::path target = fs::absolute(jobs_dir).lexically_normal();
+  std::optional<fs::path> admin;
+  for (const auto& p : parts) {
+    if (p.type == "admin" && (!admin || p.name == "admin@nvidia.com")) admin = p.dir;
+  }
+  if (!admin) return FailedPreconditionError("the POC project has no admin participant");
+  NVF_ASSIGN_OR_RETURN(runtime::AdminKit kit, runtime::load_admin_kit(*admin, "fed_admin.json"));
+  const fs::path transfer = kit.upload_dir;
+  if (fs::is_symlink(transfer, ec)) {
+    fs::remove(transfer, ec);
+  } else if (fs::exists(transfer, ec)) {
+    if (!fs::is_empty(transfer, ec)) {
+      std::string prompt = "job directory '" + transfer.string() + "' is not empty, replace with new one ? (y/N) ";
+      if (!confirm || !confirm(prompt)) {
+        if (print) print("'" + transfer.string() + "' is left unchanged.");
+        return Status::OK();
+      }
+    }
+    fs::remove_all(transfer, ec);
+    if (ec) return base::errno_status(ec.value(), "cannot remove", transfer);
+  }
+  fs::create_directory_symlink(target, transfer, ec);
+  if (ec) return base::errno_status(ec.value(), "cannot link " + target.string() + " as", transfer);
+  if (print) print("link job directory from " + target.string() + " to " + transfer.string());
+  return Status::OK();
+}
+
 Status poc_stop(const PocServiceOptions& o) {
   NVF_ASSIGN_OR_RETURN(auto parts, poc_participants(o.workspace));
   // Clients first, the server last.

@@ -82,6 +82,15 @@ Status poc_start(const PocServiceOptions& options);
 /// jobs), waits up to `grace` for the daemon and its watchdog to exit, then kills what is left.
 Status poc_stop(const PocServiceOptions& options);
 
+/// `poc prepare-jobs-dir -j DIR`: makes the project admin's upload folder (its kit's transfer/)
+/// a symbolic link to `jobs_dir`, so that console commands such as `submit_job hello-pt` find the
+/// jobs there. A transfer/ that holds files is replaced only when `confirm` says so (an answer
+/// other than y leaves it as it is). Errors: the POC workspace is not prepared, `jobs_dir` is not
+/// a folder.
+Status poc_prepare_jobs_dir(const std::filesystem::path& workspace, const std::filesystem::path& jobs_dir,
+                            const std::function<bool(const std::string& prompt)>& confirm,
+                            const std::function<void(const std::string&)>& print);
+
 /// Removes the workspace. Errors: FAILED_PRECONDITION when the system is running (a server
 /// pid.fl exists), when the folder lacks the POC marker, or when there is no workspace.
 Status poc_clean(const std::filesystem::path& workspace,

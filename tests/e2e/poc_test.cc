@@ -116,6 +116,40 @@ TEST_F(PocTest, PrepareWithProjectInputIgnoresClientFlags) {
   EXPECT_TRUE(fs::exists(ws() / "project.yml"));
 }
 
+TEST_F(PocTest, PrepareJobsDirLinksTheAdminsUploadFolder) {
+  ASSERT_EQ(poc({"prepare", "-n", "1"}).exit_code, 0);
+  fs::path jobs = work_.path() / "my-jobs";
+  fs::create_directories(jobs / "hello");
+  const fs::path transfer = prod() / "admin@nvidia.com" / "transfer";
+  RunResult r = poc({"prepare-jobs-dir", "-j", jobs.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("link job directory from " + jobs.string() + " to " + transfer.string()), std::string::npos)
+      << r.out;
+  ASSERT_TRUE(fs::is_symlink(transfer));
+  EXPECT_EQ(fs::read_symlink(transfer), jobs);
+  EXPECT_TRUE(fs::is_directory(transfer / "hello"));
+  // Linking again replaces the link; a missing folder is an error naming it.
+  EXPECT_EQ(poc({"prepare-jobs-dir", "-j", jobs.string()}).exit_code, 0);
+  RunResult missing = poc({"prepare-jobs-dir", "-j", (work_.path() / "nope").string()});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("nope' does not exist"), std::string::npos) << missing.out;
+}
+
+TEST_F(PocTest, PrepareJobsDirKeepsAnUploadFolderWithFilesUnlessToldYes) {
+  ASSERT_EQ(poc({"prepare", "-n", "1"}).exit_code, 0);
+  const fs::path transfer = prod() / "admin@nvidia.com" / "transfer";
+  fs::remove(transfer);
+  fs::create_directories(transfer);
+  ASSERT_TRUE(base::atomic_write(transfer / "keep.txt", "keep").ok());
+  fs::path jobs = work_.path() / "my-jobs";
+  fs::create_directories(jobs);
+  RunResult r = poc({"prepare-jobs-dir", "-j", jobs.string()});  // stdin is /dev/null: "no"
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("is not empty, replace with new one ? (y/N)"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::is_symlink(transfer));
+  EXPECT_TRUE(fs::exists(transfer / "keep.txt"));
+}
+
 TEST_F(PocTest, StartAndStopBeforePrepareSayWhatToDo) {
   for (const char* verb : {"start", "stop"}) {
     RunResult r = poc({verb});
