@@ -66,7 +66,7 @@ class AbortSwitch {
     fn_ = std::move(fn);
     if (requested_) fn_(why_);
   }
-  void detach() {
+  void release() {
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = nullptr;
   }
@@ -150,7 +150,7 @@ int run_server_job_process(const JobProcessOptions& o) {
     log->info("job {}: running with clients {}", o.job_id, base::join(o.clients, ", "));
     run_status = engine.run(*workflows);
   }
-  stop.detach();
+  stop.release();
   bool error = !run_status.ok() && !stop.requested();
   if (!run_status.ok()) log->error("job {} ended: {}", o.job_id, run_status.message());
   config::Value report = {{"execution_error", error}, {"error", run_status.ok() ? "" : run_status.message()}};
@@ -227,7 +227,7 @@ int run_client_job_process(const JobProcessOptions& o) {
     LifelineWatch lifeline([&] { request_abort("the client parent is gone"); });
     run_status = engine->run();
   }
-  stop.detach();
+  stop.release();
   if (!run_status.ok()) log->warn("job {} ended: {}", o.job_id, run_status.message());
   engine.reset();
   cell->stop();

@@ -218,6 +218,7 @@ void ServerParent::stop() {
     std::lock_guard<std::mutex> lock(mu_);
     running_.erase(id);
   }
+  join_finished();
   // Tell the clients the server is going away (best effort). Not on a restart: the clients were
   // ordered to restart first, and any that stayed reconnect to the restarted server.
   for (const auto& c : restart_requested_ ? std::vector<std::string>{} : client_names()) {
@@ -300,6 +301,7 @@ void ServerParent::run_scheduler() {
     cv_.wait_for(lock, opt_.schedule_interval);
     if (stopping_ || shutdown_requested_) break;
     lock.unlock();
+    join_finished();
     sweep_dead_clients();
     std::vector<config::Value> jobs = store_->list();
     lock.lock();
@@ -559,13 +561,25 @@ void ServerParent::finish_job(RunningJob& job, const std::string& status, const 
     log_->warn("job {}: {}{}", job.id, status, why.empty() ? "" : " (" + why + ")");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  // The thread object is joined by whoever erases it: detach ourselves when not stopping.
+  // This thread ends right after this: the scheduler (or stop()) joins it from finished_. While
+  // stopping, stop() joins and erases the running entries itself.
   auto it = running_.find(job.id);
   if (it != running_.end() && !stopping_) {
-    it->second->thread.detach();
+    finished_.push_back(std::move(it->second));
     running_.erase(it);
   }
   cv_.notify_all();
+}
+
+void ServerParent::join_finished() {
+  std::vector<std::unique_ptr<RunningJob>> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done.swap(finished_);
+  }
+  for (auto& job : done) {
+    if (job->thread.joinable()) job->thread.join();
+  }
 }
 
 void ServerParent::abort_clients(const std::string& job_id, const std::vector<std::string>& clients) {

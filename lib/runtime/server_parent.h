@@ -100,6 +100,8 @@ class ServerParent {
   void run_job(std::string id);
   Status deploy_and_start(RunningJob& job, const config::Value& meta, const std::filesystem::path& run_dir);
   void finish_job(RunningJob& job, const std::string& status, const std::string& why);
+  /// Joins the threads of jobs that ended (each ends right after moving itself to finished_).
+  void join_finished();
   void abort_clients(const std::string& job_id, const std::vector<std::string>& clients);
   void handle_run_status(const cellnet::Message& request, cellnet::Responder respond);
 
@@ -157,6 +159,7 @@ class ServerParent {
   std::atomic<bool> restart_requested_{false};
   std::string shutdown_reason_;
   std::map<std::string, std::unique_ptr<RunningJob>> running_;
+  std::vector<std::unique_ptr<RunningJob>> finished_;  // ended; their threads are joined by join_finished()
   std::map<std::string, std::set<std::string>> client_jobs_;  // client → jobs in its last heartbeat
   std::thread scheduler_;
 };
