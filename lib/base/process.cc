@@ -1,9 +1,12 @@
 #include "base/process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -291,6 +294,37 @@ bool wait_for_exit(pid_t pid, std::chrono::steady_clock::time_point deadline) {
   }
   ::close(fd);
   return gone;
+}
+
+std::optional<pid_t> read_pid_file(const std::filesystem::path& file) {
+  auto text = read_file(file);
+  if (!text.ok()) return std::nullopt;
+  try {
+    long pid = std::stol(*text);
+    if (pid > 1) return static_cast<pid_t>(pid);
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+bool process_running(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return true;
+  auto close = stat->rfind(')');  // the state follows the command name in parentheses
+  return close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] != 'Z';
+}
+
+bool local_port_accepts(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
 }
 
 }  // namespace nvf::base

@@ -87,6 +87,17 @@ Result<ChildProcess> spawn(const SpawnOptions& options);
 /// In a child started with `lifeline`: the fd to watch (from NVF_LIFELINE_FD), or -1.
 int inherited_lifeline_fd();
 
+/// The pid in a pid file (FLARE's pid.fl, daemon_pid.fl), or nullopt when the file is missing or
+/// holds no pid above 1.
+std::optional<pid_t> read_pid_file(const std::filesystem::path& file);
+
+/// True when process `pid` exists and is not a zombie waiting for its parent (a container's init
+/// may never reap them).
+bool process_running(pid_t pid);
+
+/// True when something accepts TCP connections on 127.0.0.1:`port` now.
+bool local_port_accepts(int port);
+
 /// Waits until process `pid` (not necessarily our child) no longer exists or `deadline` passes
 /// (a pidfd where the kernel has them). Returns true when it is gone.
 bool wait_for_exit(pid_t pid, std::chrono::steady_clock::time_point deadline);

@@ -1,21 +1,16 @@
 #include "tools/poc.h"
-#include "base/process.h"
-#include "config/value.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <thread>
-
 #include <cstdlib>
 #include <system_error>
+#include <thread>
 
 #include "base/files.h"
+#include "base/process.h"
 #include "base/strings.h"
+#include "config/value.h"
 #include "runtime/startup_kit.h"
 #include "tools/provision.h"
 #include "tools/provision_internal.h"
@@ -205,39 +200,6 @@ bool selected(const PocParticipant& p, const std::string& only, const std::strin
   return exclude.empty() || p.name != exclude;
 }
 
-std::optional<pid_t> read_pid(const fs::path& file) {
-  auto text = base::read_file(file);
-  if (!text.ok()) return std::nullopt;
-  try {
-    pid_t pid = static_cast<pid_t>(std::stol(std::string(base::trim(*text))));
-    if (pid > 1) return pid;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
-// A process that exists and is not a zombie waiting for its parent.
-// True when something accepts TCP connections on 127.0.0.1:port.
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-bool alive(pid_t pid) {
-  if (::kill(pid, 0) != 0) return false;
-  auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat.ok()) return true;
-  auto close = stat->rfind(')');
-  return close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] != 'Z';
-}
-
 }  // namespace
 
 Status poc_start(const PocServiceOptions& o) {
@@ -253,8 +215,8 @@ Status poc_start(const PocServiceOptions& o) {
       continue;
     }
     if (p.type != "server" && p.type != "client") continue;
-    auto pid = read_pid(p.dir / "daemon_pid.fl");
-    if (pid && alive(*pid)) {
+    auto pid = base::read_pid_file(p.dir / "daemon_pid.fl");
+    if (pid && base::process_running(*pid)) {
       if (o.print) o.print(p.name + " is already running (pid " + std::to_string(*pid) + ")");
       continue;
     }
@@ -276,9 +238,9 @@ Status poc_start(const PocServiceOptions& o) {
     // start.sh returns at once; the watchdog records its pid and the daemon's soon after.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (;;) {
-      auto watchdog = read_pid(p.dir / "daemon_pid.fl");
-      auto daemon = read_pid(p.dir / "pid.fl");
-      if (watchdog && daemon && alive(*daemon)) break;
+      auto watchdog = base::read_pid_file(p.dir / "daemon_pid.fl");
+      auto daemon = base::read_pid_file(p.dir / "pid.fl");
+      if (watchdog && daemon && base::process_running(*daemon)) break;
       if (std::chrono::steady_clock::now() > deadline) {
         return InternalError(p.name + " did not start within 10 s; see " + (p.dir / "log_console.txt").string());
       }
@@ -288,7 +250,7 @@ Status poc_start(const PocServiceOptions& o) {
     if (p.type == "server") {
       auto kit = runtime::load_server_kit(p.dir, "fed_server.json");
       if (!kit.ok()) return kit.status();
-      while (!(accepts(kit->fl_port) && accepts(kit->admin_port))) {
+      while (!(base::local_port_accepts(kit->fl_port) && base::local_port_accepts(kit->admin_port))) {
         if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(20)) {
           return InternalError("the server did not accept connections on ports " + std::to_string(kit->fl_port) +
                                " and " + std::to_string(kit->admin_port) + " within 30 s; see " +
@@ -349,15 +311,15 @@ Status poc_stop(const PocServiceOptions& o) {
   std::vector<Stopping> stopping;
   for (const auto& p : parts) {
     if (!selected(p, o.only, o.exclude) || (p.type != "server" && p.type != "client")) continue;
-    Stopping s{p.name, p.dir, read_pid(p.dir / "daemon_pid.fl"), read_pid(p.dir / "pid.fl")};
-    if (!(s.watchdog && alive(*s.watchdog)) && !(s.daemon && alive(*s.daemon))) {
+    Stopping s{p.name, p.dir, base::read_pid_file(p.dir / "daemon_pid.fl"), base::read_pid_file(p.dir / "pid.fl")};
+    if (!(s.watchdog && base::process_running(*s.watchdog)) && !(s.daemon && base::process_running(*s.daemon))) {
       if (o.print) o.print(p.name + " is not running");
       continue;
     }
     if (o.print) o.print("stop: " + p.name);
     // The watchdog stops once the process exits and shutdown.fl exists; the daemon stops its jobs on SIGTERM.
     base::atomic_write(p.dir / "shutdown.fl", "shutdown\n").ignore();
-    if (s.daemon && alive(*s.daemon)) ::kill(*s.daemon, SIGTERM);
+    if (s.daemon && base::process_running(*s.daemon)) ::kill(*s.daemon, SIGTERM);
     stopping.push_back(s);
   }
   // Wait (bounded) for every watchdog and daemon to go; what remains is killed.
@@ -366,7 +328,7 @@ Status poc_stop(const PocServiceOptions& o) {
   for (const auto& s : stopping) {
     for (std::optional<pid_t> pid : {s.daemon, s.watchdog}) {
       if (!pid) continue;
-      if (!base::wait_for_exit(*pid, deadline) && alive(*pid)) {
+      if (!base::wait_for_exit(*pid, deadline) && base::process_running(*pid)) {
         ::kill(*pid, SIGKILL);
         killed.push_back(s.name + " (pid " + std::to_string(*pid) + ")");
       }

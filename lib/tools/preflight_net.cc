@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "base/files.h"
+#include "base/process.h"
 #include "base/strings.h"
 #include "cellnet/cell.h"
 #include "runtime/registration.h"
@@ -163,22 +164,8 @@ Status register_once(const runtime::KitCommon& kit, const std::string& kind, con
 }
 
 std::optional<pid_t> running_pid(const fs::path& root) {
-  auto text = base::read_file(root / "pid.fl");
-  if (!text.ok()) return std::nullopt;
-  pid_t pid = 0;
-  try {
-    pid = static_cast<pid_t>(std::stol(std::string(base::trim(*text))));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (pid <= 1 || ::kill(pid, 0) != 0) return std::nullopt;
-  // A zombie waiting for its parent is not running.
-  auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (stat.ok()) {
-    auto close = stat->rfind(')');
-    if (close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'Z')
-      return std::nullopt;
-  }
+  auto pid = base::read_pid_file(root / "pid.fl");
+  if (!pid || !base::process_running(*pid)) return std::nullopt;
   return pid;
 }
 

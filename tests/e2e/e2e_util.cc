@@ -40,15 +40,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
 }
 
-std::optional<pid_t> read_pid(const std::filesystem::path& file) {
-  auto t = base::read_file(file);
-  if (!t.ok()) return std::nullopt;
-  try {
-    return static_cast<pid_t>(std::stol(*t));
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
+std::optional<pid_t> read_pid(const std::filesystem::path& file) { return base::read_pid_file(file); }
 
 bool running(pid_t pid, bool as_group) {
   std::error_code ec;
@@ -67,17 +59,7 @@ bool running(pid_t pid, bool as_group) {
   return false;
 }
 
-bool accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
+bool accepts(int port) { return base::local_port_accepts(port); }
 
 RunResult run_nvflare(const std::vector<std::string>& args, const std::filesystem::path& cwd,
                       const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {

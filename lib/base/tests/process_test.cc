@@ -1,6 +1,8 @@
 #include "base/process.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -110,6 +112,39 @@ TEST(ProcessTest, TerminateKillsWholeGroup) {
   struct pollfd p{pidfd, POLLIN, 0};
   EXPECT_EQ(::poll(&p, 1, 5000), 1) << "the grandchild in the group is still running";
   ::close(pidfd);
+}
+
+TEST(ProcessTest, PidFilesRunningProcessesAndLocalPorts) {
+  auto dir = make_temp_dir("nvf-pid-test");
+  ASSERT_TRUE(dir.ok());
+  ScopedRemove cleanup(*dir);
+  ASSERT_TRUE(atomic_write(*dir / "pid.fl", std::to_string(::getpid()) + "\n").ok());
+  ASSERT_TRUE(atomic_write(*dir / "bad.fl", "not a pid").ok());
+  EXPECT_EQ(read_pid_file(*dir / "pid.fl"), ::getpid());
+  EXPECT_EQ(read_pid_file(*dir / "bad.fl"), std::nullopt);
+  EXPECT_EQ(read_pid_file(*dir / "missing.fl"), std::nullopt);
+  EXPECT_TRUE(process_running(::getpid()));
+  // A child that exited and was reaped is gone.
+  SpawnOptions o;
+  o.argv = {"true"};
+  auto child = spawn(o);
+  ASSERT_TRUE(child.ok());
+  pid_t pid = child->pid();
+  ASSERT_TRUE(child->wait(std::chrono::seconds(10)).ok());
+  EXPECT_FALSE(process_running(pid));
+  // A listening socket accepts; once closed, its port does not.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  EXPECT_TRUE(local_port_accepts(port));
+  ::close(fd);
+  EXPECT_FALSE(local_port_accepts(port));
 }
 
 }  // namespace
