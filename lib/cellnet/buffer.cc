@@ -18,7 +18,8 @@ Slice Slice::from_string(std::string s) {
 }
 
 Slice Slice::allocate(size_t size, std::byte** out) {
-  std::shared_ptr<std::byte[]> owner(new std::byte[size ? size : 1]());
+  // Not zeroed: every caller fills the bytes (zeroing a received frame's buffer was a wasted pass).
+  std::shared_ptr<std::byte[]> owner(new std::byte[size ? size : 1]);
   Slice s;
   s.data = owner.get();
   s.size = size;

@@ -25,7 +25,8 @@ struct Slice {
   static Slice copy_of(std::string_view bytes);
   /// A slice that takes ownership of `s` (no copy of the characters).
   static Slice from_string(std::string s);
-  /// A slice that owns a new zeroed buffer of `size` bytes; `out` receives the writable pointer.
+  /// A slice that owns a new buffer of `size` bytes, not initialized: the caller fills all of it
+  /// through `out`, the writable pointer, before sharing the slice.
   static Slice allocate(size_t size, std::byte** out);
   /// A sub-range sharing the owner.
   Slice sub(size_t offset, size_t length) const;

@@ -82,6 +82,13 @@ void Cell::request_async(const std::string& target, const std::string& channel, 
   impl_->request_async(target, channel, topic, std::move(message), timeout, std::move(done));
 }
 
+void Cell::request_async(const std::string& target, const std::string& channel, const std::string& topic,
+                         Message message, std::chrono::milliseconds timeout,
+                         std::function<void(Result<Message>)> done, ReplyPlacement place) {
+  impl_->request_async(target, channel, topic, std::move(message), timeout, std::move(done), false,
+                       std::move(place));
+}
+
 Status Cell::fire(const std::string& target, const std::string& channel, const std::string& topic,
                   Message message) {
   return impl_->fire(target, channel, topic, std::move(message));

@@ -66,6 +66,15 @@ struct CellOptions {
   uint64_t max_message_size = 2144337904;
 };
 
+/// Where the payload of a request's reply may be read into: called with the reply's headers and
+/// payload size, on a transport thread, before the payload is read; returns memory for exactly
+/// that many bytes or an empty target (then the driver allocates). Only drivers that read payloads
+/// themselves ask (uds, tcp), only for a reply that reaches this cell in one frame (not streamed)
+/// through a connection without an IncomingFilter, and only while the request waits. Must not
+/// block. The memory must hold nothing the caller still needs until the reply is delivered: a
+/// connection lost mid-payload leaves it partly written.
+using ReplyPlacement = std::function<PayloadTarget(const Headers& reply_headers, uint64_t payload_len)>;
+
 /// A request handler: returns the reply, or an error the requester receives as a Status.
 using RequestHandler = std::function<Result<Message>(const Message& request)>;
 /// Sends the reply of an asynchronous request handler; may be called once, from any thread, later.
@@ -141,6 +150,11 @@ class Cell {
   void request_async(const std::string& target, const std::string& channel, const std::string& topic,
                      Message message, std::chrono::milliseconds timeout,
                      std::function<void(Result<Message>)> done);
+  /// As above; `place` may name the memory the reply's payload is read into as it arrives (see
+  /// ReplyPlacement), so a download lands in its destination without a copy.
+  void request_async(const std::string& target, const std::string& channel, const std::string& topic,
+                     Message message, std::chrono::milliseconds timeout,
+                     std::function<void(Result<Message>)> done, ReplyPlacement place);
   /// Fire-and-forget. Errors: UNAVAILABLE when no route exists now; later failures are logged.
   Status fire(const std::string& target, const std::string& channel, const std::string& topic, Message message);
 

@@ -38,7 +38,7 @@ class Cell::Impl : public ConnectionHandler {
   void on_peer_event(PeerCallback cb);
   void request_async(const std::string& target, const std::string& channel, const std::string& topic,
                      Message message, std::chrono::milliseconds timeout, std::function<void(Result<Message>)> done,
-                     bool inline_done = false);
+                     bool inline_done = false, ReplyPlacement place = nullptr);
   Status fire(const std::string& target, const std::string& channel, const std::string& topic, Message message);
   CellStats stats() const;
   void set_auth_headers(Headers headers);
@@ -46,6 +46,8 @@ class Cell::Impl : public ConnectionHandler {
   // ConnectionHandler (driver threads).
   void on_connected(const std::shared_ptr<Connection>& conn) override;
   void on_frame(const std::shared_ptr<Connection>& conn, Frame frame) override;
+  PayloadTarget payload_target(const std::shared_ptr<Connection>& conn, const Frame& head,
+                               uint64_t payload_len) override;
   void on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) override;
   // A connection accepted by a filtered listener (its Gate calls this instead of on_connected).
   void on_accepted(const std::shared_ptr<Connection>& conn,
@@ -67,6 +69,7 @@ class Cell::Impl : public ConnectionHandler {
     Clock::time_point deadline;
     std::function<void(Result<Message>)> done;
     bool inline_done = false;  // done only sets a promise: run it where the reply is matched
+    ReplyPlacement place;      // where the reply's payload may be read into; null: anywhere
   };
   struct RxStream {
     const Connection* conn = nullptr;  // the chunks arrive through it: dropped when it closes

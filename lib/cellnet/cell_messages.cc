@@ -65,7 +65,8 @@ Status Cell::Impl::send_message(const std::string& target, Message message, std:
 
 void Cell::Impl::request_async(const std::string& target, const std::string& channel, const std::string& topic,
                                Message message, std::chrono::milliseconds timeout,
-                               std::function<void(Result<Message>)> done, bool inline_done) {
+                               std::function<void(Result<Message>)> done, bool inline_done,
+                               ReplyPlacement place) {
   if (timeout.count() <= 0) timeout = opt.default_request_timeout;
   std::string req_id = new_id("r");
   message.headers.set(hdr::kChannel, channel);
@@ -81,7 +82,8 @@ void Cell::Impl::request_async(const std::string& target, const std::string& cha
     }
     // The deadline is set again once the request is fully sent (streams take their own time).
     waiters_[req_id] =
-        Waiter{target, "", Clock::now() + timeout + std::chrono::hours(24 * 365), std::move(done), inline_done};
+        Waiter{target, "", Clock::now() + timeout + std::chrono::hours(24 * 365), std::move(done), inline_done,
+               std::move(place)};
   }
   auto send = [this, target, req_id, timeout, m = std::move(message)]() mutable {
     std::string via;
@@ -140,6 +142,28 @@ void Cell::Impl::complete_waiter(const std::string& req_id, Result<Message> resu
     return;
   }
   completions_.post([done = std::move(done), r = std::move(result)]() mutable { done(std::move(r)); });
+}
+
+PayloadTarget Cell::Impl::payload_target(const std::shared_ptr<Connection>& conn, const Frame& head,
+                                         uint64_t payload_len) {
+  // Only a whole (unstreamed) OK reply addressed to this cell, from the cell it asked.
+  const Headers& h = head.headers;
+  if (head.type != FrameType::kData || h.has(hdr::kStreamType) ||
+      h.get(hdr::kMsgType) != std::optional<std::string_view>("reply") ||
+      h.get_or(hdr::kReturnCode, std::string(rc::kOk)) != rc::kOk ||
+      h.get_or(hdr::kDestination, "") != opt.fqcn) {
+    return {};
+  }
+  ReplyPlacement place;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (filters_.count(conn.get())) return {};  // frames checked after they are read: never placed
+    auto it = waiters_.find(h.get_or(hdr::kReqId, ""));
+    if (it == waiters_.end() || !it->second.place || h.get_or(hdr::kOrigin, "") != it->second.target)
+      return {};
+    place = it->second.place;
+  }
+  return place(h, payload_len);
 }
 
 void Cell::Impl::reply_to(const Message& request, Result<Message> result) {

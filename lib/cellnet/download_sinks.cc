@@ -1,15 +1,18 @@
 // The convenience downloads of downloader.h: consumers that fill tensors, a Buffer or a file.
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "base/files.h"
+#include "base/prefault.h"
 #include "cellnet/downloader.h"
 
 namespace nvf::cellnet {
 
 namespace {
 
-// Allocates every tensor once at start() and copies each range into place.
+// Allocates every tensor once at start() and copies each range into place. A Prefaulter faults the
+// new tensors' pages in on another thread ahead of the copies (base/prefault.h).
 class TensorSink : public DownloadConsumer {
  public:
   Status start(const Manifest& manifest) override {
@@ -28,6 +31,14 @@ class TensorSink : public DownloadConsumer {
       names_.push_back(item.name);
       tensors_.push_back(std::move(t));
     }
+    std::vector<base::Prefaulter::Region> regions;
+    for (tensor::Tensor& t : tensors_) regions.emplace_back(t.mutable_data(), t.nbytes());
+    prefaulter_ = std::make_unique<base::Prefaulter>(std::move(regions));
+    return Status::OK();
+  }
+
+  Status finish() override {
+    prefaulter_.reset();
     return Status::OK();
   }
 
@@ -38,11 +49,20 @@ class TensorSink : public DownloadConsumer {
                            " overruns tensor '" + names_[item] + "' of " +
                            std::to_string(t.nbytes()) + " bytes");
     }
-    std::memcpy(t.mutable_data() + offset, bytes.data, bytes.size);
+    std::byte* dst = t.mutable_data() + offset;
+    if (bytes.data != dst) std::memcpy(dst, bytes.data, bytes.size);  // else read in place
     return Status::OK();
   }
 
+  PayloadTarget destination(size_t item, uint64_t offset, uint64_t length) override {
+    if (item >= tensors_.size()) return {};
+    tensor::Tensor& t = tensors_[item];
+    if (offset > t.nbytes() || length > t.nbytes() - offset) return {};
+    return PayloadTarget{t.mutable_data() + offset, t.keep_alive()};
+  }
+
   Result<tensor::TensorDict> take() {
+    prefaulter_.reset();
     tensor::TensorDict out;
     for (size_t i = 0; i < tensors_.size(); ++i)
       NVF_RETURN_IF_ERROR(out.insert(names_[i], std::move(tensors_[i])));
@@ -52,6 +72,7 @@ class TensorSink : public DownloadConsumer {
  private:
   std::vector<std::string> names_;
   std::vector<tensor::Tensor> tensors_;
+  std::unique_ptr<base::Prefaulter> prefaulter_;  // declared last: stops before tensors_ go
 };
 
 Status require_one_item(const Manifest& manifest) {

@@ -135,15 +135,32 @@ Status aborted_error(const std::string& source, const std::string& ref_id) {
 }
 
 void send_request(Cell& cell, const std::string& source, Message m, const DownloadOptions& o,
-                  const std::shared_ptr<Inbox>& inbox, Range r) {
-  cell.request_async(source, std::string(wire::kChannel), std::string(wire::kTopic), std::move(m),
-                     o.per_request_timeout, [inbox, r](Result<Message> reply) {
-                       {
-                         std::lock_guard<std::mutex> lock(inbox->mu);
-                         inbox->replies.emplace_back(r, std::move(reply));
-                       }
-                       inbox->cv.notify_all();
-                     });
+                  const std::shared_ptr<Inbox>& inbox, Range r, ReplyPlacement place = nullptr) {
+  cell.request_async(
+      source, std::string(wire::kChannel), std::string(wire::kTopic), std::move(m),
+      o.per_request_timeout,
+      [inbox, r](Result<Message> reply) {
+        {
+          std::lock_guard<std::mutex> lock(inbox->mu);
+          inbox->replies.emplace_back(r, std::move(reply));
+        }
+        inbox->cv.notify_all();
+      },
+      std::move(place));
+}
+
+// Lets the transport read the reply to `r` into `dest`, when the reply is what was asked for: an
+// OK reply for exactly the range's offset with no more than its length.
+ReplyPlacement placement_for(const Range& r, PayloadTarget dest) {
+  if (dest.data == nullptr) return nullptr;
+  return [r, dest = std::move(dest)](const Headers& h, uint64_t payload_len) -> PayloadTarget {
+    if (payload_len == 0 || payload_len > r.length || h.get_int(wire::kCode) != 0 ||
+        h.get_int(wire::kOffset) != static_cast<int64_t>(r.offset) ||
+        h.get_int(wire::kLength) != static_cast<int64_t>(payload_len)) {
+      return {};
+    }
+    return dest;
+  };
 }
 
 class RangePuller {
@@ -159,6 +176,8 @@ class RangePuller {
         inbox_(std::make_shared<Inbox>()) {
     chunk_ = o_.chunk_size ? o_.chunk_size : (m_.chunk_size ? m_.chunk_size : kDefaultChunkSize);
     if (m_.chunk_size) chunk_ = std::min(chunk_, m_.chunk_size);
+    if (!o_.chunk_size && cell_.options().chunk_size)
+      chunk_ = std::min<uint64_t>(chunk_, cell_.options().chunk_size);
     max_in_flight_ = std::max<size_t>(1, o_.max_in_flight);
   }
 
@@ -210,7 +229,9 @@ class RangePuller {
     ++stats_.requests;
     ++in_flight_;
     stats_.peak_in_flight = std::max(stats_.peak_in_flight, in_flight_);
-    send_request(cell_, m_.source, std::move(m), o_, inbox_, r);
+    PayloadTarget dest = consumer_.destination(r.item, r.offset, r.length);
+    if (dest.data != nullptr) destinations_[{r.item, r.offset}] = dest.data;
+    send_request(cell_, m_.source, std::move(m), o_, inbox_, r, placement_for(r, std::move(dest)));
   }
 
   // Retries (and remainders of short replies) go first and only need a free request slot; fresh
@@ -284,11 +305,18 @@ class RangePuller {
            ready_.begin()->first == std::make_pair(deliver_.item, deliver_.offset)) {
       Buffer bytes = std::move(ready_.begin()->second);
       ready_.erase(ready_.begin());
+      const std::byte* dest = nullptr;
+      if (auto d = destinations_.find({deliver_.item, deliver_.offset}); d != destinations_.end()) {
+        dest = d->second;
+        destinations_.erase(d);
+      }
       // A range stays within its item; a streamed reply may hold several slices.
       for (const Slice& slice : bytes.slices()) {
         NVF_RETURN_IF_ERROR(
             consumer_.consume(deliver_.item, deliver_.offset, slice).with_context(describe()));
         stats_.bytes += slice.size;
+        if (slice.data == dest) stats_.placed_bytes += slice.size;
+        if (dest) dest += slice.size;
         deliver_.offset += slice.size;
       }
       normalize(deliver_);
@@ -310,6 +338,8 @@ class RangePuller {
   Cursor deliver_;                                         // next byte the consumer expects
   std::multimap<SteadyClock::time_point, Range> pending_;  // retries and remainders, by due time
   std::map<std::pair<size_t, uint64_t>, Buffer> ready_;    // received, not yet consumed
+  // Where the consumer wanted the ranges requested so far (placed_bytes counts those read there).
+  std::map<std::pair<size_t, uint64_t>, const std::byte*> destinations_;
 };
 
 // One request with the download retry rules (for the manifest and the final "done").

@@ -54,7 +54,9 @@ struct DownloadOptions {
   std::chrono::milliseconds initial_backoff{2000};  // download_retry_initial_backoff; doubles
   std::chrono::milliseconds max_backoff{60000};     // download_retry_max_backoff
   size_t max_in_flight = 4;                         // requests (and unconsumed ranges) at once
-  /// Range size; 0 = the manifest's chunk_size (the source's), or 2 MiB when that is 0 too.
+  /// Range size; 0 = the manifest's chunk_size (the source's), or 2 MiB when that is 0 too, and
+  /// no more than the cell's streaming chunk size, so that each reply travels in one frame and
+  /// can be read straight into the consumer's destination (DownloadConsumer::destination).
   uint64_t chunk_size = 0;
   std::shared_ptr<AbortSignal> abort;  // optional
   /// Counts completions at the source; "" = the cell's FQCN. Distinct receivers in one cell (tests,
@@ -72,8 +74,18 @@ class DownloadConsumer {
     (void)manifest;
     return Status::OK();
   }
-  /// `bytes` shares the received frame's memory; keep the slice (not a pointer) to keep it.
+  /// `bytes` shares the received frame's memory; keep the slice (not a pointer) to keep it. When
+  /// destination() named memory for the range, `bytes` may already be that memory (compare the
+  /// pointers: then there is nothing to copy).
   virtual Status consume(size_t item, uint64_t offset, const Slice& bytes) = 0;
+  /// Optional: memory the bytes of [offset, offset+length) of `item` belong in, for a transport to
+  /// read them into directly. Called on the download thread when the range is requested, before
+  /// consume() of that range. The memory may be written before the range is confirmed (and
+  /// written again by a retry), so it must be the range's final place. Empty: no such memory.
+  virtual PayloadTarget destination(size_t item, uint64_t offset, uint64_t length) {
+    (void)item, (void)offset, (void)length;
+    return {};
+  }
   virtual Status finish() { return Status::OK(); }
 };
 
@@ -81,6 +93,7 @@ struct DownloadStats {
   uint64_t requests = 0;  // range requests sent, retries included
   uint64_t retries = 0;
   uint64_t bytes = 0;  // bytes consumed
+  uint64_t placed_bytes = 0;  // of those, read by the transport straight into their destination
   size_t peak_in_flight = 0;
 };
 

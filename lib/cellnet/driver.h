@@ -60,6 +60,14 @@ class Connection {
   virtual bool closed() const = 0;
 };
 
+/// Memory a driver may read a received payload into instead of a buffer of its own (a download
+/// writes straight into the destination tensor): writable for the payload's length; `owner`
+/// keeps it valid for as long as the frame's slices live.
+struct PayloadTarget {
+  std::byte* data = nullptr;
+  std::shared_ptr<const void> owner;
+};
+
 class ConnectionHandler {
  public:
   virtual ~ConnectionHandler() = default;
@@ -67,6 +75,16 @@ class ConnectionHandler {
   virtual void on_connected(const std::shared_ptr<Connection>& conn) = 0;
   /// One received frame. Called on a driver thread: decode and post, never block.
   virtual void on_frame(const std::shared_ptr<Connection>& conn, Frame frame) = 0;
+  /// Optional, asked by drivers that read payloads themselves (uds, tcp) before reading a payload
+  /// of kPlaceMinBytes or more: where to put it. `head` has the frame's type, flags and headers
+  /// (no payload). Called on the driver thread, in frame order; must not block. An empty target
+  /// (the default) lets the driver allocate.
+  virtual PayloadTarget payload_target(const std::shared_ptr<Connection>& conn, const Frame& head,
+                                       uint64_t payload_len) {
+    (void)conn, (void)head, (void)payload_len;
+    return {};
+  }
+  static constexpr uint64_t kPlaceMinBytes = 64u << 10;
   /// The connection ended (peer closed, error, malformed frame, close()). Called once.
   virtual void on_closed(const std::shared_ptr<Connection>& conn, const Status& reason) = 0;
 };

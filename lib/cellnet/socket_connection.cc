@@ -99,7 +99,7 @@ void SocketConnection::read_loop() {
   Status why;
   for (;;) {
     Frame frame;
-    why = read_frame(&frame);
+    why = read_frame(self, &frame);
     if (!why.ok()) break;
     handler_->on_frame(self, std::move(frame));
   }
@@ -140,27 +140,47 @@ Status SocketConnection::read_exact(std::byte* p, size_t n, size_t frame_offset,
   return Status::OK();
 }
 
-Status SocketConnection::read_frame(Frame* out) {
+Status SocketConnection::read_frame(const std::shared_ptr<Connection>& self, Frame* out) {
   std::byte prefix[kFramePrefixSize];
   NVF_RETURN_IF_ERROR(read_exact(prefix, kFramePrefixSize, 0, 0));
   auto pf = decode_prefix(prefix, max_payload_);
   if (!pf.ok())
     return InvalidArgumentError("malformed frame from " + peer_.address + ": " +
                                 pf.status().message());
-  uint64_t body = uint64_t{pf->header_len} + pf->payload_len;
-  uint64_t total = kFramePrefixSize + body;
-  std::byte* data = nullptr;
-  Slice block = Slice::allocate(body, &data);
-  NVF_RETURN_IF_ERROR(read_exact(data, body, kFramePrefixSize, total));
-  auto headers = decode_headers(data, pf->header_len);
-  if (!headers.ok()) {
-    return InvalidArgumentError("malformed frame from " + peer_.address + ": " +
-                                headers.status().message());
-  }
+  const uint64_t total = kFramePrefixSize + uint64_t{pf->header_len} + pf->payload_len;
+  auto malformed = [&](const Status& s) {
+    return InvalidArgumentError("malformed frame from " + peer_.address + ": " + s.message());
+  };
   out->type = pf->type;
   out->flags = pf->flags;
+  if (pf->payload_len < ConnectionHandler::kPlaceMinBytes) {
+    // Small frames: headers and payload in one allocation and one read.
+    uint64_t body = uint64_t{pf->header_len} + pf->payload_len;
+    std::byte* data = nullptr;
+    Slice block = Slice::allocate(body, &data);
+    NVF_RETURN_IF_ERROR(read_exact(data, body, kFramePrefixSize, total));
+    auto headers = decode_headers(data, pf->header_len);
+    if (!headers.ok()) return malformed(headers.status());
+    out->headers = std::move(*headers);
+    out->payload = Buffer(block.sub(pf->header_len, pf->payload_len));
+    return Status::OK();
+  }
+  // Large payloads: headers first, so the handler can name the memory the payload belongs in.
+  std::vector<std::byte> head(pf->header_len);
+  NVF_RETURN_IF_ERROR(read_exact(head.data(), head.size(), kFramePrefixSize, total));
+  auto headers = decode_headers(head.data(), pf->header_len);
+  if (!headers.ok()) return malformed(headers.status());
   out->headers = std::move(*headers);
-  out->payload = Buffer(block.sub(pf->header_len, pf->payload_len));
+  PayloadTarget target = handler_->payload_target(self, *out, pf->payload_len);
+  std::byte* data = target.data;
+  Slice block;
+  if (data != nullptr) {
+    block = Slice{data, static_cast<size_t>(pf->payload_len), std::move(target.owner)};
+  } else {
+    block = Slice::allocate(pf->payload_len, &data);
+  }
+  NVF_RETURN_IF_ERROR(read_exact(data, pf->payload_len, kFramePrefixSize + pf->header_len, total));
+  out->payload = Buffer(std::move(block));
   return Status::OK();
 }
 

@@ -4,12 +4,13 @@
 // Threads: start() spawns two threads in the driver's ThreadGroup. The reader calls the handler
 // (on_connected, then each frame in arrival order, then on_closed once); it reads the 16-byte
 // prefix, validates it before allocating, then reads headers and payload into one allocation and
-// hands out the payload as a sub-slice (no further copy). The writer pops the SendQueue (control
-// frames first) and writes each encoded frame with sendmsg over its slices; a write that makes no
-// progress for `send_timeout` closes the connection with DEADLINE_EXCEEDED. The socket stays
-// blocking for reads; writes use MSG_DONTWAIT + poll. close() never joins: it shuts the socket
-// down and both threads exit; the last one to finish closes the descriptor. Public methods may be
-// called from any thread, including the handler's own callbacks.
+// hands out the payload as a sub-slice (no further copy); for payloads of kPlaceMinBytes or more
+// it reads the headers first and asks the handler's payload_target() where the payload goes. The
+// writer pops the SendQueue (control frames first) and writes each encoded frame with sendmsg
+// over its slices; a write that makes no progress for `send_timeout` closes the connection with
+// DEADLINE_EXCEEDED. The socket stays blocking for reads; writes use MSG_DONTWAIT + poll. close()
+// never joins: it shuts the socket down and both threads exit; the last one to finish closes the
+// descriptor. Public methods may be called from any thread, including the handler's own callbacks.
 #pragma once
 
 #include <atomic>
@@ -46,7 +47,7 @@ class SocketConnection : public Connection, public std::enable_shared_from_this<
   void read_loop();
   void write_loop();
   void thread_done();
-  Status read_frame(Frame* out);
+  Status read_frame(const std::shared_ptr<Connection>& self, Frame* out);
   // Reads exactly `n` bytes; `frame_offset`/`frame_size` describe where they sit in the frame
   // (for the truncation message; frame_size 0 while the prefix is still unread).
   Status read_exact(std::byte* p, size_t n, size_t frame_offset, uint64_t frame_size);

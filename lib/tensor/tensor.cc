@@ -1,7 +1,5 @@
 #include "tensor/tensor.h"
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
 
@@ -10,20 +8,11 @@ namespace nvf::tensor {
 namespace {
 
 constexpr std::align_val_t kAlignment{64};
-constexpr size_t kHugePage = 2u << 20;
-constexpr std::align_val_t kHugeAlignment{kHugePage};
 
-// Large tensors are where a model's memory is: give them huge pages where the kernel allows, so
-// filling a freshly received model costs one page fault per 2 MiB instead of per 4 KiB.
+// Plain pages, no MADV_HUGEPAGE: where the hypervisor hands back free 2 MiB blocks, the first touch
+// of a huge page ran 4-5x slower than of 4 KiB pages (docs/decisions/013-receive-memory.md).
 std::shared_ptr<std::byte> allocate(size_t size) {
   if (size == 0) return nullptr;
-  if (size >= 2 * kHugePage) {
-    void* p = ::operator new[](size, kHugeAlignment, std::nothrow);
-    if (p == nullptr) return nullptr;
-    ::madvise(p, size, MADV_HUGEPAGE);
-    return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
-                                      [](std::byte* q) { ::operator delete[](q, kHugeAlignment); });
-  }
   void* p = ::operator new[](size, kAlignment, std::nothrow);
   if (p == nullptr) return nullptr;
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
