@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,7 +121,15 @@ class ServerJobEngine : public fl::ControllerContext {
   void run_monitor();
   void touch_locked(const std::string& client);
 
+  // The cell outlives this engine and has no way to drop a handler: the handlers registered in
+  // start() hold this gate and do nothing once stop() closed it (stop waits for running ones).
+  struct HandlerGate {
+    std::shared_mutex mu;
+    bool open = true;  // guarded by mu
+  };
+
   cellnet::Cell& cell_;
+  std::shared_ptr<HandlerGate> gate_ = std::make_shared<HandlerGate>();
   ServerJobOptions opt_;
   base::Logger log_;
   cellnet::DownloadService downloads_;
