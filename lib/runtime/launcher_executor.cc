@@ -51,6 +51,10 @@ LauncherExecutor::LauncherExecutor(LauncherOptions options) : opt_(std::move(opt
 
 LauncherExecutor::~LauncherExecutor() {
   {
+    std::unique_lock<std::shared_mutex> close(gate_->mu);  // waits for handlers running now
+    gate_->open = false;
+  }
+  {
     std::lock_guard<std::mutex> lock(mu_);
     if (child_pid_ > 0 && !exit_) ::kill(-child_pid_, SIGKILL);
   }
@@ -72,10 +76,17 @@ Status LauncherExecutor::initialize(fl::ExecutorContext& ctx) {
     filters_file_ = file.string();
     log_->info("{}: the trainer runs the site's filters from {}", site_, filters_file_);
   }
+  auto gated = [this](void (LauncherExecutor::*handle)(const Message&, cellnet::Responder)) {
+    return [this, gate = gate_, handle, site = site_](const Message& m, cellnet::Responder r) {
+      std::shared_lock<std::shared_mutex> open(gate->mu);
+      if (!gate->open) return r(UnavailableError(site + ": the client job's launcher has stopped"));
+      (this->*handle)(m, std::move(r));
+    };
+  };
   ctx.cell->register_async_request_handler(std::string(kChannelClientApi), std::string(kTopicGetTask),
-                                           [this](const Message& m, cellnet::Responder r) { on_get_task(m, std::move(r)); });
+                                           gated(&LauncherExecutor::on_get_task));
   ctx.cell->register_async_request_handler(std::string(kChannelClientApi), std::string(kTopicSubmitResult),
-                                           [this](const Message& m, cellnet::Responder r) { on_submit(m, std::move(r)); });
+                                           gated(&LauncherExecutor::on_submit));
   return Status::OK();
 }
 
