@@ -10,6 +10,7 @@
 #include <iostream>
 #include <string>
 
+#include "base/heap.h"
 #include "nvflare/client.h"
 #include "tensor/safetensors.h"
 #include "trainer/local_trainer.h"
@@ -30,6 +31,7 @@ int fail(const nvf::Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  nvf::base::configure_process_heap();
   nvf::trainer::TrainOptions o;
   std::string export_path;
   CLI::App app{"nvflare train: the built-in LibTorch trainer (run by a job's launcher)", "nvflare train"};

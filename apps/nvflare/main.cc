@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "base/heap.h"
 #include "base/version.h"
 #include "commands.h"
 #include "tools/cli_args.h"
 
 int main(int argc, char** argv) {
   using namespace nvf::app;
+  nvf::base::configure_process_heap();
   std::vector<std::string> args(argv, argv + argc);
   args = nvf::tools::rewrite_single_dash_options(args);
 

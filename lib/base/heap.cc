@@ -3,9 +3,21 @@
 #include <malloc.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace nvf::base {
+
+void configure_process_heap(size_t top_pad_bytes) {
+#ifdef __GLIBC__
+  const char* env = std::getenv("MALLOC_TOP_PAD_");
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((env && *env) || (tunables && std::strstr(tunables, "glibc.malloc.top_pad"))) return;
+  mallopt(M_TOP_PAD, static_cast<int>(top_pad_bytes));
+#else
+  (void)top_pad_bytes;
+#endif
+}
 
 bool trim_heap() {
 #ifdef __GLIBC__

@@ -375,6 +375,7 @@ int run_safetensors(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  nvf::base::configure_process_heap();  // as the nvflare processes do
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: %s sender|receiver|socket-server|socket-client|safetensors|schemes "
