@@ -217,6 +217,29 @@ class DownloadTest : public ::testing::Test {
                            }});
   }
 
+  // Tensors offered to one receiver in a new transaction, with what the receiver should get.
+  struct Offered {
+    std::string ref;
+    uint64_t checksum = 0;
+    uint64_t bytes = 0;
+    std::future<DoneRecord> done;
+  };
+  Offered offer(TensorDict d, std::chrono::milliseconds idle = 10s,
+                std::shared_ptr<Downloadable> (*wrap)(std::shared_ptr<Downloadable>) = nullptr) {
+    Offered o;
+    o.checksum = checksum(d);
+    o.bytes = d.total_bytes();
+    std::string tx = transaction(1, idle, &o.done);
+    std::shared_ptr<Downloadable> source = std::make_shared<TensorDownloadable>(std::move(d));
+    if (wrap) source = wrap(std::move(source));
+    sources_.push_back(source);
+    auto ref = service_->add(tx, source);
+    EXPECT_TRUE(ref.ok()) << ref.status().to_string();
+    if (ref.ok()) o.ref = *ref;
+    return o;
+  }
+
+  std::vector<std::shared_ptr<Downloadable>> sources_;  // what offer() served, last one last
   std::shared_ptr<DroppableDriver> driver_;
   DriverRegistry drivers_;
   std::string prefix_;
@@ -270,17 +293,12 @@ TEST_F(DownloadTest, SixtyFourMiBTensorArrivesInManyChunks) {
   Cell* site = make_site("site-1");
   TensorDict d;
   ASSERT_TRUE(d.insert("big", pattern_tensor(DType::kF32, {16, 1024, 1024}, 42)).ok());
-  const uint64_t expected = checksum(d);
-  std::future<DoneRecord> done;
-  std::string tx = transaction(1, 10s, &done);
-  auto ref = service_->add(tx, std::make_shared<TensorDownloadable>(std::move(d)));
-  ASSERT_TRUE(ref.ok());
-
+  Offered offered = offer(std::move(d));
   DownloadStats stats;
-  auto got = download_tensors(*site, "server", *ref, fast_options(), &stats);
+  auto got = download_tensors(*site, "server", offered.ref, fast_options(), &stats);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   EXPECT_EQ(got->find("big")->nbytes(), 64u << 20);
-  EXPECT_EQ(checksum(*got), expected);
+  EXPECT_EQ(checksum(*got), offered.checksum);
   // 64 MiB in 1 MiB ranges: the source's 2 MiB chunk capped at the cell's streaming chunk size,
   // so that every reply is one frame.
   EXPECT_EQ(stats.requests, 64u);
@@ -288,8 +306,8 @@ TEST_F(DownloadTest, SixtyFourMiBTensorArrivesInManyChunks) {
   EXPECT_GE(stats.peak_in_flight, 2u);  // pipelined
   EXPECT_EQ(stats.retries, 0u);
   EXPECT_EQ(service_->stats().bytes_served, 64u << 20);
-  ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
-  EXPECT_EQ(done.get().outcome, TransactionOutcome::kFinished);
+  ASSERT_EQ(offered.done.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(offered.done.get().outcome, TransactionOutcome::kFinished);
 }
 
 // FLARE 2.7.2's starvation case: every incoming message downloads its model inside the handler,
@@ -676,20 +694,15 @@ TEST_F(TcpDownloadTest, TensorRangesAreReadStraightIntoTheTensors) {
   ASSERT_TRUE(d.insert("a", pattern_tensor(DType::kF32, {4, 1024, 1024}, 7)).ok());
   ASSERT_TRUE(d.insert("b", pattern_tensor(DType::kBF16, {3, 333, 517}, 8)).ok());  // odd size
   ASSERT_TRUE(d.insert("c", pattern_tensor(DType::kI64, {10}, 9)).ok());           // one small frame
-  const uint64_t expected = checksum(d);
-  const uint64_t total = d.total_bytes();
-  std::future<DoneRecord> done;
-  std::string tx = transaction(1, 10s, &done);
-  auto ref = service_->add(tx, std::make_shared<TensorDownloadable>(std::move(d)));
-  ASSERT_TRUE(ref.ok());
+  Offered offered = offer(std::move(d));
   DownloadStats stats;
-  auto got = download_tensors(*site, "server", *ref, fast_options(), &stats);
+  auto got = download_tensors(*site, "server", offered.ref, fast_options(), &stats);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
-  EXPECT_EQ(checksum(*got), expected);
-  EXPECT_EQ(stats.bytes, total);
-  EXPECT_EQ(stats.placed_bytes, total - 80);  // all but the 80-byte tensor (under 64 KiB)
-  ASSERT_EQ(done.wait_for(5s), std::future_status::ready);
-  EXPECT_EQ(done.get().outcome, TransactionOutcome::kFinished);
+  EXPECT_EQ(checksum(*got), offered.checksum);
+  EXPECT_EQ(stats.bytes, offered.bytes);
+  EXPECT_EQ(stats.placed_bytes, offered.bytes - 80);  // all but the 80-byte tensor (under 64 KiB)
+  ASSERT_EQ(offered.done.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(offered.done.get().outcome, TransactionOutcome::kFinished);
 }
 
 // Proves: connections dropped in the middle of a download that reads ranges into the tensors are
@@ -699,12 +712,10 @@ TEST_F(TcpDownloadTest, DroppedConnectionsMidPlacedDownloadStillGiveIdenticalTen
   Cell* site = make_site("site-1");
   TensorDict d;
   ASSERT_TRUE(d.insert("w", pattern_tensor(DType::kF32, {24, 1024, 1024}, 21)).ok());
-  const uint64_t expected = checksum(d);
-  auto source = std::make_shared<HookedDownloadable>(std::make_shared<TensorDownloadable>(std::move(d)));
-  std::future<DoneRecord> done;
-  std::string tx = transaction(1, 30s, &done);
-  auto ref = service_->add(tx, source);
-  ASSERT_TRUE(ref.ok());
+  Offered offered = offer(std::move(d), 30s, [](std::shared_ptr<Downloadable> inner) {
+    return std::shared_ptr<Downloadable>(std::make_shared<HookedDownloadable>(std::move(inner)));
+  });
+  auto source = std::static_pointer_cast<HookedDownloadable>(sources_.back());
   std::atomic<int> served{0};
   std::atomic<int> drops{0};
   source->on_produce = [this, &served, &drops] {
@@ -720,10 +731,10 @@ TEST_F(TcpDownloadTest, DroppedConnectionsMidPlacedDownloadStillGiveIdenticalTen
   o.max_backoff = 400ms;
   o.max_retries = 6;
   DownloadStats stats;
-  auto got = download_tensors(*site, "server", *ref, o, &stats);
+  auto got = download_tensors(*site, "server", offered.ref, o, &stats);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   EXPECT_EQ(drops.load(), 2);
-  EXPECT_EQ(checksum(*got), expected);
+  EXPECT_EQ(checksum(*got), offered.checksum);
   EXPECT_GE(stats.retries, 1u);
   EXPECT_GT(stats.placed_bytes, 0u);
 }
