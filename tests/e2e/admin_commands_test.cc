@@ -52,37 +52,9 @@ bool wait_until(const std::vector<fs::path>& dirs, std::chrono::seconds timeout,
   return ok;
 }
 
-class AdminCommandsTest : public E2eTest {
+class AdminCommandsTest : public PocE2eTest {
  protected:
-  void SetUp() override {
-    auto scratch = run_env({"poc", "prepare", "-n", "2"}, work_.path() / "scratch");
-    ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
-    auto text = base::read_file(work_.path() / "scratch" / "project.yml");
-    ASSERT_TRUE(text.ok());
-    std::string yml = *text;
-    fl_port_ = free_port();
-    admin_port_ = free_port();
-    while (admin_port_ == fl_port_) admin_port_ = free_port();
-    replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(fl_port_));
-    replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(admin_port_));
-    replace_all(yml, "\n# The same methods",
-                "\n  - name: member@nvidia.com\n    type: admin\n    org: nvidia\n    role: member\n"
-                "\n# The same methods");
-    ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
-    auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-  }
-  void TearDown() override { nv({"poc", "stop"}); }
-
-  RunResult run_env(const std::vector<std::string>& args, const fs::path& ws) {
-    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
-  }
-  RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
-  RunResult admin(const std::string& command, const std::string& who = "admin@nvidia.com") {
-    return nv({"admin", "-m", (prod() / who).string(), "-c", command});
-  }
-  fs::path ws() { return work_.path() / "poc"; }
-  fs::path prod() { return ws() / "example_project" / "prod_00"; }
+  void SetUp() override { prepare_poc(2, kMemberAdmin); }
   fs::path job(const std::string& name) { return fs::path(NVF_SOURCE_DIR) / "jobs" / name; }
 
   // The client has registered with the server (its log says so), within 60 s.
@@ -111,7 +83,6 @@ class AdminCommandsTest : public E2eTest {
     return dir;
   }
 
-  int fl_port_ = 0, admin_port_ = 0;
 };
 
 TEST_F(AdminCommandsTest, RestartAllBringsTheServerAndTheClientsBackUnderTheirWatchdogs) {

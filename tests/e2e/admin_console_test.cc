@@ -159,34 +159,10 @@ class PtySession {
   std::vector<std::pair<size_t, std::string>> typed_;  // output position → the line typed there
 };
 
-class AdminConsoleTest : public E2eTest {
+class AdminConsoleTest : public PocE2eTest {
  protected:
-  void SetUp() override {
-    // FLARE's POC project on free ports, with a member admin.
-    auto scratch = nv_env({"poc", "prepare", "-n", "1"}, work_.path() / "scratch");
-    ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
-    auto text = base::read_file(work_.path() / "scratch" / "project.yml");
-    ASSERT_TRUE(text.ok());
-    std::string yml = *text;
-    replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(free_port()));
-    replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(free_port()));
-    replace_all(
-        yml, "\n# The same methods",
-        "\n  - name: member@nvidia.com\n    type: admin\n    org: nvidia\n    role: member\n"
-        "\n# The same methods");
-    ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
-    auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-  }
-  void TearDown() override { nv({"poc", "stop"}); }
-
-  RunResult nv_env(const std::vector<std::string>& args, const fs::path& ws) {
-    return run_nvflare(args, work_.path(),
-                       {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
-  }
-  RunResult nv(const std::vector<std::string>& args) { return nv_env(args, ws()); }
-  fs::path ws() { return work_.path() / "poc"; }
-  fs::path prod() { return ws() / "example_project" / "prod_00"; }
+  // FLARE's POC project on free ports, with a member admin.
+  void SetUp() override { prepare_poc(1, kMemberAdmin); }
 
   // `nvflare args...` at a terminal (TERM=dumb: libedit edits lines without escape sequences).
   std::unique_ptr<PtySession> at_terminal(const std::vector<std::string>& args) {

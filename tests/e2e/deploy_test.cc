@@ -59,47 +59,16 @@ std::string submitted_id(const std::string& out) {
   return out.substr(at + 15, 36);
 }
 
-class DeployTest : public E2eTest {
+class DeployTest : public PocE2eTest {
  protected:
-  void SetUp() override {
-    // FLARE's POC project on free ports, plus a lead of another org and a member.
-    auto scratch = run_env({"poc", "prepare", "-n", std::to_string(clients())}, work_.path() / "scratch");
-    ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
-    auto text = base::read_file(work_.path() / "scratch" / "project.yml");
-    ASSERT_TRUE(text.ok());
-    std::string yml = *text;
-    int fl_port = free_port(), admin_port = free_port();
-    while (admin_port == fl_port) admin_port = free_port();
-    replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(fl_port));
-    replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(admin_port));
-    replace_all(yml, "\n# The same methods",
-                "\n  - name: lead@b.org\n    type: admin\n    org: b\n    role: lead\n"
-                "  - name: member@nvidia.com\n    type: admin\n    org: nvidia\n    role: member\n"
-                "\n# The same methods");
-    project_yml_ = yml;
-    ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
-    auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-  }
-
-  void TearDown() override { nv({"poc", "stop"}); }
+  // FLARE's POC project on free ports, plus a lead of another org and a member.
+  void SetUp() override { prepare_poc(clients(), std::string(kLeadOfOrgB) + kMemberAdmin); }
   virtual int clients() const { return 3; }
 
-  RunResult run_env(const std::vector<std::string>& args, const fs::path& ws) {
-    return run_nvflare(args, work_.path(), {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
-  }
-  RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
   // `job submit --wait`: trains, so it gets more time than a quick command.
   RunResult nv_long(const std::vector<std::string>& args) {
-    return run_nvflare(args, work_.path(),
-                       {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws().string()}},
-                       std::chrono::seconds(300));
+    return run_env(args, ws(), std::chrono::seconds(300));
   }
-  RunResult admin(const std::string& command, const std::string& who = "admin@nvidia.com") {
-    return nv({"admin", "-m", (prod() / who).string(), "-c", command});
-  }
-  fs::path ws() { return work_.path() / "poc"; }
-  fs::path prod() { return ws() / "example_project" / "prod_00"; }
   fs::path job(const std::string& name) { return fs::path(NVF_SOURCE_DIR) / "jobs" / name; }
 
   // Every pid the watchdogs recorded, and their process groups.
@@ -158,8 +127,6 @@ class DeployTest : public E2eTest {
     t.join();
     return sub;
   }
-
-  std::string project_yml_;
 };
 
 TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNothing) {

@@ -120,4 +120,25 @@ void E2eTest::save(const std::filesystem::path& p, const config::Value& v) {
   ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(v)).ok());
 }
 
+void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins) {
+  auto scratch = run_env({"poc", "prepare", "-n", std::to_string(clients)}, work_.path() / "scratch");
+  ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
+  auto text = base::read_file(work_.path() / "scratch" / "project.yml");
+  ASSERT_TRUE(text.ok()) << text.status().to_string();
+  std::string yml = *text;
+  fl_port_ = free_port();
+  admin_port_ = free_port();
+  while (admin_port_ == fl_port_) admin_port_ = free_port();
+  replace_all(yml, "fed_learn_port: 8002", "fed_learn_port: " + std::to_string(fl_port_));
+  replace_all(yml, "admin_port: 8003", "admin_port: " + std::to_string(admin_port_));
+  if (!extra_admins.empty()) {
+    ASSERT_NE(yml.find("\n# The same methods"), std::string::npos) << "FLARE's project.yml changed";
+    replace_all(yml, "\n# The same methods", "\n" + extra_admins + "\n# The same methods");
+  }
+  project_yml_ = yml;
+  ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
+  auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+}
+
 }  // namespace nvf::e2e

@@ -73,4 +73,38 @@ class E2eTest : public ::testing::Test {
   TempDir work_;
 };
 
+/// A test with a POC system of its own: FLARE's POC project moved to free ports (and extended
+/// with `extra_admins`, project.yml lines of admin participants) and provisioned into
+/// <work>/poc by prepare_poc(); TearDown() runs `poc stop`.
+class PocE2eTest : public E2eTest {
+ protected:
+  /// A member admin of org nvidia and a lead admin of org b, as project.yml participants.
+  static constexpr const char* kMemberAdmin =
+      "  - name: member@nvidia.com\n    type: admin\n    org: nvidia\n    role: member\n";
+  static constexpr const char* kLeadOfOrgB =
+      "  - name: lead@b.org\n    type: admin\n    org: b\n    role: lead\n";
+
+  /// `poc prepare -n clients` in a scratch folder for FLARE's project.yml, then `poc prepare -i`
+  /// of it on two distinct free ports with `extra_admins` added. Fails the test on any error.
+  void prepare_poc(int clients, const std::string& extra_admins = "");
+  void TearDown() override { nv({"poc", "stop"}); }
+
+  RunResult run_env(const std::vector<std::string>& args, const std::filesystem::path& ws,
+                    std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    return run_nvflare(args, work_.path(),
+                       {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}},
+                       timeout);
+  }
+  RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
+  /// `nvflare admin -c command` as `who` (an admin kit of the POC project).
+  RunResult admin(const std::string& command, const std::string& who = "admin@nvidia.com") {
+    return nv({"admin", "-m", (prod() / who).string(), "-c", command});
+  }
+  std::filesystem::path ws() { return work_.path() / "poc"; }
+  std::filesystem::path prod() { return ws() / "example_project" / "prod_00"; }
+
+  std::string project_yml_;  // what prepare_poc() provisioned
+  int fl_port_ = 0, admin_port_ = 0;
+};
+
 }  // namespace nvf::e2e

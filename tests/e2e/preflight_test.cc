@@ -86,32 +86,11 @@ std::string row(const std::string& out, const std::string& check) {
   return joined;
 }
 
-class PreflightE2eTest : public E2eTest {
+class PreflightE2eTest : public PocE2eTest {
  protected:
-  void SetUp() override {
-    // FLARE's POC project (server, site-1, admin@nvidia.com) on free ports.
-    auto scratch = run_env({"poc", "prepare", "-n", "1"}, work_.path() / "scratch");
-    ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
-    auto text = base::read_file(work_.path() / "scratch" / "project.yml");
-    ASSERT_TRUE(text.ok());
-    project_yml_ = *text;
-    replace_all(project_yml_, "fed_learn_port: 8002",
-                "fed_learn_port: " + std::to_string(free_port()));
-    replace_all(project_yml_, "admin_port: 8003", "admin_port: " + std::to_string(free_port()));
-    ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", project_yml_).ok());
-    auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
-    ASSERT_EQ(r.exit_code, 0) << r.out;
-  }
-  void TearDown() override { nv({"poc", "stop"}); }
-
-  RunResult run_env(const std::vector<std::string>& args, const fs::path& ws) {
-    return run_nvflare(args, work_.path(),
-                       {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}});
-  }
-  RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
+  // FLARE's POC project (server, site-1, admin@nvidia.com) on free ports.
+  void SetUp() override { prepare_poc(1); }
   RunResult preflight(const fs::path& kit) { return nv({"preflight_check", "-p", kit.string()}); }
-  fs::path ws() { return work_.path() / "poc"; }
-  fs::path prod() { return ws() / "example_project" / "prod_00"; }
 
   // `poc start -p server` returns once the daemon runs; it listens a moment later (its log says
   // so).
@@ -122,8 +101,6 @@ class PreflightE2eTest : public E2eTest {
         wait_for_text(prod() / "server" / "log.txt", "listening on", std::chrono::seconds(30)))
         << "the server did not start listening";
   }
-
-  std::string project_yml_;
 };
 
 TEST_F(PreflightE2eTest, BeforeTheServerStartsItsKitPassesAndAClientCannotReachIt) {
