@@ -228,9 +228,21 @@ Status copy_tree(const fs::path& from, const fs::path& to) {
   return Status::OK();
 }
 
+fs::path temp_root() {
+  const char* env = std::getenv("TMPDIR");
+  if (env == nullptr || *env != '/' || std::strlen(env) > kMaxTempRootLength) return "/tmp";
+  std::error_code ec;
+  if (!fs::is_directory(env, ec)) return "/tmp";
+  std::string root = env;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  return root;
+}
+
 Result<fs::path> make_temp_dir(std::string_view prefix) {
-  std::string tmpl = "/tmp/" + std::string(prefix) + "-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) return InternalError("cannot create a directory in /tmp: " + errno_text(errno));
+  const fs::path root = temp_root();
+  std::string tmpl = (root / (std::string(prefix) + "-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data()))
+    return InternalError("cannot create a directory in " + root.string() + ": " + errno_text(errno));
   return fs::path(tmpl);
 }
 

@@ -66,8 +66,14 @@ Status errno_status(int err, std::string_view what, const fs::path& path);
 /// Copies the tree `from` into `to` (created; existing files are replaced). Errors name the paths.
 Status copy_tree(const fs::path& from, const fs::path& to);
 
-/// A fresh private (0700) directory under /tmp, named `<prefix>-XXXXXX` (short: Unix socket
-/// paths have 108 bytes). Errors: INTERNAL with the reason.
+/// Where temporary folders go: $TMPDIR when it names an existing absolute directory of at most
+/// kMaxTempRootLength bytes (so the Unix sockets made inside still fit the 108 bytes of a socket
+/// path), else /tmp. Batch systems such as Slurm set a per-job TMPDIR and clean it up.
+inline constexpr size_t kMaxTempRootLength = 48;
+fs::path temp_root();
+
+/// A fresh private (0700) directory under temp_root(), named `<prefix>-XXXXXX` (short: Unix
+/// socket paths have 108 bytes). Errors: INTERNAL with the reason.
 Result<fs::path> make_temp_dir(std::string_view prefix);
 
 /// Removes a directory tree when it goes out of scope (errors ignored). Movable, not copyable.

@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
+#include <string>
 
 namespace nvf::base {
 namespace {
@@ -91,6 +93,57 @@ TEST_F(FilesTest, ReadFileNamesMissingFile) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
   EXPECT_NE(r.status().message().find("nope.json"), std::string::npos);
+}
+
+// Sets TMPDIR for the life of the object and restores what was there.
+class ScopedTmpdir {
+ public:
+  explicit ScopedTmpdir(const char* value) {
+    if (const char* old = std::getenv("TMPDIR")) old_ = old;
+    if (value) {
+      ::setenv("TMPDIR", value, 1);
+    } else {
+      ::unsetenv("TMPDIR");
+    }
+  }
+  ~ScopedTmpdir() {
+    if (old_) {
+      ::setenv("TMPDIR", old_->c_str(), 1);
+    } else {
+      ::unsetenv("TMPDIR");
+    }
+  }
+
+ private:
+  std::optional<std::string> old_;
+};
+
+TEST_F(FilesTest, TempDirsGoToTmpdirWhenItIsShortAndExists) {
+  // A per-job TMPDIR as batch systems make: used, private (0700).
+  auto job_tmp = make_temp_dir("nvf-job");  // under whatever TMPDIR the test runs with
+  ASSERT_TRUE(job_tmp.ok());
+  ScopedRemove remove_job_tmp(*job_tmp);
+  ASSERT_LE(job_tmp->string().size(), kMaxTempRootLength);
+  {
+    ScopedTmpdir env((job_tmp->string() + "/").c_str());  // a trailing slash is dropped
+    EXPECT_EQ(temp_root(), *job_tmp);
+    auto dir = make_temp_dir("nvflare-cj");
+    ASSERT_TRUE(dir.ok()) << dir.status().to_string();
+    EXPECT_EQ(dir->parent_path(), *job_tmp);
+    EXPECT_EQ(dir->filename().string().rfind("nvflare-cj-", 0), 0u) << *dir;
+    struct stat st {};
+    ASSERT_EQ(::stat(dir->c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+  }
+  // Not usable: /tmp instead.
+  std::string long_dir = job_tmp->string() + "/" + std::string(kMaxTempRootLength, 'x');
+  ASSERT_TRUE(fs::create_directories(long_dir));
+  for (const char* bad : {"relative/dir", "/no/such/folder/anywhere", "", long_dir.c_str()}) {
+    ScopedTmpdir env(bad);
+    EXPECT_EQ(temp_root(), fs::path("/tmp")) << "TMPDIR=" << bad;
+  }
+  ScopedTmpdir unset(nullptr);
+  EXPECT_EQ(temp_root(), fs::path("/tmp"));
 }
 
 TEST(IsWithinTest, ComparesWholeComponents) {
