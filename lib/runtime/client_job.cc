@@ -1,5 +1,7 @@
 #include "runtime/client_job.h"
 
+#include <optional>
+
 #include "runtime/protocol.h"
 
 namespace nvf::runtime {
@@ -27,12 +29,28 @@ ClientJobEngine::~ClientJobEngine() {
   if (heartbeat_.joinable()) heartbeat_.join();
 }
 
+struct ClientJobEngine::Pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Message>> reply;  // guarded by mu
+  bool aborted = false;                  // guarded by mu
+};
+
 void ClientJobEngine::abort(const std::string& reason) {
+  std::set<std::shared_ptr<Pending>> pending;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (abort_reason_.empty()) abort_reason_ = reason.empty() ? "aborted" : reason;
+    pending = pending_;
   }
   cv_.notify_all();
+  for (const auto& p : pending) {
+    {
+      std::lock_guard<std::mutex> lock(p->mu);
+      p->aborted = true;
+    }
+    p->cv.notify_all();
+  }
   for (auto& [name, ex] : executors_) ex->abort();
 }
 
@@ -40,6 +58,34 @@ bool ClientJobEngine::wait_or_abort(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, d, [&] { return !abort_reason_.empty(); });
   return abort_reason_.empty();
+}
+
+Result<Message> ClientJobEngine::request_abortable(const std::string& topic, Message m,
+                                                   std::chrono::milliseconds timeout) {
+  auto p = std::make_shared<Pending>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!abort_reason_.empty()) return CancelledError(abort_reason_);
+    pending_.insert(p);
+  }
+  ctx_.cell->request_async(opt_.server_job_fqcn, std::string(kChannelServerCommand), topic, std::move(m), timeout,
+                           [p](Result<Message> r) {
+                             {
+                               std::lock_guard<std::mutex> lock(p->mu);
+                               p->reply = std::move(r);
+                             }
+                             p->cv.notify_all();
+                           });
+  std::optional<Result<Message>> reply;
+  {
+    std::unique_lock<std::mutex> lock(p->mu);
+    p->cv.wait(lock, [&] { return p->reply.has_value() || p->aborted; });
+    reply = std::move(p->reply);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase(p);
+  if (reply) return std::move(*reply);
+  return CancelledError(abort_reason_);
 }
 
 fl::Executor* ClientJobEngine::executor_for(const std::string& task_name) const {
@@ -67,10 +113,10 @@ Status ClientJobEngine::submit(Message result) {
     Message copy;
     copy.headers = result.headers;
     copy.payload = result.payload;  // shares the bytes: one serialization for every attempt
-    auto r = ctx_.cell->request(opt_.server_job_fqcn, std::string(kChannelServerCommand),
-                                std::string(kTopicSubmitUpdate), std::move(copy), opt_.submit_task_result_timeout);
+    auto r = request_abortable(std::string(kTopicSubmitUpdate), std::move(copy), opt_.submit_task_result_timeout);
     if (r.ok()) return Status::OK();
     last = r.status();
+    if (last.code() == StatusCode::kCancelled) return last;
     // A refusal is final; only transport trouble is worth another try.
     if (last.code() != StatusCode::kUnavailable && last.code() != StatusCode::kDeadlineExceeded) return last;
     ctx_.logger->warn("{}: submitting the result failed (attempt {}/{}): {}", ctx_.site_name, attempt,
@@ -93,8 +139,14 @@ Status ClientJobEngine::run() {
     }
     Message ask;
     ask.headers.set(kHdrClientName, ctx_.site_name);
-    auto task = ctx_.cell->request(opt_.server_job_fqcn, std::string(kChannelServerCommand),
-                                   std::string(kTopicGetTask), std::move(ask), opt_.get_task_timeout);
+    auto task = request_abortable(std::string(kTopicGetTask), std::move(ask), opt_.get_task_timeout);
+    if (!task.ok() && task.status().code() == StatusCode::kCancelled) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!abort_reason_.empty()) {  // abort() ended the long poll
+        status = CancelledError(abort_reason_);
+        break;
+      }
+    }
     if (!task.ok()) {
       ctx_.logger->debug("{}: get_task failed: {}", ctx_.site_name, task.status().message());
       if (std::chrono::steady_clock::now() - last_answer > opt_.server_lost_timeout) {

@@ -12,7 +12,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -51,6 +53,11 @@ class ClientJobEngine {
   Status submit(cellnet::Message result);
   void run_heartbeats();
   bool wait_or_abort(std::chrono::milliseconds d);
+  // A request to the server job that abort() ends at once (CANCELLED) instead of waiting out a
+  // long poll or an upload; a reply arriving later is dropped.
+  Result<cellnet::Message> request_abortable(const std::string& topic, cellnet::Message m,
+                                             std::chrono::milliseconds timeout);
+  struct Pending;  // one request_abortable() in flight
 
   fl::ExecutorContext ctx_;
   ClientJobOptions opt_;
@@ -59,6 +66,7 @@ class ClientJobEngine {
   std::condition_variable cv_;
   std::string abort_reason_;  // guarded by mu_
   bool done_ = false;         // guarded by mu_
+  std::set<std::shared_ptr<Pending>> pending_;  // guarded by mu_: woken by abort()
   std::atomic<int> tasks_done_{0};
   std::thread heartbeat_;
 };

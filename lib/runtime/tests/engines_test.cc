@@ -172,6 +172,42 @@ TEST_F(EnginesTest, AClientJobWhoseServerJobIsGoneEndsNamingTheTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
 
+// Regression: a client job asked to stop while its get_task long poll was parked at the server
+// waited for the poll to end (the server's get_task wait, up to a minute), so a SIGTERMed client
+// job could outlive its parent's grace. abort() now ends the poll at once.
+TEST_F(EnginesTest, AbortEndsAParkedGetTaskAtOnce) {
+  // A server job that parks every get_task and never answers.
+  auto parked = std::make_shared<std::promise<void>>();
+  auto responders = std::make_shared<std::vector<cellnet::Responder>>();
+  auto mu = std::make_shared<std::mutex>();
+  sj_->register_async_request_handler(std::string(kChannelServerCommand), std::string(kTopicGetTask),
+                                      [parked, responders, mu](const cellnet::Message&, cellnet::Responder r) {
+                                        std::lock_guard<std::mutex> lock(*mu);
+                                        responders->push_back(std::move(r));
+                                        if (responders->size() == 1) parked->set_value();
+                                      });
+  cellnet::Cell* cj = client("site-1");
+  auto svc = std::make_shared<cellnet::DownloadService>(*cj);
+  auto ex = std::make_shared<AddExecutor>(*svc, 1.0f);
+  fl::ExecutorContext ctx;
+  ctx.site_name = "site-1";
+  ctx.job_id = "job";
+  ctx.cell = cj;
+  ClientJobOptions co;
+  co.server_job_fqcn = "server.job";
+  co.get_task_timeout = 60s;
+  ClientJobEngine engine(ctx, co, {{"*", ex.get()}});
+  auto run = std::async(std::launch::async, [&] { return engine.run(); });
+  ASSERT_EQ(parked->get_future().wait_for(10s), std::future_status::ready) << "get_task never arrived";
+  engine.abort("terminated by a signal");
+  ASSERT_EQ(run.wait_for(10s), std::future_status::ready) << "run() still waits for the long poll";
+  Status s = run.get();
+  EXPECT_EQ(s.code(), StatusCode::kCancelled) << s.to_string();
+  EXPECT_NE(s.message().find("terminated by a signal"), std::string::npos) << s.message();
+  std::lock_guard<std::mutex> lock(*mu);
+  EXPECT_EQ(responders->size(), 1u);  // no second poll after the abort
+}
+
 TEST_F(EnginesTest, ResultsStreamIntoTheSinkFromEveryClient) {
   ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
   ASSERT_TRUE(engine.start().ok());
