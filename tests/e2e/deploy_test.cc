@@ -331,6 +331,13 @@ TEST_F(DeployTest, StoppingTheSystemMidJobLeavesNoProcessBehind) {
   EXPECT_EQ(stop.out.find("killed"), std::string::npos) << stop.out;
   auto left = processes_under(ws());
   EXPECT_TRUE(left.empty()) << base::join(left, "\n");
+  // Every client job stopped on its SIGTERM, also the ones parked in a get_task long poll: no
+  // client parent had to kill a process group after its grace.
+  for (const char* site : {"site-1", "site-2", "site-3"}) {
+    auto log = base::read_file(prod() / site / "log.txt");
+    ASSERT_TRUE(log.ok()) << log.status().to_string();
+    EXPECT_EQ(log->find("did not stop within the grace"), std::string::npos) << site << ":\n" << *log;
+  }
 }
 
 TEST_F(DeployTest, AClientKilledMidJobEndsTheJobClearlyWhenMinClientsNoLongerHolds) {
