@@ -155,6 +155,28 @@ Result<AdminKit> load_admin_kit(const fs::path& admin_dir, const std::string& co
   }
   kit.upload_dir = kit.root / get_or(a, "upload_dir", "transfer");
   kit.download_dir = kit.root / get_or(a, "download_dir", "transfer");
+  // The console's settings: local/resources.json, else the provisioned default.
+  std::error_code ec;
+  for (const char* name : {"resources.json", "resources.json.default"}) {
+    const fs::path file = kit.root / "local" / name;
+    if (!fs::exists(file, ec)) continue;
+    NVF_ASSIGN_OR_RETURN(config::Value r, load_json(file));
+    if (!r.contains("admin") || !r["admin"].is_object()) break;
+    const auto& ra = r["admin"];
+    if (ra.contains("idle_timeout")) {
+      const auto& t = ra["idle_timeout"];
+      if (!t.is_number() || t.get<double>() <= 0 || t.get<double>() > 2e6) {
+        return InvalidArgumentError(file.string() + ": admin.idle_timeout must be a number of seconds above 0 "
+                                    "(FLARE's default is 900)");
+      }
+      kit.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(t.get<double>() * 1000));
+    }
+    if (ra.contains("prompt")) {
+      if (!ra["prompt"].is_string()) return InvalidArgumentError(file.string() + ": admin.prompt must be a string");
+      kit.prompt = ra["prompt"].get<std::string>();
+    }
+    break;
+  }
   return kit;
 }
 

@@ -6,6 +6,7 @@
 // Stateless functions.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -50,6 +51,10 @@ struct ClientKit : KitCommon {
 struct AdminKit : KitCommon {
   Endpoint server;
   std::filesystem::path upload_dir, download_dir;
+  // From local/resources.json (else local/resources.json.default): admin.idle_timeout (seconds)
+  // and admin.prompt of the interactive console.
+  std::chrono::milliseconds idle_timeout{900000};
+  std::string prompt = "> ";
 };
 
 /// Errors: NOT_FOUND / INVALID_ARGUMENT naming the file and the field.

@@ -160,10 +160,16 @@ void AdminConsole::write_stdout(const std::string& text) { out_ << text; }
 Status AdminConsole::run() {
   if (input_.interactive())
     out_ << "Type ? to list commands; type \"? cmdName\" to show usage of a command.\n";
+  input_.set_idle_timeout(options_.idle_timeout);
   for (;;) {
     out_ << std::flush;
     auto line = input_.read_line(input_.interactive() ? options_.prompt : "", true);
     if (!line) {  // end of input: FLARE's console takes it as `bye`
+      if (input_.timed_out()) {
+        auto ms = options_.idle_timeout.count();
+        std::string secs = ms % 1000 == 0 ? std::to_string(ms / 1000) : std::to_string(ms / 1000.0);
+        out_ << "Logging out due to inactivity for " << secs << " seconds\n" << std::flush;
+      }
       session_.logout();
       return Status::OK();
     }
@@ -391,6 +397,8 @@ Status run_admin_console(const runtime::AdminKit& kit,
   options.user_name = kit.name;
   options.upload_dir = kit.upload_dir;
   options.download_dir = kit.download_dir;
+  options.prompt = kit.prompt;
+  options.idle_timeout = kit.idle_timeout;
   AdminConsole console(session, *input, std::cout, options);
   return console.run();
 }

@@ -43,6 +43,8 @@ struct AdminConsoleOptions {
   std::string user_name;  // the admin (the certificate's CN); "Confirm with User Name" compares it
   std::filesystem::path upload_dir, download_dir;  // shown by `info`
   std::string prompt = "> ";
+  /// A terminal session with no keystroke for this long logs out (resources.json admin.idle_timeout).
+  std::chrono::milliseconds idle_timeout{900000};
 };
 
 class AdminConsole {

@@ -7,6 +7,7 @@
 // so at most one terminal reader exists at a time in a process.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <iosfwd>
 #include <memory>
@@ -24,6 +25,11 @@ class LineReader {
   virtual std::optional<std::string> read_line(const std::string& prompt, bool remember) = 0;
   /// True when a person types at a terminal (prompts and intros are for them).
   virtual bool interactive() const = 0;
+  /// Ends a read_line() that waits for a keystroke longer than `idle` (0: never) with nullopt, and
+  /// timed_out() then says so. Only a terminal reader honours it (scripts are never idle).
+  virtual void set_idle_timeout(std::chrono::milliseconds idle) { (void)idle; }
+  /// Whether the last read_line() ended because of the idle timeout.
+  virtual bool timed_out() const { return false; }
 };
 
 /// Reads `in`, writing prompts to `out`. Not interactive.
@@ -39,7 +45,8 @@ class StreamLineReader : public LineReader {
 };
 
 /// Standard input: libedit when it is a terminal (history kept in `history_file` when not empty,
-/// at most 1000 lines; `completions` for Tab), else a StreamLineReader over std::cin/std::cout.
+/// at most 1000 lines; `completions` for Tab; Ctrl-C drops the line being typed and prompts again,
+/// as a shell does), else a StreamLineReader over std::cin/std::cout.
 std::unique_ptr<LineReader> make_stdin_reader(const std::filesystem::path& history_file,
                                               std::vector<std::string> completions);
 

@@ -104,6 +104,13 @@ class PtySession {
     ASSERT_EQ(::write(fd_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   }
 
+  // Sends keystrokes as they are (no newline); `shown` is what the transcript shows for them.
+  void keys(const std::string& bytes, const std::string& shown) {
+    mark_ = output().size();
+    typed_.emplace_back(mark_, shown);
+    ASSERT_EQ(::write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+
   // Reads to the end and returns the exit code (-1 on a hang).
   int wait_exit(std::chrono::seconds timeout = std::chrono::seconds(30)) {
     const auto deadline = Clock::now() + timeout;
@@ -219,6 +226,48 @@ class AdminConsoleTest : public PocE2eTest {
     EXPECT_EQ(text, *want) << "full transcript:\n" << text;
   }
 };
+
+// Ctrl-C drops the line being typed and prompts again (the console goes on); a session with no
+// keystroke for admin.idle_timeout seconds (the kit's local/resources.json) logs out with FLARE's
+// message and exits 0.
+TEST_F(AdminConsoleTest, CtrlCDropsTheLineAndAnIdleSessionLogsOut) {
+  auto start = nv({"poc", "start", "-p", "server"});
+  ASSERT_EQ(start.exit_code, 0) << start.out;
+  const fs::path kit = prod() / "admin@nvidia.com";
+  config::Value resources = load(kit / "local" / "resources.json.default");
+  resources["admin"]["idle_timeout"] = 2.0;
+  save(kit / "local" / "resources.json", resources);
+
+  auto admin = at_terminal({"admin", "-m", kit.string()});
+  ASSERT_TRUE(admin->wait_for("\n> ")) << admin->transcript();
+  admin->keys("list_jo", "list_jo");
+  admin->keys("\x03", "^C\n");
+  ASSERT_TRUE(admin->wait_for("> ", std::chrono::seconds(10)))
+      << "no new prompt after Ctrl-C:\n" << admin->transcript();
+  command(*admin, "check_status server");  // still logged in
+  ASSERT_TRUE(admin->wait_for("Logging out due to inactivity for 2 seconds\n", std::chrono::seconds(30)))
+      << admin->transcript();
+  EXPECT_EQ(admin->wait_exit(), 0) << admin->transcript();
+  const std::string t = admin->transcript();
+  EXPECT_EQ(t.find("list_jo\n"), std::string::npos) << "the dropped line ran:\n" << t;
+  EXPECT_NE(t.find("Engine status"), std::string::npos) << t;
+}
+
+// A console setting that makes no sense is refused before anything connects, naming the file and
+// the field.
+TEST_F(AdminConsoleTest, ABadIdleTimeoutIsRefusedNamingTheFile) {
+  const fs::path kit = prod() / "admin@nvidia.com";
+  for (const char* bad : {R"("soon")", "0", "-5"}) {
+    ASSERT_TRUE(base::atomic_write(kit / "local" / "resources.json",
+                                   std::string(R"({"admin": {"idle_timeout": )") + bad + "}}")
+                    .ok());
+    auto r = nv({"admin", "-m", kit.string(), "-c", "check_status server"});
+    EXPECT_NE(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find((kit / "local" / "resources.json").string() + ": admin.idle_timeout"),
+              std::string::npos)
+        << bad << ":\n" << r.out;
+  }
+}
 
 TEST_F(AdminConsoleTest, ATerminalSessionMatchesTheGoldenTranscript) {
   auto start = nv({"poc", "start", "-p", "server"});  // no clients: a submitted job stays queued
