@@ -1,6 +1,7 @@
 // Runs the cell-over-real-transport suite (cell_transport_suite.h) over the Unix-socket and TCP
 // drivers: both carry raw bytes (the malformed-bytes cases run) and give every connection its own
 // reader thread (a peer may stop reading without holding anyone else's thread).
+#include "cellnet/tests/cell_transport_placement_suite.h"
 #include "cellnet/tests/cell_transport_suite.h"
 
 #include "cellnet/socket_driver.h"

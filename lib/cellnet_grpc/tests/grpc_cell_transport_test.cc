@@ -2,6 +2,7 @@
 // driver on 127.0.0.1 (plain grpc://). The raw-byte malformed-frame cases need a stream socket
 // and are skipped inside the suite; so are the stopped-reader cases, since gRPC calls handlers on
 // its shared callback threads (a raw peer parked in on_frame would hold one of them).
+#include "cellnet/tests/cell_transport_placement_suite.h"
 #include "cellnet/tests/cell_transport_suite.h"
 
 #include "cellnet_grpc/grpc_driver.h"

@@ -131,6 +131,19 @@ class EnginesTest : public ::testing::Test {
     engines_.push_back(engine);
     threads_.emplace_back([engine] { engine->run().ignore(); });
   }
+  // A client job engine for `site` of `job` on `cj` with an AddExecutor (kept by the fixture).
+  std::unique_ptr<ClientJobEngine> client_engine(cellnet::Cell* cj, const std::string& site, const std::string& job,
+                                                 const ClientJobOptions& co) {
+    auto svc = std::make_shared<cellnet::DownloadService>(*cj);
+    services_.push_back(svc);
+    auto ex = std::make_shared<AddExecutor>(*svc, 1.0f);
+    executors_.push_back(ex);
+    fl::ExecutorContext ctx;
+    ctx.site_name = site;
+    ctx.job_id = job;
+    ctx.cell = cj;
+    return std::make_unique<ClientJobEngine>(ctx, co, std::map<std::string, fl::Executor*>{{"*", ex.get()}});
+  }
   fl::TaskSpec train_task() {
     fl::TaskSpec t;
     t.data.params_type = fl::ParamsType::kFull;
@@ -151,21 +164,14 @@ class EnginesTest : public ::testing::Test {
 
 TEST_F(EnginesTest, AClientJobWhoseServerJobIsGoneEndsNamingTheTimeout) {
   // No server job "server.gone": as for a client job started after its job was aborted.
-  cellnet::Cell* cj = client("site-1");
-  auto svc = std::make_shared<cellnet::DownloadService>(*cj);
-  auto ex = std::make_shared<AddExecutor>(*svc, 1.0f);
-  fl::ExecutorContext ctx;
-  ctx.site_name = "site-1";
-  ctx.job_id = "gone";
-  ctx.cell = cj;
   ClientJobOptions co;
   co.server_job_fqcn = "server.gone";
   co.get_task_timeout = 100ms;
   co.retry_interval = 20ms;
   co.server_lost_timeout = 300ms;
-  ClientJobEngine engine(ctx, co, {{"*", ex.get()}});
+  auto engine = client_engine(client("site-1"), "site-1", "gone", co);
   auto started = std::chrono::steady_clock::now();
-  Status s = engine.run();
+  Status s = engine->run();
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.to_string();
   EXPECT_NE(s.message().find("server.gone did not answer"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("max_runner_sync_timeout"), std::string::npos) << s.message();
@@ -186,20 +192,13 @@ TEST_F(EnginesTest, AbortEndsAParkedGetTaskAtOnce) {
                                         responders->push_back(std::move(r));
                                         if (responders->size() == 1) parked->set_value();
                                       });
-  cellnet::Cell* cj = client("site-1");
-  auto svc = std::make_shared<cellnet::DownloadService>(*cj);
-  auto ex = std::make_shared<AddExecutor>(*svc, 1.0f);
-  fl::ExecutorContext ctx;
-  ctx.site_name = "site-1";
-  ctx.job_id = "job";
-  ctx.cell = cj;
   ClientJobOptions co;
   co.server_job_fqcn = "server.job";
   co.get_task_timeout = 60s;
-  ClientJobEngine engine(ctx, co, {{"*", ex.get()}});
-  auto run = std::async(std::launch::async, [&] { return engine.run(); });
+  auto engine = client_engine(client("site-1"), "site-1", "job", co);
+  auto run = std::async(std::launch::async, [&] { return engine->run(); });
   ASSERT_EQ(parked->get_future().wait_for(10s), std::future_status::ready) << "get_task never arrived";
-  engine.abort("terminated by a signal");
+  engine->abort("terminated by a signal");
   ASSERT_EQ(run.wait_for(10s), std::future_status::ready) << "run() still waits for the long poll";
   Status s = run.get();
   EXPECT_EQ(s.code(), StatusCode::kCancelled) << s.to_string();
