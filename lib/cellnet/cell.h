@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -104,6 +105,43 @@ struct CellStats {
   uint64_t stalled_connections_closed = 0;
   uint64_t late_replies = 0;
   uint64_t unauthenticated_frames = 0;  // data frames an IncomingFilter refused
+};
+
+/// For an object that registers handlers on a cell that outlives it (a cell cannot drop a
+/// handler): register wrap(handler) instead of the handler, and close() the gate in the object's
+/// stop() or destructor. close() waits for handlers running now; later calls do nothing (an
+/// asynchronous request is answered UNAVAILABLE with `closed_message`). Copies share one gate.
+class HandlerGate {
+ public:
+  explicit HandlerGate(std::string closed_message = "the handler's owner has stopped")
+      : state_(std::make_shared<State>()) {
+    state_->closed_message = std::move(closed_message);
+  }
+  AsyncRequestHandler wrap(AsyncRequestHandler h) const {
+    return [state = state_, h = std::move(h)](const Message& m, Responder r) {
+      std::shared_lock<std::shared_mutex> open(state->mu);
+      if (!state->open) return r(UnavailableError(state->closed_message));
+      h(m, std::move(r));
+    };
+  }
+  MessageHandler wrap(MessageHandler h) const {
+    return [state = state_, h = std::move(h)](const Message& m) {
+      std::shared_lock<std::shared_mutex> open(state->mu);
+      if (state->open) h(m);
+    };
+  }
+  void close() {
+    std::unique_lock<std::shared_mutex> lock(state_->mu);
+    state_->open = false;
+  }
+
+ private:
+  struct State {
+    std::shared_mutex mu;
+    bool open = true;  // guarded by mu
+    std::string closed_message;
+  };
+  std::shared_ptr<State> state_;
 };
 
 class Cell {

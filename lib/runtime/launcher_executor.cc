@@ -50,10 +50,7 @@ std::string substitute(std::string s, const fl::ExecutorContext& ctx) {
 LauncherExecutor::LauncherExecutor(LauncherOptions options) : opt_(std::move(options)) {}
 
 LauncherExecutor::~LauncherExecutor() {
-  {
-    std::unique_lock<std::shared_mutex> close(gate_->mu);  // waits for handlers running now
-    gate_->open = false;
-  }
+  gate_.close();  // waits for handlers running now
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (child_pid_ > 0 && !exit_) ::kill(-child_pid_, SIGKILL);
@@ -76,17 +73,12 @@ Status LauncherExecutor::initialize(fl::ExecutorContext& ctx) {
     filters_file_ = file.string();
     log_->info("{}: the trainer runs the site's filters from {}", site_, filters_file_);
   }
-  auto gated = [this](void (LauncherExecutor::*handle)(const Message&, cellnet::Responder)) {
-    return [this, gate = gate_, handle, site = site_](const Message& m, cellnet::Responder r) {
-      std::shared_lock<std::shared_mutex> open(gate->mu);
-      if (!gate->open) return r(UnavailableError(site + ": the client job's launcher has stopped"));
-      (this->*handle)(m, std::move(r));
-    };
-  };
-  ctx.cell->register_async_request_handler(std::string(kChannelClientApi), std::string(kTopicGetTask),
-                                           gated(&LauncherExecutor::on_get_task));
-  ctx.cell->register_async_request_handler(std::string(kChannelClientApi), std::string(kTopicSubmitResult),
-                                           gated(&LauncherExecutor::on_submit));
+  ctx.cell->register_async_request_handler(
+      std::string(kChannelClientApi), std::string(kTopicGetTask),
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { on_get_task(m, std::move(r)); }));
+  ctx.cell->register_async_request_handler(
+      std::string(kChannelClientApi), std::string(kTopicSubmitResult),
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { on_submit(m, std::move(r)); }));
   return Status::OK();
 }
 

@@ -27,7 +27,6 @@
 #include <mutex>
 #include <optional>
 #include <semaphore>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,13 +93,9 @@ class LauncherExecutor : public fl::Component, public fl::Executor {
   void on_submit(const cellnet::Message& m, cellnet::Responder respond);
   std::string describe_exit_locked() const;
 
-  // The cell outlives this executor and has no way to drop a handler: the handlers registered in
-  // initialize() hold this gate and answer "stopped" once the destructor closed it.
-  struct HandlerGate {
-    std::shared_mutex mu;
-    bool open = true;  // guarded by mu
-  };
-  std::shared_ptr<HandlerGate> gate_ = std::make_shared<HandlerGate>();
+  // The cell outlives this executor: the handlers registered in initialize() pass this gate,
+  // which the destructor closes.
+  cellnet::HandlerGate gate_{"the client job's launcher has stopped"};
   LauncherOptions opt_;
   base::Logger log_;
   std::string site_;

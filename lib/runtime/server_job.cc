@@ -45,28 +45,17 @@ Status ServerJobEngine::start() {
   started_at_ = Clock::now();
   NVF_RETURN_IF_ERROR(downloads_.start());
   pullers_.start();
-  auto stopped = [job = opt_.job_id] { return UnavailableError("the server job of " + job + " has stopped"); };
   cell_.register_async_request_handler(
       std::string(kChannelServerCommand), std::string(kTopicGetTask),
-      [this, gate = gate_, stopped](const Message& m, cellnet::Responder r) {
-        std::shared_lock<std::shared_mutex> open(gate->mu);
-        if (!gate->open) return r(stopped());
-        handle_get_task(m, std::move(r));
-      });
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_get_task(m, std::move(r)); }));
   cell_.register_async_request_handler(
       std::string(kChannelServerCommand), std::string(kTopicSubmitUpdate),
-      [this, gate = gate_, stopped](const Message& m, cellnet::Responder r) {
-        std::shared_lock<std::shared_mutex> open(gate->mu);
-        if (!gate->open) return r(stopped());
-        handle_submit(m, std::move(r));
-      });
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_submit(m, std::move(r)); }));
   cell_.register_message_handler(std::string(kChannelAux), std::string(kTopicJobHeartbeat),
-                                 [this, gate = gate_](const Message& m) {
-                                   std::shared_lock<std::shared_mutex> open(gate->mu);
-                                   if (!gate->open) return;
+                                 gate_.wrap([this](const Message& m) {
                                    std::lock_guard<std::mutex> lock(mu_);
                                    touch_locked(client_of(m));
-                                 });
+                                 }));
   {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = true;  // clients are "seen" only once they talk to us (see dead_locked)
@@ -76,10 +65,7 @@ Status ServerJobEngine::start() {
 }
 
 void ServerJobEngine::stop() {
-  {
-    std::unique_lock<std::shared_mutex> close(gate_->mu);  // waits for handlers running now
-    gate_->open = false;
-  }
+  gate_.close();  // waits for handlers running now
   std::vector<Parked> parked;
   {
     std::lock_guard<std::mutex> lock(mu_);

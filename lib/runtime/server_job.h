@@ -29,7 +29,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,16 +120,11 @@ class ServerJobEngine : public fl::ControllerContext {
   void run_monitor();
   void touch_locked(const std::string& client);
 
-  // The cell outlives this engine and has no way to drop a handler: the handlers registered in
-  // start() hold this gate and do nothing once stop() closed it (stop waits for running ones).
-  struct HandlerGate {
-    std::shared_mutex mu;
-    bool open = true;  // guarded by mu
-  };
-
   cellnet::Cell& cell_;
-  std::shared_ptr<HandlerGate> gate_ = std::make_shared<HandlerGate>();
   ServerJobOptions opt_;
+  // The cell outlives this engine: the handlers registered in start() pass this gate, which
+  // stop() closes.
+  cellnet::HandlerGate gate_{"the server job of " + opt_.job_id + " has stopped"};
   base::Logger log_;
   cellnet::DownloadService downloads_;
   base::ThreadPool pullers_;

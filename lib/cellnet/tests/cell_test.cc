@@ -98,6 +98,53 @@ TEST_F(CellTest, RequestReplyBetweenNeighbours) {
   EXPECT_EQ(server->peers(), std::vector<std::string>{"site-1"});
 }
 
+// Proves: handlers registered through a HandlerGate run while it is open; close() waits for a
+// handler running now, and afterwards an asynchronous request is answered UNAVAILABLE with the
+// gate's message and a message handler is not called (the object behind them may be gone).
+TEST_F(CellTest, AClosedHandlerGateAnswersStoppedAndWaitsForRunningHandlers) {
+  make_federation();
+  auto gate = std::make_unique<HandlerGate>("the test engine has stopped");
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> messages{0};
+  server_->register_async_request_handler(
+      "t", "slow", gate->wrap([&entered, released](const Message&, Responder r) {
+        entered.set_value();
+        released.wait();
+        r(Message::of("done"));
+      }));
+  server_->register_async_request_handler(
+      "t", "echo", gate->wrap([](const Message& m, Responder r) { r(Message::of(m.payload.to_string())); }));
+  server_->register_message_handler("t", "note", gate->wrap([&messages](const Message&) { ++messages; }));
+
+  auto echo = cj_->request("server", "t", "echo", Message::of("hi"), 5s);
+  ASSERT_TRUE(echo.ok()) << echo.status().to_string();
+  EXPECT_EQ(echo->payload.to_string(), "hi");
+
+  auto slow = std::async(std::launch::async, [&] { return cj_->request("server", "t", "slow", Message{}, 10s); });
+  ASSERT_EQ(entered.get_future().wait_for(5s), std::future_status::ready);
+  auto closing = std::async(std::launch::async, [&] { gate->close(); });
+  EXPECT_EQ(closing.wait_for(200ms), std::future_status::timeout) << "close() did not wait for the running handler";
+  release.set_value();
+  ASSERT_EQ(closing.wait_for(5s), std::future_status::ready);
+  auto slow_reply = slow.get();
+  ASSERT_TRUE(slow_reply.ok()) << slow_reply.status().to_string();
+  EXPECT_EQ(slow_reply->payload.to_string(), "done");
+  gate.reset();  // the gate's owner is gone; the cell still holds the wrapped handlers
+
+  auto after = cj_->request("server", "t", "echo", Message::of("hi"), 5s);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.status().code(), StatusCode::kUnavailable) << after.status().to_string();
+  EXPECT_NE(after.status().message().find("the test engine has stopped"), std::string::npos)
+      << after.status().message();
+  ASSERT_TRUE(cj_->fire("server", "t", "note", Message{}).ok());
+  // A request after the note, answered (refused) by the same cell, as a point after which the
+  // note has at least arrived.
+  auto last = cj_->request("server", "t", "echo", Message{}, 5s);
+  EXPECT_FALSE(last.ok());
+  EXPECT_EQ(messages.load(), 0);
+}
+
 TEST_F(CellTest, RoutesJobToJobThroughParents) {
   make_federation();
   sj_->register_request_handler("server_command", "*", echo("sj"));
