@@ -98,6 +98,17 @@ base::Logger job_logger(const std::string& name, const fs::path& run_dir) {
   return log.ok() ? *log : base::null_logger();
 }
 
+// configure_job_log: the job's log level (the parent checked the argument; checked again here).
+void serve_configure_job_log(cellnet::Cell& cell, const base::Logger& log) {
+  cell.register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicConfigureLog),
+                                [log](const cellnet::Message& m) -> Result<cellnet::Message> {
+                                  NVF_ASSIGN_OR_RETURN(auto level, parse_log_config(m.payload.to_string()));
+                                  log->set_level(level);
+                                  log->info("log level set to {}", m.payload.to_string());
+                                  return cellnet::Message::of("OK");
+                                });
+}
+
 }  // namespace
 
 int run_server_job_process(const JobProcessOptions& o) {
@@ -130,14 +141,7 @@ int run_server_job_process(const JobProcessOptions& o) {
   ServerJobOptions so = server_job_options(*app, o.job_id, o.clients, run_dir, app_dir, log);
   ServerJobEngine engine(*cell, so);
   if (Status s = engine.start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
-  // configure_job_log: the job's log level (the parent checked the argument; checked again here).
-  cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicConfigureLog),
-                                 [log](const cellnet::Message& m) -> Result<cellnet::Message> {
-                                   NVF_ASSIGN_OR_RETURN(auto level, parse_log_config(m.payload.to_string()));
-                                   log->set_level(level);
-                                   log->info("log level set to {}", m.payload.to_string());
-                                   return cellnet::Message::of("OK");
-                                 });
+  serve_configure_job_log(*cell, log);
   cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
                                  [&](const cellnet::Message&) {
                                    request_abort("aborted by the server");
@@ -211,14 +215,7 @@ int run_client_job_process(const JobProcessOptions& o) {
   ctx.child_url = *child;
   ctx.logger = log;
   auto engine = make_client_engine(*app, ctx, nullptr);
-  // configure_job_log: the job's log level (the parent checked the argument; checked again here).
-  cell->register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicConfigureLog),
-                                 [log](const cellnet::Message& m) -> Result<cellnet::Message> {
-                                   NVF_ASSIGN_OR_RETURN(auto level, parse_log_config(m.payload.to_string()));
-                                   log->set_level(level);
-                                   log->info("log level set to {}", m.payload.to_string());
-                                   return cellnet::Message::of("OK");
-                                 });
+  serve_configure_job_log(*cell, log);
   cell->register_message_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
                                  [&](const cellnet::Message&) { request_abort("aborted by the server"); });
   stop.attach([&engine](const std::string& why) { engine->abort(why); });

@@ -162,38 +162,39 @@ Result<std::pair<config::Value, std::string>> AdminClient::fetch(const std::stri
   return std::make_pair(std::move(reply), r.payload.to_string());
 }
 
-Result<config::Value> AdminClient::download_job(const std::string& id, const fs::path& dest) {
-  NVF_ASSIGN_OR_RETURN(auto fetched, fetch(id, false));
+Result<config::Value> AdminClient::download(const std::string& id, const fs::path& dest, bool components) {
+  NVF_ASSIGN_OR_RETURN(auto fetched, fetch(id, components));
   if (fetched.first.value("status", "") != "ok") return fetched.first;
   const fs::path target = unique_target(dest, id);
   NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
   base::ScopedRemove cleanup(tmp);
   NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(fetched.second, tmp / "x"));
-  // The server sends meta.json, job.zip and workspace.zip; the user gets them unpacked.
-  std::error_code ec;
   const fs::path content = tmp / "x" / id;
-  const fs::path staged = tmp / "out";
-  fs::create_directories(staged, ec);
-  fs::copy_file(content / "meta.json", staged / "meta.json", ec);
-  NVF_RETURN_IF_ERROR(job::unpack_zip(content / "job.zip", staged / "job"));
-  if (fs::exists(content / "workspace.zip", ec)) {
-    NVF_RETURN_IF_ERROR(job::unpack_zip(content / "workspace.zip", staged / "ws"));
-    fs::rename(staged / "ws" / "workspace", staged / "workspace", ec);
-    fs::remove_all(staged / "ws", ec);
+  if (components) {
+    NVF_RETURN_IF_ERROR(place(content, target));
+  } else {
+    // The server sends meta.json, job.zip and workspace.zip; the user gets them unpacked.
+    std::error_code ec;
+    const fs::path staged = tmp / "out";
+    fs::create_directories(staged, ec);
+    fs::copy_file(content / "meta.json", staged / "meta.json", ec);
+    NVF_RETURN_IF_ERROR(job::unpack_zip(content / "job.zip", staged / "job"));
+    if (fs::exists(content / "workspace.zip", ec)) {
+      NVF_RETURN_IF_ERROR(job::unpack_zip(content / "workspace.zip", staged / "ws"));
+      fs::rename(staged / "ws" / "workspace", staged / "workspace", ec);
+      fs::remove_all(staged / "ws", ec);
+    }
+    NVF_RETURN_IF_ERROR(place(staged, target));
   }
-  NVF_RETURN_IF_ERROR(place(staged, target));
   return simple("ok", "string", "content downloaded to " + target.string());
 }
 
+Result<config::Value> AdminClient::download_job(const std::string& id, const fs::path& dest) {
+  return download(id, dest, false);
+}
+
 Result<config::Value> AdminClient::download_job_components(const std::string& id, const fs::path& dest) {
-  NVF_ASSIGN_OR_RETURN(auto fetched, fetch(id, true));
-  if (fetched.first.value("status", "") != "ok") return fetched.first;
-  const fs::path target = unique_target(dest, id);
-  NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
-  base::ScopedRemove cleanup(tmp);
-  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(fetched.second, tmp / "x"));
-  NVF_RETURN_IF_ERROR(place(tmp / "x" / id, target));
-  return simple("ok", "string", "content downloaded to " + target.string());
+  return download(id, dest, true);
 }
 
 Result<std::string> AdminClient::wait_for_job(const std::string& id, std::chrono::milliseconds timeout,

@@ -66,6 +66,8 @@ class AdminClient {
   AdminClient() = default;
   /// The server's reply to a job download and the payload (a zip), as sent.
   Result<std::pair<config::Value, std::string>> fetch(const std::string& id, bool components);
+  /// download_job (unpacked job and workspace) or download_job_components (as sent) into `dest`.
+  Result<config::Value> download(const std::string& id, const std::filesystem::path& dest, bool components);
   runtime::AdminKit kit_;
   std::unique_ptr<cellnet::DriverRegistry> drivers_;
   std::unique_ptr<cellnet::Cell> cell_;

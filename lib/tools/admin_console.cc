@@ -180,15 +180,9 @@ Status AdminConsole::run() {
 }
 
 bool AdminConsole::handle_line(const std::string& raw) {
-  std::string line(base::trim(raw));
+  const std::string line(base::trim(raw));
   if (line.empty()) return true;
-  if (line[0] == '?') line = "help " + line.substr(1);
-  // cmd.Cmd's split: the leading identifier characters are the command.
-  size_t i = 0;
-  while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_'))
-    ++i;
-  const std::string cmd = line.substr(0, i);
-  const std::string arg(base::trim(line.substr(i)));
+  const auto [cmd, arg] = split_command_line(line);  // `?` is help
   if (cmd == "bye") {
     session_.logout();
     return false;

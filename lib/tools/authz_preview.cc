@@ -156,14 +156,8 @@ std::string AuthzPreview::help(const std::string& topic) const {
 
 std::string AuthzPreview::handle_line(const std::string& raw, bool* stop) const {
   *stop = false;
-  std::string line(base::trim(raw));
-  if (line.empty()) return "";
-  if (line[0] == '?') line = "help " + line.substr(1);
-  size_t i = 0;
-  while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_'))
-    ++i;
-  const std::string cmd = line.substr(0, i);
-  const std::string arg(base::trim(line.substr(i)));
+  const auto [cmd, arg] = split_command_line(raw);
+  if (cmd.empty() && arg.empty()) return "";
   if (cmd == "bye") {
     *stop = true;
     return "";
@@ -184,7 +178,7 @@ std::string AuthzPreview::handle_line(const std::string& raw, bool* stop) const 
     for (auto& w : words(arg)) args.push_back(std::move(w));
     return eval_right(args);
   }
-  return "*** Unknown syntax: " + line + "\n";
+  return "*** Unknown syntax: " + std::string(base::trim(raw)) + "\n";
 }
 
 Status run_authz_preview(const std::filesystem::path& policy_file, LineReader& input,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -14,8 +15,20 @@
 #include <cstring>
 #include <iostream>
 
+#include "base/strings.h"
+
 namespace nvf::tools {
 namespace fs = std::filesystem;
+
+CommandLine split_command_line(const std::string& raw) {
+  std::string line(base::trim(raw));
+  if (line.empty()) return {};
+  if (line[0] == '?') line = "help " + line.substr(1);
+  size_t i = 0;
+  while (i < line.size() && (std::isalnum(static_cast<unsigned char>(line[i])) || line[i] == '_'))
+    ++i;
+  return {line.substr(0, i), std::string(base::trim(line.substr(i)))};
+}
 
 std::optional<std::string> StreamLineReader::read_line(const std::string& prompt, bool) {
   if (!prompt.empty()) out_ << prompt << std::flush;

@@ -32,6 +32,14 @@ class LineReader {
   virtual bool timed_out() const { return false; }
 };
 
+/// A typed line split as Python's cmd.Cmd does (FLARE's consoles): trimmed, a leading `?` read as
+/// `help `, the leading identifier characters the command and the trimmed rest its argument.
+/// An empty line gives two empty strings.
+struct CommandLine {
+  std::string cmd, arg;
+};
+CommandLine split_command_line(const std::string& raw);
+
 /// Reads `in`, writing prompts to `out`. Not interactive.
 class StreamLineReader : public LineReader {
  public:
