@@ -2,8 +2,9 @@
 # Pull-based download throughput and memory, against a raw TCP copy of the same bytes, in one run.
 # Sender and receivers are separate processes on 127.0.0.1 (OS-chosen ports): a sender Cell holds
 # a model of --size-mib MiB (128 float32 tensors) in a download transaction; --receivers receiver
-# Cells pull it at the same moment (download_tensors: each ends up holding the model). The socket
-# baseline moves the same bytes to the same number of clients over plain TCP (4 MiB writes/reads).
+# Cells pull it at the same moment (download_tensors: each ends up holding the model, until the
+# sender stops once all are done). The socket baseline moves the same bytes to the same number of
+# clients over plain TCP (4 MiB writes/reads); they too hold the bytes until every client has them.
 #
 # Usage: scripts/bench/download.sh [--size-mib 1024] [--receivers 1] [--repeat 1]
 #                                  [--schemes "grpc tcp"] [--timeout-s 600]
@@ -35,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --repeat) repeat="$2"; shift 2 ;;
     --schemes) schemes="$2"; shift 2 ;;
     --timeout-s) timeout_s="$2"; shift 2 ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "download.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done

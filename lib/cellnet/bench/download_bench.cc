@@ -11,13 +11,16 @@
 //            outcome and peak RSS.
 //   receiver --url U --source F --ref R --name NAME --start-at-ms T [--timeout-s S]
 //            Baseline RSS, a Cell NAME connected to U; at T (epoch ms) download_tensors() of the
-//            ref; checks the bytes; prints start/end stamps, bytes and RSS.
+//            ref; checks the bytes; prints start/end stamps, bytes and RSS; holds the model
+//            until the sender has gone (it stops when every receiver is done).
 //   socket-server --size-mib N --clients R [--timeout-s S]
 //            Listens on 127.0.0.1:0 (prints port), accepts R clients and writes the N MiB buffer
-//            to each in large writes from one thread per client.
+//            to each in large writes from one thread per client; closes the connections once
+//            every client has said it has all the bytes.
 //   socket-client --port P --size-mib N --start-at-ms T [--reuse 1]
 //            At T connects and reads N MiB into a buffer of that size (it holds the bytes, as a
-//            download does; --reuse 1: into one 4 MiB buffer); prints start/end stamps.
+//            download does; --reuse 1: into one 4 MiB buffer), says so, holds them until the
+//            server closes (once every client has them); prints start/end stamps.
 //   safetensors --out FILE --size-mib N | --size-bytes B [--tensors 128]
 //            Writes a safetensors model of N MiB (or B bytes) of float32 tensors (fedavg_large.sh).
 #include <arpa/inet.h>
@@ -31,11 +34,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -226,6 +231,14 @@ int run_receiver(const Args& a) {
   o.fqcn = name;
   o.drivers = &drivers;
   cellnet::Cell cell(o);
+  // The model is held until the sender is gone (it stops once every receiver is done), as a
+  // client holds it while it trains: an early finisher does not free 1 GiB while others receive.
+  auto sender_gone = std::make_shared<std::promise<void>>();
+  auto gone = sender_gone->get_future();
+  cell.on_peer_event([sender_gone, source, once = std::make_shared<std::once_flag>()](
+                         const std::string& peer, bool up) {
+    if (!up && peer == source) std::call_once(*once, [&] { sender_gone->set_value(); });
+  });
   if (auto s = cell.start(); !s.ok()) die(s.to_string());
   if (auto s = cell.connect(url); !s.ok()) die(s.to_string());
   if (auto s = cell.wait_for_peer(source, 30s); !s.ok()) die(s.to_string());
@@ -263,6 +276,7 @@ int run_receiver(const Args& a) {
     ++i;
   }
   line("verified", 1);
+  if (gone.wait_for(timeout) != std::future_status::ready) die("the sender did not stop");
   cell.stop();
   drivers.stop_all();
   return 0;
@@ -302,11 +316,16 @@ int run_socket_server(const Args& a) {
 
   std::vector<std::thread> senders;
   std::atomic<int> failures{0};
+  // Each client says when it has every byte; connections close once all have (clients hold their
+  // bytes until then, as receivers hold the model).
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
   for (int c = 0; c < clients; ++c) {
     int fd = accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) die(std::string("accept: ") + std::strerror(errno));
     set_buffers(fd);
-    senders.emplace_back([fd, &data, &failures] {
+    senders.emplace_back([fd, clients, &data, &failures, &mu, &cv, &done] {
       size_t off = 0;
       while (off < data.size()) {
         ssize_t n = send(fd, data.data() + off, std::min(kIoSize, data.size() - off), MSG_NOSIGNAL);
@@ -317,8 +336,15 @@ int run_socket_server(const Args& a) {
         }
         off += static_cast<size_t>(n);
       }
-      shutdown(fd, SHUT_WR);
       char b;
+      if (recv(fd, &b, 1, 0) != 1) ++failures;  // the client has every byte
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        ++done;
+        cv.notify_all();
+        cv.wait(lock, [&] { return done == clients; });
+      }
+      shutdown(fd, SHUT_WR);
       while (recv(fd, &b, 1, 0) > 0) {  // wait for the client to close
       }
       close(fd);
@@ -355,6 +381,12 @@ int run_socket_client(const Args& a) {
     got += static_cast<uint64_t>(n);
   }
   const long long t1 = now_ns();
+  // Say so, and hold the bytes until every client has them (the server closes then).
+  const char done = 1;
+  if (send(fd, &done, 1, MSG_NOSIGNAL) != 1) die("cannot tell the server the bytes arrived");
+  char b;
+  while (recv(fd, &b, 1, 0) > 0) {
+  }
   close(fd);
   line("start_ns", t0);
   line("end_ns", t1);
