@@ -9,6 +9,7 @@
 #include "job/archive.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/site_info.h"
+#include "runtime/workspace_shell.h"
 #include "security/job_signature.h"
 #include "security/pki.h"
 
@@ -58,6 +59,8 @@ Status ClientParent::start() {
                                   sync(&ClientParent::handle_configure_site_log));
   cell_->register_request_handler(admin, std::string(deploy::kTopicConfigureJobLog),
                                   sync(&ClientParent::handle_configure_job_log));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicShell), sync(&ClientParent::handle_shell));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicSysInfo), sync(&ClientParent::handle_sys_info));
   cell_->register_request_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
     request_shutdown("the server ordered a shutdown");
     return Result<cellnet::Message>(cellnet::Message{});
@@ -327,6 +330,40 @@ Result<cellnet::Message> ClientParent::handle_report_resources(const cellnet::Me
 
 Result<cellnet::Message> ClientParent::handle_report_env(const cellnet::Message&) {
   return cellnet::Message::of(site_env(opt_.kit.name, opt_.kit.root, opt_.kit.config_file).dump());
+}
+
+Status ClientParent::authorize_admin(const std::string& right, const cellnet::Message& request) const {
+  if (!opt_.secure) return Status::OK();
+  security::Person user{request.headers.get_or(deploy::kHdrUserName, ""),
+                        request.headers.get_or(deploy::kHdrUserOrg, ""),
+                        request.headers.get_or(deploy::kHdrUserRole, "")};
+  return policy_.authorize(right, user, org_, nullptr);
+}
+
+Result<cellnet::Message> ClientParent::handle_shell(const cellnet::Message& request) {
+  std::vector<std::string> argv;
+  try {
+    for (const auto& a : config::Value::parse(request.payload.to_string())) argv.push_back(a.get<std::string>());
+  } catch (const std::exception& e) {
+    return InvalidArgumentError(std::string("bad shell command order: ") + e.what());
+  }
+  if (argv.empty() || !WorkspaceShell::is_shell_command(argv[0])) {
+    return InvalidArgumentError("bad shell command order: not one of pwd, ls, cat, head, tail, grep");
+  }
+  NVF_RETURN_IF_ERROR(authorize_admin(argv[0], request));
+  NVF_ASSIGN_OR_RETURN(ShellCommand command, WorkspaceShell::parse(argv));
+  auto out = WorkspaceShell(opt_.kit.root).run(command);
+  // A path that leaves the workspace is a bad argument here, not a refusal of the admin.
+  if (!out.ok()) return InvalidArgumentError(out.status().message());
+  log_->info("admin {}: {} in the workspace", request.headers.get_or(deploy::kHdrUserName, "?"), argv[0]);
+  return cellnet::Message::of(std::move(*out));
+}
+
+Result<cellnet::Message> ClientParent::handle_sys_info(const cellnet::Message& request) {
+  NVF_RETURN_IF_ERROR(authorize_admin("sys_info", request));
+  config::Value rows = config::Value::array();
+  for (const auto& [k, v] : virtual_memory()) rows.push_back(config::Value::array({k, v}));
+  return cellnet::Message::of(rows.dump());
 }
 
 Result<cellnet::Message> ClientParent::handle_get_scopes(const cellnet::Message&) {

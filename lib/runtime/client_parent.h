@@ -81,6 +81,11 @@ class ClientParent {
   Result<cellnet::Message> handle_get_scopes(const cellnet::Message& request);
   Result<cellnet::Message> handle_configure_site_log(const cellnet::Message& request);
   Result<cellnet::Message> handle_configure_job_log(const cellnet::Message& request);
+  // pwd/ls/cat/head/tail/grep in this site's workspace, and sys_info: authorized by this site's
+  // policy for the admin the server names in the request's headers.
+  Result<cellnet::Message> handle_shell(const cellnet::Message& request);
+  Result<cellnet::Message> handle_sys_info(const cellnet::Message& request);
+  Status authorize_admin(const std::string& right, const cellnet::Message& request) const;
   void abort_job(const std::string& id, const std::string& reason);
   void wait_job(ClientJob* job);
 

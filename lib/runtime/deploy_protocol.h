@@ -39,6 +39,14 @@ inline constexpr std::string_view kTopicReportEnv = "report_env";
 inline constexpr std::string_view kTopicGetScopes = "get_scopes";
 inline constexpr std::string_view kTopicConfigureSiteLog = "configure_site_log";
 inline constexpr std::string_view kTopicConfigureJobLog = "configure_job_log";
+// The workspace shell commands (payload: JSON array, the command name and its arguments without the
+// target; reply: the text) and sys_info (reply: JSON array of [name, value]) on a client, each
+// authorized by the client's own policy for the admin named in the kHdrUser* headers.
+inline constexpr std::string_view kTopicShell = "sys.shell";
+inline constexpr std::string_view kTopicSysInfo = "sys.info";
+inline constexpr std::string_view kHdrUserName = "user_name";
+inline constexpr std::string_view kHdrUserOrg = "user_org";
+inline constexpr std::string_view kHdrUserRole = "user_role";
 inline constexpr std::string_view kHdrJobId = "job_id";
 inline constexpr std::string_view kHdrAppName = "app_name";
 inline constexpr std::string_view kHdrSubmitterName = "submitter_name";

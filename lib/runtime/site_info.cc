@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <set>
 
 #include "base/strings.h"
@@ -133,6 +136,33 @@ std::string python_str(const config::Value& v) {
     out += (out.empty() ? "" : ", ") + quote(it.key()) + ": " + inner(it.value());
   }
   return "{" + out + "}";
+}
+
+std::vector<std::pair<std::string, std::string>> virtual_memory() {
+  std::map<std::string, long long> kb;
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    kb[line.substr(0, colon)] = std::atoll(line.c_str() + colon + 1);
+  }
+  auto b = [&](const char* k) { return kb.count(k) ? kb[k] * 1024 : 0LL; };
+  const long long total = b("MemTotal"), free = b("MemFree"), buffers = b("Buffers");
+  const long long cached = b("Cached") + b("SReclaimable");
+  const long long available = kb.count("MemAvailable") ? b("MemAvailable") : free + buffers + cached;
+  long long used = total - free - cached - buffers;
+  if (used < 0) used = total - free;
+  char percent[32];
+  std::snprintf(percent, sizeof percent, "%.1f", total > 0 ? (total - available) * 100.0 / total : 0.0);
+  char avail_percent[32];
+  std::snprintf(avail_percent, sizeof avail_percent, "%.1f", total > 0 ? available * 100.0 / total : 0.0);
+  return {{"total", std::to_string(total)},           {"available", std::to_string(available)},
+          {"percent", percent},                       {"used", std::to_string(used)},
+          {"free", std::to_string(free)},             {"active", std::to_string(b("Active"))},
+          {"inactive", std::to_string(b("Inactive"))}, {"buffers", std::to_string(buffers)},
+          {"cached", std::to_string(cached)},         {"shared", std::to_string(b("Shmem"))},
+          {"slab", std::to_string(b("Slab"))},        {"available_percent", avail_percent}};
 }
 
 }  // namespace nvf::runtime

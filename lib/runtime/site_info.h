@@ -2,7 +2,7 @@
 // (local/resources.json, else .default), its privacy scopes (local/privacy.json), its environment
 // (workspace, kit paths, version, host, pid), a job's extra stored components, and the log
 // configuration argument of configure_site_log / configure_job_log. Pure functions of files and
-// arguments; the admin service and the client parent answer with them (spec cli-and-formats §5.2).
+// arguments (and /proc/meminfo); the admin service and the client parent answer with them (spec cli-and-formats §5.2).
 #pragma once
 
 #include <spdlog/spdlog.h>
@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -43,6 +44,10 @@ std::vector<std::string> extra_job_components(const std::vector<std::string>& st
 /// info; full and verbose → debug) or "reload" (back to the start level, info).
 /// Errors: INVALID_ARGUMENT naming the argument; a log config file is refused as not supported.
 Result<spdlog::level::level_enum> parse_log_config(std::string_view config);
+
+/// psutil.virtual_memory() on Linux, from /proc/meminfo, in its field order (name, value: bytes,
+/// percent used / available): what `sys_info` shows for a site.
+std::vector<std::pair<std::string, std::string>> virtual_memory();
 
 /// Python's str() of a JSON value as FLARE's tables print dicts and lists:
 /// {'num_of_gpus': 0, 'name': 'x'}, [1, 2], True, None.

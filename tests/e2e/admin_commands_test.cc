@@ -1,8 +1,9 @@
 // The admin commands that act on the daemons themselves, on a POC federation as a user runs it:
 // `restart` (the daemon exits without shutdown.fl and its sub_start.sh watchdog starts it again;
 // refused while a job runs; operate, so a member is denied), the site reports of the server and a
-// client (report_env, report_resources, show_scopes), log levels, app_command, and a finished
-// job's extra components (list_job, download_job_components).
+// client (report_env, report_resources, show_scopes), log levels, app_command, a finished job's
+// extra components (list_job, download_job_components), and the workspace shell commands and
+// sys_info on a client, which the client authorizes with its own policy.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -54,7 +55,7 @@ bool wait_until(const std::vector<fs::path>& dirs, std::chrono::seconds timeout,
 
 class AdminCommandsTest : public PocE2eTest {
  protected:
-  void SetUp() override { prepare_poc(2, kMemberAdmin); }
+  void SetUp() override { prepare_poc(2, std::string(kMemberAdmin) + kLeadOfOrgB); }
   fs::path job(const std::string& name) { return fs::path(NVF_SOURCE_DIR) / "jobs" / name; }
 
   // The client has registered with the server (its log says so), within 60 s.
@@ -241,6 +242,61 @@ TEST_F(AdminCommandsTest, TheServerAndAClientReportTheirEnvResourcesAndScopesAnd
   EXPECT_EQ(admin("show_scopes server", "member@nvidia.com").exit_code, 0);
   EXPECT_EQ(read_pid(prod() / "server" / "pid.fl"), server_pid);
   EXPECT_FALSE(fs::exists(prod() / "server" / "shutdown.fl"));
+}
+
+TEST_F(AdminCommandsTest, ShellCommandsAndSysInfoRunInAClientsWorkspaceUnderTheClientsPolicy) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  ASSERT_TRUE(registered("site-1"));
+  const fs::path site = prod() / "site-1";
+  ASSERT_TRUE(base::atomic_write(site / "notes.txt", "alpha\nbeta\ngamma\n").ok());
+
+  auto pwd = admin("pwd site-1");
+  ASSERT_EQ(pwd.exit_code, 0) << pwd.out;
+  EXPECT_NE(pwd.out.find(fs::canonical(site).string()), std::string::npos) << pwd.out;
+  auto ls = admin("ls site-1");
+  ASSERT_EQ(ls.exit_code, 0) << ls.out;
+  for (const char* name : {"local", "log.txt", "notes.txt", "startup"}) {
+    EXPECT_NE(ls.out.find(name), std::string::npos) << name << ": " << ls.out;
+  }
+  auto cat = admin("cat site-1 notes.txt");
+  ASSERT_EQ(cat.exit_code, 0) << cat.out;
+  EXPECT_NE(cat.out.find("alpha\nbeta\ngamma"), std::string::npos) << cat.out;
+  auto head = admin("head site-1 -n 1 notes.txt");
+  EXPECT_NE(head.out.find("alpha"), std::string::npos) << head.out;
+  EXPECT_EQ(head.out.find("beta"), std::string::npos) << head.out;
+  auto grep = admin("grep site-1 -n gamma notes.txt");
+  EXPECT_NE(grep.out.find("3:gamma"), std::string::npos) << grep.out;
+
+  // Paths stay in the client's workspace: ".." is refused by the arguments' check, a symbolic
+  // link out of it by the client's path guard; the file outside is not shown.
+  ASSERT_TRUE(base::atomic_write(work_.path() / "secret.txt", "do-not-show\n").ok());
+  auto up = admin("cat site-1 ../server/log.txt");
+  EXPECT_EQ(up.exit_code, 1) << up.out;
+  EXPECT_NE(up.out.find(".. in path name is not allowed"), std::string::npos) << up.out;
+  fs::create_symlink(work_.path() / "secret.txt", site / "link.txt");
+  auto link = admin("cat site-1 link.txt");
+  EXPECT_EQ(link.exit_code, 1) << link.out;
+  EXPECT_EQ(link.out.find("do-not-show"), std::string::npos) << link.out;
+  EXPECT_NE(admin("ls site-9").out.find("invalid client: site-9"), std::string::npos);
+
+  auto info = admin("sys_info client site-1");
+  ASSERT_EQ(info.exit_code, 0) << info.out;
+  EXPECT_NE(info.out.find("Client: site-1"), std::string::npos) << info.out;
+  EXPECT_TRUE(std::regex_search(info.out, std::regex(R"(\| total +\| [1-9][0-9]* +\|)"))) << info.out;
+  EXPECT_EQ(info.out.find("site-2"), std::string::npos) << info.out;
+  auto all = admin("sys_info client");
+  EXPECT_NE(all.out.find("Client: site-2"), std::string::npos) << all.out;
+
+  // site-1's policy: a member has no shell_commands or operate right; a lead only at sites of
+  // the lead's own org (site-1 is nvidia's, the lead is b's).
+  for (const std::string who : {"member@nvidia.com", "lead@b.org"}) {
+    for (const char* denied : {"ls site-1", "cat site-1 notes.txt", "sys_info client site-1"}) {
+      auto r = admin(denied, who);
+      EXPECT_EQ(r.exit_code, 3) << who << " " << denied << ": " << r.out;
+      EXPECT_NE(r.out.find("is not authorized"), std::string::npos) << who << " " << denied << ": " << r.out;
+      EXPECT_EQ(r.out.find("alpha"), std::string::npos) << r.out;
+    }
+  }
 }
 
 TEST_F(AdminCommandsTest, AFinishedJobListsAndDownloadsItsExtraComponents) {

@@ -96,5 +96,19 @@ TEST(SiteInfo, PythonStrPrintsDictsAsFlaresTablesDo) {
   EXPECT_EQ(python_str(config::Value::parse(R"({"q": "it's"})")), R"({'q': "it's"})");
 }
 
+TEST(SiteInfo, VirtualMemoryListsPsutilsFieldsInOrderFromProcMeminfo) {
+  auto vm = virtual_memory();
+  std::vector<std::string> names;
+  for (const auto& [k, v] : vm) names.push_back(k);
+  EXPECT_EQ(names, (std::vector<std::string>{"total", "available", "percent", "used", "free", "active", "inactive",
+                                             "buffers", "cached", "shared", "slab", "available_percent"}));
+  const long long total = std::stoll(vm[0].second), available = std::stoll(vm[1].second);
+  EXPECT_GT(total, 0);
+  EXPECT_GT(available, 0);
+  EXPECT_LE(available, total);
+  const double percent = std::stod(vm[2].second), available_percent = std::stod(vm[11].second);
+  EXPECT_NEAR(percent + available_percent, 100.0, 0.2);
+}
+
 }  // namespace
 }  // namespace nvf::runtime
