@@ -196,9 +196,7 @@ config::Value ServerParent::cmd_shell(const Principal& who, const std::vector<st
       return error_reply("invalid_target", "invalid client: " + target);
     }
     // The client checks the right with its own policy (each site evaluates its own).
-    config::Value order = config::Value::array();
-    for (const auto& a : args) order.push_back(a);
-    auto replies = ask_clients({target}, deploy::kTopicShell, admin_order(who, order.dump()), nullptr);
+    auto replies = ask_clients({target}, deploy::kTopicShell, admin_order(who, WorkspaceShell::order(args)), nullptr);
     if (replies.empty()) return error_reply("invalid_target", "invalid client: " + target);
     const auto& r = replies.front().second;
     if (!r.ok()) return client_error(target, r.status());

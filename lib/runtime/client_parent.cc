@@ -341,21 +341,12 @@ Status ClientParent::authorize_admin(const std::string& right, const cellnet::Me
 }
 
 Result<cellnet::Message> ClientParent::handle_shell(const cellnet::Message& request) {
-  std::vector<std::string> argv;
-  try {
-    for (const auto& a : config::Value::parse(request.payload.to_string())) argv.push_back(a.get<std::string>());
-  } catch (const std::exception& e) {
-    return InvalidArgumentError(std::string("bad shell command order: ") + e.what());
-  }
-  if (argv.empty() || !WorkspaceShell::is_shell_command(argv[0])) {
-    return InvalidArgumentError("bad shell command order: not one of pwd, ls, cat, head, tail, grep");
-  }
-  NVF_RETURN_IF_ERROR(authorize_admin(argv[0], request));
-  NVF_ASSIGN_OR_RETURN(ShellCommand command, WorkspaceShell::parse(argv));
+  NVF_ASSIGN_OR_RETURN(ShellCommand command, WorkspaceShell::parse_order(request.payload.to_string()));
+  NVF_RETURN_IF_ERROR(authorize_admin(command.name, request));
   auto out = WorkspaceShell(opt_.kit.root).run(command);
   // A path that leaves the workspace is a bad argument here, not a refusal of the admin.
   if (!out.ok()) return InvalidArgumentError(out.status().message());
-  log_->info("admin {}: {} in the workspace", request.headers.get_or(deploy::kHdrUserName, "?"), argv[0]);
+  log_->info("admin {}: {} in the workspace", request.headers.get_or(deploy::kHdrUserName, "?"), command.name);
   return cellnet::Message::of(std::move(*out));
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "base/files.h"
+#include "config/value.h"
 
 namespace nvf::runtime {
 namespace fs = std::filesystem;
@@ -486,6 +487,30 @@ std::string WorkspaceShell::usage(const std::string& name) {
   };
   auto it = kUsage.find(name);
   return it == kUsage.end() ? "" : it->second;
+}
+
+std::string WorkspaceShell::order(const std::vector<std::string>& argv) {
+  config::Value v = config::Value::array();
+  for (const auto& a : argv) v.push_back(a);
+  return v.dump();
+}
+
+Result<ShellCommand> WorkspaceShell::parse_order(std::string_view order) {
+  std::vector<std::string> argv;
+  try {
+    config::Value v = config::Value::parse(order);
+    if (!v.is_array()) return InvalidArgumentError("bad shell command order: not a JSON array");
+    for (const auto& a : v) {
+      if (!a.is_string()) return InvalidArgumentError("bad shell command order: an argument is not a string");
+      argv.push_back(a.get<std::string>());
+    }
+  } catch (const std::exception& e) {
+    return InvalidArgumentError(std::string("bad shell command order: ") + e.what());
+  }
+  if (argv.empty() || !is_shell_command(argv[0])) {
+    return InvalidArgumentError("bad shell command order: not one of pwd, ls, cat, head, tail, grep");
+  }
+  return parse(argv);
 }
 
 Result<ShellCommand> WorkspaceShell::parse(const std::vector<std::string>& argv) {

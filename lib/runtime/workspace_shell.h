@@ -12,6 +12,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -44,6 +45,11 @@ class WorkspaceShell {
   /// Errors: INVALID_ARGUMENT with FLARE's message ("unrecognized arguments: -x", "only one file
   /// is allowed", ".. in path name is not allowed", ...).
   static Result<ShellCommand> parse(const std::vector<std::string>& argv);
+  /// The order the server sends a client to run `argv` there: a JSON array of strings.
+  static std::string order(const std::vector<std::string>& argv);
+  /// parse() of an order from a peer. Errors: INVALID_ARGUMENT ("bad shell command order: ...")
+  /// for anything but a JSON array of strings naming a shell command, then parse()'s.
+  static Result<ShellCommand> parse_order(std::string_view order);
 
   /// Runs a parsed command. The text is what the command printed (its own "No such file"
   /// messages included). Errors: PERMISSION_DENIED when a path leaves the workspace (through a

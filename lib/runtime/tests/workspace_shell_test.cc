@@ -115,6 +115,28 @@ TEST_F(WorkspaceShellTest, ChecksArgumentsAsFlaresValidators) {
   EXPECT_EQ(run("pwd -l"), "ERR: this command does not accept extra args");
 }
 
+TEST(WorkspaceShellOrder, AnOrderRoundTripsAndABadOneFromAPeerIsRefusedNamingWhy) {
+  auto c = WorkspaceShell::parse_order(WorkspaceShell::order({"grep", "-n", "it's \"x\"", "log.txt"}));
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->name, "grep");
+  EXPECT_EQ(c->pattern, "it's \"x\"");
+  EXPECT_EQ(c->files, std::vector<std::string>{"log.txt"});
+  EXPECT_TRUE(c->has('n'));
+  auto refused = [](std::string_view order) {
+    auto r = WorkspaceShell::parse_order(order);
+    EXPECT_FALSE(r.ok()) << order;
+    return r.ok() ? std::string() : r.status().message();
+  };
+  EXPECT_EQ(refused(R"({"cmd": "ls"})"), "bad shell command order: not a JSON array");
+  EXPECT_EQ(refused(R"(["ls", 3])"), "bad shell command order: an argument is not a string");
+  EXPECT_EQ(refused("[]"), "bad shell command order: not one of pwd, ls, cat, head, tail, grep");
+  EXPECT_EQ(refused(R"(["rm", "-rf", "."])"), "bad shell command order: not one of pwd, ls, cat, head, tail, grep");
+  EXPECT_NE(refused("[\"ls\"").find("bad shell command order: "), std::string::npos);
+  // The arguments' own checks still apply to an order.
+  EXPECT_EQ(refused(R"(["cat", "../x.txt"])"), ".. in path name is not allowed");
+  EXPECT_EQ(refused(R"(["ls", "-x"])"), "unrecognized arguments: -x");
+}
+
 TEST_F(WorkspaceShellTest, PwdIsTheCanonicalRoot) {
   EXPECT_EQ(run("pwd"), fs::canonical(root_).string());
 }
