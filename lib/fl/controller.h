@@ -15,6 +15,7 @@
 
 #include "base/logging.h"
 #include "base/status.h"
+#include "config/value.h"
 #include "fl/fl_model.h"
 #include "tensor/tensor.h"
 
@@ -75,6 +76,9 @@ class Controller {
   virtual ~Controller() = default;
   /// Runs the workflow to its end. An error ends the job with that message.
   virtual Status run(ControllerContext& ctx) = 0;
+  /// What `show_stats` shows of this workflow while it runs (FLARE's controllers report
+  /// {"phase", "current_round", "num_rounds"}); null: nothing. Called from any thread.
+  virtual config::Value stats() const { return config::Value(); }
 };
 
 }  // namespace nvf::fl

@@ -280,12 +280,54 @@ config::Value ServerParent::cmd_job_info(const Principal& who, const std::vector
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
   }
+  if (cmd == "show_stats") return show_stats(id, argv[2], {argv.begin() + 3, argv.end()});
   if (argv[2] != "server") {
     return error_reply("error", cmd + " of clients is not supported in this build: use " + cmd + " " + id + " server");
   }
-  if (cmd == "show_stats") return ok_string("No stats for job " + id + " on server: none are collected yet.");
   if (cmd == "show_errors") return ok_string("No errors for job " + id + " on server.");
   return ok_string("No errors to reset for job " + id + " on server.");
+}
+
+// show_stats: the server job's stats dict (target server or all), then one dict of every client
+// job's, by client (client or all; the job's clients unless named), as FLARE's console shows them.
+config::Value ServerParent::show_stats(const std::string& id, const std::string& target,
+                                       const std::vector<std::string>& names) {
+  config::Value items = config::Value::array();
+  if (target != "client") {
+    auto r = cell_->request("server." + id, std::string(deploy::kChannelJobCommand),
+                            std::string(deploy::kTopicShowStats), cellnet::Message{}, opt_.admin_timeout);
+    if (!r.ok()) return error_reply("error", "no stats from the server job of " + id + ": " + r.status().message());
+    try {
+      items.push_back({{"type", "dict"}, {"data", config::Value::parse(r->payload.to_string())}});
+    } catch (const std::exception& e) {
+      return error_reply("error", std::string("bad stats from the server job of ") + id + ": " + e.what());
+    }
+  }
+  if (target != "server") {
+    std::vector<std::string> targets = names;
+    if (targets.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = running_.find(id);
+      if (it != running_.end()) targets = it->second->clients;
+    }
+    cellnet::Message order;
+    order.headers.set(deploy::kHdrJobId, id);
+    std::string bad;
+    auto replies = ask_clients(targets, deploy::kTopicShowStats, order, &bad);
+    if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
+    if (replies.empty()) return error_reply("no_clients", "no responses from clients");
+    config::Value stats = config::Value::object();
+    for (const auto& [c, r] : replies) {
+      try {
+        stats[c] = r.ok() ? config::Value::parse(r->payload.to_string())
+                          : config::Value("failed to get stats: " + r.status().message());
+      } catch (const std::exception& e) {
+        stats[c] = std::string("failed to get stats: ") + e.what();
+      }
+    }
+    items.push_back({{"type", "dict"}, {"data", stats}});
+  }
+  return reply("ok", items);
 }
 
 config::Value ServerParent::cmd_remove_client(const Principal& who, const std::vector<std::string>& argv) {

@@ -88,6 +88,12 @@ Result<Message> ClientJobEngine::request_abortable(const std::string& topic, Mes
   return CancelledError(abort_reason_);
 }
 
+std::vector<std::string> ClientJobEngine::current_tasks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (current_task_.empty()) return {};
+  return {current_task_};
+}
+
 fl::Executor* ClientJobEngine::executor_for(const std::string& task_name) const {
   auto it = executors_.find(task_name);
   if (it != executors_.end()) return it->second;
@@ -166,6 +172,10 @@ Status ClientJobEngine::run() {
     if (name == kTaskTryAgain || name.empty()) continue;
     std::string task_id = task->headers.get_or(kHdrTaskId, "");
     fl::Executor* ex = executor_for(name);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_task_ = name;
+    }
     Result<Message> result = ex ? ex->execute(name, *task, ctx_)
                                 : Result<Message>(NotFoundError("no executor for task '" + name + "' at " +
                                                                 ctx_.site_name));
@@ -184,6 +194,10 @@ Status ClientJobEngine::run() {
     if (!s.ok()) ctx_.logger->error("{}: result of task {} not delivered: {}", ctx_.site_name, name, s.message());
     if (ex) ex->result_submitted(s);
     ++tasks_done_;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      current_task_.clear();
+    }
   }
   for (auto& [name, ex] : executors_) ex->finalize(ctx_);
   {

@@ -47,6 +47,8 @@ class ClientJobEngine {
   Status run();
   void abort(const std::string& reason);
   int tasks_done() const { return tasks_done_.load(); }
+  /// The task being executed now (none between tasks): what show_stats reports. Any thread.
+  std::vector<std::string> current_tasks();
 
  private:
   fl::Executor* executor_for(const std::string& task_name) const;
@@ -66,6 +68,7 @@ class ClientJobEngine {
   std::condition_variable cv_;
   std::string abort_reason_;  // guarded by mu_
   bool done_ = false;         // guarded by mu_
+  std::string current_task_;  // guarded by mu_
   std::set<std::shared_ptr<Pending>> pending_;  // guarded by mu_: woken by abort()
   std::atomic<int> tasks_done_{0};
   std::thread heartbeat_;

@@ -61,6 +61,7 @@ Status ClientParent::start() {
                                   sync(&ClientParent::handle_configure_job_log));
   cell_->register_request_handler(admin, std::string(deploy::kTopicShell), sync(&ClientParent::handle_shell));
   cell_->register_request_handler(admin, std::string(deploy::kTopicSysInfo), sync(&ClientParent::handle_sys_info));
+  cell_->register_request_handler(admin, std::string(deploy::kTopicShowStats), sync(&ClientParent::handle_show_stats));
   cell_->register_request_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
     request_shutdown("the server ordered a shutdown");
     return Result<cellnet::Message>(cellnet::Message{});
@@ -386,6 +387,17 @@ Result<cellnet::Message> ClientParent::handle_configure_job_log(const cellnet::M
                                      std::chrono::milliseconds(5000))
                           .status());
   return cellnet::Message::of("successfully configured " + opt_.kit.name + " job " + id + " log");
+}
+
+Result<cellnet::Message> ClientParent::handle_show_stats(const cellnet::Message& request) {
+  const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second->exited) return FailedPreconditionError("job " + id + " is not running here");
+  }
+  return cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand),
+                        std::string(deploy::kTopicShowStats), cellnet::Message{}, std::chrono::milliseconds(5000));
 }
 
 }  // namespace nvf::runtime

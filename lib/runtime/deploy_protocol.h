@@ -62,6 +62,11 @@ inline constexpr std::string_view kChannelJobCommand = "job_command";
 inline constexpr std::string_view kTopicAbort = "abort";
 // Parent → job process: set the job's log level (body: the config argument); reply "OK".
 inline constexpr std::string_view kTopicConfigureLog = "configure_log";
+// show_stats: server parent → server job, server parent → client parent (kHdrJobId) → client job.
+// The job process answers with FLARE's stats dict (JSON): the server job {"ServerRunner": {job_id,
+// status, workflow}, <workflow class>: {phase, current_round, num_rounds}}, a client job
+// {"ClientRunner": {job_id, current_tasks}}.
+inline constexpr std::string_view kTopicShowStats = "show_stats";
 
 // Admin → server parent: one console command (JSON {"command": line}), a job upload (the zip as
 // payload, its folder name in kHdrJobFolderName), a job download (the reply's payload is a zip).

@@ -147,6 +147,26 @@ int run_server_job_process(const JobProcessOptions& o) {
                                    request_abort("aborted by the server");
                                    return Result<cellnet::Message>(cellnet::Message{});
                                  });
+  // show_stats: FLARE's ServerRunner group and the running workflow's (named by its class).
+  std::vector<std::pair<std::string, std::string>> workflow_names;  // (id, class), as *workflows
+  for (const auto& id : app->components.workflow_ids()) {
+    if (!dynamic_cast<fl::Controller*>(app->components.find(id))) continue;
+    const auto* info = app->components.info(id);
+    const std::string name = info ? info->name : "";
+    workflow_names.emplace_back(id, name.empty() ? id : name.substr(name.rfind('.') + 1));
+  }
+  cell->register_request_handler(
+      std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicShowStats),
+      [&](const cellnet::Message&) -> Result<cellnet::Message> {
+        config::Value stats = config::Value::object();
+        const int i = engine.current_workflow();
+        if (i >= 0 && static_cast<size_t>(i) < workflow_names.size() && static_cast<size_t>(i) < workflows->size()) {
+          stats["ServerRunner"] = {{"job_id", o.job_id}, {"status", "started"}, {"workflow", workflow_names[i].first}};
+          config::Value wf = (*workflows)[i]->stats();
+          if (!wf.is_null()) stats[workflow_names[i].second] = std::move(wf);
+        }
+        return cellnet::Message::of(stats.dump());
+      });
   stop.attach([&engine](const std::string& why) { engine.abort(why); });
   Status run_status;
   {
@@ -216,6 +236,16 @@ int run_client_job_process(const JobProcessOptions& o) {
   ctx.logger = log;
   auto engine = make_client_engine(*app, ctx, nullptr);
   serve_configure_job_log(*cell, log);
+  // show_stats: FLARE's ClientRunner group. The gate closes before the engine goes.
+  cellnet::HandlerGate stats_gate("the client job is ending");
+  cell->register_async_request_handler(
+      std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicShowStats),
+      stats_gate.wrap(cellnet::AsyncRequestHandler([&](const cellnet::Message&, cellnet::Responder respond) {
+        config::Value tasks = config::Value::array();
+        for (const auto& t : engine->current_tasks()) tasks.push_back(t);
+        respond(cellnet::Message::of(
+            config::Value{{"ClientRunner", {{"job_id", o.job_id}, {"current_tasks", tasks}}}}.dump()));
+      })));
   cell->register_message_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
                                  [&](const cellnet::Message&) { request_abort("aborted by the server"); });
   stop.attach([&engine](const std::string& why) { engine->abort(why); });
@@ -226,6 +256,7 @@ int run_client_job_process(const JobProcessOptions& o) {
   }
   stop.release();
   if (!run_status.ok()) log->warn("job {} ended: {}", o.job_id, run_status.message());
+  stats_gate.close();
   engine.reset();
   cell->stop();
   drivers.stop_all();

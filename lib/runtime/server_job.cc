@@ -108,10 +108,12 @@ bool ServerJobEngine::dead_locked(const std::string& client, Clock::time_point n
 
 Status ServerJobEngine::run(const std::vector<fl::Controller*>& workflows) {
   Status result;
-  for (fl::Controller* wf : workflows) {
-    result = wf->run(*this);
+  for (size_t i = 0; i < workflows.size(); ++i) {
+    current_workflow_ = static_cast<int>(i);
+    result = workflows[i]->run(*this);
     if (!result.ok()) break;
   }
+  current_workflow_ = -1;
   std::vector<Parked> parked;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -20,6 +20,7 @@
 // engine's own pool.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -74,6 +75,9 @@ class ServerJobEngine : public fl::ControllerContext {
   /// Runs the workflows in order, then ends the run (later get_task calls get __end_run__) and
   /// waits up to end_run_wait for every client to hear it. Returns the first workflow error.
   Status run(const std::vector<fl::Controller*>& workflows);
+  /// The index in run()'s list of the workflow running now; -1 before the first and after the
+  /// last (show_stats). Any thread.
+  int current_workflow() const { return current_workflow_.load(); }
   /// Makes run() return CANCELLED with `reason` as soon as the current wait notices.
   void abort(const std::string& reason);
   void stop();
@@ -130,6 +134,7 @@ class ServerJobEngine : public fl::ControllerContext {
   base::ThreadPool pullers_;
 
   mutable std::mutex mu_;
+  std::atomic<int> current_workflow_{-1};
   std::condition_variable cv_;
   bool started_ = false, stopping_ = false, ended_ = false;
   std::string abort_reason_;

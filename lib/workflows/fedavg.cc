@@ -102,17 +102,35 @@ Status FedAvg::run(fl::ControllerContext& ctx) {
     return FailedPreconditionError("FedAvg needs min_clients " + std::to_string(opt_.min_clients) + " but the job has " +
                                    std::to_string(clients) + " client(s)");
   }
+  set_progress("init", opt_.start_round);
   NVF_ASSIGN_OR_RETURN(fl::FLModel global, persistor_->load());
   global.start_round = opt_.start_round;
   global.total_rounds = opt_.num_rounds;
   ctx.logger()->info("FedAvg: {} rounds, {} clients (min {})", opt_.num_rounds, clients, opt_.min_clients);
+  Status result;
   for (int r = opt_.start_round; r < opt_.start_round + opt_.num_rounds; ++r) {
+    set_progress("train", r);
     bool stop = false;
-    NVF_RETURN_IF_ERROR(run_round(ctx, global, r, &stop));
-    if (stop) break;
+    result = run_round(ctx, global, r, &stop);
+    if (!result.ok() || stop) break;
     if (opt_.memory_gc_rounds > 0 && (r + 1) % opt_.memory_gc_rounds == 0) base::trim_heap();
   }
-  return Status::OK();
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    phase_ = "finished";
+  }
+  return result;
+}
+
+void FedAvg::set_progress(const char* phase, int round) {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  phase_ = phase;
+  current_round_ = round;
+}
+
+config::Value FedAvg::stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return config::Value{{"phase", phase_}, {"current_round", current_round_}, {"num_rounds", opt_.num_rounds}};
 }
 
 Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int round, bool* stop) {

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -50,9 +51,13 @@ class FedAvg : public fl::Component, public fl::Controller {
  public:
   FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeModelSelector* selector);
   Status run(fl::ControllerContext& ctx) override;
+  /// {"phase": "init" | "train" | "finished", "current_round", "num_rounds"}, as FLARE's
+  /// ScatterAndGather reports them.
+  config::Value stats() const override;
 
  private:
   Status run_round(fl::ControllerContext& ctx, fl::FLModel& global, int round, bool* stop);
+  void set_progress(const char* phase, int round);
 
   FedAvgOptions opt_;
   fl::ModelPersistor* persistor_;
@@ -60,6 +65,9 @@ class FedAvg : public fl::Component, public fl::Controller {
   std::optional<StopCondition> stop_;
   std::optional<double> best_;
   int rounds_without_improvement_ = 0;
+  mutable std::mutex stats_mu_;
+  const char* phase_ = "init";  // guarded by stats_mu_
+  int current_round_ = 0;       // guarded by stats_mu_
 };
 
 /// Registers FedAvg (and ScatterAndGather as a FedAvg configuration) in `registry`.

@@ -137,7 +137,7 @@ TEST_F(AdminCommandsTest, RestartAllBringsTheServerAndTheClientsBackUnderTheirWa
   EXPECT_NE(status.out.find("Engine status: started"), std::string::npos) << status.out;
 }
 
-TEST_F(AdminCommandsTest, RestartIsRefusedWhileAJobRunsAndTheRunningJobTakesLogLevels) {
+TEST_F(AdminCommandsTest, RestartIsRefusedWhileAJobRunsAndTheRunningJobTakesLogLevelsAndShowsStats) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -173,6 +173,27 @@ TEST_F(AdminCommandsTest, RestartIsRefusedWhileAJobRunsAndTheRunningJobTakesLogL
   auto bad = admin("configure_job_log " + id + " server loud");
   EXPECT_EQ(bad.exit_code, 1) << bad.out;
   EXPECT_NE(bad.out.find("invalid log config 'loud'"), std::string::npos) << bad.out;
+  // The running job's stats, as FLARE's: the server job runs round 0 of scatter_and_gather, and
+  // site-2's client job is executing "train" (its trainer never answers).
+  auto stats = admin("show_stats " + id + " server");
+  EXPECT_EQ(stats.exit_code, 0) << stats.out;
+  for (const std::string& want : std::vector<std::string>{"\"ServerRunner\": {", "\"job_id\": \"" + id + "\"", "\"status\": \"started\"",
+                                 "\"workflow\": \"scatter_and_gather\"", "\"ScatterAndGather\": {",
+                                 "\"phase\": \"train\"", "\"current_round\": 0", "\"num_rounds\": 3"}) {
+    EXPECT_NE(stats.out.find(want), std::string::npos) << want << ": " << stats.out;
+  }
+  auto cstats = admin("show_stats " + id + " client site-2");
+  EXPECT_EQ(cstats.exit_code, 0) << cstats.out;
+  EXPECT_TRUE(std::regex_search(cstats.out, std::regex(R"("site-2": \{\s*"ClientRunner": \{\s*"job_id": ")" + id +
+                                                           R"(",\s*"current_tasks": \[\s*"train"\s*\])")))
+      << cstats.out;
+  EXPECT_EQ(cstats.out.find("site-1"), std::string::npos) << cstats.out;
+  auto both = admin("show_stats " + id + " all");
+  EXPECT_NE(both.out.find("\"ServerRunner\""), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("\"site-1\": {"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("\"site-2\": {"), std::string::npos) << both.out;
+  EXPECT_NE(admin("show_stats " + id + " client site-9").out.find("invalid client: site-9"), std::string::npos);
+
   auto app = admin("app_command " + id + " get_stats");
   EXPECT_EQ(app.exit_code, 1) << app.out;
   EXPECT_NE(app.out.find("no app command handlers exist in this build"), std::string::npos) << app.out;
