@@ -265,8 +265,8 @@ config::Value ServerParent::cmd_sys_info(const Principal& who, const std::vector
   return reply("ok", config::Value::array({table(rows)}));
 }
 
-// show_stats / show_errors / reset_errors <job_id> server|client [clients]: the job must be running;
-// this build's job processes collect no stats or errors, and the answer says so.
+// show_stats / show_errors / reset_errors <job_id> server|client [clients]|all: the job must be
+// running; its job processes answer (job_query).
 config::Value ServerParent::cmd_job_info(const Principal& who, const std::vector<std::string>& argv) {
   const std::string& cmd = argv[0];
   if (argv.size() < 3 || (argv[2] != "server" && argv[2] != "client" && argv[2] != "all")) {
@@ -280,27 +280,39 @@ config::Value ServerParent::cmd_job_info(const Principal& who, const std::vector
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
   }
-  if (cmd == "show_stats") return show_stats(id, argv[2], {argv.begin() + 3, argv.end()});
-  if (argv[2] != "server") {
-    return error_reply("error", cmd + " of clients is not supported in this build: use " + cmd + " " + id + " server");
-  }
-  if (cmd == "show_errors") return ok_string("No errors for job " + id + " on server.");
-  return ok_string("No errors to reset for job " + id + " on server.");
+  return job_query(cmd, id, argv[2], {argv.begin() + 3, argv.end()});
 }
 
-// show_stats: the server job's stats dict (target server or all), then one dict of every client
-// job's, by client (client or all; the job's clients unless named), as FLARE's console shows them.
-config::Value ServerParent::show_stats(const std::string& id, const std::string& target,
-                                       const std::vector<std::string>& names) {
+// show_stats / show_errors / reset_errors of a running job: the server job's answer (target server
+// or all), then every client job's by client (client or all; the job's clients unless named).
+// show_stats shows FLARE's stats dicts; show_errors the last lines of each job process's
+// log_error.txt since its last reset_errors.
+config::Value ServerParent::job_query(const std::string& cmd, const std::string& id, const std::string& target,
+                                      const std::vector<std::string>& names) {
+  const std::string_view topic = cmd == "show_stats"    ? deploy::kTopicShowStats
+                                 : cmd == "show_errors" ? deploy::kTopicShowErrors
+                                                        : deploy::kTopicResetErrors;
+  // One job process's answer as the console shows it.
+  auto shown = [&](const config::Value& answer) -> config::Value {
+    if (cmd == "reset_errors") return "errors reset";
+    if (cmd == "show_errors" && answer.is_array() && answer.empty()) return "no errors";
+    return answer;
+  };
   config::Value items = config::Value::array();
   if (target != "client") {
-    auto r = cell_->request("server." + id, std::string(deploy::kChannelJobCommand),
-                            std::string(deploy::kTopicShowStats), cellnet::Message{}, opt_.admin_timeout);
-    if (!r.ok()) return error_reply("error", "no stats from the server job of " + id + ": " + r.status().message());
+    auto r = cell_->request("server." + id, std::string(deploy::kChannelJobCommand), std::string(topic),
+                            cellnet::Message{}, opt_.admin_timeout);
+    if (!r.ok()) return error_reply("error", "no answer from the server job of " + id + ": " + r.status().message());
+    config::Value answer;
     try {
-      items.push_back({{"type", "dict"}, {"data", config::Value::parse(r->payload.to_string())}});
+      answer = config::Value::parse(r->payload.to_string());
     } catch (const std::exception& e) {
-      return error_reply("error", std::string("bad stats from the server job of ") + id + ": " + e.what());
+      return error_reply("error", std::string("bad answer from the server job of ") + id + ": " + e.what());
+    }
+    if (cmd == "show_stats") {
+      items.push_back({{"type", "dict"}, {"data", answer}});
+    } else {
+      items.push_back({{"type", "dict"}, {"data", {{"server", shown(answer)}}}});
     }
   }
   if (target != "server") {
@@ -313,19 +325,22 @@ config::Value ServerParent::show_stats(const std::string& id, const std::string&
     cellnet::Message order;
     order.headers.set(deploy::kHdrJobId, id);
     std::string bad;
-    auto replies = ask_clients(targets, deploy::kTopicShowStats, order, &bad);
+    auto replies = ask_clients(targets, topic, order, &bad);
     if (!bad.empty()) return error_reply("invalid_target", "invalid client: " + bad);
     if (replies.empty()) return error_reply("no_clients", "no responses from clients");
-    config::Value stats = config::Value::object();
+    config::Value by_client = config::Value::object();
     for (const auto& [c, r] : replies) {
+      if (!r.ok()) {
+        by_client[c] = "failed: " + r.status().message();
+        continue;
+      }
       try {
-        stats[c] = r.ok() ? config::Value::parse(r->payload.to_string())
-                          : config::Value("failed to get stats: " + r.status().message());
+        by_client[c] = shown(config::Value::parse(r->payload.to_string()));
       } catch (const std::exception& e) {
-        stats[c] = std::string("failed to get stats: ") + e.what();
+        by_client[c] = std::string("failed: bad answer: ") + e.what();
       }
     }
-    items.push_back({{"type", "dict"}, {"data", stats}});
+    items.push_back({{"type", "dict"}, {"data", by_client}});
   }
   return reply("ok", items);
 }

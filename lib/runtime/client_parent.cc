@@ -61,7 +61,10 @@ Status ClientParent::start() {
                                   sync(&ClientParent::handle_configure_job_log));
   cell_->register_request_handler(admin, std::string(deploy::kTopicShell), sync(&ClientParent::handle_shell));
   cell_->register_request_handler(admin, std::string(deploy::kTopicSysInfo), sync(&ClientParent::handle_sys_info));
-  cell_->register_request_handler(admin, std::string(deploy::kTopicShowStats), sync(&ClientParent::handle_show_stats));
+  for (std::string_view topic : {deploy::kTopicShowStats, deploy::kTopicShowErrors, deploy::kTopicResetErrors}) {
+    cell_->register_request_handler(admin, std::string(topic),
+                                    [this, topic](const cellnet::Message& m) { return relay_to_job(topic, m); });
+  }
   cell_->register_request_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
     request_shutdown("the server ordered a shutdown");
     return Result<cellnet::Message>(cellnet::Message{});
@@ -389,7 +392,7 @@ Result<cellnet::Message> ClientParent::handle_configure_job_log(const cellnet::M
   return cellnet::Message::of("successfully configured " + opt_.kit.name + " job " + id + " log");
 }
 
-Result<cellnet::Message> ClientParent::handle_show_stats(const cellnet::Message& request) {
+Result<cellnet::Message> ClientParent::relay_to_job(std::string_view topic, const cellnet::Message& request) {
   const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -397,7 +400,7 @@ Result<cellnet::Message> ClientParent::handle_show_stats(const cellnet::Message&
     if (it == jobs_.end() || it->second->exited) return FailedPreconditionError("job " + id + " is not running here");
   }
   return cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand),
-                        std::string(deploy::kTopicShowStats), cellnet::Message{}, std::chrono::milliseconds(5000));
+                        std::string(topic), cellnet::Message{}, std::chrono::milliseconds(5000));
 }
 
 }  // namespace nvf::runtime

@@ -85,8 +85,9 @@ class ClientParent {
   // policy for the admin the server names in the request's headers.
   Result<cellnet::Message> handle_shell(const cellnet::Message& request);
   Result<cellnet::Message> handle_sys_info(const cellnet::Message& request);
-  // show_stats of a running job (kHdrJobId): its client job's stats dict.
-  Result<cellnet::Message> handle_show_stats(const cellnet::Message& request);
+  // show_stats / show_errors / reset_errors of a running job (kHdrJobId): the order goes on to
+  // its client job, whose answer is the reply.
+  Result<cellnet::Message> relay_to_job(std::string_view topic, const cellnet::Message& request);
   Status authorize_admin(const std::string& right, const cellnet::Message& request) const;
   void abort_job(const std::string& id, const std::string& reason);
   void wait_job(ClientJob* job);

@@ -67,6 +67,11 @@ inline constexpr std::string_view kTopicConfigureLog = "configure_log";
 // status, workflow}, <workflow class>: {phase, current_round, num_rounds}}, a client job
 // {"ClientRunner": {job_id, current_tasks}}.
 inline constexpr std::string_view kTopicShowStats = "show_stats";
+// show_errors / reset_errors, the same way: a job process answers show_errors with the JSON array
+// of the last lines of its log_error.txt written since its last reset_errors (at most 20), and
+// reset_errors by moving that mark to the end of the file (the file itself is kept).
+inline constexpr std::string_view kTopicShowErrors = "show_errors";
+inline constexpr std::string_view kTopicResetErrors = "reset_errors";
 
 // Admin → server parent: one console command (JSON {"command": line}), a job upload (the zip as
 // payload, its folder name in kHdrJobFolderName), a job download (the reply's payload is a zip).

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "base/files.h"
@@ -109,6 +111,38 @@ void serve_configure_job_log(cellnet::Cell& cell, const base::Logger& log) {
                                 });
 }
 
+// show_errors / reset_errors: the last lines of the job's log_error.txt since the last reset (a
+// mark in the file; the file is never cut).
+void serve_job_errors(cellnet::Cell& cell, const fs::path& run_dir) {
+  struct Mark {
+    fs::path file;
+    std::mutex mu;
+    uintmax_t offset = 0;  // guarded by mu
+  };
+  auto mark = std::make_shared<Mark>();
+  mark->file = run_dir / "log_error.txt";
+  cell.register_request_handler(
+      std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicShowErrors),
+      [mark](const cellnet::Message&) -> Result<cellnet::Message> {
+        uintmax_t from = 0;
+        {
+          std::lock_guard<std::mutex> lock(mark->mu);
+          from = mark->offset;
+        }
+        config::Value lines = config::Value::array();
+        for (const auto& l : last_lines_from(mark->file, from, 20)) lines.push_back(l);
+        return cellnet::Message::of(lines.dump());
+      });
+  cell.register_request_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicResetErrors),
+                                [mark](const cellnet::Message&) -> Result<cellnet::Message> {
+                                  std::error_code ec;
+                                  const uintmax_t size = fs::file_size(mark->file, ec);
+                                  std::lock_guard<std::mutex> lock(mark->mu);
+                                  mark->offset = ec ? 0 : size;
+                                  return cellnet::Message::of("true");
+                                });
+}
+
 }  // namespace
 
 int run_server_job_process(const JobProcessOptions& o) {
@@ -147,6 +181,7 @@ int run_server_job_process(const JobProcessOptions& o) {
                                    request_abort("aborted by the server");
                                    return Result<cellnet::Message>(cellnet::Message{});
                                  });
+  serve_job_errors(*cell, run_dir);
   // show_stats: FLARE's ServerRunner group and the running workflow's (named by its class).
   std::vector<std::pair<std::string, std::string>> workflow_names;  // (id, class), as *workflows
   for (const auto& id : app->components.workflow_ids()) {
@@ -236,6 +271,7 @@ int run_client_job_process(const JobProcessOptions& o) {
   ctx.logger = log;
   auto engine = make_client_engine(*app, ctx, nullptr);
   serve_configure_job_log(*cell, log);
+  serve_job_errors(*cell, run_dir);
   // show_stats: FLARE's ClientRunner group. The gate closes before the engine goes.
   cellnet::HandlerGate stats_gate("the client job is ending");
   cell->register_async_request_handler(

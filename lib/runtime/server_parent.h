@@ -120,7 +120,8 @@ class ServerParent {
   config::Value cmd_shell(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_list_sessions(const Principal& who, const std::vector<std::string>& argv);
   config::Value cmd_sys_info(const Principal& who, const std::vector<std::string>& argv);
-  config::Value show_stats(const std::string& id, const std::string& target, const std::vector<std::string>& names);
+  config::Value job_query(const std::string& cmd, const std::string& id, const std::string& target,
+                          const std::vector<std::string>& names);
   config::Value cmd_job_info(const Principal& who, const std::vector<std::string>& argv);
   // remove_client / dead: the client leaves the registrar (`done` ends the reply's sentence).
   config::Value forget_client(const Principal& who, const std::vector<std::string>& argv, const std::string& usage,

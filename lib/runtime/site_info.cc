@@ -165,4 +165,32 @@ std::vector<std::pair<std::string, std::string>> virtual_memory() {
           {"slab", std::to_string(b("Slab"))},        {"available_percent", avail_percent}};
 }
 
+std::vector<std::string> last_lines_from(const fs::path& file, uintmax_t offset, size_t n) {
+  constexpr uintmax_t kMaxRead = 1 << 20;
+  std::error_code ec;
+  const uintmax_t size = fs::file_size(file, ec);
+  if (ec || size <= offset || n == 0) return {};
+  uintmax_t from = std::max(offset, size > kMaxRead ? size - kMaxRead : uintmax_t{0});
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return {};
+  in.seekg(static_cast<std::streamoff>(from));
+  std::string text(static_cast<size_t>(size - from), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  size_t start = 0;
+  if (from > offset) {  // began inside a line: skip to the next one
+    const size_t nl = text.find('\n');
+    start = nl == std::string::npos ? text.size() : nl + 1;
+  }
+  std::vector<std::string> lines;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  return lines;
+}
+
 }  // namespace nvf::runtime

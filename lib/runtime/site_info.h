@@ -49,6 +49,11 @@ Result<spdlog::level::level_enum> parse_log_config(std::string_view config);
 /// percent used / available): what `sys_info` shows for a site.
 std::vector<std::pair<std::string, std::string>> virtual_memory();
 
+/// The last `n` lines of `file` written after byte `offset` (oldest first; empty lines and a line
+/// cut by reading at most the last 1 MiB are left out). Nothing when the file is missing or not
+/// longer than `offset`. show_errors reads log_error.txt with it.
+std::vector<std::string> last_lines_from(const std::filesystem::path& file, uintmax_t offset, size_t n);
+
 /// Python's str() of a JSON value as FLARE's tables print dicts and lists:
 /// {'num_of_gpus': 0, 'name': 'x'}, [1, 2], True, None.
 std::string python_str(const config::Value& v);

@@ -137,7 +137,7 @@ TEST_F(AdminCommandsTest, RestartAllBringsTheServerAndTheClientsBackUnderTheirWa
   EXPECT_NE(status.out.find("Engine status: started"), std::string::npos) << status.out;
 }
 
-TEST_F(AdminCommandsTest, RestartIsRefusedWhileAJobRunsAndTheRunningJobTakesLogLevelsAndShowsStats) {
+TEST_F(AdminCommandsTest, RestartIsRefusedWhileAJobRunsAndTheRunningJobTakesLogLevelsAndShowsStatsAndErrors) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -193,6 +193,33 @@ TEST_F(AdminCommandsTest, RestartIsRefusedWhileAJobRunsAndTheRunningJobTakesLogL
   EXPECT_NE(both.out.find("\"site-1\": {"), std::string::npos) << both.out;
   EXPECT_NE(both.out.find("\"site-2\": {"), std::string::npos) << both.out;
   EXPECT_NE(admin("show_stats " + id + " client site-9").out.find("invalid client: site-9"), std::string::npos);
+
+  // show_errors: each job process's log_error.txt since its last reset_errors (the file is kept).
+  const fs::path server_errors = prod() / "server" / id / "log_error.txt";
+  const fs::path site_errors = prod() / "site-2" / id / "log_error.txt";
+  auto append = [](const fs::path& f, const std::string& line) {
+    auto old = base::read_file(f);
+    ASSERT_TRUE(base::atomic_write(f, (old.ok() ? *old : std::string()) + line + "\n").ok());
+  };
+  append(server_errors, "2026-01-01 00:00:00 - ERROR - the first server error");
+  append(site_errors, "2026-01-01 00:00:00 - ERROR - a site-2 error");
+  auto errors = admin("show_errors " + id + " all");
+  EXPECT_EQ(errors.exit_code, 0) << errors.out;
+  EXPECT_TRUE(std::regex_search(errors.out, std::regex(R"("server": \[\s*"[^"]*the first server error")"))) << errors.out;
+  EXPECT_TRUE(std::regex_search(errors.out, std::regex(R"("site-2": \[\s*"[^"]*a site-2 error")"))) << errors.out;
+  EXPECT_NE(errors.out.find("\"site-1\": "), std::string::npos) << errors.out;
+  auto reset = admin("reset_errors " + id + " server");
+  EXPECT_EQ(reset.exit_code, 0) << reset.out;
+  EXPECT_NE(reset.out.find("\"server\": \"errors reset\""), std::string::npos) << reset.out;
+  auto after = admin("show_errors " + id + " server");
+  EXPECT_NE(after.out.find("\"server\": \"no errors\""), std::string::npos) << after.out;
+  append(server_errors, "2026-01-01 00:00:01 - ERROR - a later server error");
+  auto later = admin("show_errors " + id + " server");
+  EXPECT_NE(later.out.find("a later server error"), std::string::npos) << later.out;
+  EXPECT_EQ(later.out.find("the first server error"), std::string::npos) << later.out;
+  EXPECT_NE(base::read_file(server_errors)->find("the first server error"), std::string::npos);
+  auto client_still = admin("show_errors " + id + " client site-2");
+  EXPECT_NE(client_still.out.find("a site-2 error"), std::string::npos) << client_still.out;
 
   auto app = admin("app_command " + id + " get_stats");
   EXPECT_EQ(app.exit_code, 1) << app.out;

@@ -63,6 +63,27 @@ TEST_F(SiteInfoTest, EnvNamesTheWorkspaceKitVersionAndPid) {
   EXPECT_FALSE(env["host"].get<std::string>().empty());
 }
 
+TEST_F(SiteInfoTest, LastLinesFromReadsWhatCameAfterTheMarkAndSkipsACutLine) {
+  const fs::path f = root_ / "log_error.txt";
+  EXPECT_TRUE(last_lines_from(f, 0, 20).empty());  // no file yet
+  std::string text;
+  for (int i = 1; i <= 30; ++i) text += "error " + std::to_string(i) + "\n\n";
+  ASSERT_TRUE(base::atomic_write(f, text).ok());
+  auto last = last_lines_from(f, 0, 20);
+  ASSERT_EQ(last.size(), 20u);
+  EXPECT_EQ(last.front(), "error 11");
+  EXPECT_EQ(last.back(), "error 30");
+  const uintmax_t mark = fs::file_size(f);
+  EXPECT_TRUE(last_lines_from(f, mark, 20).empty());
+  ASSERT_TRUE(base::atomic_write(f, text + "error 31\nerror 32").ok());
+  EXPECT_EQ(last_lines_from(f, mark, 20), (std::vector<std::string>{"error 31", "error 32"}));
+  EXPECT_EQ(last_lines_from(f, mark, 1), (std::vector<std::string>{"error 32"}));
+  // More than 1 MiB since the mark: the last MiB, without the line it starts inside.
+  std::string big(3u << 19, 'x');
+  ASSERT_TRUE(base::atomic_write(f, big + "\nlast\n").ok());
+  EXPECT_EQ(last_lines_from(f, 0, 20), (std::vector<std::string>{"last"}));
+}
+
 TEST(SiteInfo, ExtraJobComponentsLeaveOutFlaresSystemOnes) {
   EXPECT_TRUE(extra_job_components({"data", "meta", "scheduled", "workspace"}).empty());
   EXPECT_EQ(extra_job_components({"workspace", "ERRORLOG_site-2", "data", "ERRORLOG_site-1", ".meta.tmp"}),
