@@ -103,6 +103,23 @@ void ClientParent::request_restart(const std::string& reason) {
   request_shutdown("restarting: " + reason);
 }
 
+// Tells the server this client is leaving, so that it stops listing it and placing jobs on it.
+// Best effort: a server that does not answer within a few seconds forgets the client later (its
+// heartbeat timeout).
+void ClientParent::quit() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!registered_) return;
+  }
+  auto r = cell_->request("server", std::string(deploy::kChannelTask), std::string(deploy::kTopicQuit),
+                          cellnet::Message{}, std::min(opt_.request_timeout, std::chrono::milliseconds(3000)));
+  if (r.ok()) {
+    log_->info("told the server that {} is leaving", opt_.kit.name);
+  } else {
+    log_->warn("could not tell the server that {} is leaving: {}", opt_.kit.name, r.status().message());
+  }
+}
+
 void ClientParent::stop() {
   std::vector<std::string> ids;
   {
@@ -113,6 +130,7 @@ void ClientParent::stop() {
   }
   cv_.notify_all();
   for (const auto& id : ids) abort_job(id, "the client is shutting down");
+  quit();
   // Stopping the cell fails a registration or heartbeat in flight, so the maintenance thread ends.
   cell_->stop();
   if (maintenance_.joinable()) maintenance_.join();

@@ -71,6 +71,7 @@ class ClientParent {
   void run_maintenance();
   bool register_once();
   void heartbeat_once();
+  void quit();
   Result<cellnet::Message> handle_deploy(const cellnet::Message& request);
   Result<cellnet::Message> handle_start(const cellnet::Message& request);
   Result<cellnet::Message> handle_abort(const cellnet::Message& request);

@@ -15,6 +15,9 @@ inline constexpr std::string_view kChannelTask = "task";
 inline constexpr std::string_view kTopicChallenge = "challenge";
 inline constexpr std::string_view kTopicRegister = "register";
 inline constexpr std::string_view kTopicHeartbeat = "heart_beat";
+// A client parent that stops in order says so; the server forgets it at once (FLARE 2.7.2 sends
+// nothing, and a stopped client stays registered until heart_beat_timeout, 600 s).
+inline constexpr std::string_view kTopicQuit = "quit";
 
 // Auth headers every message carries after registration (FLARE's names).
 inline constexpr std::string_view kHdrClientName = "client_name";

@@ -131,6 +131,10 @@ Status ServerParent::start() {
                                         [this](const cellnet::Message& m, cellnet::Responder r) {
                                           handle_heartbeat(m, std::move(r));
                                         });
+  cell_->register_async_request_handler(std::string(deploy::kChannelTask), std::string(deploy::kTopicQuit),
+                                        [this](const cellnet::Message& m, cellnet::Responder r) {
+                                          handle_quit(m, std::move(r));
+                                        });
   cell_->register_async_request_handler(std::string(deploy::kChannelAdmin), std::string(deploy::kTopicCommand),
                                         [this](const cellnet::Message& m, cellnet::Responder r) {
                                           handle_admin_command(m, std::move(r));
@@ -280,6 +284,16 @@ void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Re
     log_->warn("client {} no longer reports job {}: its client job is gone", client, job);
   }
   respond(cellnet::Message::of(config::Value{{"abort_jobs", abort_jobs}}.dump()));
+}
+
+void ServerParent::handle_quit(const cellnet::Message& request, cellnet::Responder respond) {
+  auto who = registrar_->principal_of(request.headers);
+  if (!who.ok() || who->kind != "client") {
+    return respond(who.ok() ? Status(PermissionDeniedError("only a client may quit")) : who.status());
+  }
+  registrar_->remove(who->name);
+  log_->info("client {} quit: it is no longer registered", who->name);
+  respond(cellnet::Message{});
 }
 
 void ServerParent::sweep_dead_clients() {

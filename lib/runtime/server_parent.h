@@ -92,6 +92,7 @@ class ServerParent {
   // Registration and heartbeats.
   void handle_heartbeat(const cellnet::Message& request, cellnet::Responder respond);
   void sweep_dead_clients();
+  void handle_quit(const cellnet::Message& request, cellnet::Responder respond);
   std::vector<std::string> client_names() const;
 
   // Jobs.

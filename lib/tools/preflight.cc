@@ -462,11 +462,6 @@ Finding check_dry_run(const CheckedKit& k, const runtime::DriverFactory& factory
   Finding f = passed(check, "registered with server '" + k.kit.server_identity + "' as " + kind +
                                 " '" + k.kit.name + "' of project '" + k.kit.project +
                                 "', then closed the session");
-  if (k.kind == KitKind::kClient) {
-    // As after FLARE's dry run, the server counts the client as connected until it re-registers.
-    f.action = "start the client soon: until it registers itself, the server lists '" + k.kit.name +
-               "' (up to its heart_beat_timeout)";
-  }
   return f;
 }
 

@@ -15,6 +15,7 @@
 #include "base/process.h"
 #include "base/strings.h"
 #include "cellnet/cell.h"
+#include "runtime/deploy_protocol.h"
 #include "runtime/registration.h"
 #include "tools/preflight_net_internal.h"
 
@@ -157,7 +158,18 @@ Status register_once(const runtime::KitCommon& kit, const std::string& kind, con
     s = DeadlineExceededError("the server at " + url + " did not answer within " +
                               std::to_string(timeout.count() / 1000) + " s");
   }
-  if (s.ok()) s = runtime::register_with_server(cell, kit, kind, timeout).status();
+  if (s.ok()) {
+    auto creds = runtime::register_with_server(cell, kit, kind, timeout);
+    s = creds.status();
+    if (creds.ok() && kind == "client") {
+      // Leave again, so that the server does not list a client that is not running.
+      cell.set_auth_headers(runtime::auth_headers(*creds));
+      cell.request("server", std::string(runtime::deploy::kChannelTask), std::string(runtime::deploy::kTopicQuit),
+                   cellnet::Message{}, timeout)
+          .status()
+          .ignore();
+    }
+  }
   cell.stop();
   drivers.stop_all();
   return s;

@@ -3,7 +3,8 @@
 // refused while a job runs; operate, so a member is denied), the site reports of the server and a
 // client (report_env, report_resources, show_scopes), log levels, app_command, a finished job's
 // extra components (list_job, download_job_components), and the workspace shell commands and
-// sys_info on a client, which the client authorizes with its own policy.
+// sys_info on a client, which the client authorizes with its own policy; a client that stops
+// leaves the server's list at once.
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -345,6 +346,32 @@ TEST_F(AdminCommandsTest, ShellCommandsAndSysInfoRunInAClientsWorkspaceUnderTheC
       EXPECT_EQ(r.out.find("alpha"), std::string::npos) << r.out;
     }
   }
+}
+
+TEST_F(AdminCommandsTest, AClientThatStopsIsForgottenByTheServerAtOnce) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  ASSERT_TRUE(registered("site-1"));
+  ASSERT_TRUE(registered("site-2"));
+  auto before = admin("check_status server");
+  ASSERT_EQ(before.exit_code, 0) << before.out;
+  EXPECT_NE(before.out.find("Registered clients: 2"), std::string::npos) << before.out;
+
+  // FLARE keeps a stopped client listed (and schedulable) until heart_beat_timeout, 600 s; ours
+  // says it is leaving and the server forgets it.
+  ASSERT_EQ(nv({"poc", "stop", "-p", "site-2"}).exit_code, 0);
+  const fs::path site_log = prod() / "site-2" / "log.txt";
+  ASSERT_TRUE(wait_until({prod() / "site-2"}, std::chrono::seconds(30), [&] {
+    auto t = base::read_file(site_log);
+    return t.ok() && t->find("told the server that site-2 is leaving") != std::string::npos;
+  })) << base::read_file(site_log).value_or("");
+  auto after = admin("check_status server");
+  ASSERT_EQ(after.exit_code, 0) << after.out;
+  EXPECT_NE(after.out.find("Registered clients: 1"), std::string::npos) << after.out;
+  EXPECT_EQ(after.out.find("site-2"), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("site-1"), std::string::npos) << after.out;
+  auto server_log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(server_log.ok());
+  EXPECT_NE(server_log->find("client site-2 quit: it is no longer registered"), std::string::npos);
 }
 
 TEST_F(AdminCommandsTest, AFinishedJobListsAndDownloadsItsExtraComponents) {

@@ -170,6 +170,12 @@ TEST_F(PreflightE2eTest, AClientKitAndTheAdminKitPassEveryCheckAgainstTheRunning
   EXPECT_NE(row(admin.out, "dry run").find("as admin 'admin@nvidia.com'"), std::string::npos)
       << admin.out;
   EXPECT_NE(admin.out.find("The admin kit is ready to use."), std::string::npos) << admin.out;
+  // The dry run left again: the server does not list a client that is not running (FLARE's
+  // listed it until its heartbeat timeout).
+  auto status = this->admin("check_status server");
+  EXPECT_EQ(status.exit_code, 0) << status.out;
+  EXPECT_NE(status.out.find("Registered clients: 0"), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find("site-1"), std::string::npos) << status.out;
 }
 
 TEST_F(PreflightE2eTest, AKitOfAnotherProjectFailsTheTlsHandshake) {
