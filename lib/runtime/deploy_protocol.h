@@ -70,6 +70,10 @@ inline constexpr std::string_view kTopicConfigureLog = "configure_log";
 // status, workflow}, <workflow class>: {phase, current_round, num_rounds}}, a client job
 // {"ClientRunner": {job_id, current_tasks}}.
 inline constexpr std::string_view kTopicShowStats = "show_stats";
+// Server parent → server job: a client of the job quit (its name in kHdrLeftClient); its client
+// job is gone, so the job stops waiting for it (fire-and-forget).
+inline constexpr std::string_view kTopicClientLeft = "client_left";
+inline constexpr std::string_view kHdrLeftClient = "left_client";
 // show_errors / reset_errors, the same way: a job process answers show_errors with the JSON array
 // of the last lines of its log_error.txt written since its last reset_errors (at most 20), and
 // reset_errors by moving that mark to the end of the file (the file itself is kept).

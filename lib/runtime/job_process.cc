@@ -182,6 +182,10 @@ int run_server_job_process(const JobProcessOptions& o) {
                                    return Result<cellnet::Message>(cellnet::Message{});
                                  });
   serve_job_errors(*cell, run_dir);
+  cell->register_message_handler(std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicClientLeft),
+                                 [&engine](const cellnet::Message& m) {
+                                   engine.client_left(m.headers.get_or(deploy::kHdrLeftClient, ""));
+                                 });
   // show_stats: FLARE's ServerRunner group and the running workflow's (named by its class).
   std::vector<std::pair<std::string, std::string>> workflow_names;  // (id, class), as *workflows
   for (const auto& id : app->components.workflow_ids()) {

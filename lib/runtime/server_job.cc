@@ -64,6 +64,23 @@ Status ServerJobEngine::start() {
   return Status::OK();
 }
 
+void ServerJobEngine::client_left(const std::string& client) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::find(opt_.clients.begin(), opt_.clients.end(), client) == opt_.clients.end()) return;
+    if (!left_.insert(client).second) return;
+    log_->warn("client {} left the federation: no more results will come from it", client);
+    auto it = tasks_.find(active_task_);
+    if (it != tasks_.end()) {
+      ActiveTask& task = *it->second;
+      if (task.targets.count(client) && !task.ok.count(client) && !task.failed.count(client)) {
+        answer_locked(task, client, false);
+      }
+    }
+  }
+  cv_.notify_all();
+}
+
 void ServerJobEngine::stop() {
   gate_.close();  // waits for handlers running now
   std::vector<Parked> parked;
@@ -380,6 +397,10 @@ Result<fl::TaskOutcome> ServerJobEngine::broadcast_and_wait(const fl::TaskSpec& 
     std::lock_guard<std::mutex> lock(mu_);
     task->id = opt_.job_id + "-" + spec.name + "-" + std::to_string(++task_counter_);
     active_task_ = task->id;
+    for (const auto& c : left_) {
+      if (task->targets.count(c)) task->failed.insert(c);  // it quit: no result will come
+    }
+    check_done_locked(*task, Clock::now());
     tasks_[task->id] = std::move(task);
     serve_parked_locked(serve);
   }

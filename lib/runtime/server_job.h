@@ -80,6 +80,9 @@ class ServerJobEngine : public fl::ControllerContext {
   int current_workflow() const { return current_workflow_.load(); }
   /// Makes run() return CANCELLED with `reason` as soon as the current wait notices.
   void abort(const std::string& reason);
+  /// `client` has left the federation (its client job is gone): the running task and every later
+  /// one count it as answered without a result, at once instead of after the dead-client rule.
+  void client_left(const std::string& client);
   void stop();
 
   // fl::ControllerContext
@@ -138,6 +141,7 @@ class ServerJobEngine : public fl::ControllerContext {
   std::condition_variable cv_;
   bool started_ = false, stopping_ = false, ended_ = false;
   std::string abort_reason_;
+  std::set<std::string> left_;  // clients that quit (client_left); guarded by mu_
   std::vector<Parked> parked_;
   std::map<std::string, std::unique_ptr<ActiveTask>> tasks_;  // the active task (and finished ones)
   std::string active_task_;

@@ -293,6 +293,20 @@ void ServerParent::handle_quit(const cellnet::Message& request, cellnet::Respond
   }
   registrar_->remove(who->name);
   log_->info("client {} quit: it is no longer registered", who->name);
+  std::vector<std::string> jobs;  // running jobs it took part in: they stop waiting for it
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, job] : running_) {
+      if (std::find(job->clients.begin(), job->clients.end(), who->name) != job->clients.end()) jobs.push_back(id);
+    }
+  }
+  for (const auto& id : jobs) {
+    cellnet::Message m;
+    m.headers.set(deploy::kHdrLeftClient, who->name);
+    cell_->fire("server." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicClientLeft),
+                std::move(m))
+        .ignore();
+  }
   respond(cellnet::Message{});
 }
 

@@ -313,6 +313,38 @@ TEST_F(DeployTest, AClientKilledMidJobLeavesTheJobToTheOthersWhileMinClientsHold
   EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
 }
 
+// A site stopped in order mid-job (its client quits) no longer holds the rounds: the server job
+// stops waiting for it at once. The dead-client rule is set to 10 minutes here, so without the
+// quit the job could not end within the submit's 120 s.
+TEST_F(DeployTest, ASiteStoppedMidJobIsNotWaitedForAndTheJobCompletes) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  fs::path fifo = work_.path() / "started.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::path dir = slow_job(2, fifo);
+  for (const char* app : {"app", "app_slow"}) {
+    config::Value srv = load(dir / app / "config" / "config_fed_server.json");
+    srv["dead_client_grace_period"] = 600;
+    srv["dead_client_check_lead_time"] = 300;
+    save(dir / app / "config" / "config_fed_server.json", srv);
+  }
+  RunResult sub;
+  std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "120"}); });
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  pollfd p{fd, POLLIN, 0};
+  const bool started = ::poll(&p, 1, 90000) == 1;
+  ::close(fd);
+  EXPECT_TRUE(started) << "site-3's trainer never started";
+  EXPECT_EQ(nv({"poc", "stop", "-p", "site-3"}).exit_code, 0);
+  t.join();
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("client site-3 quit"), std::string::npos) << *log;
+}
+
 TEST_F(DeployTest, StoppingTheSystemMidJobLeavesNoProcessBehind) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
