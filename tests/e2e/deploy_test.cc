@@ -16,6 +16,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <functional>
 #include <thread>
 #include <string>
 #include <vector>
@@ -110,22 +111,32 @@ class DeployTest : public PocE2eTest {
     return dir;
   }
 
-  // Submits `dir` with --wait on a thread; once site-3's trainer runs, kills site-3's client
-  // daemon (its watchdog told not to restart it). Returns what submit printed.
-  RunResult submit_and_kill_site3(const fs::path& dir, const fs::path& fifo) {
+  // Submits `dir` with --wait (giving up after `timeout_s`) on a thread; once site-3's trainer
+  // runs (it writes to `fifo`), calls `then`. Returns what submit printed.
+  RunResult submit_then(const fs::path& dir, const fs::path& fifo, const std::function<void()>& then,
+                        int timeout_s = 240) {
     EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
     RunResult sub;
-    std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "240"}); });
+    std::thread t([&] {
+      sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", std::to_string(timeout_s)});
+    });
     int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
     EXPECT_GE(fd, 0);
     pollfd p{fd, POLLIN, 0};
     bool started = ::poll(&p, 1, 90000) == 1;  // the trainer of site-3 wrote to the fifo
     EXPECT_TRUE(started) << "site-3's trainer never started";
     ::close(fd);
-    base::atomic_write(prod() / "site-3" / "shutdown.fl", "x").ignore();
-    if (auto pid = read_pid(prod() / "site-3" / "pid.fl")) ::kill(*pid, SIGKILL);
+    then();
     t.join();
     return sub;
+  }
+
+  // As submit_then, killing site-3's client daemon (its watchdog told not to restart it).
+  RunResult submit_and_kill_site3(const fs::path& dir, const fs::path& fifo) {
+    return submit_then(dir, fifo, [&] {
+      base::atomic_write(prod() / "site-3" / "shutdown.fl", "x").ignore();
+      if (auto pid = read_pid(prod() / "site-3" / "pid.fl")) ::kill(*pid, SIGKILL);
+    });
   }
 };
 
@@ -319,7 +330,6 @@ TEST_F(DeployTest, AClientKilledMidJobLeavesTheJobToTheOthersWhileMinClientsHold
 TEST_F(DeployTest, ASiteStoppedMidJobIsNotWaitedForAndTheJobCompletes) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   fs::path dir = slow_job(2, fifo);
   for (const char* app : {"app", "app_slow"}) {
     config::Value srv = load(dir / app / "config" / "config_fed_server.json");
@@ -327,16 +337,8 @@ TEST_F(DeployTest, ASiteStoppedMidJobIsNotWaitedForAndTheJobCompletes) {
     srv["dead_client_check_lead_time"] = 300;
     save(dir / app / "config" / "config_fed_server.json", srv);
   }
-  RunResult sub;
-  std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "120"}); });
-  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  ASSERT_GE(fd, 0);
-  pollfd p{fd, POLLIN, 0};
-  const bool started = ::poll(&p, 1, 90000) == 1;
-  ::close(fd);
-  EXPECT_TRUE(started) << "site-3's trainer never started";
-  EXPECT_EQ(nv({"poc", "stop", "-p", "site-3"}).exit_code, 0);
-  t.join();
+  RunResult sub = submit_then(
+      dir, fifo, [&] { EXPECT_EQ(nv({"poc", "stop", "-p", "site-3"}).exit_code, 0); }, 120);
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
   std::string id = submitted_id(sub.out);
   EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
