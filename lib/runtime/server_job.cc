@@ -74,7 +74,8 @@ void ServerJobEngine::client_left(const std::string& client) {
     if (it != tasks_.end()) {
       ActiveTask& task = *it->second;
       if (task.targets.count(client) && !task.ok.count(client) && !task.failed.count(client)) {
-        answer_locked(task, client, false);
+        task.gone.insert(client);
+        check_done_locked(task, Clock::now());
       }
     }
   }
@@ -315,7 +316,7 @@ void ServerJobEngine::answer_locked(ActiveTask& task, const std::string& client,
 
 void ServerJobEngine::check_done_locked(ActiveTask& task, Clock::time_point now) {
   if (task.done) return;
-  size_t answered = task.ok.size() + task.failed.size();
+  size_t answered = task.ok.size() + task.failed.size() + task.gone.size();
   if (answered >= task.targets.size()) {
     task.done = true;
     return;
@@ -338,7 +339,7 @@ void ServerJobEngine::check_done_locked(ActiveTask& task, Clock::time_point now)
     bool all_dead = true;
     std::vector<std::string> dead;
     for (const auto& c : task.targets) {
-      if (task.ok.count(c) || task.failed.count(c)) continue;
+      if (task.ok.count(c) || task.failed.count(c) || task.gone.count(c)) continue;
       if (!dead_locked(c, now)) all_dead = false;
       dead.push_back(c);
     }
@@ -398,7 +399,7 @@ Result<fl::TaskOutcome> ServerJobEngine::broadcast_and_wait(const fl::TaskSpec& 
     task->id = opt_.job_id + "-" + spec.name + "-" + std::to_string(++task_counter_);
     active_task_ = task->id;
     for (const auto& c : left_) {
-      if (task->targets.count(c)) task->failed.insert(c);  // it quit: no result will come
+      if (task->targets.count(c)) task->gone.insert(c);  // it quit: no result will come
     }
     check_done_locked(*task, Clock::now());
     tasks_[task->id] = std::move(task);

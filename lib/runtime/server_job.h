@@ -81,7 +81,8 @@ class ServerJobEngine : public fl::ControllerContext {
   /// Makes run() return CANCELLED with `reason` as soon as the current wait notices.
   void abort(const std::string& reason);
   /// `client` has left the federation (its client job is gone): the running task and every later
-  /// one count it as answered without a result, at once instead of after the dead-client rule.
+  /// one stop waiting for it at once (it is in their outcome's `missing`) instead of after the
+  /// dead-client rule.
   void client_left(const std::string& client);
   void stop();
 
@@ -105,6 +106,7 @@ class ServerJobEngine : public fl::ControllerContext {
     std::string id;
     std::string name;
     std::set<std::string> targets, sent, ok, failed;
+    std::set<std::string> gone;  // targets that left (client_left): answered, without a result
     cellnet::Slice payload;  // the encoded task, shared by every client's reply
     int min_responses = 0;
     std::chrono::milliseconds wait_after_min{0};

@@ -265,6 +265,35 @@ TEST_F(EnginesTest, SilentClientIsDeclaredDeadAndTheTaskEnds) {
   engine.stop();
 }
 
+TEST_F(EnginesTest, AClientThatLeftIsNotWaitedForInThisTaskOrLaterOnes) {
+  ServerJobOptions o = server_options({"site-1", "site-2"});
+  o.dead_client_grace_period = std::chrono::minutes(10);  // only client_left can end the wait
+  o.dead_client_check_lead_time = std::chrono::minutes(10);
+  ServerJobEngine engine(*sj_, o);
+  ASSERT_TRUE(engine.start().ok());
+  run_client(client("site-1"), "site-1", 1);
+  client("site-2");  // connected, but its job never asks for a task
+  CollectingSink sink;
+  auto first = std::async(std::launch::async, [&] { return engine.broadcast_and_wait(train_task(), sink); });
+  EXPECT_EQ(first.wait_for(300ms), std::future_status::timeout);  // it waits for site-2
+  engine.client_left("site-2");
+  ASSERT_EQ(first.wait_for(60s), std::future_status::ready) << "the task still waits for site-2";
+  auto outcome = first.get();
+  ASSERT_TRUE(outcome.ok()) << outcome.status().to_string();
+  EXPECT_EQ(outcome->responded, std::vector<std::string>{"site-1"});
+  EXPECT_EQ(outcome->missing, std::vector<std::string>{"site-2"});
+  EXPECT_TRUE(outcome->failed.empty());
+  engine.client_left("site-9");  // not a client of this job: nothing changes
+  auto second = std::async(std::launch::async, [&] { return engine.broadcast_and_wait(train_task(), sink); });
+  ASSERT_EQ(second.wait_for(60s), std::future_status::ready) << "a later task waits for a client that left";
+  auto later = second.get();
+  ASSERT_TRUE(later.ok()) << later.status().to_string();
+  EXPECT_EQ(later->responded, std::vector<std::string>{"site-1"});
+  EXPECT_EQ(later->missing, std::vector<std::string>{"site-2"});
+  ASSERT_TRUE(engine.run({}).ok());
+  engine.stop();
+}
+
 TEST_F(EnginesTest, MinResponsesEndTheTaskAfterTheWait) {
   ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
   ASSERT_TRUE(engine.start().ok());
