@@ -269,19 +269,24 @@ void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Re
                                                             name) != it->second->clients.end();
       if (!participates) {
         abort_jobs.push_back(j);
-      } else {
+      } else if (!it->second->reported_by[name]) {
         it->second->reported_by[name] = true;
+        log_->info("client {} runs job {}", name, j);
       }
     }
     for (auto& [id, job] : running_) {
-      if (!job->process_started || reported.count(id)) continue;
+      if (!job->process_started || reported.count(id) || job->lost.count(name)) continue;
       if (std::find(job->clients.begin(), job->clients.end(), name) == job->clients.end()) continue;
       // 2.7.2's startup grace: only a client that was once seen running the job counts as lost.
-      if (job->reported_by[name] || !opt_.sync_client_jobs_require_previous_report) missing.emplace_back(id, name);
+      if (job->reported_by[name] || !opt_.sync_client_jobs_require_previous_report) {
+        job->lost.insert(name);
+        missing.emplace_back(id, name);
+      }
     }
   }
   for (const auto& [job, client] : missing) {
     log_->warn("client {} no longer reports job {}: its client job is gone", client, job);
+    tell_job_client_left(job, client);
   }
   respond(cellnet::Message::of(config::Value{{"abort_jobs", abort_jobs}}.dump()));
 }
@@ -300,14 +305,18 @@ void ServerParent::handle_quit(const cellnet::Message& request, cellnet::Respond
       if (std::find(job->clients.begin(), job->clients.end(), who->name) != job->clients.end()) jobs.push_back(id);
     }
   }
-  for (const auto& id : jobs) {
-    cellnet::Message m;
-    m.headers.set(deploy::kHdrLeftClient, who->name);
-    cell_->fire("server." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicClientLeft),
-                std::move(m))
-        .ignore();
-  }
+  for (const auto& id : jobs) tell_job_client_left(id, who->name);
   respond(cellnet::Message{});
+}
+
+// The server job of `job` stops waiting for `client`, whose client job is gone (FLARE sends a
+// dead-job notice and still waits dead_client_grace_period; here the client parent's word is final).
+void ServerParent::tell_job_client_left(const std::string& job, const std::string& client) {
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrLeftClient, client);
+  cell_->fire("server." + job, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicClientLeft),
+              std::move(m))
+      .ignore();
 }
 
 void ServerParent::sweep_dead_clients() {

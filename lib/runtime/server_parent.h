@@ -87,12 +87,14 @@ class ServerParent {
     std::string error;
     std::thread thread;
     std::map<std::string, bool> reported_by;  // client → it reported running the job
+    std::set<std::string> lost;                // clients that stopped reporting it (told to the job)
   };
 
   // Registration and heartbeats.
   void handle_heartbeat(const cellnet::Message& request, cellnet::Responder respond);
   void sweep_dead_clients();
   void handle_quit(const cellnet::Message& request, cellnet::Responder respond);
+  void tell_job_client_left(const std::string& job, const std::string& client);
   std::vector<std::string> client_names() const;
 
   // Jobs.

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,29 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// Waits until `ready()` holds or the deadline passes, waking on every change of the files in
-// `dirs` (pid.fl rewritten, a log line written) instead of on a timer. Returns ready().
-bool wait_until(const std::vector<fs::path>& dirs, std::chrono::seconds timeout, const std::function<bool()>& ready) {
-  int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd < 0) return ready();
-  for (const auto& d : dirs) ::inotify_add_watch(fd, d.c_str(), IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO);
-  const auto deadline = Clock::now() + timeout;
-  bool ok = ready();
-  while (!ok) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left)) > 0) {
-      char buf[4096];
-      while (::read(fd, buf, sizeof buf) > 0) {
-      }
-    }
-    ok = ready();
-  }
-  ::close(fd);
-  return ok;
-}
 
 class AdminCommandsTest : public PocE2eTest {
  protected:

@@ -17,6 +17,7 @@
 #include <random>
 #include <sstream>
 #include <functional>
+#include <regex>
 #include <thread>
 #include <string>
 #include <vector>
@@ -345,6 +346,40 @@ TEST_F(DeployTest, ASiteStoppedMidJobIsNotWaitedForAndTheJobCompletes) {
   auto log = base::read_file(prod() / "server" / "log.txt");
   ASSERT_TRUE(log.ok());
   EXPECT_NE(log->find("client site-3 quit"), std::string::npos) << *log;
+}
+
+// A client job that dies while its client daemon lives: the daemon's next heartbeat no longer
+// lists the job, and the server job stops waiting for that site (the dead-client rule is set to
+// 10 minutes here, so without that the job could not end within the submit's 120 s).
+TEST_F(DeployTest, AClientJobThatDiesIsNotWaitedForOnceItsClientStopsReportingIt) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  fs::path fifo = work_.path() / "started.fifo";
+  fs::path dir = slow_job(2, fifo);
+  for (const char* app : {"app", "app_slow"}) {
+    config::Value srv = load(dir / app / "config" / "config_fed_server.json");
+    srv["dead_client_grace_period"] = 600;
+    srv["dead_client_check_lead_time"] = 300;
+    save(dir / app / "config" / "config_fed_server.json", srv);
+  }
+  RunResult sub = submit_then(
+      dir, fifo,
+      [&] {
+        // Once site-3 has reported its client job (FLARE's rule: only a reported job can be lost),
+        // kill that job's process group (the client job and its trainer).
+        ASSERT_TRUE(wait_for_text(prod() / "server" / "log.txt", "client site-3 runs job", std::chrono::seconds(60)));
+        auto log = base::read_file(prod() / "site-3" / "log.txt");
+        ASSERT_TRUE(log.ok());
+        std::smatch m;
+        ASSERT_TRUE(std::regex_search(*log, m, std::regex(R"(client job started \(pid ([0-9]+)\))"))) << *log;
+        ASSERT_EQ(::kill(-static_cast<pid_t>(std::stol(m[1].str())), SIGKILL), 0);
+      },
+      120);
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("client site-3 no longer reports job " + id), std::string::npos) << *log;
 }
 
 TEST_F(DeployTest, StoppingTheSystemMidJobLeavesNoProcessBehind) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -139,6 +141,35 @@ void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins) {
   ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
   auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
   ASSERT_EQ(r.exit_code, 0) << r.out;
+}
+
+bool wait_until(const std::vector<std::filesystem::path>& dirs, std::chrono::seconds timeout,
+                const std::function<bool()>& ready) {
+  int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) return ready();
+  for (const auto& d : dirs) ::inotify_add_watch(fd, d.c_str(), IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool ok = ready();
+  while (!ok) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) > 0) {
+      char buf[4096];
+      while (::read(fd, buf, sizeof buf) > 0) {
+      }
+    }
+    ok = ready();
+  }
+  ::close(fd);
+  return ok;
+}
+
+bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::chrono::seconds timeout) {
+  return wait_until({file.parent_path()}, timeout, [&] {
+    auto content = base::read_file(file);
+    return content.ok() && content->find(text) != std::string::npos;
+  });
 }
 
 }  // namespace nvf::e2e

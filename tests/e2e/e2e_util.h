@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -47,6 +48,13 @@ bool running(pid_t pid, bool as_group = false);
 
 /// True when something accepts TCP connections on 127.0.0.1:port now.
 bool accepts(int port);
+
+/// Waits until `ready()` holds or `timeout` passes, waking on every change of the files in `dirs`
+/// (inotify: a log line written, pid.fl rewritten) instead of on a timer. Returns ready().
+bool wait_until(const std::vector<std::filesystem::path>& dirs, std::chrono::seconds timeout,
+                const std::function<bool()>& ready);
+/// Waits until `file` contains `text` (wait_until on its folder).
+bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::chrono::seconds timeout);
 
 /// A fresh temporary directory, removed by the destructor.
 class TempDir {

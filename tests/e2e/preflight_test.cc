@@ -3,8 +3,6 @@
 // kit), and with a kit of another project.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -21,33 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Waits until `file` contains `text`, woken by inotify events on its folder (no polling loop),
-// or until `timeout` passes.
-bool wait_for_text(const fs::path& file, const std::string& text, std::chrono::seconds timeout) {
-  int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd < 0) return false;
-  ::inotify_add_watch(fd, file.parent_path().c_str(),
-                      IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool found = false;
-  for (;;) {
-    auto content = base::read_file(file);
-    if (content.ok() && content->find(text) != std::string::npos) {
-      found = true;
-      break;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    ::poll(&p, 1, static_cast<int>(left.count()));
-    char buf[4096];
-    while (::read(fd, buf, sizeof(buf)) > 0) {
-    }
-  }
-  ::close(fd);
-  return found;
-}
 
 // The report's row for `check` as one line "| check | RESULT | finding | what to do |", its wrapped
 // continuation lines (those with a blank Check cell) joined in; "" when there is none.
