@@ -112,6 +112,19 @@ class DeployTest : public PocE2eTest {
     return dir;
   }
 
+  // slow_job(2, fifo) whose dead-client rule takes 10 minutes: within a test, only being told
+  // that site-3 is gone can end a round that waits for it.
+  fs::path slow_job_with_slow_dead_client_rule(const fs::path& fifo) {
+    fs::path dir = slow_job(2, fifo);
+    for (const char* app : {"app", "app_slow"}) {
+      config::Value srv = load(dir / app / "config" / "config_fed_server.json");
+      srv["dead_client_grace_period"] = 600;
+      srv["dead_client_check_lead_time"] = 300;
+      save(dir / app / "config" / "config_fed_server.json", srv);
+    }
+    return dir;
+  }
+
   // Submits `dir` with --wait (giving up after `timeout_s`) on a thread; once site-3's trainer
   // runs (it writes to `fifo`), calls `then`. Returns what submit printed.
   RunResult submit_then(const fs::path& dir, const fs::path& fifo, const std::function<void()>& then,
@@ -331,13 +344,7 @@ TEST_F(DeployTest, AClientKilledMidJobLeavesTheJobToTheOthersWhileMinClientsHold
 TEST_F(DeployTest, ASiteStoppedMidJobIsNotWaitedForAndTheJobCompletes) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
-  fs::path dir = slow_job(2, fifo);
-  for (const char* app : {"app", "app_slow"}) {
-    config::Value srv = load(dir / app / "config" / "config_fed_server.json");
-    srv["dead_client_grace_period"] = 600;
-    srv["dead_client_check_lead_time"] = 300;
-    save(dir / app / "config" / "config_fed_server.json", srv);
-  }
+  fs::path dir = slow_job_with_slow_dead_client_rule(fifo);
   RunResult sub = submit_then(
       dir, fifo, [&] { EXPECT_EQ(nv({"poc", "stop", "-p", "site-3"}).exit_code, 0); }, 120);
   ASSERT_EQ(sub.exit_code, 0) << sub.out;
@@ -354,13 +361,7 @@ TEST_F(DeployTest, ASiteStoppedMidJobIsNotWaitedForAndTheJobCompletes) {
 TEST_F(DeployTest, AClientJobThatDiesIsNotWaitedForOnceItsClientStopsReportingIt) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
-  fs::path dir = slow_job(2, fifo);
-  for (const char* app : {"app", "app_slow"}) {
-    config::Value srv = load(dir / app / "config" / "config_fed_server.json");
-    srv["dead_client_grace_period"] = 600;
-    srv["dead_client_check_lead_time"] = 300;
-    save(dir / app / "config" / "config_fed_server.json", srv);
-  }
+  fs::path dir = slow_job_with_slow_dead_client_rule(fifo);
   RunResult sub = submit_then(
       dir, fifo,
       [&] {
