@@ -69,14 +69,16 @@ void ServerJobEngine::client_left(const std::string& client) {
     std::lock_guard<std::mutex> lock(mu_);
     if (std::find(opt_.clients.begin(), opt_.clients.end(), client) == opt_.clients.end()) return;
     if (!left_.insert(client).second) return;
-    log_->warn("client {} left the federation: no more results will come from it", client);
     auto it = tasks_.find(active_task_);
-    if (it != tasks_.end()) {
-      ActiveTask& task = *it->second;
-      if (task.targets.count(client) && !task.ok.count(client) && !task.failed.count(client)) {
-        task.gone.insert(client);
-        check_done_locked(task, Clock::now());
-      }
+    if (it != tasks_.end() && !it->second->done && it->second->targets.count(client) &&
+        !it->second->ok.count(client) && !it->second->failed.count(client)) {
+      log_->warn("client {} left: task {} no longer waits for it, and later tasks go without it", client,
+                 it->second->name);
+      it->second->gone.insert(client);
+      check_done_locked(*it->second, Clock::now());
+    } else {
+      // Nothing waits for it now (e.g. its client job ended with the run): later tasks go without it.
+      log_->info("client {} left: later tasks go without it", client);
     }
   }
   cv_.notify_all();
