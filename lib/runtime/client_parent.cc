@@ -63,7 +63,9 @@ Status ClientParent::start() {
   cell_->register_request_handler(admin, std::string(deploy::kTopicSysInfo), sync(&ClientParent::handle_sys_info));
   for (std::string_view topic : {deploy::kTopicShowStats, deploy::kTopicShowErrors, deploy::kTopicResetErrors}) {
     cell_->register_request_handler(admin, std::string(topic),
-                                    [this, topic](const cellnet::Message& m) { return relay_to_job(topic, m); });
+                                    [this, topic](const cellnet::Message& m) {
+                                      return order_job(m.headers.get_or(deploy::kHdrJobId, ""), topic, cellnet::Message{});
+                                    });
   }
   cell_->register_request_handler(admin, std::string(deploy::kTopicShutdown), [this](const cellnet::Message&) {
     request_shutdown("the server ordered a shutdown");
@@ -398,27 +400,19 @@ Result<cellnet::Message> ClientParent::handle_configure_job_log(const cellnet::M
   const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
   const std::string config = request.payload.to_string();
   NVF_RETURN_IF_ERROR(parse_log_config(config).status());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = jobs_.find(id);
-    if (it == jobs_.end() || it->second->exited) return FailedPreconditionError("job " + id + " is not running here");
-  }
-  NVF_RETURN_IF_ERROR(cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand),
-                                     std::string(deploy::kTopicConfigureLog), cellnet::Message::of(config),
-                                     std::chrono::milliseconds(5000))
-                          .status());
+  NVF_RETURN_IF_ERROR(order_job(id, deploy::kTopicConfigureLog, cellnet::Message::of(config)).status());
   return cellnet::Message::of("successfully configured " + opt_.kit.name + " job " + id + " log");
 }
 
-Result<cellnet::Message> ClientParent::relay_to_job(std::string_view topic, const cellnet::Message& request) {
-  const std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+Result<cellnet::Message> ClientParent::order_job(const std::string& id, std::string_view topic,
+                                                 cellnet::Message order) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = jobs_.find(id);
     if (it == jobs_.end() || it->second->exited) return FailedPreconditionError("job " + id + " is not running here");
   }
-  return cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand),
-                        std::string(topic), cellnet::Message{}, std::chrono::milliseconds(5000));
+  return cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand), std::string(topic),
+                        std::move(order), std::chrono::milliseconds(5000));
 }
 
 }  // namespace nvf::runtime

@@ -86,9 +86,10 @@ class ClientParent {
   // policy for the admin the server names in the request's headers.
   Result<cellnet::Message> handle_shell(const cellnet::Message& request);
   Result<cellnet::Message> handle_sys_info(const cellnet::Message& request);
-  // show_stats / show_errors / reset_errors of a running job (kHdrJobId): the order goes on to
-  // its client job, whose answer is the reply.
-  Result<cellnet::Message> relay_to_job(std::string_view topic, const cellnet::Message& request);
+  // An order to the client job of running job `id` (configure_job_log; show_stats, show_errors,
+  // reset_errors relayed from the server): its reply. Errors: FAILED_PRECONDITION when the job
+  // is not running here, the client job's own.
+  Result<cellnet::Message> order_job(const std::string& id, std::string_view topic, cellnet::Message order);
   Status authorize_admin(const std::string& right, const cellnet::Message& request) const;
   void abort_job(const std::string& id, const std::string& reason);
   void wait_job(ClientJob* job);
