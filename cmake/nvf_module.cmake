@@ -1,9 +1,16 @@
 # nvf_module(NAME SOURCES ... DEPS ... [PRIVATE_DEPS ...])
-# One static library per module, includes rooted at lib/ (so code writes "base/status.h").
+# One static library per module; code writes "base/status.h". The build enforces the layering:
+# lib/ itself is never an include directory. Each module gets an include root of its own,
+# <build>/module_include/<name>/, holding one link <name> -> lib/<name>, and exports only that
+# root (plus include/, the public API). So a module sees the headers of the modules it links
+# (DEPS, and theirs) and no others: an undeclared #include "runtime/x.h" is "No such file".
 function(nvf_module name)
   cmake_parse_arguments(M "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(nvf_${name} STATIC ${M_SOURCES})
-  target_include_directories(nvf_${name} PUBLIC ${PROJECT_SOURCE_DIR}/lib ${PROJECT_SOURCE_DIR}/include)
+  set(root ${PROJECT_BINARY_DIR}/module_include/${name})
+  file(MAKE_DIRECTORY ${root})
+  file(CREATE_LINK ${CMAKE_CURRENT_SOURCE_DIR} ${root}/${name} SYMBOLIC)
+  target_include_directories(nvf_${name} PUBLIC ${root} ${PROJECT_SOURCE_DIR}/include)
   target_link_libraries(nvf_${name} PUBLIC ${M_DEPS} PRIVATE nvf_warnings ${M_PRIVATE_DEPS})
   set_target_properties(nvf_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()

@@ -133,7 +133,7 @@ int run_client(const DaemonOptions& o, int verbose) {
 }
 
 struct JobOptions {
-  std::string workspace, job_id, site, parent, clients;
+  std::string workspace, job_id, site, parent, parent_fqcn, clients;
   bool insecure = false;
 };
 
@@ -163,6 +163,7 @@ void register_daemon_commands(CLI::App& app, AppContext& ctx) {
     j->add_option("--job-id", o->job_id)->required();
     j->add_option("--parent", o->parent)->required();
     j->add_option("--site", o->site);
+    j->add_option("--parent-fqcn", o->parent_fqcn);
     j->add_option("--clients", o->clients);
     j->add_flag("--insecure", o->insecure);
     j->callback([o, &ctx, is_server] {
@@ -171,6 +172,7 @@ void register_daemon_commands(CLI::App& app, AppContext& ctx) {
       jo.job_id = o->job_id;
       jo.site = o->site;
       jo.parent_url = o->parent;
+      jo.parent_fqcn = o->parent_fqcn.empty() ? o->site : o->parent_fqcn;
       jo.clients = base::split(o->clients, ',', true);
       jo.secure = !o->insecure;
       jo.nvflare_bin = tools::self_exe().string();

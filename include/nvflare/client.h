@@ -26,9 +26,9 @@
 #include <optional>
 #include <string>
 
-#include "base/status.h"
-#include "fl/fl_model.h"
-#include "tensor/tensor.h"
+#include "nvflare/status.h"
+#include "nvflare/fl_model.h"
+#include "nvflare/tensor.h"
 
 namespace nvflare {
 

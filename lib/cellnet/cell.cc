@@ -482,12 +482,31 @@ void Cell::Impl::on_frame(const std::shared_ptr<Connection>& conn, Frame frame) 
     return;
   }
   if (filter) {
-    if (Status s = (*filter)(frame.headers, conn->peer()); !s.ok()) {
-      refuse(conn, frame, s);
+    Result<std::string> who = (*filter)(frame.headers, conn->peer());
+    if (!who.ok()) {
+      refuse(conn, frame, who.status());
       return;
+    }
+    if (who->empty()) {
+      frame.headers.erase(hdr::kAuthenticated);
+    } else {
+      frame.headers.set(hdr::kAuthenticated, *who);
     }
   }
   handle_data(conn, std::move(frame));
+}
+
+// ---------------------------------------------------------------- identity of known cells
+
+IncomingFilter identify_known_cells(std::map<std::string, std::string> names) {
+  auto table = std::make_shared<const std::map<std::string, std::string>>(std::move(names));
+  return [table](const Headers& h, const PeerInfo&) -> Result<std::string> {
+    const std::string origin = h.get_or(hdr::kOrigin, "");
+    for (const auto& [cell, name] : *table) {
+      if (origin == cell || fqcn::is_ancestor(cell, origin)) return name;
+    }
+    return UnauthenticatedError("a message from an unknown cell '" + origin + "'");
+  };
 }
 
 }  // namespace nvf::cellnet

@@ -87,14 +87,23 @@ using MessageHandler = std::function<void(const Message& message)>;
 /// Called with a neighbour's FQCN when its connection comes up (true) or goes down (false).
 using PeerCallback = std::function<void(const std::string& peer, bool up)>;
 /// Checks one incoming frame's headers (data frames, stream chunks and acks, forwarded or local)
-/// arriving on a connection accepted by a listener. OK lets it through. An error drops the frame; a
+/// arriving on a connection accepted by a listener, and says who sent it: OK with the name the
+/// sender authenticated as lets the frame through with that name in hdr::kAuthenticated (replacing
+/// any value the sender set; "" — a frame that needs no identity, such as a registration request —
+/// removes the header). Frames through unfiltered listeners (a process's local links) keep the
+/// header as it came, so a name stamped at the edge reaches the job processes behind it. An error drops the frame; a
 /// request gets a "return" with rc unauthenticated and the error's message (FLARE drops silently
 /// and the requester times out; we answer), counted in CellStats::unauthenticated_frames and logged
 /// once per connection. A refused stream chunk also gets a stream error, so that its sender stops
 /// at once instead of waiting out streaming_ack_progress_timeout. Runs on the transport thread that
 /// read the frame, for every data frame: it must be quick, must not block, and must not call back
 /// into the cell. The handshake (HELLO/READY) and heartbeats are not filtered.
-using IncomingFilter = std::function<Status(const Headers& headers, const PeerInfo& peer)>;
+using IncomingFilter = std::function<Result<std::string>(const Headers& headers, const PeerInfo& peer)>;
+
+/// An IncomingFilter for a process that made its peers' cells itself (the simulator, tests): a
+/// frame from a cell of `names` (cell FQCN -> identity) or from any cell below one of them is from
+/// that identity; any other frame is refused (UNAUTHENTICATED naming its origin).
+IncomingFilter identify_known_cells(std::map<std::string, std::string> names);
 
 /// Counters for tests and diagnostics.
 struct CellStats {

@@ -35,6 +35,10 @@ inline constexpr std::string_view kReqId = "cn__req_id";
 inline constexpr std::string_view kReturnCode = "cn__return_code";
 inline constexpr std::string_view kError = "cn__error";
 inline constexpr std::string_view kHops = "cn__hops";
+/// Who the sender authenticated as (a site or a user name), written by the cell whose listener's
+/// IncomingFilter accepted the frame, over whatever the sender put there. Handlers take a peer's
+/// identity from here, never from the origin FQCN (a site behind a relay is "R1.site-1").
+inline constexpr std::string_view kAuthenticated = "cn__authenticated";
 inline constexpr std::string_view kStreamId = "sm__id";
 inline constexpr std::string_view kStreamSeq = "sm__sq";
 inline constexpr std::string_view kStreamOffset = "sm__os";

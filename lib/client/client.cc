@@ -16,14 +16,14 @@
 #include "cellnet/socket_driver.h"
 #include "config/value.h"
 #include "fl/filter.h"
-#include "runtime/protocol.h"
+#include "protocol/protocol.h"
 #include "tensor/accumulate.h"
 
 namespace nvflare {
 
 using nvf::cellnet::Message;
 namespace cn = nvf::cellnet;
-namespace rt = nvf::runtime;
+namespace rt = nvf::protocol;
 
 namespace {
 

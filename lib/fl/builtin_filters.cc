@@ -319,4 +319,10 @@ Status add_builtin_filters(ComponentRegistry& registry) {
                        make_svt_privacy});
 }
 
+ComponentRegistry ComponentRegistry::builtin() {
+  ComponentRegistry r;
+  NVF_CHECK(add_builtin_filters(r).ok());
+  return r;
+}
+
 }  // namespace nvf::fl

@@ -98,10 +98,9 @@ class ComponentRegistry {
  public:
   ComponentRegistry() = default;
 
-  /// The components of this module: NPModelPersistor, PTFileModelPersistor,
-  /// InTimeAccumulateWeightedAggregator, IntimeModelSelector, FullModelShareableGenerator and
-  /// TBAnalyticsReceiver (accepted, ignored), and the filters ExcludeVars, PercentilePrivacy and
-  /// SVTPrivacy (fl/filter.h). Later modules add theirs with add().
+  /// The components of this module, which both sides use: the filters ExcludeVars,
+  /// PercentilePrivacy and SVTPrivacy (fl/filter.h). A trainer's registry is just this; the server
+  /// adds persistors, aggregators and workflows (workflows/register.h) and the runtime's entries.
   static ComponentRegistry builtin();
 
   /// Registers an entry. Errors: INVALID_ARGUMENT (empty name or no factory), ALREADY_EXISTS when

@@ -373,7 +373,7 @@ config::Value ServerParent::cmd_check_status(const Principal& who, const std::ve
     std::sort(clients.begin(), clients.end(), [](const Principal& a, const Principal& b) { return a.name < b.name; });
     for (const auto& c : clients) {
       auto ago = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - c.last_seen);
-      crows.push_back({c.name, c.fqcn_root, c.name, "True", c.token, std::to_string(ago.count()) + " s ago"});
+      crows.push_back({c.name, c.fqcn, c.name, "True", c.token, std::to_string(ago.count()) + " s ago"});
     }
     items.push_back(table(crows));
     return reply("ok", items);

@@ -2,13 +2,16 @@
 
 #include <optional>
 
-#include "runtime/protocol.h"
+#include "config/value.h"
+#include "protocol/protocol.h"
 
 namespace nvf::runtime {
 
+using namespace protocol;  // the task/result names and the model message
+
 using cellnet::Message;
 
-ClientJobEngine::ClientJobEngine(fl::ExecutorContext context, ClientJobOptions options,
+ClientJobEngine::ClientJobEngine(ClientJobContext context, ClientJobOptions options,
                                  std::map<std::string, fl::Executor*> executors)
     : ctx_(std::move(context)), opt_(std::move(options)), executors_(std::move(executors)) {
   if (!ctx_.logger) ctx_.logger = base::null_logger();
@@ -18,9 +21,33 @@ ClientJobEngine::ClientJobEngine(fl::ExecutorContext context, ClientJobOptions o
       return !abort_reason_.empty();
     };
   }
+  ctx_.send_aux = [this](const std::string& topic, const config::Value& body,
+                         std::chrono::milliseconds timeout) -> Result<config::Value> {
+    Message m = Message::of(body.dump());
+    m.headers.set(kHdrAuxTopic, topic);
+    NVF_ASSIGN_OR_RETURN(Message reply, ctx_.cell->request(opt_.server_job_fqcn, std::string(kChannelAux),
+                                                           std::string(kTopicAuxRequest), std::move(m), timeout));
+    return config::parse(reply.payload.to_string(), config::Format::kJson, "aux reply of " + opt_.server_job_fqcn);
+  };
+}
+
+void ClientJobEngine::handle_aux(const Message& request, cellnet::Responder respond) {
+  const std::string topic = request.headers.get_or(kHdrAuxTopic, "");
+  auto body = config::parse(request.payload.to_string(), config::Format::kJson, "aux message '" + topic + "'");
+  if (!body.ok()) return respond(body.status());
+  std::set<fl::Executor*> asked;
+  for (auto& [name, ex] : executors_) {
+    if (!asked.insert(ex).second) continue;
+    Result<config::Value> r = ex->on_aux(topic, *body, ctx_);
+    if (!r.ok() && r.status().code() == StatusCode::kNotFound) continue;
+    if (!r.ok()) return respond(r.status());
+    return respond(Message::of(r->dump()));
+  }
+  respond(NotFoundError(ctx_.site_name + ": no executor of job " + ctx_.job_id + " handles aux topic '" + topic + "'"));
 }
 
 ClientJobEngine::~ClientJobEngine() {
+  gate_.close();  // waits for aux handlers running now
   {
     std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
@@ -134,6 +161,9 @@ Status ClientJobEngine::submit(Message result) {
 
 Status ClientJobEngine::run() {
   for (auto& [name, ex] : executors_) NVF_RETURN_IF_ERROR(ex->initialize(ctx_));
+  ctx_.cell->register_async_request_handler(
+      std::string(kChannelAux), std::string(kTopicAuxRequest),
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_aux(m, std::move(r)); }));
   heartbeat_ = std::thread([this] { run_heartbeats(); });
   Status status;
   auto last_answer = std::chrono::steady_clock::now();
@@ -176,18 +206,7 @@ Status ClientJobEngine::run() {
       std::lock_guard<std::mutex> lock(mu_);
       current_task_ = name;
     }
-    Result<Message> result = ex ? ex->execute(name, *task, ctx_)
-                                : Result<Message>(NotFoundError("no executor for task '" + name + "' at " +
-                                                                ctx_.site_name));
-    Message out;
-    if (result.ok()) {
-      out = std::move(*result);
-      out.headers.set(kHdrResultCode, "ok");
-    } else {
-      ctx_.logger->error("{}: task {} failed: {}", ctx_.site_name, name, result.status().message());
-      out.headers.set(kHdrResultCode, "EXECUTION_EXCEPTION");
-      out.headers.set(kHdrResultError, result.status().message());
-    }
+    Message out = execute(ex, name, *task);
     out.headers.set(kHdrTaskName, name);
     out.headers.set(kHdrTaskId, task_id);
     Status s = submit(std::move(out));
@@ -207,6 +226,61 @@ Status ClientJobEngine::run() {
   cv_.notify_all();
   if (heartbeat_.joinable()) heartbeat_.join();
   return status;
+}
+
+// The TaskIO of a client job: params are pulled from wherever the reference says (the server job's
+// download service) and published from this job's own download service, for one receiver.
+class ClientJobEngine::CellTaskIO : public fl::TaskIO {
+ public:
+  explicit CellTaskIO(ClientJobEngine& engine) : engine_(engine) {}
+  Result<tensor::TensorDict> pull(const fl::ParamsRef& ref) override {
+    if (ref.empty()) return InvalidArgumentError("the task carries no params to pull");
+    NVF_ASSIGN_OR_RETURN(cellnet::Manifest m, cellnet::Manifest::decode(ref.encoded));
+    return cellnet::download_tensors(*engine_.ctx_.cell, m, {});
+  }
+  Result<fl::ParamsRef> publish(tensor::TensorDict params) override {
+    if (!engine_.downloads_) {
+      engine_.downloads_ = std::make_unique<cellnet::DownloadService>(*engine_.ctx_.cell);
+      NVF_RETURN_IF_ERROR(engine_.downloads_->start());
+    }
+    cellnet::TransactionOptions tx;
+    tx.num_receivers = 1;
+    NVF_ASSIGN_OR_RETURN(cellnet::Manifest m, publish_params(*engine_.downloads_, std::move(params), std::move(tx)));
+    return fl::ParamsRef{m.encode()};
+  }
+
+ private:
+  ClientJobEngine& engine_;
+};
+
+Message ClientJobEngine::execute(fl::Executor* ex, const std::string& name, const Message& task) {
+  auto run = [&]() -> Result<Message> {
+    if (!ex) return NotFoundError("no executor for task '" + name + "' at " + ctx_.site_name);
+    NVF_ASSIGN_OR_RETURN(ModelMessage mm, decode_model_message(task, "task " + name + " from " + opt_.server_job_fqcn));
+    fl::Task t;
+    t.name = name;
+    t.id = task.headers.get_or(kHdrTaskId, "");
+    t.model = std::move(mm.model);
+    if (mm.params) t.params.encoded = mm.params->encode();
+    CellTaskIO io(*this);
+    NVF_ASSIGN_OR_RETURN(fl::TaskResult r, ex->execute(t, io, ctx_));
+    std::optional<cellnet::Manifest> params;
+    if (!r.params.empty()) {
+      NVF_ASSIGN_OR_RETURN(params, cellnet::Manifest::decode(r.params.encoded));
+    }
+    return encode_model_message(r.model, params);
+  };
+  Result<Message> result = run();
+  Message out;
+  if (result.ok()) {
+    out = std::move(*result);
+    out.headers.set(kHdrResultCode, "ok");
+  } else {
+    ctx_.logger->error("{}: task {} failed: {}", ctx_.site_name, name, result.status().message());
+    out.headers.set(kHdrResultCode, "EXECUTION_EXCEPTION");
+    out.headers.set(kHdrResultError, result.status().message());
+  }
+  return out;
 }
 
 }  // namespace nvf::runtime

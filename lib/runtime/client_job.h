@@ -19,9 +19,17 @@
 #include <thread>
 
 #include "cellnet/cell.h"
+#include "cellnet/download_service.h"
 #include "fl/executor.h"
 
 namespace nvf::runtime {
+
+/// What the runtime's own executors (the launcher) get beyond fl::ExecutorContext: the client
+/// job's cell and the listener its trainer connects to. Native executors never need it.
+struct ClientJobContext : fl::ExecutorContext {
+  cellnet::Cell* cell = nullptr;
+  std::string child_url;  // where the cell listens for its children (the trainer)
+};
 
 struct ClientJobOptions {
   std::string server_job_fqcn;  // "server.<job id>"
@@ -38,7 +46,7 @@ struct ClientJobOptions {
 class ClientJobEngine {
  public:
   /// `executors` maps task names (or "*") to executors.
-  ClientJobEngine(fl::ExecutorContext context, ClientJobOptions options,
+  ClientJobEngine(ClientJobContext context, ClientJobOptions options,
                   std::map<std::string, fl::Executor*> executors);
   ~ClientJobEngine();
 
@@ -53,6 +61,11 @@ class ClientJobEngine {
  private:
   fl::Executor* executor_for(const std::string& task_name) const;
   Status submit(cellnet::Message result);
+  // Runs one task message with its executor: decodes it into an fl::Task, executes it with a
+  // TaskIO over this job's cell, and encodes the result (or the error) as the result message.
+  cellnet::Message execute(fl::Executor* ex, const std::string& name, const cellnet::Message& task);
+  class CellTaskIO;
+  void handle_aux(const cellnet::Message& request, cellnet::Responder respond);
   void run_heartbeats();
   bool wait_or_abort(std::chrono::milliseconds d);
   // A request to the server job that abort() ends at once (CANCELLED) instead of waiting out a
@@ -61,7 +74,8 @@ class ClientJobEngine {
                                              std::chrono::milliseconds timeout);
   struct Pending;  // one request_abortable() in flight
 
-  fl::ExecutorContext ctx_;
+  ClientJobContext ctx_;
+  std::unique_ptr<cellnet::DownloadService> downloads_;  // results a native executor publishes
   ClientJobOptions opt_;
   std::map<std::string, fl::Executor*> executors_;
   std::mutex mu_;
@@ -72,6 +86,9 @@ class ClientJobEngine {
   std::set<std::shared_ptr<Pending>> pending_;  // guarded by mu_: woken by abort()
   std::atomic<int> tasks_done_{0};
   std::thread heartbeat_;
+  // The cell outlives this engine: the aux handler registered in run() passes this gate, which
+  // the destructor closes.
+  cellnet::HandlerGate gate_{"the client job engine has stopped"};
 };
 
 }  // namespace nvf::runtime

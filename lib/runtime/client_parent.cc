@@ -271,7 +271,7 @@ Result<cellnet::Message> ClientParent::handle_start(const cellnet::Message& requ
   }
   base::SpawnOptions so;
   so.argv = {opt_.nvflare_bin, "_client_job", "--workspace", opt_.kit.root.string(), "--site", opt_.kit.name,
-             "--job-id",       id,           "--parent",    internal_url_};
+             "--job-id",       id,           "--parent",    internal_url_,        "--parent-fqcn", cell_->fqcn()};
   if (!opt_.secure) so.argv.push_back("--insecure");
   so.new_session = true;
   so.lifeline = true;
@@ -330,7 +330,7 @@ void ClientParent::abort_job(const std::string& id, const std::string& reason) {
     pgid = it->second->pgid;
   }
   log_->info("job {}: aborting the client job: {}", id, reason);
-  cell_->fire(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
+  cell_->fire(cell_->fqcn() + "." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
               cellnet::Message{})
       .ignore();
   if (pgid > 0) ::kill(-pgid, SIGTERM);  // trainers included; SIGKILL follows after the grace
@@ -411,7 +411,7 @@ Result<cellnet::Message> ClientParent::order_job(const std::string& id, std::str
     auto it = jobs_.find(id);
     if (it == jobs_.end() || it->second->exited) return FailedPreconditionError("job " + id + " is not running here");
   }
-  return cell_->request(opt_.kit.name + "." + id, std::string(deploy::kChannelJobCommand), std::string(topic),
+  return cell_->request(cell_->fqcn() + "." + id, std::string(deploy::kChannelJobCommand), std::string(topic),
                         std::move(order), std::chrono::milliseconds(5000));
 }
 

@@ -2,7 +2,7 @@
 
 #include "cellnet/cell_settings.h"
 #include "runtime/register.h"
-#include "workflows/fedavg.h"
+#include "workflows/register.h"
 
 namespace nvf::runtime {
 namespace fs = std::filesystem;
@@ -87,7 +87,7 @@ ServerJobOptions server_job_options(const SiteApp& app, const std::string& job_i
   return so;
 }
 
-std::unique_ptr<ClientJobEngine> make_client_engine(const SiteApp& app, fl::ExecutorContext ctx, TrainerSlots* slots) {
+std::unique_ptr<ClientJobEngine> make_client_engine(const SiteApp& app, ClientJobContext ctx, TrainerSlots* slots) {
   std::map<std::string, fl::Executor*> executors;
   for (const auto& b : app.components.executors()) {
     auto* ex = dynamic_cast<fl::Executor*>(b.executor);

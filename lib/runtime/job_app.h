@@ -18,7 +18,7 @@
 #include "config/timeouts.h"
 #include "config/value.h"
 #include "fl/component_registry.h"
-#include "fl/controller.h"
+#include "workflows/controller.h"
 #include "fl/executor.h"
 #include "fl/filter.h"
 #include "runtime/client_job.h"
@@ -64,6 +64,6 @@ ServerJobOptions server_job_options(const SiteApp& app, const std::string& job_i
                                     base::Logger logger);
 
 /// The client job engine for a built app; launcher executors share `slots` (null: unbounded).
-std::unique_ptr<ClientJobEngine> make_client_engine(const SiteApp& app, fl::ExecutorContext ctx, TrainerSlots* slots);
+std::unique_ptr<ClientJobEngine> make_client_engine(const SiteApp& app, ClientJobContext ctx, TrainerSlots* slots);
 
 }  // namespace nvf::runtime

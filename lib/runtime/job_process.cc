@@ -256,14 +256,15 @@ int run_client_job_process(const JobProcessOptions& o) {
 
   cellnet::DriverRegistry drivers;
   drivers.add(std::make_shared<cellnet::UdsDriver>());
-  auto cell = make_cell(o.site + "." + o.job_id, drivers, app->timeouts, log);
+  const std::string parent_fqcn = o.parent_fqcn.empty() ? o.site : o.parent_fqcn;
+  auto cell = make_cell(parent_fqcn + "." + o.job_id, drivers, app->timeouts, log);
   if (Status s = cell->start(); !s.ok()) return fail(s, deploy::kExitExecutionError);
   if (Status s = cell->connect(o.parent_url); !s.ok()) return fail(s, deploy::kExitExecutionError);
-  if (Status s = cell->wait_for_peer(o.site, 30s); !s.ok()) return fail(s, deploy::kExitExecutionError);
+  if (Status s = cell->wait_for_peer(parent_fqcn, 30s); !s.ok()) return fail(s, deploy::kExitExecutionError);
   auto child = cell->listen("uds://" + (runtime_dir / "cj.sock").string());
   if (!child.ok()) return fail(child.status(), deploy::kExitExecutionError);
 
-  fl::ExecutorContext ctx;
+  ClientJobContext ctx;
   ctx.site_name = o.site;
   ctx.job_id = o.job_id;
   ctx.app_dir = app_dir;

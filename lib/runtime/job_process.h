@@ -16,6 +16,8 @@ struct JobProcessOptions {
   std::string job_id;
   std::string site;                  // client job: the site name
   std::string parent_url;            // the parent's internal listener
+  std::string parent_fqcn;           // client job: the client parent's cell ("site-1", "R1.site-1");
+                                     // the job's cell is <parent_fqcn>.<job_id>. Empty: the site name
   std::vector<std::string> clients;  // server job: the job's active client sites
   bool secure = true;
   std::string nvflare_bin;

@@ -7,9 +7,11 @@
 #include "base/heap.h"
 #include "base/strings.h"
 #include "config/value.h"
-#include "runtime/protocol.h"
+#include "protocol/protocol.h"
 
 namespace nvf::runtime {
+
+using namespace protocol;  // the task/result names and the model message
 
 using cellnet::Message;
 using Clock = std::chrono::steady_clock;
@@ -63,7 +65,8 @@ Status LauncherExecutor::initialize(fl::ExecutorContext& ctx) {
   log_ = ctx.logger ? ctx.logger : base::null_logger();
   site_ = ctx.site_name;
   if (opt_.command.empty()) return InvalidArgumentError("the launcher has no command to run");
-  if (!ctx.cell || ctx.child_url.empty()) {
+  auto* job = dynamic_cast<ClientJobContext*>(&ctx);
+  if (!job || !job->cell || job->child_url.empty()) {
     return FailedPreconditionError("the client job offers no listener for its trainer");
   }
   if (ctx.filter_config.is_object() && !ctx.filter_config.empty()) {
@@ -73,16 +76,16 @@ Status LauncherExecutor::initialize(fl::ExecutorContext& ctx) {
     filters_file_ = file.string();
     log_->info("{}: the trainer runs the site's filters from {}", site_, filters_file_);
   }
-  ctx.cell->register_async_request_handler(
+  job->cell->register_async_request_handler(
       std::string(kChannelClientApi), std::string(kTopicGetTask),
       gate_.wrap([this](const Message& m, cellnet::Responder r) { on_get_task(m, std::move(r)); }));
-  ctx.cell->register_async_request_handler(
+  job->cell->register_async_request_handler(
       std::string(kChannelClientApi), std::string(kTopicSubmitResult),
       gate_.wrap([this](const Message& m, cellnet::Responder r) { on_submit(m, std::move(r)); }));
   return Status::OK();
 }
 
-Status LauncherExecutor::launch(fl::ExecutorContext& ctx) {
+Status LauncherExecutor::launch(ClientJobContext& ctx) {
   if (waiter_.joinable()) waiter_.join();
   if (output_.joinable()) output_.join();
   base::SpawnOptions so;
@@ -204,8 +207,17 @@ void LauncherExecutor::result_submitted(const Status& status) {
   if (trim) base::trim_heap();  // memory_gc_rounds: the relayed result's buffers are gone
 }
 
-Result<Message> LauncherExecutor::execute(const std::string& task_name, const Message& task,
-                                          fl::ExecutorContext& ctx) {
+Result<fl::TaskResult> LauncherExecutor::execute(const fl::Task& task, fl::TaskIO&, fl::ExecutorContext& ctx) {
+  auto* job = dynamic_cast<ClientJobContext*>(&ctx);
+  if (!job) return FailedPreconditionError(site_ + ": the launcher runs only in a client job");
+  // What the trainer gets: the task as the server sent it, its params still by reference.
+  std::optional<cellnet::Manifest> manifest;
+  if (!task.params.empty()) {
+    NVF_ASSIGN_OR_RETURN(manifest, cellnet::Manifest::decode(task.params.encoded));
+  }
+  Message forward = encode_model_message(task.model, manifest);
+  forward.headers.set(kHdrTaskName, task.name);
+  forward.headers.set(kHdrTaskId, task.id);
   bool need_launch;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -219,7 +231,7 @@ Result<Message> LauncherExecutor::execute(const std::string& task_name, const Me
       if (s) s->release();
     }
   } release{opt_.slots};
-  if (need_launch) NVF_RETURN_IF_ERROR(launch(ctx));
+  if (need_launch) NVF_RETURN_IF_ERROR(launch(*job));
 
   std::unique_lock<std::mutex> lock(mu_);
   auto init_deadline = Clock::now() + opt_.external_pre_init_timeout;
@@ -236,12 +248,8 @@ Result<Message> LauncherExecutor::execute(const std::string& task_name, const Me
   cellnet::Responder respond = std::move(*parked_);
   parked_.reset();
   result_.reset();
-  current_task_id_ = task.headers.get_or(kHdrTaskId, task_name);
+  current_task_id_ = task.id.empty() ? task.name : task.id;
   lock.unlock();
-
-  Message forward;
-  forward.headers = task.headers;
-  forward.payload = task.payload;  // pass-through: the params stay where the server offers them
   respond(std::move(forward));
 
   lock.lock();
@@ -261,8 +269,12 @@ Result<Message> LauncherExecutor::execute(const std::string& task_name, const Me
   Message out = std::move(*result_);
   result_.reset();
   one_task_done_ = true;
-  out.headers.erase("result_id");
-  return out;
+  lock.unlock();
+  NVF_ASSIGN_OR_RETURN(ModelMessage mm, decode_model_message(out, "the result of " + site_ + "'s trainer"));
+  fl::TaskResult r;
+  r.model = std::move(mm.model);
+  if (mm.params) r.params.encoded = mm.params->encode();
+  return r;
 }
 
 void LauncherExecutor::abort() {

@@ -33,7 +33,9 @@
 
 #include "base/process.h"
 #include "fl/component_registry.h"
+#include "cellnet/cell.h"
 #include "fl/executor.h"
+#include "runtime/client_job.h"
 
 namespace nvf::runtime {
 
@@ -78,8 +80,9 @@ class LauncherExecutor : public fl::Component, public fl::Executor {
   ~LauncherExecutor() override;
 
   Status initialize(fl::ExecutorContext& ctx) override;
-  Result<cellnet::Message> execute(const std::string& task_name, const cellnet::Message& task,
-                                   fl::ExecutorContext& ctx) override;
+  /// Hands the task to the trainer as it came (its params stay where the server offers them) and
+  /// returns the trainer's result as it came (its params stay in the trainer): pass-through.
+  Result<fl::TaskResult> execute(const fl::Task& task, fl::TaskIO& io, fl::ExecutorContext& ctx) override;
   void result_submitted(const Status& status) override;
   /// Shares a bound on trainers working at once (set before the job runs).
   void set_slots(TrainerSlots* slots) { opt_.slots = slots; }
@@ -87,7 +90,7 @@ class LauncherExecutor : public fl::Component, public fl::Executor {
   void finalize(fl::ExecutorContext& ctx) override;
 
  private:
-  Status launch(fl::ExecutorContext& ctx);
+  Status launch(ClientJobContext& ctx);
   void stop_trainer(fl::ExecutorContext& ctx);
   void on_get_task(const cellnet::Message& m, cellnet::Responder respond);
   void on_submit(const cellnet::Message& m, cellnet::Responder respond);

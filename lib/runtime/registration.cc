@@ -142,11 +142,18 @@ void Registrar::handle_register(const cellnet::Message& request, cellnet::Respon
   if (Status s = verify_b64(cert, name + server_nonce, str(*body, "signature")); !s.ok()) {
     return refuse("bad signature: " + s.message());
   }
+  // The cell a client registers from must be named for it: its own name, or its name below its
+  // relays ("R1.site-1"). Messages are then bound to that cell (principal_of); an admin's cell is
+  // a session name of its own choosing.
   std::string origin = request.headers.get_or(cellnet::hdr::kOrigin, "");
+  if (!cellnet::fqcn::validate(origin).ok()) return refuse("its cell name '" + origin + "' is not valid");
+  if (kind == "client" && cellnet::fqcn::split(origin).back() != name) {
+    return refuse("it registers from cell '" + origin + "', which is not named '" + name + "'");
+  }
   Principal p;
   p.name = name;
   p.kind = kind;
-  p.fqcn_root = cellnet::fqcn::root(origin);
+  p.fqcn = origin;
   p.person = security::Person{name, info->org, info->role};
   p.token = base::uuid4();
   p.session_id = base::uuid4();
@@ -183,18 +190,21 @@ Result<Principal> Registrar::principal_of(const cellnet::Headers& h) const {
       h.get_or(deploy::kHdrTokenSignature, "") != p.token_signature) {
     return UnauthenticatedError("the token does not belong to '" + h.get_or(deploy::kHdrClientName, "") + "'");
   }
-  if (cellnet::fqcn::root(h.get_or(cellnet::hdr::kOrigin, "")) != p.fqcn_root) {
-    return UnauthenticatedError("'" + p.name + "' sent a message as " + h.get_or(cellnet::hdr::kOrigin, "?"));
+  const std::string origin = h.get_or(cellnet::hdr::kOrigin, "");
+  if (origin != p.fqcn && !cellnet::fqcn::is_ancestor(p.fqcn, origin)) {
+    return UnauthenticatedError("'" + p.name + "' (registered from cell " + p.fqcn + ") sent a message as " +
+                                (origin.empty() ? std::string("?") : origin));
   }
   return p;
 }
 
-Status Registrar::check(const cellnet::Headers& h) const {
+Result<std::string> Registrar::check(const cellnet::Headers& h) const {
   if (h.get_or(cellnet::hdr::kChannel, "") == deploy::kChannelTask) {
     std::string topic = h.get_or(cellnet::hdr::kTopic, "");
-    if (topic == deploy::kTopicChallenge || topic == deploy::kTopicRegister) return Status::OK();
+    if (topic == deploy::kTopicChallenge || topic == deploy::kTopicRegister) return std::string();
   }
-  return principal_of(h).status();
+  NVF_ASSIGN_OR_RETURN(Principal p, principal_of(h));
+  return p.name;
 }
 
 bool Registrar::touch(const std::string& name) {

@@ -48,7 +48,10 @@ Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& k
 struct Principal {
   std::string name;       // client name or admin user
   std::string kind;       // client | admin
-  std::string fqcn_root;  // the first segment of the sender's cell name
+  /// The cell it registered from ("site-1", or "R1.site-1" behind a relay). Its later messages
+  /// must come from this cell or a cell below it (its job cells); its name is `name`, never a part
+  /// of this.
+  std::string fqcn;
   security::Person person;
   std::string token, token_signature;
   std::string session_id;  // shown by list_sessions (the token is a secret)
@@ -69,9 +72,10 @@ class Registrar {
   void handle_register(const cellnet::Message& request, cellnet::Responder respond);
   void on_registered(std::function<void(const Principal&)> callback);
 
-  /// The incoming filter: OK for a frame whose auth headers name a registered principal whose
-  /// cell sent it; challenge and register requests pass without them.
-  Status check(const cellnet::Headers& headers) const;
+  /// The incoming filter (cellnet::IncomingFilter): the name of the registered principal whose
+  /// auth headers a frame carries and whose cell (or a cell below it) sent it; "" for challenge
+  /// and register requests, which pass without them. Errors: UNAUTHENTICATED.
+  Result<std::string> check(const cellnet::Headers& headers) const;
 
   /// The principal a message came from. Errors: UNAUTHENTICATED.
   Result<Principal> principal_of(const cellnet::Headers& headers) const;

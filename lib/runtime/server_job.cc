@@ -1,12 +1,16 @@
 #include "runtime/server_job.h"
 
 #include <algorithm>
+#include <future>
 
 #include "base/strings.h"
+#include "config/value.h"
 #include "cellnet/fqcn.h"
-#include "runtime/protocol.h"
+#include "protocol/protocol.h"
 
 namespace nvf::runtime {
+
+using namespace protocol;  // the task/result names and the model message
 
 using Clock = std::chrono::steady_clock;
 using cellnet::Message;
@@ -14,8 +18,16 @@ using cellnet::Message;
 namespace {
 
 std::string client_of(const Message& m) {
-  // The sender's site is the root of its cell name ("site-1.job" → "site-1"); trusted over any header.
-  return cellnet::fqcn::root(m.headers.get_or(cellnet::hdr::kOrigin, ""));
+  // The site the edge authenticated (the server parent's listener from the sender's token, the
+  // simulator's from the cells it made), never a part of the sender's cell name: a site behind a
+  // relay is "R1.site-1". A frame that reached us without it is from no client.
+  return m.headers.get_or(cellnet::hdr::kAuthenticated, "");
+}
+
+Status unidentified(const Message& m) {
+  return UnauthenticatedError("a request from cell '" + m.headers.get_or(cellnet::hdr::kOrigin, "?") +
+                              "' carries no authenticated site: it did not come through a listener that "
+                              "identifies its sender");
 }
 
 Message control_reply(std::string_view task_name) {
@@ -51,6 +63,9 @@ Status ServerJobEngine::start() {
   cell_.register_async_request_handler(
       std::string(kChannelServerCommand), std::string(kTopicSubmitUpdate),
       gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_submit(m, std::move(r)); }));
+  cell_.register_async_request_handler(
+      std::string(kChannelAux), std::string(kTopicAuxRequest),
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_aux(m, std::move(r)); }));
   cell_.register_message_handler(std::string(kChannelAux), std::string(kTopicJobHeartbeat),
                                  gate_.wrap([this](const Message& m) {
                                    std::lock_guard<std::mutex> lock(mu_);
@@ -69,17 +84,17 @@ void ServerJobEngine::client_left(const std::string& client) {
     std::lock_guard<std::mutex> lock(mu_);
     if (std::find(opt_.clients.begin(), opt_.clients.end(), client) == opt_.clients.end()) return;
     if (!left_.insert(client).second) return;
-    auto it = tasks_.find(active_task_);
-    if (it != tasks_.end() && !it->second->done && it->second->targets.count(client) &&
-        !it->second->ok.count(client) && !it->second->failed.count(client)) {
-      log_->warn("client {} left: task {} no longer waits for it, and later tasks go without it", client,
-                 it->second->name);
-      it->second->gone.insert(client);
-      check_done_locked(*it->second, Clock::now());
-    } else {
-      // Nothing waits for it now (e.g. its client job ended with the run): later tasks go without it.
-      log_->info("client {} left: later tasks go without it", client);
+    bool waited = false;
+    for (const auto& id : live_) {
+      ActiveTask& t = *tasks_.at(id);
+      if (t.done || !t.targets.count(client) || t.ok.count(client) || t.failed.count(client)) continue;
+      log_->warn("client {} left: task {} no longer waits for it, and later tasks go without it", client, t.name);
+      t.gone.insert(client);
+      check_done_locked(t, Clock::now());
+      waited = true;
     }
+    // Nothing waits for it now (e.g. its client job ended with the run): later tasks go without it.
+    if (!waited) log_->info("client {} left: later tasks go without it", client);
   }
   cv_.notify_all();
 }
@@ -155,9 +170,10 @@ Status ServerJobEngine::run(const std::vector<fl::Controller*>& workflows) {
   return result;
 }
 
-Message ServerJobEngine::task_message_locked(const ActiveTask& task) const {
+Message ServerJobEngine::task_message_locked(const ActiveTask& task, const std::string& client) const {
   Message m;
-  m.payload.append(task.payload);
+  auto own = task.own_payload.find(client);
+  m.payload.append(own != task.own_payload.end() ? own->second : task.payload);
   m.headers.set(kHdrTaskName, task.name);
   m.headers.set(kHdrTaskId, task.id);
   return m;
@@ -165,10 +181,12 @@ Message ServerJobEngine::task_message_locked(const ActiveTask& task) const {
 
 void ServerJobEngine::handle_get_task(const Message& request, cellnet::Responder respond) {
   std::string client = client_of(request);
+  if (client.empty()) return respond(unidentified(request));
   Message reply;
   {
     std::lock_guard<std::mutex> lock(mu_);
     touch_locked(client);
+    job_cells_[client] = request.headers.get_or(cellnet::hdr::kOrigin, "");
     if (ended_ || stopping_) {
       told_end_run_.insert(client);
       cv_.notify_all();  // run() waits for every client to hear this
@@ -177,11 +195,9 @@ void ServerJobEngine::handle_get_task(const Message& request, cellnet::Responder
       reply = control_reply(kTaskEndRun);
       log_->warn("get_task from {}, which is not a client of job {}", client, opt_.job_id);
     } else {
-      auto it = tasks_.find(active_task_);
-      if (it != tasks_.end() && !it->second->done && it->second->targets.count(client) &&
-          !it->second->sent.count(client)) {
-        it->second->sent.insert(client);
-        reply = task_message_locked(*it->second);
+      if (ActiveTask* t = next_task_locked(client)) {
+        t->sent.insert(client);
+        reply = task_message_locked(*t, client);
       } else {
         parked_.push_back(Parked{client, std::move(respond), Clock::now() + opt_.get_task_wait});
         cv_.notify_all();
@@ -192,14 +208,19 @@ void ServerJobEngine::handle_get_task(const Message& request, cellnet::Responder
   respond(std::move(reply));
 }
 
+ServerJobEngine::ActiveTask* ServerJobEngine::next_task_locked(const std::string& client) {
+  for (const auto& id : live_) {
+    ActiveTask& t = *tasks_.at(id);
+    if (!t.done && t.targets.count(client) && !t.sent.count(client) && !t.gone.count(client)) return &t;
+  }
+  return nullptr;
+}
+
 void ServerJobEngine::serve_parked_locked(std::vector<std::pair<cellnet::Responder, Message>>& out) {
-  auto it = tasks_.find(active_task_);
-  if (it == tasks_.end() || it->second->done) return;
-  ActiveTask& task = *it->second;
   for (auto p = parked_.begin(); p != parked_.end();) {
-    if (task.targets.count(p->client) && !task.sent.count(p->client)) {
-      task.sent.insert(p->client);
-      out.emplace_back(std::move(p->respond), task_message_locked(task));
+    if (ActiveTask* t = next_task_locked(p->client)) {
+      t->sent.insert(p->client);
+      out.emplace_back(std::move(p->respond), task_message_locked(*t, p->client));
       p = parked_.erase(p);
     } else {
       ++p;
@@ -209,6 +230,7 @@ void ServerJobEngine::serve_parked_locked(std::vector<std::pair<cellnet::Respond
 
 void ServerJobEngine::handle_submit(const Message& request, cellnet::Responder respond) {
   std::string client = client_of(request);
+  if (client.empty()) return respond(unidentified(request));
   std::string task_id = request.headers.get_or(kHdrTaskId, "");
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -224,6 +246,7 @@ void ServerJobEngine::handle_submit(const Message& request, cellnet::Responder r
       respond(AlreadyExistsError("result from " + client + " for task " + task_id + " was already received"));
       return;
     }
+    ++task.in_flight;  // the task's wait() returns only once this pull has ended
   }
   // Pull the params off the handler thread: a download may take a while.
   pullers_.post([this, client, task_id, request, respond = std::move(respond)]() mutable {
@@ -235,16 +258,25 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
                                      cellnet::Responder respond) {
   fl::ResultSink* sink = nullptr;
   std::string task_name;
+  ActiveTask* task = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tasks_.find(task_id);
-    if (it == tasks_.end() || it->second->done) {
+    task = tasks_.at(task_id).get();  // counted in flight: it stays live until this ends
+    if (task->done) {
+      --task->in_flight;
+      cv_.notify_all();
       respond(FailedPreconditionError("task " + task_id + " ended while its result was arriving"));
       return;
     }
-    sink = it->second->sink;
-    task_name = it->second->name;
+    sink = task->sink;
+    task_name = task->name;
   }
+  // A task that ends while its result streams in stops the pull at the next tensor: nothing
+  // reaches a sink after the task's wait() has returned.
+  auto still_live = [this, task]() -> Status {
+    std::lock_guard<std::mutex> lock(mu_);
+    return task->done ? CancelledError("task " + task->id + " ended while this result was arriving") : Status::OK();
+  };
   const bool filtered =
       opt_.filters && opt_.filters->has(fl::FilterKind::kTaskResult, task_name, fl::FilterDirection::kIn);
   Status status;
@@ -257,12 +289,14 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
     if (!decoded.ok()) {
       status = decoded.status();
     } else if (filtered) {
-      status = pull_filtered(client, task_name, std::move(decoded->model), decoded->params, *sink, header);
+      status = pull_filtered(client, task_name, std::move(decoded->model), decoded->params, *sink, header, still_live);
     } else {
       header = std::move(decoded->model);
-      status = sink->on_begin(client, header);
+      status = still_live();
+      if (status.ok()) status = sink->on_begin(client, header);
       if (status.ok() && decoded->params) {
         TensorStreamConsumer consumer([&](const std::string& name, tensor::Tensor t) {
+          NVF_RETURN_IF_ERROR(still_live());
           return sink->on_tensor(client, name, t);
         });
         status = cellnet::download(cell_, *decoded->params, opt_.download, consumer);
@@ -274,8 +308,8 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
   sink->on_result(client, status, header);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = tasks_.find(task_id);
-    if (it != tasks_.end()) answer_locked(*it->second, client, status.ok());
+    answer_locked(*task, client, status.ok());
+    --task->in_flight;
   }
   cv_.notify_all();
   respond(status.ok() ? Result<Message>(Message{}) : Result<Message>(status));
@@ -283,7 +317,7 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
 
 Status ServerJobEngine::pull_filtered(const std::string& client, const std::string& task_name, fl::FLModel model,
                                       const std::optional<cellnet::Manifest>& params, fl::ResultSink& sink,
-                                      fl::FLModel& header) {
+                                      fl::FLModel& header, const std::function<Status()>& live) {
   header.params_type = model.params_type;  // what on_result reports if the pull fails
   header.meta = model.meta;
   header.metrics = model.metrics;
@@ -302,9 +336,11 @@ Status ServerJobEngine::pull_filtered(const std::string& client, const std::stri
   tensor::TensorDict tensors = std::move(model.params);
   model.params = tensor::TensorDict();
   header = std::move(model);
+  NVF_RETURN_IF_ERROR(live());
   NVF_RETURN_IF_ERROR(sink.on_begin(client, header));
   for (size_t i = 0; i < tensors.size(); ++i) {
     auto& [name, t] = tensors[i];
+    NVF_RETURN_IF_ERROR(live());
     NVF_RETURN_IF_ERROR(sink.on_tensor(client, name, t));
     t = tensor::Tensor();  // each tensor goes as soon as the sink has it
   }
@@ -318,6 +354,14 @@ void ServerJobEngine::answer_locked(ActiveTask& task, const std::string& client,
 
 void ServerJobEngine::check_done_locked(ActiveTask& task, Clock::time_point now) {
   if (task.done) return;
+  if (task.assignment_timeout.count() > 0 && now - task.created >= task.assignment_timeout) {
+    for (const auto& c : task.targets) {
+      if (!task.sent.count(c) && task.gone.insert(c).second) {
+        log_->warn("task {}: {} did not fetch it within {} ms (task_assignment_timeout): not waited for", task.name, c,
+                   task.assignment_timeout.count());
+      }
+    }
+  }
   size_t answered = task.ok.size() + task.failed.size() + task.gone.size();
   if (answered >= task.targets.size()) {
     task.done = true;
@@ -354,80 +398,155 @@ void ServerJobEngine::check_done_locked(ActiveTask& task, Clock::time_point now)
   }
 }
 
-Result<fl::TaskOutcome> ServerJobEngine::broadcast_and_wait(const fl::TaskSpec& spec, fl::ResultSink& sink) {
+// The handle of a task: waits for it, cancels it. The engine outlives every handle it gave out
+// (the controller's tasks end before run() returns).
+class ServerJobEngine::Handle : public fl::TaskHandle {
+ public:
+  Handle(ServerJobEngine& engine, ActiveTask& task) : engine_(engine), task_(task), id_(task.id) {}
+  ~Handle() override {
+    if (!outcome_) {
+      cancel();
+      wait().status().ignore();
+    }
+  }
+  const std::string& id() const override { return id_; }
+  bool done() const override {
+    std::lock_guard<std::mutex> lock(engine_.mu_);
+    return task_.done;
+  }
+  Result<fl::TaskOutcome> wait() override {
+    if (!outcome_) outcome_ = engine_.finish(task_);
+    return *outcome_;
+  }
+  void cancel() override {
+    {
+      std::lock_guard<std::mutex> lock(engine_.mu_);
+      if (!task_.done) engine_.log_->info("task {} ({}) cancelled by its workflow", task_.name, id_);
+      task_.done = true;
+    }
+    engine_.cv_.notify_all();
+  }
+
+ private:
+  ServerJobEngine& engine_;
+  ActiveTask& task_;  // owned by engine_.tasks_, never erased while the engine lives
+  const std::string id_;
+  std::optional<Result<fl::TaskOutcome>> outcome_;
+};
+
+Result<std::unique_ptr<fl::TaskHandle>> ServerJobEngine::broadcast(const fl::TaskSpec& spec, fl::ResultSink& sink) {
   auto task = std::make_unique<ActiveTask>();
   std::vector<std::string> targets = spec.targets.empty() ? opt_.clients : spec.targets;
+  for (const auto& t : targets) {
+    if (std::find(opt_.clients.begin(), opt_.clients.end(), t) == opt_.clients.end()) {
+      return InvalidArgumentError("task " + spec.name + ": target '" + t + "' is not a client of job " + opt_.job_id);
+    }
+  }
   task->targets.insert(targets.begin(), targets.end());
+  for (const auto& [t, data] : spec.per_target) {
+    if (!task->targets.count(t)) {
+      return InvalidArgumentError("task " + spec.name + ": per-target data for '" + t + "', which is not a target");
+    }
+  }
   task->name = spec.name;
   task->min_responses = spec.min_responses;
   task->wait_after_min = spec.wait_time_after_min_received;
+  task->assignment_timeout = spec.assignment_timeout;
   task->created = Clock::now();
   if (spec.timeout.count() > 0) {
     task->has_deadline = true;
     task->deadline = task->created + spec.timeout;
   }
   task->sink = &sink;
-  // One download transaction serves every target; views share the global model's memory.
-  fl::FLModel data;
-  data.params_type = spec.data.params_type;
-  data.metrics = spec.data.metrics;
-  data.meta = spec.data.meta;
-  data.current_round = spec.data.current_round;
-  data.start_round = spec.data.start_round;
-  data.total_rounds = spec.data.total_rounds;
-  for (const auto& [name, t] : spec.data.params) NVF_RETURN_IF_ERROR(data.params.insert(name, t.share()));
-  if (opt_.filters) {
-    // Filters replace the tensors they change: the global model behind the views stays as it is.
-    fl::FilterContext ctx{spec.name, "server", "", fl::FilterKind::kTaskData, fl::FilterDirection::kOut, log_};
-    NVF_RETURN_IF_ERROR(opt_.filters->apply(data, ctx).with_context("task_data_filters of task " + spec.name));
+  // The shared data is offered once for every target without data of its own (one transaction;
+  // views share the global model's memory); each per-target model in a transaction of its own.
+  size_t shared_receivers = 0;
+  for (const auto& t : task->targets) shared_receivers += spec.per_target.count(t) ? 0 : 1;
+  auto encode = [&](const fl::FLModel& source, size_t receivers, const std::string& target) -> Result<cellnet::Slice> {
+    fl::FLModel data;
+    data.params_type = source.params_type;
+    data.metrics = source.metrics;
+    data.meta = source.meta;
+    data.current_round = source.current_round;
+    data.start_round = source.start_round;
+    data.total_rounds = source.total_rounds;
+    for (const auto& [name, t] : source.params) NVF_RETURN_IF_ERROR(data.params.insert(name, t.share()));
+    if (opt_.filters) {
+      // Filters replace the tensors they change: the model behind the views stays as it is.
+      fl::FilterContext ctx{spec.name, "server", target, fl::FilterKind::kTaskData, fl::FilterDirection::kOut, log_};
+      NVF_RETURN_IF_ERROR(opt_.filters->apply(data, ctx).with_context("task_data_filters of task " + spec.name));
+    }
+    tensor::TensorDict views = std::move(data.params);
+    std::optional<cellnet::Manifest> manifest;
+    if (views.size() > 0) {
+      cellnet::TransactionOptions tx;
+      tx.num_receivers = receivers;
+      tx.idle_timeout = opt_.download_idle_timeout;
+      std::string tx_id;
+      NVF_ASSIGN_OR_RETURN(manifest, publish_params(downloads_, std::move(views), std::move(tx), &tx_id));
+      task->tx_ids.push_back(tx_id);
+    }
+    data.params = tensor::TensorDict();
+    return encode_model_message(data, manifest).payload.flatten();
+  };
+  auto release = [&] {
+    for (const auto& id : task->tx_ids) downloads_.delete_transaction(id).ignore();
+  };
+  if (shared_receivers > 0) {
+    auto payload = encode(spec.data, shared_receivers, "");
+    if (!payload.ok()) return release(), payload.status();
+    task->payload = std::move(*payload);
   }
-  tensor::TensorDict views = std::move(data.params);
-  std::optional<cellnet::Manifest> manifest;
-  std::string tx_id;
-  if (views.size() > 0) {
-    cellnet::TransactionOptions tx;
-    tx.num_receivers = targets.size();
-    tx.idle_timeout = opt_.download_idle_timeout;
-    NVF_ASSIGN_OR_RETURN(manifest, publish_params(downloads_, std::move(views), std::move(tx), &tx_id));
+  for (const auto& [target, data] : spec.per_target) {
+    auto payload = encode(data, 1, target);
+    if (!payload.ok()) return release(), payload.status();
+    task->own_payload[target] = std::move(*payload);
   }
-  data.params = tensor::TensorDict();
-  Message encoded = encode_model_message(data, manifest);
-  task->payload = encoded.payload.flatten();
 
   std::vector<std::pair<cellnet::Responder, Message>> serve;
   ActiveTask* raw = task.get();
   {
     std::lock_guard<std::mutex> lock(mu_);
     task->id = opt_.job_id + "-" + spec.name + "-" + std::to_string(++task_counter_);
-    active_task_ = task->id;
     for (const auto& c : left_) {
       if (task->targets.count(c)) task->gone.insert(c);  // it quit: no result will come
     }
     check_done_locked(*task, Clock::now());
+    live_.push_back(task->id);
     tasks_[task->id] = std::move(task);
     serve_parked_locked(serve);
   }
   cv_.notify_all();
   for (auto& [respond, m] : serve) respond(std::move(m));
+  return std::unique_ptr<fl::TaskHandle>(new Handle(*this, *raw));
+}
 
+Result<fl::TaskOutcome> ServerJobEngine::finish(ActiveTask& task) {
   fl::TaskOutcome outcome;
+  std::vector<std::string> tx_ids;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return raw->done || !abort_reason_.empty() || stopping_; });
-    raw->done = true;
-    outcome.responded.assign(raw->ok.begin(), raw->ok.end());
-    outcome.failed.assign(raw->failed.begin(), raw->failed.end());
-    for (const auto& c : raw->targets) {
-      if (!raw->ok.count(c) && !raw->failed.count(c)) outcome.missing.push_back(c);
+    cv_.wait(lock, [&] { return task.done || !abort_reason_.empty() || stopping_; });
+    task.done = true;
+    // A pull in flight stops at its next tensor (receive_result's still_live): wait for it, so
+    // that nothing writes into the sink once the workflow has moved on.
+    cv_.wait(lock, [&] { return task.in_flight == 0; });
+    outcome.responded.assign(task.ok.begin(), task.ok.end());
+    outcome.failed.assign(task.failed.begin(), task.failed.end());
+    for (const auto& c : task.targets) {
+      if (!task.ok.count(c) && !task.failed.count(c)) outcome.missing.push_back(c);
     }
     outcome.aborted = !abort_reason_.empty() || stopping_;
-    active_task_.clear();
+    live_.erase(std::remove(live_.begin(), live_.end(), task.id), live_.end());
+    task.payload = cellnet::Slice();
+    task.own_payload.clear();
+    tx_ids.swap(task.tx_ids);
   }
   // Targets that never pulled have missed the task: release the task's model now rather than
   // after the idle timeout (the global model of every round would pile up otherwise).
-  if (!tx_id.empty()) downloads_.delete_transaction(tx_id).ignore();
+  for (const auto& id : tx_ids) downloads_.delete_transaction(id).ignore();
   if (!outcome.missing.empty()) {
-    log_->warn("task {}: no result from {}", spec.name,
+    log_->warn("task {}: no result from {}", task.name,
                join(std::set<std::string>(outcome.missing.begin(), outcome.missing.end())));
   }
   if (outcome.aborted) {
@@ -435,6 +554,69 @@ Result<fl::TaskOutcome> ServerJobEngine::broadcast_and_wait(const fl::TaskSpec& 
     return CancelledError(abort_reason_.empty() ? "job stopped" : abort_reason_);
   }
   return outcome;
+}
+
+// ---------------------------------------------------------------- aux messages
+
+void ServerJobEngine::set_aux_handler(const std::string& topic, fl::AuxHandler handler) {
+  std::lock_guard<std::mutex> lock(mu_);
+  aux_handlers_[topic] = std::move(handler);
+}
+
+void ServerJobEngine::handle_aux(const Message& request, cellnet::Responder respond) {
+  std::string client = client_of(request);
+  if (client.empty()) return respond(unidentified(request));
+  std::string topic = request.headers.get_or(kHdrAuxTopic, "");
+  fl::AuxHandler handler;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    touch_locked(client);
+    auto it = aux_handlers_.find(topic);
+    if (it != aux_handlers_.end()) handler = it->second;
+  }
+  if (!handler) return respond(NotFoundError("the server job of " + opt_.job_id + " handles no aux topic '" + topic + "'"));
+  auto body = config::parse(request.payload.to_string(), config::Format::kJson, "aux message from " + client);
+  if (!body.ok()) return respond(body.status());
+  Result<config::Value> reply = handler(client, *body);
+  if (!reply.ok()) return respond(reply.status());
+  respond(Message::of(reply->dump()));
+}
+
+std::map<std::string, Result<config::Value>> ServerJobEngine::send_aux(const std::vector<std::string>& targets,
+                                                                       const std::string& topic,
+                                                                       const config::Value& body,
+                                                                       std::chrono::milliseconds timeout) {
+  std::map<std::string, Result<config::Value>> out;
+  std::map<std::string, std::future<Result<Message>>> pending;
+  const std::string payload = body.dump();
+  for (const auto& target : targets) {
+    std::string cell;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = job_cells_.find(target);
+      if (it != job_cells_.end()) cell = it->second;
+    }
+    if (cell.empty()) {
+      out.emplace(target, UnavailableError(target + " has not fetched a task of job " + opt_.job_id +
+                                           " yet: its job cell is not known"));
+      continue;
+    }
+    Message m = Message::of(payload);
+    m.headers.set(kHdrAuxTopic, topic);
+    auto promise = std::make_shared<std::promise<Result<Message>>>();
+    pending.emplace(target, promise->get_future());
+    cell_.request_async(cell, std::string(kChannelAux), std::string(kTopicAuxRequest), std::move(m), timeout,
+                        [promise](Result<Message> r) { promise->set_value(std::move(r)); });
+  }
+  for (auto& [target, future] : pending) {  // the requests run concurrently: one timeout in all
+    Result<Message> r = future.get();
+    if (!r.ok()) {
+      out.emplace(target, r.status().with_context("aux '" + topic + "' to " + target));
+      continue;
+    }
+    out.emplace(target, config::parse(r->payload.to_string(), config::Format::kJson, "aux reply of " + target));
+  }
+  return out;
 }
 
 void ServerJobEngine::run_monitor() {
@@ -452,10 +634,11 @@ void ServerJobEngine::run_monitor() {
         ++p;
       }
     }
-    auto it = tasks_.find(active_task_);
-    if (it != tasks_.end() && !it->second->done) {
-      check_done_locked(*it->second, now);
-      if (it->second->done) cv_.notify_all();
+    for (const auto& id : live_) {
+      ActiveTask& t = *tasks_.at(id);
+      if (t.done) continue;
+      check_done_locked(t, now);
+      if (t.done) cv_.notify_all();
     }
     lock.unlock();
     for (auto& r : expired) {

@@ -1,8 +1,14 @@
 // ServerJobEngine: the server job (FLARE's SJ) — runs the job's workflows on a controller thread
 // and serves the client jobs: get_task long polls (answered as soon as a task exists, DESIGN
 // §4.5), submit_update (the result's params are pulled from wherever the result says they are —
-// usually the trainer — tensor by tensor into the workflow's ResultSink), job heartbeats, and the
-// dead-client rule that ends a wait for clients that went silent.
+// usually the trainer — tensor by tensor into the workflow's ResultSink), job heartbeats, aux
+// messages both ways, and the dead-client rule that ends a wait for clients that went silent.
+//
+// Tasks (the controller API of workflows/controller.h): several may be live at once; a client's
+// get_task gets the oldest live task that targets it and that it has not fetched yet. A task ends
+// by its rules (every target answered, min_responses + wait, timeout, assignment timeout, dead
+// clients), by its handle's cancel(), or by the job's abort; a result being pulled when it ends
+// stops at its next tensor, and the handle's wait() returns only once no pull feeds its sink.
 //
 // Filters (fl/filter.h): when ServerJobOptions::filters is set, a task's data filters (direction
 // OUT) run on the task's FLModel before its params are published (one filtered copy serves every
@@ -38,7 +44,7 @@
 #include "cellnet/cell.h"
 #include "cellnet/download_service.h"
 #include "cellnet/downloader.h"
-#include "fl/controller.h"
+#include "workflows/controller.h"
 #include "fl/filter.h"
 
 namespace nvf::runtime {
@@ -89,7 +95,11 @@ class ServerJobEngine : public fl::ControllerContext {
   // fl::ControllerContext
   const std::string& job_id() const override { return opt_.job_id; }
   std::vector<std::string> clients() const override { return opt_.clients; }
-  Result<fl::TaskOutcome> broadcast_and_wait(const fl::TaskSpec& task, fl::ResultSink& sink) override;
+  Result<std::unique_ptr<fl::TaskHandle>> broadcast(const fl::TaskSpec& task, fl::ResultSink& sink) override;
+  std::map<std::string, Result<config::Value>> send_aux(const std::vector<std::string>& targets,
+                                                        const std::string& topic, const config::Value& body,
+                                                        std::chrono::milliseconds timeout) override;
+  void set_aux_handler(const std::string& topic, fl::AuxHandler handler) override;
   bool abort_requested() const override;
   const std::filesystem::path& app_dir() const override { return opt_.app_dir; }
   const std::filesystem::path& run_dir() const override { return opt_.run_dir; }
@@ -106,25 +116,37 @@ class ServerJobEngine : public fl::ControllerContext {
     std::string id;
     std::string name;
     std::set<std::string> targets, sent, ok, failed;
-    std::set<std::string> gone;  // targets that left (client_left): answered, without a result
-    cellnet::Slice payload;  // the encoded task, shared by every client's reply
+    std::set<std::string> gone;  // targets that left (client_left) or were never assigned: no result
+    cellnet::Slice payload;  // the encoded task, shared by every client without a task of its own
+    std::map<std::string, cellnet::Slice> own_payload;  // per-target task data
+    std::vector<std::string> tx_ids;                    // the download transactions of its params
     int min_responses = 0;
     std::chrono::milliseconds wait_after_min{0};
+    std::chrono::milliseconds assignment_timeout{0};
     std::chrono::steady_clock::time_point created, deadline, min_reached;
     bool has_deadline = false, min_was_reached = false, done = false;
+    int in_flight = 0;  // results being pulled into the sink now
     fl::ResultSink* sink = nullptr;
   };
+  class Handle;
 
   void handle_get_task(const cellnet::Message& request, cellnet::Responder respond);
   void handle_submit(const cellnet::Message& request, cellnet::Responder respond);
   void receive_result(std::string client, std::string task_id, cellnet::Message request, cellnet::Responder respond);
   // Pulls a whole result, runs the task's result filters, then feeds the sink (see the top).
+  // `live` says whether the task still takes results (checked before each step that feeds the sink).
   Status pull_filtered(const std::string& client, const std::string& task_name, fl::FLModel model,
-                       const std::optional<cellnet::Manifest>& params, fl::ResultSink& sink, fl::FLModel& header);
+                       const std::optional<cellnet::Manifest>& params, fl::ResultSink& sink, fl::FLModel& header,
+                       const std::function<Status()>& live);
   void answer_locked(ActiveTask& task, const std::string& client, bool ok);
   void check_done_locked(ActiveTask& task, std::chrono::steady_clock::time_point now);
   bool dead_locked(const std::string& client, std::chrono::steady_clock::time_point now) const;
-  cellnet::Message task_message_locked(const ActiveTask& task) const;
+  cellnet::Message task_message_locked(const ActiveTask& task, const std::string& client) const;
+  // The oldest live task `client` should fetch now, or null.
+  ActiveTask* next_task_locked(const std::string& client);
+  void handle_aux(const cellnet::Message& request, cellnet::Responder respond);
+  // Ends the task's wait (handle): its outcome once no pull feeds its sink; releases its params.
+  Result<fl::TaskOutcome> finish(ActiveTask& task);
   void serve_parked_locked(std::vector<std::pair<cellnet::Responder, cellnet::Message>>& out);
   void run_monitor();
   void touch_locked(const std::string& client);
@@ -145,8 +167,10 @@ class ServerJobEngine : public fl::ControllerContext {
   std::string abort_reason_;
   std::set<std::string> left_;  // clients that quit (client_left); guarded by mu_
   std::vector<Parked> parked_;
-  std::map<std::string, std::unique_ptr<ActiveTask>> tasks_;  // the active task (and finished ones)
-  std::string active_task_;
+  std::map<std::string, std::unique_ptr<ActiveTask>> tasks_;  // live and finished tasks, by id
+  std::vector<std::string> live_;                             // live task ids, oldest first
+  std::map<std::string, fl::AuxHandler> aux_handlers_;        // by topic
+  std::map<std::string, std::string> job_cells_;  // client -> its job cell (where it asked from)
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;
   std::set<std::string> told_end_run_;
   std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();

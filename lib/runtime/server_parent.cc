@@ -152,13 +152,24 @@ Status ServerParent::start() {
                                           handle_run_status(m, std::move(r));
                                         });
 
+  // Every frame from outside is stamped with who sent it (cellnet::hdr::kAuthenticated): the
+  // principal its token belongs to. Secure: a frame without a valid token is refused. Not secure
+  // (secure_train off, FLARE's trust in claims): the token's principal when there is one, else the
+  // client_name the frame claims.
   cellnet::IncomingFilter filter;
-  if (opt_.secure) filter = [reg](const cellnet::Headers& h, const cellnet::PeerInfo&) { return reg->check(h); };
+  if (opt_.secure) {
+    filter = [reg](const cellnet::Headers& h, const cellnet::PeerInfo&) { return reg->check(h); };
+  } else {
+    filter = [reg](const cellnet::Headers& h, const cellnet::PeerInfo&) -> Result<std::string> {
+      auto p = reg->principal_of(h);
+      return p.ok() ? p->name : h.get_or(deploy::kHdrClientName, "");
+    };
+  }
   const std::string host = listen_host_for(kit.host);
   const std::string scheme = kit.connection_security == "clear" ? "grpc" : "grpcs";
   auto listen = [&](int port) -> Result<std::string> {
     std::string url = scheme + "://" + host + ":" + std::to_string(port);
-    auto r = filter ? cell_->listen(url, filter) : cell_->listen(url);
+    auto r = cell_->listen(url, filter);
     if (!r.ok()) return UnavailableError("cannot listen on " + url + ": " + r.status().message());
     return r;
   };

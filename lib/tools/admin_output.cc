@@ -8,15 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "tools/text_table.h"
+
 namespace nvf::tools {
 namespace {
-
-// Python's len() of a UTF-8 string: its code points.
-size_t code_points(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
 
 // The next code point of UTF-8 text at `i` (advancing it); a malformed sequence is U+FFFD.
 uint32_t next_code_point(const std::string& s, size_t& i) {
@@ -217,27 +212,8 @@ std::string render_admin_table(const config::Value& rows) {
       cells.push_back(std::move(line));
     }
   }
-  std::vector<size_t> width(num_cols, 0);
-  for (const auto& line : cells) {
-    for (size_t i = 0; i < line.size(); ++i) width[i] = std::max(width[i], code_points(line[i]));
-  }
-  size_t table_width = num_cols + 1;
-  for (size_t w : width) table_width += w + 2;
-  const std::string border = std::string(table_width, '-') + "\n";
-
-  std::string out = border;
-  for (size_t r = 0; r < cells.size(); ++r) {
-    for (size_t i = 0; i < num_cols; ++i) {
-      const std::string text = i < cells[r].size() ? cells[r][i] : " ";
-      out += i == 0 ? "| " : " | ";
-      out += text;
-      out.append(width[i] - std::min(width[i], code_points(text)), ' ');
-    }
-    out += num_cols ? " |\n" : "\n";
-    if (r == 0) out += border;
-  }
-  out += border;
-  return out;
+  for (auto& line : cells) line.resize(num_cols, " ");  // FLARE prints a missing cell as " "
+  return render_text_table(cells);
 }
 
 std::string render_admin_reply(const config::Value& reply) {

@@ -11,6 +11,7 @@
 #include "base/strings.h"
 #include "security/pki.h"
 #include "tools/preflight_net_internal.h"
+#include "tools/text_table.h"
 
 namespace nvf::tools {
 namespace fs = std::filesystem;
@@ -544,73 +545,6 @@ Result<PreflightReport> run_preflight(const PreflightOptions& o) {
   return report;
 }
 
-namespace {
-
-size_t code_points(std::string_view s) {
-  return static_cast<size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
-
-// The byte length of the first `n` code points of `s`.
-size_t prefix_bytes(std::string_view s, size_t n) {
-  size_t i = 0;
-  for (size_t seen = 0; i < s.size(); ++i) {
-    if ((s[i] & 0xC0) != 0x80 && seen++ == n) break;
-  }
-  return i;
-}
-
-// Word-wraps `text` into lines of at most `width` code points (a longer word is cut).
-std::vector<std::string> wrap(const std::string& text, size_t width) {
-  std::vector<std::string> lines;
-  std::string line;
-  for (std::string word : base::split(text, ' ', true)) {
-    while (code_points(word) > width) {
-      if (!line.empty()) lines.push_back(std::move(line));
-      line.clear();
-      size_t cut = prefix_bytes(word, width);
-      lines.push_back(word.substr(0, cut));
-      word.erase(0, cut);
-    }
-    if (line.empty()) {
-      line = word;
-    } else if (code_points(line) + 1 + code_points(word) <= width) {
-      line += " " + word;
-    } else {
-      lines.push_back(std::move(line));
-      line = word;
-    }
-  }
-  if (!line.empty() || lines.empty()) lines.push_back(line);
-  return lines;
-}
-
-std::string pad(const std::string& s, size_t width) {
-  size_t n = code_points(s);
-  return s + std::string(width > n ? width - n : 0, ' ');
-}
-
-// One table row; cells wrap onto continuation lines whose other cells are blank.
-std::string table_row(const std::vector<std::string>& cells, const std::vector<size_t>& widths) {
-  std::vector<std::vector<std::string>> wrapped;
-  size_t height = 1;
-  for (size_t i = 0; i < cells.size(); ++i) {
-    wrapped.push_back(wrap(cells[i], widths[i]));
-    height = std::max(height, wrapped.back().size());
-  }
-  std::string out;
-  for (size_t line = 0; line < height; ++line) {
-    out += "|";
-    for (size_t i = 0; i < cells.size(); ++i) {
-      out += " " + pad(line < wrapped[i].size() ? wrapped[i][line] : "", widths[i]) + " |";
-    }
-    out += "\n";
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string render_preflight(const PreflightReport& r) {
   std::string out = "Checking the " + std::string(kit_kind_name(r.kind)) + " startup kit";
   if (!r.name.empty()) out += " '" + r.name + "'";
@@ -627,14 +561,11 @@ std::string render_preflight(const PreflightReport& r) {
   const size_t rest = kPreflightTableWidth - (widths[0] + widths[1] + 13);
   widths[3] = std::min(widths[3], rest * 2 / 5);
   widths[2] = rest - widths[3];
-  const std::string border(widths[0] + widths[1] + widths[2] + widths[3] + 13, '-');
-  out += border + "\n" + table_row({"Check", "Result", "Finding", "What to do"}, widths) + border +
-         "\n";
+  std::vector<std::vector<std::string>> rows{{"Check", "Result", "Finding", "What to do"}};
   for (const auto& f : r.findings) {
-    out +=
-        table_row({f.check, std::string(check_result_name(f.result)), f.detail, f.action}, widths);
+    rows.push_back({f.check, std::string(check_result_name(f.result)), f.detail, f.action});
   }
-  out += border + "\n";
+  out += render_text_table(rows, widths);
   out += std::to_string(r.findings.size()) +
          " checks: " + std::to_string(r.count(CheckResult::kPassed)) + " PASSED, " +
          std::to_string(r.count(CheckResult::kWarning)) + " WARNING, " +

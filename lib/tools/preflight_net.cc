@@ -147,8 +147,10 @@ Status register_once(const runtime::KitCommon& kit, const std::string& kind, con
   dopt.tls = runtime::tls_config(kit, true);
   drivers.add(factory(dopt));
   cellnet::CellOptions co;
-  // Its own cell name: a running site keeps its route at the server while the check registers.
-  co.fqcn = "preflight_" + base::random_hex(6);
+  // Its own cell name, so that a running site keeps its route at the server while the check
+  // registers. A client registers from a cell named for it (the server refuses any other), here
+  // as if behind a relay of its own: "preflight_<hex>.site-1".
+  co.fqcn = "preflight_" + base::random_hex(6) + (kind == "client" ? "." + kit.name : "");
   co.drivers = &drivers;
   co.connect_timeout = timeout;
   cellnet::Cell cell(co);

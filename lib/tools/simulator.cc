@@ -274,7 +274,13 @@ int run_simulator(const SimulatorOptions& o) {
   };
   std::string server_url = "inproc://sim-server";
   auto sp = make_cell("server", *server_log, server_t);
-  if (auto u = sp->listen(server_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
+  // The simulator made every cell, so it knows who each is: a site's client parent cell (and the
+  // cells below it: its client job, its trainer) is that site; the server job is the server.
+  std::map<std::string, std::string> identities{{std::string("server.") + kJobId, "server"}};
+  for (const auto& site : sites) identities[site->name] = site->name;
+  if (auto u = sp->listen(server_url, cellnet::identify_known_cells(std::move(identities))); !u.ok()) {
+    return fail(u.status(), kSimSetupFailed);
+  }
   auto sj = make_cell(std::string("server.") + kJobId, *server_log, server_t);
   sj->connect(server_url).ignore();
   runtime::TrainerSlots slots(threads);
@@ -302,7 +308,7 @@ int run_simulator(const SimulatorOptions& o) {
   for (auto& site : sites) {
     auto child = site->cj->listen("uds://" + (runtime_dir / (site->name + ".sock")).string());
     if (!child.ok()) return fail(child.status(), kSimSetupFailed);
-    fl::ExecutorContext ctx;
+    runtime::ClientJobContext ctx;
     ctx.site_name = site->name;
     ctx.job_id = kJobId;
     ctx.app_dir = site->app_dir;

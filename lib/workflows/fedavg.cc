@@ -42,18 +42,18 @@ namespace {
 // Collects one round's results into the aggregator as they stream in.
 class RoundSink : public fl::ResultSink {
  public:
-  RoundSink(fl::WeightedAggregator& agg, fl::IntimeModelSelector* selector) : agg_(agg), selector_(selector) {}
+  RoundSink(fl::Aggregator& agg, fl::IntimeModelSelector* selector) : agg_(agg), selector_(selector) {}
 
   Status on_begin(const std::string& client, const fl::FLModel& header) override {
-    return agg_.begin_client(client, header);
+    return agg_.accept_begin(client, header);
   }
   Status on_tensor(const std::string& client, const std::string& name, const tensor::Tensor& t) override {
-    return agg_.add_tensor(client, name, t);
+    return agg_.accept_tensor(client, name, t);
   }
   void on_result(const std::string& client, const Status& status, const fl::FLModel& model) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (status.ok()) {
-      Status s = agg_.finish_client(client);
+      Status s = agg_.accept_end(client);
       if (s.ok()) {
         if (selector_) selector_->add_result(client, model);
         return;
@@ -62,7 +62,7 @@ class RoundSink : public fl::ResultSink {
     } else {
       errors_[client] = status.message();
     }
-    agg_.abandon_client(client);
+    agg_.abandon(client);
   }
   std::map<std::string, std::string> errors() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -70,7 +70,7 @@ class RoundSink : public fl::ResultSink {
   }
 
  private:
-  fl::WeightedAggregator& agg_;
+  fl::Aggregator& agg_;
   fl::IntimeModelSelector* selector_;
   mutable std::mutex mu_;
   std::map<std::string, std::string> errors_;
@@ -88,8 +88,9 @@ std::string format_metrics(const std::map<std::string, double>& m) {
 
 }  // namespace
 
-FedAvg::FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeModelSelector* selector)
-    : opt_(std::move(options)), persistor_(persistor), selector_(selector) {}
+FedAvg::FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeModelSelector* selector,
+               fl::Aggregator* aggregator, fl::ModelUpdater* updater)
+    : opt_(std::move(options)), persistor_(persistor), selector_(selector), aggregator_(aggregator), updater_(updater) {}
 
 Status FedAvg::run(fl::ControllerContext& ctx) {
   if (!persistor_) return FailedPreconditionError("FedAvg has no persistor: set persistor_id");
@@ -101,6 +102,10 @@ Status FedAvg::run(fl::ControllerContext& ctx) {
   if (clients < opt_.min_clients) {
     return FailedPreconditionError("FedAvg needs min_clients " + std::to_string(opt_.min_clients) + " but the job has " +
                                    std::to_string(clients) + " client(s)");
+  }
+  if (!aggregator_) {
+    NVF_ASSIGN_OR_RETURN(own_aggregator_, fl::WeightedAggregator::create(opt_.aggregation, ctx.logger()));
+    aggregator_ = own_aggregator_.get();
   }
   set_progress("init", opt_.start_round);
   NVF_ASSIGN_OR_RETURN(fl::FLModel global, persistor_->load());
@@ -134,7 +139,7 @@ config::Value FedAvg::stats() const {
 }
 
 Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int round, bool* stop) {
-  NVF_ASSIGN_OR_RETURN(auto agg, fl::WeightedAggregator::create(opt_.aggregation, ctx.logger()));
+  fl::Aggregator* agg = aggregator_;
   agg->reset(round);
   agg->expect_shapes_of(global.params);  // a malformed result is rejected whenever it arrives
   if (selector_) selector_->round_started(round);
@@ -173,7 +178,8 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
   bool best = selector_ && selector_->before_aggregation();
   // FLARE's selector keeps the model the clients just evaluated (this round's global model).
   if (best) NVF_RETURN_IF_ERROR(persistor_->save_best(global));
-  NVF_RETURN_IF_ERROR(fl::apply_update(global, std::move(aggregated)));
+  NVF_RETURN_IF_ERROR(updater_ ? updater_->update(global, std::move(aggregated), round)
+                               : fl::apply_update(global, std::move(aggregated)));
   global.metrics = metrics;
   bool save = true;
   if (stop_) {

@@ -16,11 +16,11 @@
 #include <optional>
 #include <string>
 
-#include "fl/aggregator.h"
+#include "workflows/aggregator.h"
 #include "fl/component_registry.h"
-#include "fl/controller.h"
-#include "fl/model_selector.h"
-#include "fl/persistor.h"
+#include "workflows/controller.h"
+#include "workflows/model_selector.h"
+#include "workflows/persistor.h"
 
 namespace nvf::workflows {
 
@@ -49,7 +49,10 @@ Result<StopCondition> parse_stop_condition(const std::string& text);
 
 class FedAvg : public fl::Component, public fl::Controller {
  public:
-  FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeModelSelector* selector);
+  /// `aggregator` and `updater` are borrowed and may be null: then the streaming WeightedAggregator
+  /// of options.aggregation and fl::apply_update (FULL replaces, DIFF adds).
+  FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeModelSelector* selector,
+         fl::Aggregator* aggregator = nullptr, fl::ModelUpdater* updater = nullptr);
   Status run(fl::ControllerContext& ctx) override;
   /// {"phase": "init" | "train" | "finished", "current_round", "num_rounds"}, as FLARE's
   /// ScatterAndGather reports them.
@@ -62,6 +65,9 @@ class FedAvg : public fl::Component, public fl::Controller {
   FedAvgOptions opt_;
   fl::ModelPersistor* persistor_;
   fl::IntimeModelSelector* selector_;
+  fl::Aggregator* aggregator_;
+  fl::ModelUpdater* updater_;
+  std::unique_ptr<fl::WeightedAggregator> own_aggregator_;  // when none was given
   std::optional<StopCondition> stop_;
   std::optional<double> best_;
   int rounds_without_improvement_ = 0;
@@ -69,8 +75,5 @@ class FedAvg : public fl::Component, public fl::Controller {
   const char* phase_ = "init";  // guarded by stats_mu_
   int current_round_ = 0;       // guarded by stats_mu_
 };
-
-/// Registers FedAvg (and ScatterAndGather as a FedAvg configuration) in `registry`.
-Status register_workflows(fl::ComponentRegistry& registry);
 
 }  // namespace nvf::workflows

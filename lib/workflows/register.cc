@@ -2,6 +2,7 @@
 #include <chrono>
 
 #include "workflows/fedavg.h"
+#include "workflows/register.h"
 
 namespace nvf::workflows {
 namespace {
@@ -76,6 +77,7 @@ Result<std::unique_ptr<fl::Component>> make_sag(const BuildContext& ctx) {
 }  // namespace
 
 Status register_workflows(fl::ComponentRegistry& registry) {
+  NVF_RETURN_IF_ERROR(fl::register_server_components(registry));
   NVF_RETURN_IF_ERROR(registry.add(fl::ComponentEntry{
       "FedAvg",
       {"nvflare.app_common.workflows.fedavg.FedAvg", "nvflare.app_opt.pt.fedavg.PTFedAvg",

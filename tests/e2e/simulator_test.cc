@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <regex>
 #include <utility>
@@ -268,10 +269,10 @@ TEST_F(SimulatorTest, MalformedResultOfOneOfThreeClientsIsLeftOut) {
 
 TEST_F(SimulatorTest, TheDocsExampleTrainerIsThisFileAndRuns) {
   auto doc = base::read_file(fs::path(NVF_SOURCE_DIR) / "docs" / "client-api.md");
-  auto src = base::read_file(fs::path(NVF_SOURCE_DIR) / "tests" / "e2e" / "example_trainer.cc");
+  auto src = base::read_file(fs::path(NVF_SOURCE_DIR) / "examples" / "trainer" / "example_trainer.cc");
   ASSERT_TRUE(doc.ok() && src.ok());
   // The block after the marker that names the file.
-  size_t marker = doc->find("<!-- example: tests/e2e/example_trainer.cc -->");
+  size_t marker = doc->find("<!-- example: examples/trainer/example_trainer.cc -->");
   ASSERT_NE(marker, std::string::npos) << "docs/client-api.md lost its example marker";
   size_t open = doc->find("```cpp\n", marker);
   ASSERT_NE(open, std::string::npos);
@@ -279,7 +280,7 @@ TEST_F(SimulatorTest, TheDocsExampleTrainerIsThisFileAndRuns) {
   size_t close = doc->find("```", open);
   ASSERT_NE(close, std::string::npos);
   EXPECT_EQ(base::trim(std::string_view(*doc).substr(open, close - open)), base::trim(*src))
-      << "the example in docs/client-api.md and tests/e2e/example_trainer.cc differ";
+      << "the example in docs/client-api.md and examples/trainer/example_trainer.cc differ";
 
   fs::path job = np_job("example", EXAMPLE_TRAINER_BIN, config::Value::object());
   auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
@@ -287,6 +288,61 @@ TEST_F(SimulatorTest, TheDocsExampleTrainerIsThisFileAndRuns) {
   EXPECT_NE(r.out.find("round 3/3: 2/2 clients"), std::string::npos) << r.out;
   // [[1..9]] + 0.5 per round, 3 rounds.
   EXPECT_EQ(server_weights(), (std::vector<double>{2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5}));
+}
+
+// The Client API as a user gets it: installed into a fresh prefix, the docs' example trainer built
+// outside the tree against it, once with CMake and once with pkg-config; each binary uses the
+// installed shared library and trains in a simulator job to the exact result.
+TEST_F(SimulatorTest, AnOutOfTreeTrainerBuildsAgainstTheInstalledClientApi) {
+  const fs::path prefix = work_.path() / "prefix";
+  const fs::path example = fs::path(NVF_SOURCE_DIR) / "examples" / "trainer";
+  const std::map<std::string, std::string> env{{"HOME", home_.path().string()}};
+  const auto minutes = std::chrono::seconds(180);
+  RunResult r = run_program({"cmake", "--install", NVF_BINARY_DIR, "--component", "client", "--prefix",
+                             prefix.string()}, work_.path(), env, minutes);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+
+  // The installed headers include the standard library, nlohmann-json and each other only.
+  std::regex quoted_include(R"re(#include\s*"([^"]+)")re");
+  for (const auto& e : fs::directory_iterator(prefix / "include" / "nvflare")) {
+    auto text = base::read_file(e.path());
+    ASSERT_TRUE(text.ok());
+    for (std::sregex_iterator it(text->begin(), text->end(), quoted_include), end; it != end; ++it) {
+      EXPECT_TRUE((*it)[1].str().starts_with("nvflare/")) << e.path() << " includes " << (*it)[1];
+    }
+  }
+  fs::path pc_dir;
+  for (const auto& e : fs::recursive_directory_iterator(prefix)) {
+    if (e.path().filename() == "nvflare-client.pc") pc_dir = e.path().parent_path();
+  }
+  ASSERT_FALSE(pc_dir.empty()) << "no nvflare-client.pc under " << prefix;
+
+  r = run_program({"cmake", "-S", example.string(), "-B", (work_.path() / "b").string(),
+                   "-DCMAKE_PREFIX_PATH=" + prefix.string()}, work_.path(), env, minutes);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  r = run_program({"cmake", "--build", (work_.path() / "b").string()}, work_.path(), env, minutes);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const fs::path by_cmake = work_.path() / "b" / "example_trainer";
+
+  const fs::path by_pkg_config = work_.path() / "example_trainer_pc";
+  r = run_program({"/bin/sh", "-c",
+                   "c++ -std=c++20 \"$0\" $(pkg-config --cflags --libs nvflare-client) "
+                   "-Wl,-rpath,$(pkg-config --variable=libdir nvflare-client) -o \"$1\"",
+                   (example / "example_trainer.cc").string(), by_pkg_config.string()},
+                  work_.path(), {{"HOME", home_.path().string()}, {"PKG_CONFIG_PATH", pc_dir.string()}}, minutes);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+
+  for (const fs::path& trainer : {by_cmake, by_pkg_config}) {
+    SCOPED_TRACE(trainer.string());
+    r = run_program({"readelf", "-d", trainer.string()}, work_.path(), env, std::chrono::seconds(30));
+    EXPECT_NE(r.out.find("Shared library: [libnvflare_client.so.0]"), std::string::npos) << r.out;
+    fs::remove_all(work_.path() / "ws");
+    fs::path job = np_job("installed_" + trainer.filename().string(), trainer.string(), config::Value::object());
+    r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    // [[1..9]] + 0.5 per round, 3 rounds.
+    EXPECT_EQ(server_weights(), (std::vector<double>{2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5}));
+  }
 }
 
 TEST_F(SimulatorTest, RefusesAWorkspaceItDidNotMake) {

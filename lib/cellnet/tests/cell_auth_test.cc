@@ -32,11 +32,12 @@ struct Seen {
   std::string origin;
 };
 
-/// Records what the filter saw and refuses frames whose __token__ is not "t1".
+/// Records what the filter saw and refuses frames whose __token__ is not "t1"; a "t1" frame is
+/// from the identity "holder-of-t1".
 class TokenGate {
  public:
   IncomingFilter filter() {
-    return [this](const Headers& h, const PeerInfo&) -> Status {
+    return [this](const Headers& h, const PeerInfo&) -> Result<std::string> {
       {
         std::lock_guard<std::mutex> lock(mu_);
         seen_.push_back(Seen{h.get_or(kToken, ""), h.get_or(kClientName, ""),
@@ -49,7 +50,7 @@ class TokenGate {
                                     h.get_or(kClientName, "?"));
       if (*token != "t1")
         return UnauthenticatedError("bad __token__ '" + std::string(*token) + "'");
-      return Status::OK();
+      return std::string("holder-of-t1");
     };
   }
   std::vector<Seen> seen() {
@@ -140,6 +141,9 @@ class AuthTest : public ::testing::Test {
     server->register_request_handler("task", "echo", [](const Message& m) -> Result<Message> {
       return Message::of(std::to_string(m.payload.size()) + ":" +
                          m.headers.get_or(kClientName, ""));
+    });
+    server->register_request_handler("task", "who", [](const Message& m) -> Result<Message> {
+      return Message::of(m.headers.get_or(hdr::kAuthenticated, "<none>"));
     });
     server->register_request_handler("task", "big", [](const Message&) -> Result<Message> {
       return Message::of(pattern(64 << 10));
@@ -353,6 +357,48 @@ TEST(ReturnCodeTest, UnauthenticatedMapsToUnauthenticatedStatus) {
   EXPECT_EQ(return_code_for(UnauthenticatedError("x")), rc::kUnauthenticated);
   EXPECT_EQ(status_for_return_code(rc::kUnauthenticated, "", "server").message(),
             "server: unauthenticated");
+}
+
+// The identity a handler sees is the one the listener's filter gave, never one the sender wrote.
+TEST_F(AuthTest, TheFiltersIdentityReplacesAForgedOne) {
+  Cell* server = make_server();
+  Cell* site = make("site-1");
+  Headers h = auth("site-1", "t1");
+  h.set(hdr::kAuthenticated, "site-2");  // a lie
+  site->set_auth_headers(h);
+  connect(site, "server", "server");
+  auto r = site->request("server", "task", "who", Message{}, 5s);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->payload.to_string(), "holder-of-t1");
+}
+
+// identify_known_cells: sites named like relay children ("R1.site-1") and the cells below them
+// (their job cells) are who the table says; an origin outside the table is refused by name.
+TEST_F(AuthTest, KnownCellsAreIdentifiedWithRelayStyleNames) {
+  Cell* server = make(options("server"));
+  ASSERT_TRUE(server->listen(url("server"),
+                             identify_known_cells({{"R1.site-1", "site-1"}, {"R1.R2.site-2", "site-2"}}))
+                  .ok());
+  server->register_request_handler("task", "who", [](const Message& m) -> Result<Message> {
+    return Message::of(m.headers.get_or(hdr::kAuthenticated, "<none>"));
+  });
+  for (auto [cell, expected] : {std::pair{"R1.site-1", "site-1"}, {"R1.site-1.job-7", "site-1"},
+                                {"R1.R2.site-2.job-7", "site-2"}}) {
+    Cell* c = make(cell);
+    connect(c, "server", "server");
+    auto r = c->request("server", "task", "who", Message{}, 5s);
+    ASSERT_TRUE(r.ok()) << cell << ": " << r.status().to_string();
+    EXPECT_EQ(r->payload.to_string(), expected) << cell;
+  }
+  for (const char* liar : {"R1.site-10", "R1", "site-1"}) {
+    Cell* c = make(liar);
+    connect(c, "server", "server");
+    auto r = c->request("server", "task", "who", Message{}, 5s);
+    ASSERT_FALSE(r.ok()) << liar;
+    EXPECT_EQ(r.status().code(), StatusCode::kUnauthenticated) << liar;
+    EXPECT_NE(r.status().message().find(std::string("unknown cell '") + liar + "'"), std::string::npos)
+        << r.status().message();
+  }
 }
 
 }  // namespace

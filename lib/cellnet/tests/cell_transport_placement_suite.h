@@ -101,7 +101,7 @@ TEST_P(CellTransportTest, RepliesThroughAFilteredListenerAreNotPlaced) {
   if (!GetParam().raw_socket) GTEST_SKIP() << "placement is only asked by socket drivers";
   Cell* site = make("site-1");
   auto url = site->listen(GetParam().listen_url(dir_, "site-1"),
-                          [](const Headers&, const PeerInfo&) { return Status::OK(); });
+                          [](const Headers&, const PeerInfo&) -> Result<std::string> { return std::string(); });
   ASSERT_TRUE(url.ok()) << url.status().to_string();
   Cell* server = make("server");
   server->register_request_handler("dl", "get", [](const Message&) -> Result<Message> {

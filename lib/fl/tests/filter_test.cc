@@ -199,9 +199,16 @@ TEST(FilterChainsTest, SelectsByTaskNameThenWildcardAndByDirection) {
 }
 
 TEST(FilterChainsTest, ErrorsNameTheFileAndTheField) {
-  auto build = [](const char* json) {
-    return build_filter_chains(parse(json), ComponentRegistry::builtin(), "config_fed_client.json", {}, false)
-        .status();
+  // The filters, plus one component that is not a filter (as a server registry would hold).
+  ComponentRegistry registry = ComponentRegistry::builtin();
+  ASSERT_TRUE(registry
+                  .add({"NotAFilter", {"my.NotAFilter"}, ComponentKind::kOther, {},
+                        [](const BuildContext&) -> Result<std::unique_ptr<Component>> {
+                          return std::unique_ptr<Component>(new NoOpComponent());
+                        }})
+                  .ok());
+  auto build = [&registry](const char* json) {
+    return build_filter_chains(parse(json), registry, "config_fed_client.json", {}, false).status();
   };
   Status unknown = build(R"({"task_result_filters": [{"tasks": ["train"], "filters": [
       {"path": "ExcludeVars"}, {"path": "my_filters.Secret", "args": {}}]}]})");
@@ -216,7 +223,7 @@ TEST(FilterChainsTest, ErrorsNameTheFileAndTheField) {
   EXPECT_NE(direction.message().find("task_data_filters[0].direction: \"direction\" must be"), std::string::npos)
       << direction.to_string();
   Status not_filter = build(R"({"task_data_filters": [{"tasks": ["t"], "filters": [
-      {"path": "nvflare.app_common.shareablegenerators.full_model_shareable_generator.FullModelShareableGenerator"}]}]})");
+      {"path": "my.NotAFilter"}]}]})");
   EXPECT_NE(not_filter.message().find("task_data_filters[0].filters[0]: the component is not a filter"),
             std::string::npos)
       << not_filter.to_string();

@@ -1,166 +1,15 @@
 // The server and client job engines over in-process cells: tasks long-polled, results pulled
 // tensor by tensor into the workflow's sink, and the rules that end a task (all answered, min
 // responses, dead clients).
-#include <gtest/gtest.h>
-
-#include <atomic>
-#include <future>
-#include <mutex>
-#include <thread>
-
-#include "cellnet/download_service.h"
-#include "cellnet/inproc_driver.h"
-#include "runtime/client_job.h"
-#include "runtime/protocol.h"
-#include "runtime/server_job.h"
+#include "runtime/tests/engines_fixture.h"
 
 namespace nvf::runtime {
 namespace {
 
+using namespace protocol;
+using namespace engines_test;
 using namespace std::chrono_literals;
-std::atomic<int> g_net{0};
 
-// Returns the received params plus `delta`, offered from the client job's own download service.
-class AddExecutor : public fl::Executor {
- public:
-  AddExecutor(cellnet::DownloadService& svc, float delta) : svc_(svc), delta_(delta) {}
-  Result<cellnet::Message> execute(const std::string&, const cellnet::Message& task, fl::ExecutorContext& ctx) override {
-    NVF_ASSIGN_OR_RETURN(ModelMessage mm, decode_model_message(task, "task"));
-    NVF_ASSIGN_OR_RETURN(tensor::TensorDict params, cellnet::download_tensors(*ctx.cell, *mm.params, {}));
-    tensor::TensorDict out;
-    for (auto& [k, t] : params) {
-      NVF_RETURN_IF_ERROR(t.make_owned());
-      for (auto& v : t.mutable_view<float>()) v += delta_;
-      NVF_RETURN_IF_ERROR(out.insert(k, std::move(t)));
-    }
-    fl::FLModel header;
-    header.params_type = fl::ParamsType::kFull;
-    header.meta["NUM_STEPS_CURRENT_ROUND"] = 2;
-    cellnet::TransactionOptions tx;
-    tx.num_receivers = 1;
-    NVF_ASSIGN_OR_RETURN(cellnet::Manifest m, publish_params(svc_, std::move(out), std::move(tx)));
-    return encode_model_message(header, m);
-  }
-
- private:
-  cellnet::DownloadService& svc_;
-  float delta_;
-};
-
-class CollectingSink : public fl::ResultSink {
- public:
-  Status on_begin(const std::string& client, const fl::FLModel& header) override {
-    std::lock_guard<std::mutex> lock(mu);
-    steps[client] = fl::meta_number(header, "NUM_STEPS_CURRENT_ROUND").value_or(-1);
-    return Status::OK();
-  }
-  Status on_tensor(const std::string& client, const std::string& name, const tensor::Tensor& t) override {
-    std::lock_guard<std::mutex> lock(mu);
-    values[client + "/" + name] = t.to_doubles();
-    return Status::OK();
-  }
-  void on_result(const std::string& client, const Status& status, const fl::FLModel&) override {
-    std::lock_guard<std::mutex> lock(mu);
-    results[client] = status;
-  }
-  std::mutex mu;
-  std::map<std::string, double> steps;
-  std::map<std::string, std::vector<double>> values;
-  std::map<std::string, Status> results;
-};
-
-class EnginesTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    drivers_.add(std::make_shared<cellnet::InprocDriver>());
-    net_ = "inproc://eng" + std::to_string(++g_net);
-    server_ = cell("server");
-    ASSERT_TRUE(server_->listen(net_ + "-server").ok());
-    sj_ = cell("server.job");
-    sj_->connect(net_ + "-server").ignore();
-    ASSERT_TRUE(sj_->wait_for_peer("server", 5s).ok());
-  }
-  void TearDown() override {
-    for (auto& t : threads_) t.join();
-    for (auto it = cells_.rbegin(); it != cells_.rend(); ++it) (*it)->stop();
-    drivers_.stop_all();
-  }
-  cellnet::Cell* cell(const std::string& name) {
-    cellnet::CellOptions o;
-    o.fqcn = name;
-    o.drivers = &drivers_;
-    o.reconnect_initial = 20ms;
-    cells_.push_back(std::make_unique<cellnet::Cell>(o));
-    EXPECT_TRUE(cells_.back()->start().ok());
-    return cells_.back().get();
-  }
-  // A client parent + client job cell for `site`, connected.
-  cellnet::Cell* client(const std::string& site) {
-    cellnet::Cell* cp = cell(site);
-    cp->connect(net_ + "-server").ignore();
-    EXPECT_TRUE(cp->listen(net_ + "-" + site).ok());
-    cellnet::Cell* cj = cell(site + ".job");
-    cj->connect(net_ + "-" + site).ignore();
-    EXPECT_TRUE(cj->wait_for_peer(site, 5s).ok());
-    EXPECT_TRUE(cp->wait_for_peer("server", 5s).ok());
-    return cj;
-  }
-  ServerJobOptions server_options(std::vector<std::string> clients) {
-    ServerJobOptions o;
-    o.job_id = "job";
-    o.clients = std::move(clients);
-    o.get_task_wait = 200ms;
-    o.end_run_wait = 300ms;
-    return o;
-  }
-  // Runs a client job engine with an AddExecutor on its own thread.
-  void run_client(cellnet::Cell* cj, const std::string& site, float delta) {
-    auto svc = std::make_shared<cellnet::DownloadService>(*cj);
-    ASSERT_TRUE(svc->start().ok());
-    services_.push_back(svc);
-    auto ex = std::make_shared<AddExecutor>(*svc, delta);
-    executors_.push_back(ex);
-    fl::ExecutorContext ctx;
-    ctx.site_name = site;
-    ctx.job_id = "job";
-    ctx.cell = cj;
-    ClientJobOptions co;
-    co.server_job_fqcn = "server.job";
-    co.job_heartbeat_interval = 50ms;
-    auto engine = std::make_shared<ClientJobEngine>(ctx, co, std::map<std::string, fl::Executor*>{{"*", ex.get()}});
-    engines_.push_back(engine);
-    threads_.emplace_back([engine] { engine->run().ignore(); });
-  }
-  // A client job engine for `site` of `job` on `cj` with an AddExecutor (kept by the fixture).
-  std::unique_ptr<ClientJobEngine> client_engine(cellnet::Cell* cj, const std::string& site, const std::string& job,
-                                                 const ClientJobOptions& co) {
-    auto svc = std::make_shared<cellnet::DownloadService>(*cj);
-    services_.push_back(svc);
-    auto ex = std::make_shared<AddExecutor>(*svc, 1.0f);
-    executors_.push_back(ex);
-    fl::ExecutorContext ctx;
-    ctx.site_name = site;
-    ctx.job_id = job;
-    ctx.cell = cj;
-    return std::make_unique<ClientJobEngine>(ctx, co, std::map<std::string, fl::Executor*>{{"*", ex.get()}});
-  }
-  fl::TaskSpec train_task() {
-    fl::TaskSpec t;
-    t.data.params_type = fl::ParamsType::kFull;
-    EXPECT_TRUE(t.data.params.insert("w", tensor::Tensor::from_vector<float>({3}, {1, 2, 3})).ok());
-    return t;
-  }
-
-  cellnet::DriverRegistry drivers_;
-  std::string net_;
-  std::vector<std::unique_ptr<cellnet::Cell>> cells_;
-  std::vector<std::shared_ptr<cellnet::DownloadService>> services_;
-  std::vector<std::shared_ptr<fl::Executor>> executors_;
-  std::vector<std::shared_ptr<ClientJobEngine>> engines_;
-  std::vector<std::thread> threads_;
-  cellnet::Cell* server_ = nullptr;
-  cellnet::Cell* sj_ = nullptr;
-};
 
 TEST_F(EnginesTest, AClientJobWhoseServerJobIsGoneEndsNamingTheTimeout) {
   // No server job "server.gone": as for a client job started after its job was aborted.
@@ -223,6 +72,40 @@ TEST_F(EnginesTest, ResultsStreamIntoTheSinkFromEveryClient) {
   EXPECT_TRUE(sink.results["site-2"].ok());
   engine.abort("test over");
   ASSERT_TRUE(engine.run({}).ok());  // ends the run: clients hear __end_run__
+  engine.stop();
+}
+
+// Sites behind relays have cell names like "R1.site-1": the server job knows them by the name
+// their listener authenticated, and results, steps and outcome are keyed by it.
+TEST_F(EnginesTest, SitesBehindRelayStyleCellNamesAreIdentifiedByTheirSiteName) {
+  ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
+  ASSERT_TRUE(engine.start().ok());
+  run_client(client("site-1", "R1.site-1"), "site-1", 1);
+  run_client(client("site-2", "R1.R2.site-2"), "site-2", 10);
+  CollectingSink sink;
+  auto outcome = engine.broadcast_and_wait(train_task(), sink);
+  ASSERT_TRUE(outcome.ok()) << outcome.status().to_string();
+  EXPECT_EQ(outcome->responded, (std::vector<std::string>{"site-1", "site-2"}));
+  EXPECT_EQ(sink.values["site-1/w"], (std::vector<double>{2, 3, 4}));
+  EXPECT_EQ(sink.values["site-2/w"], (std::vector<double>{11, 12, 13}));
+  engine.abort("test over");
+  ASSERT_TRUE(engine.run({}).ok());
+  engine.stop();
+}
+
+// A get_task that reached the server job without an authenticated site (here: from a cell the
+// listener does not know) is refused by name, not served to whatever its cell name suggests.
+TEST_F(EnginesTest, AClientWhoseCellNameIsNotKnownIsRefused) {
+  ServerJobEngine engine(*sj_, server_options({"site-1"}));
+  ASSERT_TRUE(engine.start().ok());
+  cellnet::Cell* liar = cell("site-1");  // named like site-1, but not made by client(): unknown
+  liar->connect(net_ + "-server").ignore();
+  ASSERT_TRUE(liar->wait_for_peer("server", 5s).ok());
+  auto r = liar->request("server.job", std::string(kChannelServerCommand), std::string(kTopicGetTask),
+                         cellnet::Message{}, 5s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnauthenticated) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("unknown cell 'site-1'"), std::string::npos) << r.status().message();
   engine.stop();
 }
 

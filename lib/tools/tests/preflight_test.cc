@@ -501,6 +501,60 @@ TEST_F(PreflightTest, TheDryRunRegistersWithTheServerAndAForeignKitIsRefused) {
       << refused.detail;
 }
 
+// Identity from authentication: a site registers from a cell named for it ("site-1", or
+// "R1.site-1" behind a relay) with its certificate; its later messages must come from that cell or
+// one below it, whatever their auth headers say, and the name the server sees is the certificate's.
+TEST_F(PreflightTest, RegistrationBindsASiteToTheCellItRegisteredFrom) {
+  RegisteringServer server(load(kit("server")));
+  CheckedKit client = load(kit("site-1"));
+  cellnet::DriverRegistry drivers;
+  drivers.add(std::make_shared<testing::FakeGrpcOverTcp>());
+  std::vector<std::unique_ptr<cellnet::Cell>> cells;
+  auto connected = [&](const std::string& fqcn) {
+    cellnet::CellOptions co;
+    co.fqcn = fqcn;
+    co.drivers = &drivers;
+    cells.push_back(std::make_unique<cellnet::Cell>(co));
+    EXPECT_TRUE(cells.back()->start().ok());
+    EXPECT_TRUE(cells.back()->connect("grpcs://127.0.0.1:" + std::to_string(server.port())).ok());
+    EXPECT_TRUE(cells.back()->wait_for_peer("server", std::chrono::seconds(5)).ok());
+    return cells.back().get();
+  };
+
+  auto creds = runtime::register_with_server(*connected("R1.site-1"), client.kit, "client", milliseconds(5000));
+  ASSERT_TRUE(creds.ok()) << creds.status().to_string();
+  auto from = [&](const std::string& origin) {
+    cellnet::Headers h = runtime::auth_headers(*creds);
+    h.set(cellnet::hdr::kOrigin, origin);
+    return h;
+  };
+  for (const char* origin : {"R1.site-1", "R1.site-1.job-7", "R1.site-1.job-7.trainer"}) {
+    auto who = server.registrar().check(from(origin));
+    ASSERT_TRUE(who.ok()) << origin << ": " << who.status().to_string();
+    EXPECT_EQ(*who, "site-1") << origin;
+  }
+  for (const char* origin : {"site-1", "R1", "R1.site-10", "R2.site-1", "site-1.job-7"}) {
+    auto who = server.registrar().check(from(origin));
+    ASSERT_FALSE(who.ok()) << origin;
+    EXPECT_EQ(who.status().code(), StatusCode::kUnauthenticated) << origin;
+    EXPECT_NE(who.status().message().find("registered from cell R1.site-1"), std::string::npos)
+        << who.status().message();
+  }
+  auto listed = server.registrar().principals("client");
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].name, "site-1");
+  EXPECT_EQ(listed[0].fqcn, "R1.site-1");
+
+  // A cell whose name lies about the site its certificate names cannot register.
+  auto liar = runtime::register_with_server(*connected("R1.site-2"), client.kit, "client", milliseconds(5000));
+  ASSERT_FALSE(liar.ok());
+  EXPECT_NE(liar.status().message().find("it registers from cell 'R1.site-2', which is not named 'site-1'"),
+            std::string::npos)
+      << liar.status().to_string();
+  for (auto& c : cells) c->stop();
+  drivers.stop_all();
+}
+
 TEST_F(PreflightTest, TheDryRunLeavesARunningClientAlone) {
   RegisteringServer server(load(kit("server")));
   CheckedKit client = load(kit("site-1"));

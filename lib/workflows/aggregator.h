@@ -35,6 +35,7 @@
 #include "base/status.h"
 #include "fl/component_registry.h"
 #include "fl/fl_model.h"
+#include "workflows/controller.h"
 #include "tensor/tensor.h"
 
 namespace nvf::fl {
@@ -50,7 +51,7 @@ struct AggregatorOptions {
   std::optional<ParamsType> expected_params_type;
 };
 
-class WeightedAggregator : public Component {
+class WeightedAggregator : public Component, public Aggregator {
  public:
   /// Errors: INVALID_ARGUMENT when exclude_vars is not a valid regex.
   static Result<std::unique_ptr<WeightedAggregator>> create(AggregatorOptions options,
@@ -59,11 +60,11 @@ class WeightedAggregator : public Component {
   const AggregatorOptions& options() const { return options_; }
 
   /// Starts a new round: drops the accumulators and contributions (not the expected shapes).
-  void reset(int current_round = 0);
+  void reset(int current_round = 0) override;
   /// The shapes results must have: a result tensor named like one of `global`'s must have its
   /// shape (results are weights or diffs of the model the round was sent with), whatever result
   /// comes first. Unset: results are only checked against each other.
-  void expect_shapes_of(const tensor::TensorDict& global);
+  void expect_shapes_of(const tensor::TensorDict& global) override;
   int current_round() const;
 
   /// The weight a result of `client` gets. Errors: INVALID_ARGUMENT when
@@ -94,14 +95,24 @@ class WeightedAggregator : public Component {
   /// Gives up on a begun client (stream broken): it does not count in nr_aggregated or metrics.
   void abandon_client(const std::string& client);
 
+  // fl::Aggregator, over the calls above.
+  Status accept_begin(const std::string& client, const FLModel& header) override {
+    return begin_client(client, header);
+  }
+  Status accept_tensor(const std::string& client, const std::string& name, const tensor::Tensor& t) override {
+    return add_tensor(client, name, t);
+  }
+  Status accept_end(const std::string& client) override { return finish_client(client); }
+  void abandon(const std::string& client) override { abandon_client(client); }
+
   /// Clients whose results were completely added this round, in order.
-  std::vector<std::string> contributors() const;
+  std::vector<std::string> contributors() const override;
 
   /// The weighted mean of the round; ends the round (the accumulators become the result, so the
   /// aggregator is empty afterwards, with the same current_round). Clients begun but not finished
   /// are abandoned (logged). Errors: FAILED_PRECONDITION when no result was completely added, or
   /// when a tensor's total weight is 0.
-  Result<FLModel> aggregate();
+  Result<FLModel> aggregate() override;
 
  private:
   struct Accumulator {

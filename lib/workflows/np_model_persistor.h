@@ -17,7 +17,7 @@
 
 #include "base/logging.h"
 #include "config/value.h"
-#include "fl/persistor.h"
+#include "workflows/persistor.h"
 
 namespace nvf::fl {
 

@@ -1,4 +1,4 @@
-#include "fl/error_policy.h"
+#include "workflows/error_policy.h"
 
 #include <algorithm>
 

@@ -16,7 +16,7 @@
 #include "cellnet/message.h"
 #include "fl/fl_model.h"
 
-namespace nvf::runtime {
+namespace nvf::protocol {
 
 // Server job <-> client job.
 inline constexpr std::string_view kChannelServerCommand = "server_command";
@@ -24,6 +24,10 @@ inline constexpr std::string_view kTopicGetTask = "get_task";
 inline constexpr std::string_view kTopicSubmitUpdate = "submit_update";
 inline constexpr std::string_view kChannelAux = "aux_communication";
 inline constexpr std::string_view kTopicJobHeartbeat = "__job_heartbeat__";
+// Aux messages between a workflow and the clients' executors, both ways (channel kChannelAux):
+// the topic in kHdrAuxTopic, a JSON body, a JSON reply.
+inline constexpr std::string_view kTopicAuxRequest = "aux_request";
+inline constexpr std::string_view kHdrAuxTopic = "aux_topic";
 // Client job <-> trainer (Client API).
 inline constexpr std::string_view kChannelClientApi = "client_api";
 inline constexpr std::string_view kTopicSubmitResult = "submit_result";
@@ -77,4 +81,4 @@ class TensorStreamConsumer : public cellnet::DownloadConsumer {
   tensor::Tensor tensor_;
 };
 
-}  // namespace nvf::runtime
+}  // namespace nvf::protocol

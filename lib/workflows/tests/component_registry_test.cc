@@ -2,11 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "fl/aggregator.h"
-#include "fl/model_selector.h"
-#include "fl/np_model_persistor.h"
-#include "fl/persistor.h"
-#include "fl/pt_file_model_persistor.h"
+#include "workflows/aggregator.h"
+#include "workflows/model_selector.h"
+#include "workflows/np_model_persistor.h"
+#include "workflows/persistor.h"
+#include "workflows/pt_file_model_persistor.h"
+#include "workflows/register.h"
 
 namespace nvf::fl {
 namespace {
@@ -14,6 +15,13 @@ namespace {
 using config::Value;
 
 Value parse(const char* json) { return Value::parse(json); }
+
+// What a server job's registry holds of this module and fl: the filters and the server components.
+ComponentRegistry server_registry() {
+  ComponentRegistry r = ComponentRegistry::builtin();
+  EXPECT_TRUE(register_server_components(r).ok());
+  return r;
+}
 
 // A test workflow that looks its persistor up by id, as the FedAvg controller will.
 class FakeController : public Component {
@@ -25,7 +33,7 @@ class FakeController : public Component {
 class FakeExecutor : public Component {};
 
 ComponentRegistry registry_with_fakes() {
-  ComponentRegistry r = ComponentRegistry::builtin();
+  ComponentRegistry r = server_registry();
   EXPECT_TRUE(r.add({"FakeController",
                      {"nvflare.app_common.workflows.fake.FakeController", "FakeController"},
                      ComponentKind::kWorkflow,
@@ -49,7 +57,7 @@ ComponentRegistry registry_with_fakes() {
 }
 
 TEST(ComponentRegistryTest, FlareAliasResolvesToTheCanonicalEntry) {
-  const auto r = ComponentRegistry::builtin();
+  const auto r = server_registry();
   const auto* e = r.find("nvflare.app_opt.pt.file_model_persistor.PTFileModelPersistor");
   ASSERT_NE(e, nullptr);
   EXPECT_EQ(e->name, "PTFileModelPersistor");
@@ -68,7 +76,7 @@ TEST(ComponentRegistryTest, FlareAliasResolvesToTheCanonicalEntry) {
 }
 
 TEST(ComponentRegistryTest, AddRefusesATakenAlias) {
-  auto r = ComponentRegistry::builtin();
+  auto r = server_registry();
   Status s = r.add({"Mine",
                     {"NPModelPersistor"},
                     ComponentKind::kOther,
@@ -126,7 +134,7 @@ TEST(BuildComponentsTest, UnknownPathListsWhatExists) {
       {"id": "a", "path": "NPModelPersistor"},
       {"id": "b", "path": "NPModelPersistor"},
       {"id": "c", "path": "my.custom.Thing"}]})");
-  auto set = build_components(cfg, ComponentRegistry::builtin(), "config_fed_server.json");
+  auto set = build_components(cfg, server_registry(), "config_fed_server.json");
   ASSERT_FALSE(set.ok());
   EXPECT_EQ(set.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(set.status().message().rfind(
@@ -213,7 +221,7 @@ TEST(BuildComponentsTest, ComponentsLaterInTheFileAreBuiltOnDemand) {
 TEST(BuildComponentsTest, UnknownArgumentIsNamed) {
   auto set = build_components(parse(R"({"components": [
       {"id": "sel", "path": "IntimeModelSelector", "args": {"key_metrc": "acc"}}]})"),
-                              ComponentRegistry::builtin(), "f.json");
+                              server_registry(), "f.json");
   ASSERT_FALSE(set.ok());
   EXPECT_NE(set.status().message().find("f.json: components[0].args.key_metrc: unknown argument "
                                         "'key_metrc' for IntimeModelSelector; accepted: "),
@@ -224,7 +232,7 @@ TEST(BuildComponentsTest, UnknownArgumentIsNamed) {
 TEST(BuildComponentsTest, ArgTypeErrorsNameTheField) {
   auto set = build_components(parse(R"({"components": [
       {"id": "sel", "path": "IntimeModelSelector", "args": {"negate_key_metric": "yes"}}]})"),
-                              ComponentRegistry::builtin(), "f.json");
+                              server_registry(), "f.json");
   ASSERT_FALSE(set.ok());
   EXPECT_EQ(set.status().message(),
             "f.json: components[0].args.negate_key_metric: must be a bool but got str");
@@ -265,7 +273,7 @@ TEST(BuildComponentsTest, PersistorsGetTheirPathsFromTheBuildEnv) {
   auto set = build_components(parse(R"({"components": [
       {"id": "np", "path": "NPModelPersistor", "args": {"initial_model": [[1, 2], [3, 4]]}},
       {"id": "pt", "path": "PTFileModelPersistor", "args": {"model": "mlp:4:3:2"}}]})"),
-                              ComponentRegistry::builtin(), "f.json", env);
+                              server_registry(), "f.json", env);
   ASSERT_TRUE(set.ok()) << set.status().to_string();
   EXPECT_EQ(set->find_as<NPModelPersistor>("np")->model_path(), "/run/models/server.npy");
   EXPECT_EQ(set->find_as<PTFileModelPersistor>("pt")->global_model_path(),
@@ -273,13 +281,13 @@ TEST(BuildComponentsTest, PersistorsGetTheirPathsFromTheBuildEnv) {
 
   auto ragged = build_components(parse(R"({"components": [
       {"id": "np", "path": "NPModelPersistor", "args": {"model": [[1, 2], [3]]}}]})"),
-                                 ComponentRegistry::builtin(), "f.json", env);
+                                 server_registry(), "f.json", env);
   ASSERT_FALSE(ragged.ok());
   EXPECT_NE(ragged.status().message().find("f.json: components[0].args.model: "), std::string::npos)
       << ragged.status().message();
   auto bad_model = build_components(parse(R"({"components": [
       {"id": "pt", "path": "PTFileModelPersistor", "args": {"model": "resnet50"}}]})"),
-                                    ComponentRegistry::builtin(), "f.json", env);
+                                    server_registry(), "f.json", env);
   ASSERT_FALSE(bad_model.ok());
   EXPECT_NE(bad_model.status().message().find("components[0].args.model: 'resnet50' is neither"),
             std::string::npos)
@@ -290,7 +298,7 @@ TEST(BuildComponentsTest, PersistorModelMayBeTheIdOfAModelComponent) {
   auto set = build_components(parse(R"({"components": [
       {"id": "persistor", "path": "PTFileModelPersistor", "args": {"model": "net"}},
       {"id": "net", "path": "simple_network.SimpleNetwork", "args": {}}]})"),
-                              ComponentRegistry::builtin(), "f.json");
+                              server_registry(), "f.json");
   ASSERT_TRUE(set.ok()) << set.status().to_string();
 }
 

@@ -1,4 +1,4 @@
-#include "fl/np_model_persistor.h"
+#include "workflows/np_model_persistor.h"
 
 #include "base/files.h"
 #include "tensor/npy.h"

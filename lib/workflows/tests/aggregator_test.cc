@@ -1,4 +1,4 @@
-#include "fl/aggregator.h"
+#include "workflows/aggregator.h"
 
 #include <gtest/gtest.h>
 

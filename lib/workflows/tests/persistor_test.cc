@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
-#include "fl/np_model_persistor.h"
-#include "fl/pt_file_model_persistor.h"
+#include "workflows/np_model_persistor.h"
+#include "workflows/pt_file_model_persistor.h"
 #include "tensor/safetensors.h"
 #include "tensor/tests/test_util.h"
 

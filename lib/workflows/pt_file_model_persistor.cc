@@ -1,4 +1,4 @@
-#include "fl/pt_file_model_persistor.h"
+#include "workflows/pt_file_model_persistor.h"
 
 #include <unistd.h>
 

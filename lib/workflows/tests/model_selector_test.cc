@@ -1,4 +1,4 @@
-#include "fl/model_selector.h"
+#include "workflows/model_selector.h"
 
 #include <gtest/gtest.h>
 

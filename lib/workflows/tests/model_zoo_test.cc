@@ -1,4 +1,4 @@
-#include "fl/model_zoo.h"
+#include "workflows/model_zoo.h"
 
 #include <gtest/gtest.h>
 

@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "base/logging.h"
-#include "fl/model_zoo.h"
-#include "fl/persistor.h"
+#include "workflows/model_zoo.h"
+#include "workflows/persistor.h"
 
 namespace nvf::fl {
 

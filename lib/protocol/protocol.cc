@@ -1,10 +1,10 @@
-#include "runtime/protocol.h"
+#include "protocol/protocol.h"
 
 #include <cstring>
 
 #include "config/value.h"
 
-namespace nvf::runtime {
+namespace nvf::protocol {
 
 cellnet::Message encode_model_message(const fl::FLModel& model, const std::optional<cellnet::Manifest>& params) {
   std::string body = "{\"model\":" + fl::encode_fl_model_header(model) + ",\"params\":";
@@ -81,4 +81,4 @@ Status TensorStreamConsumer::deliver_empty_before(size_t item) {
 
 Status TensorStreamConsumer::finish() { return deliver_empty_before(manifest_.items.size()); }
 
-}  // namespace nvf::runtime
+}  // namespace nvf::protocol

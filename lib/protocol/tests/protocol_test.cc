@@ -1,8 +1,8 @@
-#include "runtime/protocol.h"
+#include "protocol/protocol.h"
 
 #include <gtest/gtest.h>
 
-namespace nvf::runtime {
+namespace nvf::protocol {
 namespace {
 
 TEST(ProtocolTest, ModelMessageRoundTripsHeaderAndManifest) {
@@ -74,4 +74,4 @@ TEST(ProtocolTest, TensorStreamConsumerHandsOverEachTensorWhenComplete) {
 }
 
 }  // namespace
-}  // namespace nvf::runtime
+}  // namespace nvf::protocol

@@ -1,15 +1,16 @@
-// The registry entries of this module's components: their FLARE aliases, accepted args and the
-// factories that turn config args into objects (ComponentRegistry::builtin()).
+// The registry entries of the server-side components (persistors, the aggregator, model selection,
+// accepted FLARE widgets): their FLARE aliases, accepted args and the factories that turn config
+// args into objects (register_server_components()).
 #include <string>
 
 #include "base/strings.h"
-#include "fl/aggregator.h"
+#include "workflows/aggregator.h"
 #include "fl/component_registry.h"
-#include "fl/filter.h"
-#include "fl/model_selector.h"
-#include "fl/model_zoo.h"
-#include "fl/np_model_persistor.h"
-#include "fl/pt_file_model_persistor.h"
+#include "workflows/register.h"
+#include "workflows/model_selector.h"
+#include "workflows/model_zoo.h"
+#include "workflows/np_model_persistor.h"
+#include "workflows/pt_file_model_persistor.h"
 
 namespace nvf::fl {
 namespace {
@@ -163,8 +164,7 @@ void must_add(ComponentRegistry& registry, ComponentEntry entry) {
 
 }  // namespace
 
-ComponentRegistry ComponentRegistry::builtin() {
-  ComponentRegistry r;
+Status register_server_components(ComponentRegistry& r) {
   must_add(r, {"NPModelPersistor",
                {"nvflare.app_common.np.np_model_persistor.NPModelPersistor"},
                ComponentKind::kPersistor,
@@ -214,8 +214,7 @@ ComponentRegistry ComponentRegistry::builtin() {
                  return std::unique_ptr<Component>(
                      new ModelArchitectureComponent(std::move(arch).value()));
                }});
-  NVF_CHECK(add_builtin_filters(r).ok());
-  return r;
+  return Status::OK();
 }
 
 }  // namespace nvf::fl
