@@ -27,21 +27,15 @@ std::string str_of(const config::Value& v, const char* key) {
   return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
 }
 
-config::Value reply(const std::string& status, config::Value items) {
-  return config::Value{{"status", status}, {"data", std::move(items)}};
-}
-config::Value ok_string(const std::string& text) {
-  return reply("ok", config::Value::array({config::Value{{"type", "string"}, {"data", text}}}));
-}
+using admin::error_reply;
+using admin::ok_string;
+using admin::reply;
+using admin::table;
 // Visible text is a string item (the console prints no "success" item, as FLARE's).
 config::Value ok_success(const std::string& text) { return ok_string(text); }
-config::Value error_reply(const std::string& status, const std::string& text) {
-  return reply(status, config::Value::array({config::Value{{"type", "error"}, {"data", text}}}));
-}
-config::Value table(std::vector<std::vector<std::string>> rows) {
-  config::Value r = config::Value::array();
-  for (auto& row : rows) r.push_back(row);
-  return config::Value{{"type", "table"}, {"rows", r}};
+
+std::string report_usage(bool env) {
+  return env ? "report_env server|client <client-name> ..." : "report_resources server | client <client-name> ...";
 }
 
 // A request to a client parent on behalf of admin `who` (the client authorizes them itself).
@@ -139,57 +133,185 @@ void ServerParent::handle_admin_command(const cellnet::Message& request, cellnet
     r = error_reply("syntax_error", argv.ok() ? "empty command" : argv.status().message());
   } else {
     registrar_->touch_session(who->token);
-    r = run_command(*who, *argv);
+    r = admin_->run(*who, *argv);
   }
   log_->info("admin {}: {} -> {}", who->name, line, r.value("status", "?"));
   respond(cellnet::Message::of(r.dump()));
 }
 
-config::Value ServerParent::run_command(const Principal& who, const std::vector<std::string>& argv) {
-  const std::string& cmd = argv[0];
-  if (cmd == "check_status") return cmd_check_status(who, argv);
-  if (cmd == "list_jobs") return cmd_list_jobs(who, argv);
-  if (cmd == "get_job_meta") return cmd_get_job_meta(who, argv);
-  if (cmd == "abort_job") return cmd_abort_job(who, argv);
-  if (cmd == "delete_job") return cmd_delete_job(who, argv);
-  if (cmd == "clone_job") return cmd_clone_job(who, argv);
-  if (cmd == "shutdown") return cmd_shutdown(who, argv);
-  if (WorkspaceShell::is_shell_command(cmd)) return cmd_shell(who, argv);
-  if (cmd == "list_sessions") return cmd_list_sessions(who, argv);
-  if (cmd == "sys_info") return cmd_sys_info(who, argv);
-  if (cmd == "show_stats" || cmd == "show_errors" || cmd == "reset_errors") return cmd_job_info(who, argv);
-  if (cmd == "remove_client") return cmd_remove_client(who, argv);
-  if (cmd == "restart") return cmd_restart(who, argv);
-  if (cmd == "list_job" || cmd == "list_job_components") return cmd_list_job_components(who, argv);
-  if (cmd == "show_scopes") return cmd_show_scopes(who, argv);
-  if (cmd == "report_resources" || cmd == "report_env") return cmd_report(who, argv);
-  if (cmd == "configure_site_log") return cmd_configure_site_log(who, argv);
-  if (cmd == "configure_job_log") return cmd_configure_job_log(who, argv);
-  if (cmd == "app_command") return cmd_app_command(who, argv);
-  if (cmd == "dead") return cmd_dead(who, argv);
-  if (cmd == "_logout") {
-    registrar_->remove_session(who.token);
-    return reply("ok", config::Value::array());
+// ---- the command table: arguments, job and right are checked in AdminCommandTable::run --------
+
+namespace {
+
+using Argv = std::vector<std::string>;
+config::Value ok() { return config::Value(); }  // a check that lets the command go on
+
+// server|client|all (or a subset) as argv[index].
+bool one_of(const Argv& argv, size_t index, std::initializer_list<const char*> allowed) {
+  if (argv.size() <= index) return false;
+  for (const char* a : allowed) {
+    if (argv[index] == a) return true;
   }
-  if (cmd == "_check_session") return ok_string("OK");
-  return error_reply("syntax_error", "Command " + cmd +
-                                         " not found. Available: check_status, list_jobs, get_job_meta, submit_job, "
-                                         "download_job, download_job_components, list_job, abort_job, clone_job, "
-                                         "delete_job, configure_job_log, app_command, shutdown, restart, "
-                                         "remove_client, show_scopes, sys_info, report_resources, report_env, "
-                                         "configure_site_log, show_stats, show_errors, reset_errors, list_sessions, "
-                                         "pwd, ls, cat, head, tail, grep");
+  return false;
+}
+std::function<config::Value(const Argv&)> exactly(size_t n, std::string usage) {
+  return [n, usage](const Argv& argv) { return argv.size() == n ? ok() : error_reply("syntax_error", usage); };
+}
+
+}  // namespace
+
+Status ServerParent::register_admin_commands() {
+  auto job_meta = [this](const std::string& id) -> Result<config::Value> {
+    if (id.empty()) return NotFoundError("no job id");
+    return store_->meta(id);
+  };
+  admin_ = std::make_unique<AdminCommandTable>(
+      [this](const Principal& who, const std::string& right, const config::Value* meta) {
+        return authorize(who, right, meta);
+      },
+      job_meta, log_);
+  using Handler = config::Value (ServerParent::*)(const AdminCall&);
+  auto bind = [this](Handler h) { return [this, h](const AdminCall& call) { return (this->*h)(call); }; };
+  std::vector<AdminCommand> table;
+  table.push_back({"check_status", "check_status server|client [clients...]: the server's or the clients' status",
+                   "view", true, [](const Argv& argv) {
+                     return one_of(argv, 1, {"server", "client"})
+                                ? ok()
+                                : error_reply("syntax_error", "Usage: check_status server|client [clients...]");
+                   },
+                   false, nullptr, bind(&ServerParent::cmd_check_status)});
+  table.push_back({"list_jobs", "list_jobs [-n name_prefix] [-d] [-u] [-r] [-m num_of_jobs] [job_id_prefix]", "view",
+                   true, nullptr, false, nullptr, bind(&ServerParent::cmd_list_jobs)});
+  table.push_back({"get_job_meta", "get_job_meta job_id: the job's meta.json", "view", false,
+                   exactly(2, "Usage: get_job_meta job_id"), true, nullptr, bind(&ServerParent::cmd_get_job_meta)});
+  table.push_back({"list_job", "list_job job_id: the job's stored components beyond data and meta", "list_job", false,
+                   exactly(2, "Usage: list_job job_id"), true, nullptr,
+                   bind(&ServerParent::cmd_list_job_components)});
+  table.push_back({"list_job_components", "", "list_job", false, exactly(2, "Usage: list_job job_id"), true, nullptr,
+                   bind(&ServerParent::cmd_list_job_components)});
+  table.push_back({"abort_job", "abort_job job_id", "manage_job", false, exactly(2, "Usage: abort_job job_id"), true,
+                   nullptr, bind(&ServerParent::cmd_abort_job)});
+  table.push_back({"clone_job", "clone_job job_id: submit the job again", "clone_job", false,
+                   exactly(2, "Usage: clone_job job_id"), true, nullptr, bind(&ServerParent::cmd_clone_job)});
+  table.push_back({"delete_job", "delete_job job_id", "manage_job", false, exactly(2, "Usage: delete_job job_id"),
+                   true, nullptr, bind(&ServerParent::cmd_delete_job)});
+  table.push_back({"configure_job_log", "configure_job_log job_id server|client <client-name>...|all config",
+                   "configure_job_log", false, [](const Argv& argv) {
+                     if (argv.size() < 4) {
+                       return error_reply("syntax_error", "syntax error: please provide job_id, target_type, and config");
+                     }
+                     if (!one_of(argv, 2, {"server", "client", "all"})) {
+                       return error_reply("syntax_error", "invalid target type " + argv[2] +
+                                                              ". Usage: configure_job_log job_id server|client "
+                                                              "<client-name>...|all config");
+                     }
+                     return ok();
+                   },
+                   true, nullptr, bind(&ServerParent::cmd_configure_job_log)});
+  table.push_back({"app_command", "app_command job_id topic # cmd_data", "app_command", false, [](const Argv& argv) {
+                     if (argv.size() != 3) return error_reply("syntax_error", "Usage: app_command job_id topic # cmd_data");
+                     if (!job::is_valid_job_id(argv[1])) return error_reply("invalid_job_id", "invalid job_id " + argv[1]);
+                     return ok();
+                   },
+                   true, nullptr, bind(&ServerParent::cmd_app_command)});
+  table.push_back({"shutdown", "shutdown server|client|all [clients]", "operate", true, [](const Argv& argv) {
+                     return one_of(argv, 1, {"all", "server", "client"})
+                                ? ok()
+                                : error_reply("syntax_error", "Usage: shutdown server|client|all [clients]");
+                   },
+                   false, nullptr, bind(&ServerParent::cmd_shutdown)});
+  table.push_back({"restart", "restart server|client|all [clients]", "restart", false, [](const Argv& argv) {
+                     bool good = one_of(argv, 1, {"all", "server", "client"}) && (argv[1] == "client" || argv.size() == 2);
+                     return good ? ok() : error_reply("syntax_error", "Usage: restart server|client|all [clients]");
+                   },
+                   false, nullptr, bind(&ServerParent::cmd_restart)});
+  table.push_back({"remove_client", "remove_client <client-name>", "remove_client", false,
+                   exactly(2, "Usage: remove_client <client-name>"), false, nullptr,
+                   bind(&ServerParent::cmd_remove_client)});
+  table.push_back({"show_scopes", "show_scopes server|client|all [clients]: each site's privacy scopes", "show_scopes",
+                   false, [](const Argv& argv) {
+                     return one_of(argv, 1, {"all", "server", "client"})
+                                ? ok()
+                                : error_reply("syntax_error", "Usage: show_scopes server|client|all ...");
+                   },
+                   false, nullptr, bind(&ServerParent::cmd_show_scopes)});
+  // sys_info server | client [clients]: each client answers under its own policy.
+  table.push_back({"sys_info", "sys_info server|client <client-name>...", "sys_info", false, [](const Argv& argv) {
+                     return argv.size() < 2 ? error_reply("syntax_error", "syntax error: missing site names") : ok();
+                   },
+                   false, [](const Argv& argv) { return argv[1] == "server"; }, bind(&ServerParent::cmd_sys_info)});
+  for (const char* name : {"report_resources", "report_env"}) {
+    const bool env = std::string(name) == "report_env";
+    table.push_back({name, report_usage(env), name, false, [env](const Argv& argv) {
+                       if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing site names");
+                       if (!env && argv[1] != "server" && argv[1] != "client") {
+                         return ok_string("invalid target type " + argv[1] + ". Usage: " + report_usage(env));
+                       }
+                       return ok();
+                     },
+                     false, nullptr, bind(&ServerParent::cmd_report)});
+  }
+  table.push_back({"configure_site_log", "configure_site_log server|client <client-name>...|all config",
+                   "configure_site_log", false, [](const Argv& argv) {
+                     if (argv.size() < 3) {
+                       return error_reply("syntax_error", "syntax error: please provide target_type and config");
+                     }
+                     if (!one_of(argv, 1, {"server", "client", "all"})) {
+                       return error_reply("syntax_error", "invalid target type " + argv[1] +
+                                                              ". Usage: configure_site_log server|client "
+                                                              "<client-name>...|all config");
+                     }
+                     return ok();
+                   },
+                   false, nullptr, bind(&ServerParent::cmd_configure_site_log)});
+  for (const char* name : {"show_stats", "show_errors", "reset_errors"}) {
+    table.push_back({name, std::string(name) + " job_id server|client [clients...]", name, false,
+                     [](const Argv& argv) {
+                       return one_of(argv, 2, {"server", "client", "all"})
+                                  ? ok()
+                                  : error_reply("syntax_error", "Usage: " + argv[0] + " job_id server|client [clients...]");
+                     },
+                     true, nullptr, bind(&ServerParent::cmd_job_info)});
+  }
+  table.push_back({"list_sessions", "list_sessions: the admins logged in", "list_sessions", false, nullptr, false,
+                   nullptr, bind(&ServerParent::cmd_list_sessions)});
+  // pwd/ls/cat/head/tail/grep <target> ...: FLARE checks the arguments first; the server checks
+  // the right for its own workspace, a client for its own.
+  for (const char* name : {"pwd", "ls", "cat", "head", "tail", "grep"}) {
+    table.push_back({name, std::string(name) + " server|<client-name> ...: in the site's workspace", name, false,
+                     [](const Argv& argv) {
+                       if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing target");
+                       Argv args{argv[0]};
+                       args.insert(args.end(), argv.begin() + 2, argv.end());
+                       auto command = WorkspaceShell::parse(args);
+                       return command.ok() ? ok() : error_reply("syntax_error", command.status().message());
+                     },
+                     false, [](const Argv& argv) { return argv[1] == "server"; }, bind(&ServerParent::cmd_shell)});
+  }
+  // Hidden: no help line.
+  table.push_back({"dead", "", "dead", false, exactly(2, "Usage: dead <client-name>"), false, nullptr,
+                   bind(&ServerParent::cmd_dead)});
+  table.push_back({"_logout", "", "", false, nullptr, false, nullptr, [this](const AdminCall& call) {
+                     registrar_->remove_session(call.who.token);
+                     return reply("ok", config::Value::array());
+                   }});
+  table.push_back({"_check_session", "", "", false, nullptr, false, nullptr,
+                   [](const AdminCall&) { return ok_string("OK"); }});
+  for (auto& c : table) NVF_RETURN_IF_ERROR(admin_->add(std::move(c)));
+  admin_->also_available({"submit_job", "download_job", "download_job_components"});
+  return Status::OK();
 }
 
 // pwd/ls/cat/head/tail/grep <target> ...: FLARE checks the arguments first, then (for the server)
 // the right; the command runs natively in the server's workspace root (workspace_shell.h).
-config::Value ServerParent::cmd_shell(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing target");
+config::Value ServerParent::cmd_shell(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   const std::string& target = argv[1];
   std::vector<std::string> args{argv[0]};
   args.insert(args.end(), argv.begin() + 2, argv.end());
   auto command = WorkspaceShell::parse(args);
-  if (!command.ok()) return error_reply("syntax_error", command.status().message());
+  if (!command.ok()) return error_reply("syntax_error", command.status().message());  // checked before
   if (target != "server") {
     auto clients = client_names();
     if (std::find(clients.begin(), clients.end(), target) == clients.end()) {
@@ -202,14 +324,14 @@ config::Value ServerParent::cmd_shell(const Principal& who, const std::vector<st
     if (!r.ok()) return client_error(target, r.status());
     return ok_string(r->payload.to_string());
   }
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
   auto out = WorkspaceShell(opt_.kit.root).run(*command);
   if (!out.ok()) return error_reply("error", out.status().message());
   return ok_string(*out);
 }
 
-config::Value ServerParent::cmd_list_sessions(const Principal& who, const std::vector<std::string>& argv) {
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_list_sessions(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   auto sessions = registrar_->principals("admin");
   std::stable_sort(sessions.begin(), sessions.end(),
                    [](const Principal& a, const Principal& b) { return a.name < b.name; });
@@ -223,8 +345,9 @@ config::Value ServerParent::cmd_list_sessions(const Principal& who, const std::v
   return reply("ok", config::Value::array({table(rows)}));
 }
 
-config::Value ServerParent::cmd_sys_info(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing site names");
+config::Value ServerParent::cmd_sys_info(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   if (argv[1] == "client") {
     // Each client checks the right with its own policy; a "Client: name" line and a table each.
     std::string bad;
@@ -259,7 +382,6 @@ config::Value ServerParent::cmd_sys_info(const Principal& who, const std::vector
   if (argv[1] != "server") {
     return ok_string("invalid target type " + argv[1] + ". Usage: sys_info server|client <client-name>");
   }
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
   std::vector<std::vector<std::string>> rows{{"Metrics", "Value"}};
   for (auto& [k, v] : virtual_memory()) rows.push_back({k, v});
   return reply("ok", config::Value::array({table(rows)}));
@@ -267,15 +389,11 @@ config::Value ServerParent::cmd_sys_info(const Principal& who, const std::vector
 
 // show_stats / show_errors / reset_errors <job_id> server|client [clients]|all: the job must be
 // running; its job processes answer (job_query).
-config::Value ServerParent::cmd_job_info(const Principal& who, const std::vector<std::string>& argv) {
+config::Value ServerParent::cmd_job_info(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   const std::string& cmd = argv[0];
-  if (argv.size() < 3 || (argv[2] != "server" && argv[2] != "client" && argv[2] != "all")) {
-    return error_reply("syntax_error", "Usage: " + cmd + " job_id server|client [clients...]");
-  }
   const std::string& id = argv[1];
-  auto meta = store_->meta(id);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
-  if (Status s = authorize(who, cmd, &*meta); !s.ok()) return error_reply("not_authorized", s.message());
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
@@ -345,16 +463,16 @@ config::Value ServerParent::job_query(const std::string& cmd, const std::string&
   return reply("ok", items);
 }
 
-config::Value ServerParent::cmd_remove_client(const Principal& who, const std::vector<std::string>& argv) {
+config::Value ServerParent::cmd_remove_client(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   // A removed client that is still alive registers again at its next heartbeat, as in FLARE.
-  return forget_client(who, argv, "Usage: remove_client <client-name>", " removed.");
+  return forget_client(who, argv, " removed.");
 }
 
-config::Value ServerParent::cmd_check_status(const Principal& who, const std::vector<std::string>& argv) {
-  if (Status s = authorize(who, "view", nullptr); !s.ok()) return error_reply("not_authorized", s.message());
-  if (argv.size() < 2 || (argv[1] != "server" && argv[1] != "client")) {
-    return error_reply("syntax_error", "Usage: check_status server|client [clients...]");
-  }
+config::Value ServerParent::cmd_check_status(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   config::Value items = config::Value::array();
   std::map<std::string, std::string> apps;  // job → app name
   {
@@ -394,8 +512,9 @@ config::Value ServerParent::cmd_check_status(const Principal& who, const std::ve
   return reply("ok", items);
 }
 
-config::Value ServerParent::cmd_list_jobs(const Principal& who, const std::vector<std::string>& argv) {
-  if (Status s = authorize(who, "view", nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_list_jobs(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   bool detailed = false, reverse = false, mine = false;
   std::string name_prefix, id_prefix;
   long max = -1;
@@ -453,19 +572,17 @@ config::Value ServerParent::cmd_list_jobs(const Principal& who, const std::vecto
   return reply("ok", items);
 }
 
-config::Value ServerParent::cmd_get_job_meta(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: get_job_meta job_id");
-  auto meta = store_->meta(argv[1]);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
-  if (Status s = authorize(who, "view", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
-  return reply("ok", config::Value::array({config::Value{{"type", "dict"}, {"data", *meta}}}));
+config::Value ServerParent::cmd_get_job_meta(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  (void)who;
+  (void)argv;
+  return reply("ok", config::Value::array({config::Value{{"type", "dict"}, {"data", *call.job_meta}}}));
 }
 
-config::Value ServerParent::cmd_abort_job(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: abort_job job_id");
-  auto meta = store_->meta(argv[1]);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
-  if (Status s = authorize(who, "manage_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_abort_job(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   std::string message;
   if (Status s = abort_job(argv[1], "aborted by " + who.name, &message); !s.ok()) {
     return error_reply("error", s.message());
@@ -473,11 +590,10 @@ config::Value ServerParent::cmd_abort_job(const Principal& who, const std::vecto
   return ok_success(message);
 }
 
-config::Value ServerParent::cmd_delete_job(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: delete_job job_id");
-  auto meta = store_->meta(argv[1]);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
-  if (Status s = authorize(who, "manage_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_delete_job(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  (void)who;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (running_.count(argv[1])) {
@@ -488,11 +604,10 @@ config::Value ServerParent::cmd_delete_job(const Principal& who, const std::vect
   return ok_success("Job " + argv[1] + " deleted.");
 }
 
-config::Value ServerParent::cmd_clone_job(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: clone_job job_id");
-  auto meta = store_->meta(argv[1]);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + argv[1] + " doesn't exist");
-  if (Status s = authorize(who, "clone_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_clone_job(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  const config::Value* meta = call.job_meta;
   config::Value m = config::Value::object();
   for (const char* k : {"name", "job_folder_name", "deploy_map", "resource_spec", "min_clients", "mandatory_clients",
                         "data_storage_format"}) {
@@ -508,11 +623,9 @@ config::Value ServerParent::cmd_clone_job(const Principal& who, const std::vecto
   return ok_success("Cloned job " + argv[1] + " as: " + *id);
 }
 
-config::Value ServerParent::cmd_shutdown(const Principal& who, const std::vector<std::string>& argv) {
-  if (Status s = authorize(who, "operate", nullptr); !s.ok()) return error_reply("not_authorized", s.message());
-  if (argv.size() < 2 || (argv[1] != "all" && argv[1] != "server" && argv[1] != "client")) {
-    return error_reply("syntax_error", "Usage: shutdown server|client|all [clients]");
-  }
+config::Value ServerParent::cmd_shutdown(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_.empty()) {
@@ -590,12 +703,9 @@ std::string joined(const std::vector<std::string>& v, const std::string& sep) {
 // restart server|client|all [clients]: FLARE's training_cmds.restart. The clients are ordered to
 // restart first (all of them for server/all); the server then stops without shutdown.fl and its
 // watchdog starts it again.
-config::Value ServerParent::cmd_restart(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() < 2 || (argv[1] != "all" && argv[1] != "server" && argv[1] != "client") ||
-      (argv[1] != "client" && argv.size() > 2)) {
-    return error_reply("syntax_error", "Usage: restart server|client|all [clients]");
-  }
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_restart(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_.empty()) {
@@ -637,12 +747,11 @@ config::Value ServerParent::cmd_restart(const Principal& who, const std::vector<
 
 // list_job job_id (list_job_components is accepted too): the job's stored components other than
 // FLARE's data, meta, workspace and scheduled, e.g. ERRORLOG_site-1.
-config::Value ServerParent::cmd_list_job_components(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 2) return error_reply("syntax_error", "Usage: list_job job_id");
+config::Value ServerParent::cmd_list_job_components(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  (void)who;
   const std::string& id = argv[1];
-  auto meta = store_->meta(id);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
-  if (Status s = authorize(who, "list_job", &*meta); !s.ok()) return error_reply("not_authorized", s.message());
   auto stored = store_->components(id);
   if (!stored.ok()) return error_reply("invalid_job_id", "job " + id + " does not exist");
   auto extra = extra_job_components(*stored);
@@ -651,11 +760,10 @@ config::Value ServerParent::cmd_list_job_components(const Principal& who, const 
 }
 
 // show_scopes server|client|all [clients]: site, scopes, default (local/privacy.json of each site).
-config::Value ServerParent::cmd_show_scopes(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() < 2 || (argv[1] != "all" && argv[1] != "server" && argv[1] != "client")) {
-    return error_reply("syntax_error", "Usage: show_scopes server|client|all ...");
-  }
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+config::Value ServerParent::cmd_show_scopes(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  (void)who;
   std::vector<std::vector<std::string>> rows{{"site", "scopes", "default"}};
   if (argv[1] != "client") {
     ScopeInfo info = site_scopes(opt_.kit.root);
@@ -688,16 +796,13 @@ config::Value ServerParent::cmd_show_scopes(const Principal& who, const std::vec
 
 // report_resources server | client <client-name> ... (table Sites, Resources) and
 // report_env server | client <client-name> ... | <client-name> ... (table Sites, Env).
-config::Value ServerParent::cmd_report(const Principal& who, const std::vector<std::string>& argv) {
+config::Value ServerParent::cmd_report(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   const std::string& cmd = argv[0];
   const bool env = cmd == "report_env";
-  if (argv.size() < 2) return error_reply("syntax_error", "syntax error: missing site names");
-  const std::string usage =
-      env ? "report_env server|client <client-name> ..." : "report_resources server | client <client-name> ...";
-  if (!env && argv[1] != "server" && argv[1] != "client") {
-    return ok_string("invalid target type " + argv[1] + ". Usage: " + usage);
-  }
-  if (Status s = authorize(who, cmd, nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+  (void)who;
+  const std::string usage = report_usage(env);
   std::vector<std::vector<std::string>> rows{{"Sites", env ? "Env" : "Resources"}};
   if (argv[1] == "server") {
     if (argv.size() > 2) return error_reply("syntax_error", "Usage: " + usage);
@@ -716,15 +821,11 @@ config::Value ServerParent::cmd_report(const Principal& who, const std::vector<s
 }
 
 // configure_site_log server|client <client-name>...|all config: the daemon's log level.
-config::Value ServerParent::cmd_configure_site_log(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() < 3) return error_reply("syntax_error", "syntax error: please provide target_type and config");
+config::Value ServerParent::cmd_configure_site_log(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
   const std::string& target = argv[1];
   const std::string& config = argv.back();
-  if (target != "server" && target != "client" && target != "all") {
-    return error_reply("syntax_error", "invalid target type " + target +
-                                           ". Usage: configure_site_log server|client <client-name>...|all config");
-  }
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
   auto level = parse_log_config(config);
   if (!level.ok()) return error_reply("syntax_error", level.status().message());
   config::Value items = config::Value::array();
@@ -746,21 +847,14 @@ config::Value ServerParent::cmd_configure_site_log(const Principal& who, const s
 }
 
 // configure_job_log job_id server|client <client-name>...|all config: the job must be RUNNING.
-config::Value ServerParent::cmd_configure_job_log(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() < 4) {
-    return error_reply("syntax_error", "syntax error: please provide job_id, target_type, and config");
-  }
+config::Value ServerParent::cmd_configure_job_log(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  (void)who;
   const std::string& id = argv[1];
   const std::string& target = argv[2];
   const std::string& config = argv.back();
-  auto meta = store_->meta(id);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
-  if (target != "server" && target != "client" && target != "all") {
-    return error_reply("syntax_error", "invalid target type " + target +
-                                           ". Usage: configure_job_log job_id server|client <client-name>...|all "
-                                           "config");
-  }
-  if (Status s = authorize(who, argv[0], &*meta); !s.ok()) return error_reply("not_authorized", s.message());
+  const config::Value* meta = call.job_meta;
   const std::string status = str_of(*meta, "status");
   if (status != job::run_status::kRunning) {
     return error_reply("job_not_running", "Job " + id + " must be running but is " + status);
@@ -793,13 +887,11 @@ config::Value ServerParent::cmd_configure_job_log(const Principal& who, const st
 
 // app_command job_id topic # cmd_data: the job must be running; no app of this build registers
 // app command handlers, and the answer says so.
-config::Value ServerParent::cmd_app_command(const Principal& who, const std::vector<std::string>& argv) {
-  if (argv.size() != 3) return error_reply("syntax_error", "Usage: app_command job_id topic # cmd_data");
+config::Value ServerParent::cmd_app_command(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  (void)who;
   const std::string& id = argv[1];
-  if (!job::is_valid_job_id(id)) return error_reply("invalid_job_id", "invalid job_id " + id);
-  auto meta = store_->meta(id);
-  if (!meta.ok()) return error_reply("invalid_job_id", "Job with ID " + id + " doesn't exist");
-  if (Status s = authorize(who, argv[0], &*meta); !s.ok()) return error_reply("not_authorized", s.message());
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
@@ -809,14 +901,14 @@ config::Value ServerParent::cmd_app_command(const Principal& who, const std::vec
 }
 
 // dead <client-name> (hidden): the client is gone; it leaves the registrar at once.
-config::Value ServerParent::cmd_dead(const Principal& who, const std::vector<std::string>& argv) {
-  return forget_client(who, argv, "Usage: dead <client-name>", " is marked dead.");
+config::Value ServerParent::cmd_dead(const AdminCall& call) {
+  const Principal& who = call.who;
+  const std::vector<std::string>& argv = call.argv;
+  return forget_client(who, argv, " is marked dead.");
 }
 
 config::Value ServerParent::forget_client(const Principal& who, const std::vector<std::string>& argv,
-                                          const std::string& usage, const std::string& done) {
-  if (argv.size() != 2) return error_reply("syntax_error", usage);
-  if (Status s = authorize(who, argv[0], nullptr); !s.ok()) return error_reply("not_authorized", s.message());
+                                          const std::string& done) {
   const std::string& name = argv[1];
   auto clients = client_names();
   if (std::find(clients.begin(), clients.end(), name) == clients.end()) {

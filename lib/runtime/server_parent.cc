@@ -107,6 +107,7 @@ Status ServerParent::start() {
   for (const auto& w : warnings) log_->warn("job store: {}", w);
   for (const auto& j : abandoned) log_->warn("job {} was left running by a previous server: FINISHED:ABANDONED", j);
 
+  NVF_RETURN_IF_ERROR(register_admin_commands());
   NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_temp_dir("nvflare-sp"));
   NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell("server", kit, false, opt_.external_driver, log_));
   drivers_ = std::move(dc.drivers);

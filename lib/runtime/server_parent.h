@@ -30,6 +30,7 @@
 #include "cellnet/cell.h"
 #include "config/value.h"
 #include "job/job_store.h"
+#include "runtime/admin_commands.h"
 #include "runtime/registration.h"
 #include "runtime/startup_kit.h"
 #include "security/authorization.h"
@@ -112,32 +113,32 @@ class ServerParent {
   void handle_admin_command(const cellnet::Message& request, cellnet::Responder respond);
   void handle_submit(const cellnet::Message& request, cellnet::Responder respond);
   void handle_download(const cellnet::Message& request, cellnet::Responder respond);
-  config::Value run_command(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_check_status(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_list_jobs(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_abort_job(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_delete_job(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_get_job_meta(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_clone_job(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_shutdown(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_shell(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_list_sessions(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_sys_info(const Principal& who, const std::vector<std::string>& argv);
+  // The command table (admin_commands.h): every command with its help, right and argument check.
+  Status register_admin_commands();
+  config::Value cmd_check_status(const AdminCall& call);
+  config::Value cmd_list_jobs(const AdminCall& call);
+  config::Value cmd_abort_job(const AdminCall& call);
+  config::Value cmd_delete_job(const AdminCall& call);
+  config::Value cmd_get_job_meta(const AdminCall& call);
+  config::Value cmd_clone_job(const AdminCall& call);
+  config::Value cmd_shutdown(const AdminCall& call);
+  config::Value cmd_shell(const AdminCall& call);
+  config::Value cmd_list_sessions(const AdminCall& call);
+  config::Value cmd_sys_info(const AdminCall& call);
   config::Value job_query(const std::string& cmd, const std::string& id, const std::string& target,
                           const std::vector<std::string>& names);
-  config::Value cmd_job_info(const Principal& who, const std::vector<std::string>& argv);
+  config::Value cmd_job_info(const AdminCall& call);
   // remove_client / dead: the client leaves the registrar (`done` ends the reply's sentence).
-  config::Value forget_client(const Principal& who, const std::vector<std::string>& argv, const std::string& usage,
-                              const std::string& done);
-  config::Value cmd_remove_client(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_restart(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_list_job_components(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_show_scopes(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_report(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_configure_site_log(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_configure_job_log(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_app_command(const Principal& who, const std::vector<std::string>& argv);
-  config::Value cmd_dead(const Principal& who, const std::vector<std::string>& argv);
+  config::Value forget_client(const Principal& who, const std::vector<std::string>& argv, const std::string& done);
+  config::Value cmd_remove_client(const AdminCall& call);
+  config::Value cmd_restart(const AdminCall& call);
+  config::Value cmd_list_job_components(const AdminCall& call);
+  config::Value cmd_show_scopes(const AdminCall& call);
+  config::Value cmd_report(const AdminCall& call);
+  config::Value cmd_configure_site_log(const AdminCall& call);
+  config::Value cmd_configure_job_log(const AdminCall& call);
+  config::Value cmd_app_command(const AdminCall& call);
+  config::Value cmd_dead(const AdminCall& call);
   // One order to each named client parent (all registered clients when `names` is empty); the
   // reply or the error of each, by client. Unknown names: INVALID_ARGUMENT through `bad_name`.
   std::vector<std::pair<std::string, Result<cellnet::Message>>> ask_clients(
@@ -151,6 +152,7 @@ class ServerParent {
   std::unique_ptr<cellnet::DriverRegistry> drivers_;
   std::unique_ptr<cellnet::Cell> cell_;
   std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<AdminCommandTable> admin_;
   std::unique_ptr<job::JobStore> store_;
   security::AuthorizationPolicy policy_ = security::AuthorizationPolicy::allow_all();
   std::string org_;
