@@ -12,6 +12,7 @@
 #include "job/archive.h"
 #include "job/job_meta.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/scheduler.h"
 #include "security/job_signature.h"
 #include "security/pki.h"
 
@@ -23,34 +24,6 @@ namespace {
 
 std::string str_of(const config::Value& v, const char* key) {
   return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
-}
-
-// The app each site runs: {site: app}, "server" included; @ALL entries apply to `all_clients`.
-std::map<std::string, std::string> apps_by_site(const job::JobMeta& meta, const std::vector<std::string>& all_clients) {
-  std::map<std::string, std::string> out;
-  std::string all_app;
-  for (const auto& e : meta.deploy_map) {
-    for (const auto& s : e.sites) {
-      if (job::is_all_sites(s)) {
-        all_app = e.app;
-      } else {
-        out[s] = e.app;
-      }
-    }
-  }
-  if (!all_app.empty()) {
-    if (!out.count("server")) out["server"] = all_app;
-    for (const auto& c : all_clients) {
-      if (!out.count(c)) out[c] = all_app;
-    }
-  }
-  return out;
-}
-
-job::JobMeta parse_meta(const config::Value& meta) {
-  std::vector<job::Finding> ignored;
-  job::FindingSink sink(&ignored, "meta");
-  return job::parse_job_meta(meta, "meta", sink);
 }
 
 }  // namespace
@@ -353,36 +326,23 @@ void ServerParent::run_scheduler() {
     join_finished();
     sweep_dead_clients();
     std::vector<config::Value> jobs = store_->list();
+    std::vector<std::string> clients = client_names();
     lock.lock();
-    for (const auto& meta : jobs) {
-      if (stopping_ || static_cast<int>(running_.size()) >= opt_.max_jobs) break;
-      if (str_of(meta, "status") != "SUBMITTED") continue;
-      if (running_.count(str_of(meta, "job_id"))) continue;
-      try_schedule_locked(meta);
+    std::set<std::string> running;
+    for (const auto& [id, job] : running_) running.insert(id);
+    for (const auto& id : jobs_to_start(jobs, running, clients, opt_.max_jobs)) {
+      if (stopping_) break;
+      start_job_locked(id);
     }
   }
 }
 
-bool ServerParent::try_schedule_locked(const config::Value& meta) {
-  const std::string id = str_of(meta, "job_id");
-  job::JobMeta m = parse_meta(meta);
-  std::vector<std::string> clients = client_names();
-  auto apps = apps_by_site(m, clients);
-  int available = 0;
-  for (const auto& [site, app] : apps) {
-    if (site == "server") continue;
-    if (std::find(clients.begin(), clients.end(), site) != clients.end()) ++available;
-  }
-  for (const auto& r : m.mandatory_clients) {
-    if (std::find(clients.begin(), clients.end(), r) == clients.end()) return false;  // wait for it
-  }
-  if (available < std::max<int64_t>(1, m.min_clients.value_or(1))) return false;
+void ServerParent::start_job_locked(const std::string& id) {
   auto job = std::make_unique<RunningJob>();
   job->id = id;
   RunningJob* raw = job.get();
   running_[id] = std::move(job);
   raw->thread = std::thread([this, id] { run_job(id); });
-  return true;
 }
 
 void ServerParent::run_job(std::string id) {
@@ -472,7 +432,7 @@ Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta
   }
   const fs::path job_dir = staging / folder;
   if (opt_.secure) NVF_RETURN_IF_ERROR(security::verify_job_folder(job_dir, root_ca_pem_).status());
-  job::JobMeta m = parse_meta(meta);
+  job::JobMeta m = parse_stored_meta(meta);
   auto apps = apps_by_site(m, client_names());
   if (!apps.count("server")) return InvalidArgumentError("the deploy_map has no app for the server");
   NVF_RETURN_IF_ERROR(base::copy_tree(job_dir / apps["server"], run_dir / "app_server"));

@@ -100,7 +100,8 @@ class ServerParent {
 
   // Jobs.
   void run_scheduler();
-  bool try_schedule_locked(const config::Value& meta);
+  // Starts a job the scheduler picked (scheduler.h): its thread deploys and runs it.
+  void start_job_locked(const std::string& id);
   void run_job(std::string id);
   Status deploy_and_start(RunningJob& job, const config::Value& meta, const std::filesystem::path& run_dir);
   void finish_job(RunningJob& job, const std::string& status, const std::string& why);
