@@ -126,15 +126,14 @@ config::Value ServerParent::cmd_check_status(const AdminCall& call) {
   }
   std::vector<std::vector<std::string>> rows{{"client", "app_name", "job_id", "status"}};
   std::set<std::string> wanted(argv.begin() + 2, argv.end());
-  std::lock_guard<std::mutex> lock(mu_);
   for (const auto& name : client_names()) {
     if (!wanted.empty() && !wanted.count(name)) continue;
-    auto it = client_jobs_.find(name);
-    if (it == client_jobs_.end() || it->second.empty()) {
+    std::set<std::string> jobs = client_jobs_.last_report(name);
+    if (jobs.empty()) {
       rows.push_back({name, "?", "no jobs", "No Jobs"});
       continue;
     }
-    for (const auto& j : it->second) rows.push_back({name, "app_" + name, j, "running"});
+    for (const auto& j : jobs) rows.push_back({name, "app_" + name, j, "running"});
   }
   items.push_back(table(rows));
   return reply("ok", items);
@@ -213,8 +212,7 @@ config::Value ServerParent::cmd_restart(const AdminCall& call) {
       lines.push_back(c + ": " + (r.ok() ? r->payload.to_string() : "restart ordered (" + r.status().message() + ")"));
       if (r.ok() || r.status().code() != StatusCode::kFailedPrecondition) {
         registrar_->remove(c);
-        std::lock_guard<std::mutex> lock(mu_);
-        client_jobs_.erase(c);
+        client_jobs_.forget(c);
       }
     }
     items.push_back({{"type", "string"}, {"data", joined(lines, "\n")}});
@@ -336,10 +334,7 @@ config::Value ServerParent::forget_client(const Principal& who, const std::vecto
     return error_reply("invalid_target", "invalid client: " + name);
   }
   registrar_->remove(name);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    client_jobs_.erase(name);
-  }
+  client_jobs_.forget(name);
   log_->warn("client {} removed by {} ({})", name, who.name, argv[0]);
   return ok_string("Client " + name + done);
 }

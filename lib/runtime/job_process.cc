@@ -217,8 +217,10 @@ int run_server_job_process(const JobProcessOptions& o) {
   bool error = !run_status.ok() && !stop.requested();
   if (!run_status.ok()) log->error("job {} ended: {}", o.job_id, run_status.message());
   config::Value report = {{"execution_error", error}, {"error", run_status.ok() ? "" : run_status.message()}};
-  cell->request("server", std::string(deploy::kChannelParent), std::string(deploy::kTopicRunStatus),
-                cellnet::Message::of(report.dump()), 2s)
+  cellnet::Message status = cellnet::Message::of(report.dump());
+  status.headers.set(deploy::kHdrJobId, o.job_id);
+  cell->request("server", std::string(deploy::kChannelParent), std::string(deploy::kTopicRunStatus), std::move(status),
+                2s)
       .status()
       .ignore();
   engine.stop();

@@ -243,36 +243,13 @@ void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Re
     }
   } catch (const std::exception&) {
   }
-  config::Value abort_jobs = config::Value::array();
-  std::vector<std::pair<std::string, std::string>> missing;  // (job, client) the client stopped reporting
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    client_jobs_[name] = reported;
-    for (const auto& j : reported) {
-      auto it = running_.find(j);
-      bool participates = it != running_.end() && std::find(it->second->clients.begin(), it->second->clients.end(),
-                                                            name) != it->second->clients.end();
-      if (!participates) {
-        abort_jobs.push_back(j);
-      } else if (!it->second->reported_by[name]) {
-        it->second->reported_by[name] = true;
-        log_->info("client {} runs job {}", name, j);
-      }
-    }
-    for (auto& [id, job] : running_) {
-      if (!job->process_started || reported.count(id) || job->lost.count(name)) continue;
-      if (std::find(job->clients.begin(), job->clients.end(), name) == job->clients.end()) continue;
-      // 2.7.2's startup grace: only a client that was once seen running the job counts as lost.
-      if (job->reported_by[name] || !opt_.sync_client_jobs_require_previous_report) {
-        job->lost.insert(name);
-        missing.emplace_back(id, name);
-      }
-    }
+  ClientJobTracker::Heartbeat beat = client_jobs_.heartbeat(name, reported);
+  for (const auto& job : beat.first_seen) log_->info("client {} runs job {}", name, job);
+  for (const auto& job : beat.lost) {
+    log_->warn("client {} no longer reports job {}: its client job is gone", name, job);
+    tell_job_client_left(job, name);
   }
-  for (const auto& [job, client] : missing) {
-    log_->warn("client {} no longer reports job {}: its client job is gone", client, job);
-    tell_job_client_left(job, client);
-  }
+  config::Value abort_jobs = beat.abort_jobs;
   respond(cellnet::Message::of(config::Value{{"abort_jobs", abort_jobs}}.dump()));
 }
 
@@ -283,14 +260,8 @@ void ServerParent::handle_quit(const cellnet::Message& request, cellnet::Respond
   }
   registrar_->remove(who->name);
   log_->info("client {} quit: it is no longer registered", who->name);
-  std::vector<std::string> jobs;  // running jobs it took part in: they stop waiting for it
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, job] : running_) {
-      if (std::find(job->clients.begin(), job->clients.end(), who->name) != job->clients.end()) jobs.push_back(id);
-    }
-  }
-  for (const auto& id : jobs) tell_job_client_left(id, who->name);
+  // The running jobs it took part in stop waiting for it.
+  for (const auto& id : client_jobs_.jobs_of(who->name)) tell_job_client_left(id, who->name);
   respond(cellnet::Message{});
 }
 
@@ -338,6 +309,7 @@ void ServerParent::run_scheduler() {
 }
 
 void ServerParent::start_job_locked(const std::string& id) {
+  client_jobs_.job_scheduled(id);
   auto job = std::make_unique<RunningJob>();
   job->id = id;
   RunningJob* raw = job.get();
@@ -522,6 +494,7 @@ Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta
     job.process = std::move(*child);
     job.process_started = true;
   }
+  client_jobs_.job_running(id, active);
   config::Value fields = {{"job_clients", active}};
   store_->update(id, fields).ignore();
   store_->set_status(id, "RUNNING").ignore();
@@ -572,6 +545,7 @@ void ServerParent::finish_job(RunningJob& job, const std::string& status, const 
   std::lock_guard<std::mutex> lock(mu_);
   // This thread ends right after this: the scheduler (or stop()) joins it from finished_. While
   // stopping, stop() joins and erases the running entries itself.
+  client_jobs_.job_ended(job.id);
   auto it = running_.find(job.id);
   if (it != running_.end() && !stopping_) {
     finished_.push_back(std::move(it->second));
@@ -603,8 +577,8 @@ void ServerParent::abort_clients(const std::string& job_id, const std::vector<st
 }
 
 void ServerParent::handle_run_status(const cellnet::Message& request, cellnet::Responder respond) {
-  std::string origin = request.headers.get_or(cellnet::hdr::kOrigin, "");
-  std::string id = origin.rfind("server.", 0) == 0 ? origin.substr(7) : "";
+  // From a server job process over the internal listener: it names its job.
+  std::string id = request.headers.get_or(deploy::kHdrJobId, "");
   try {
     auto body = config::Value::parse(request.payload.to_string());
     std::lock_guard<std::mutex> lock(mu_);

@@ -31,6 +31,7 @@
 #include "config/value.h"
 #include "job/job_store.h"
 #include "runtime/admin_commands.h"
+#include "runtime/client_job_tracker.h"
 #include "runtime/registration.h"
 #include "runtime/startup_kit.h"
 #include "security/authorization.h"
@@ -87,8 +88,6 @@ class ServerParent {
     bool execution_error = false;
     std::string error;
     std::thread thread;
-    std::map<std::string, bool> reported_by;  // client → it reported running the job
-    std::set<std::string> lost;                // clients that stopped reporting it (told to the job)
   };
 
   // Registration and heartbeats.
@@ -168,7 +167,7 @@ class ServerParent {
   std::string shutdown_reason_;
   std::map<std::string, std::unique_ptr<RunningJob>> running_;
   std::vector<std::unique_ptr<RunningJob>> finished_;  // ended; their threads are joined by join_finished()
-  std::map<std::string, std::set<std::string>> client_jobs_;  // client → jobs in its last heartbeat
+  ClientJobTracker client_jobs_{opt_.sync_client_jobs_require_previous_report};  // from heartbeats
   std::thread scheduler_;
 };
 
