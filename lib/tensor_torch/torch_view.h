@@ -1,4 +1,4 @@
-// Moved to the public API (include/nvflare/torch.h); this name stays for the code of the tree.
+// Moved to the public API (include/nvflare/client_torch.h); this name stays for the code of the tree.
 #pragma once
 
-#include "nvflare/torch.h"
+#include "nvflare/client_torch.h"
