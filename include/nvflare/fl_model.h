@@ -78,4 +78,10 @@ Result<FLModel> decode_fl_model_header(std::string_view json);
 /// The number at meta[key] when present and numeric.
 std::optional<double> meta_number(const FLModel& model, std::string_view key);
 
+/// A copy of everything but the params (an FLModel is move-only because of them).
+FLModel header_of(const FLModel& model);
+/// A copy whose params are views of `model`'s (Tensor::share: no bytes are copied).
+/// Errors: none in practice (a duplicate name cannot occur in a TensorDict).
+Result<FLModel> view_of(const FLModel& model);
+
 }  // namespace nvf::fl

@@ -195,13 +195,7 @@ class Client::Impl {
   }
 
   Status send(const FLModel& model) {
-    FLModel out;  // what is sent: the header, and views of (or the DIFF of) the params
-    out.params_type = model.params_type;
-    out.metrics = model.metrics;
-    out.meta = model.meta;
-    out.current_round = model.current_round;
-    out.start_round = model.start_round;
-    out.total_rounds = model.total_rounds;
+    FLModel out = nvf::fl::header_of(model);  // what is sent: the header, and views of (or the DIFF of) the params
     if (!model.params.empty()) {
       if (cfg_.params_transfer_type == "DIFF" && model.params_type != ParamsType::kDiff) {
         NVF_ASSIGN_OR_RETURN(out.params, diff_params(model));

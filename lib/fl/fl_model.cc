@@ -117,4 +117,21 @@ std::optional<double> meta_number(const FLModel& model, std::string_view key) {
   return it->get<double>();
 }
 
+FLModel header_of(const FLModel& model) {
+  FLModel h;
+  h.params_type = model.params_type;
+  h.metrics = model.metrics;
+  h.meta = model.meta;
+  h.current_round = model.current_round;
+  h.start_round = model.start_round;
+  h.total_rounds = model.total_rounds;
+  return h;
+}
+
+Result<FLModel> view_of(const FLModel& model) {
+  FLModel v = header_of(model);
+  for (const auto& [name, t] : model.params) NVF_RETURN_IF_ERROR(v.params.insert(name, t.share()));
+  return v;
+}
+
 }  // namespace nvf::fl

@@ -57,9 +57,9 @@ config::Value AdminCommandTable::run(const Principal& who, const std::vector<std
                                                   " not found. Available: " + base::join(names, ", "));
   }
   try {
-    const bool server_checks = !c->right.empty() && (!c->server_checks || c->server_checks(argv));
     auto check_right = [&](const config::Value* meta) -> config::Value {
-      if (!server_checks) return config::Value();
+      // Asked when the right is due: after the argument check unless right_before_check.
+      if (c->right.empty() || (c->server_checks && !c->server_checks(argv))) return config::Value();
       Status s = authorize_(who, c->right, meta);
       return s.ok() ? config::Value() : admin::error_reply("not_authorized", s.message());
     };

@@ -137,7 +137,7 @@ Status ServerParent::register_admin_commands() {
   table.push_back({"sys_info", "sys_info server|client <client-name>...", "sys_info", false, [](const Argv& argv) {
                      return argv.size() < 2 ? error_reply("syntax_error", "syntax error: missing site names") : ok();
                    },
-                   false, [](const Argv& argv) { return argv[1] == "server"; }, bind(&ServerParent::cmd_sys_info)});
+                   false, [](const Argv& argv) { return argv.size() > 1 && argv[1] == "server"; }, bind(&ServerParent::cmd_sys_info)});
   for (const char* name : {"report_resources", "report_env"}) {
     const bool env = std::string(name) == "report_env";
     table.push_back({name, report_usage(env), name, false, [env](const Argv& argv) {
@@ -184,7 +184,7 @@ Status ServerParent::register_admin_commands() {
                        auto command = WorkspaceShell::parse(args);
                        return command.ok() ? ok() : error_reply("syntax_error", command.status().message());
                      },
-                     false, [](const Argv& argv) { return argv[1] == "server"; }, bind(&ServerParent::cmd_shell)});
+                     false, [](const Argv& argv) { return argv.size() > 1 && argv[1] == "server"; }, bind(&ServerParent::cmd_shell)});
   }
   // Hidden: no help line.
   table.push_back({"dead", "", "dead", false, exactly(2, "Usage: dead <client-name>"), false, nullptr,

@@ -32,6 +32,11 @@ ClientJobEngine::ClientJobEngine(ClientJobContext context, ClientJobOptions opti
 }
 
 void ClientJobEngine::handle_aux(const Message& request, cellnet::Responder respond) {
+  // Only the job's workflow speaks to its executors (cells forward by name: another site's cell
+  // could reach this one through the server).
+  if (request.headers.get_or(cellnet::hdr::kOrigin, "") != opt_.server_job_fqcn) {
+    return respond(PermissionDeniedError(ctx_.site_name + ": aux messages come only from " + opt_.server_job_fqcn));
+  }
   const std::string topic = request.headers.get_or(kHdrAuxTopic, "");
   auto body = config::parse(request.payload.to_string(), config::Format::kJson, "aux message '" + topic + "'");
   if (!body.ok()) return respond(body.status());

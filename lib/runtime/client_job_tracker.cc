@@ -13,6 +13,11 @@ void ClientJobTracker::job_scheduled(const std::string& job) {
   jobs_[job];
 }
 
+void ClientJobTracker::job_clients(const std::string& job, const std::vector<std::string>& clients) {
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_[job].clients = clients;
+}
+
 void ClientJobTracker::job_running(const std::string& job, const std::vector<std::string>& clients) {
   std::lock_guard<std::mutex> lock(mu_);
   Job& j = jobs_[job];

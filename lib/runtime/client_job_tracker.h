@@ -23,7 +23,11 @@ class ClientJobTracker {
 
   /// The job was scheduled (it is deploying: no client takes part in it yet).
   void job_scheduled(const std::string& job);
-  /// The job's process started with these clients taking part.
+  /// These clients take part in the job (from deploy on: they may start their client jobs
+  /// before the server job runs).
+  void job_clients(const std::string& job, const std::vector<std::string>& clients);
+  /// The job's process started with these clients taking part: from now on a client that stops
+  /// reporting it is lost.
   void job_running(const std::string& job, const std::vector<std::string>& clients);
   void job_ended(const std::string& job);
 

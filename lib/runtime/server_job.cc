@@ -111,7 +111,12 @@ void ServerJobEngine::stop() {
   cv_.notify_all();
   for (auto& p : parked) p.respond(control_reply(kTaskEndRun));
   if (monitor_.joinable()) monitor_.join();
-  pullers_.stop(false);
+  pullers_.stop(false);  // pulls queued now never run: they touch no sink
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pulls_stopped_ = true;  // a wait() for the pulls of a task may end now
+  }
+  cv_.notify_all();
   downloads_.stop();
 }
 
@@ -246,6 +251,10 @@ void ServerJobEngine::handle_submit(const Message& request, cellnet::Responder r
       respond(AlreadyExistsError("result from " + client + " for task " + task_id + " was already received"));
       return;
     }
+    if (task.gone.count(client)) {  // it left, or did not fetch the task in time: not waited for
+      respond(FailedPreconditionError("task " + task_id + " no longer waits for a result from " + client));
+      return;
+    }
     ++task.in_flight;  // the task's wait() returns only once this pull has ended
   }
   // Pull the params off the handler thread: a download may take a while.
@@ -275,6 +284,7 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
   // reaches a sink after the task's wait() has returned.
   auto still_live = [this, task]() -> Status {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return CancelledError("the server job of " + opt_.job_id + " is stopping");
     return task->done ? CancelledError("task " + task->id + " ended while this result was arriving") : Status::OK();
   };
   const bool filtered =
@@ -318,12 +328,7 @@ void ServerJobEngine::receive_result(std::string client, std::string task_id, Me
 Status ServerJobEngine::pull_filtered(const std::string& client, const std::string& task_name, fl::FLModel model,
                                       const std::optional<cellnet::Manifest>& params, fl::ResultSink& sink,
                                       fl::FLModel& header, const std::function<Status()>& live) {
-  header.params_type = model.params_type;  // what on_result reports if the pull fails
-  header.meta = model.meta;
-  header.metrics = model.metrics;
-  header.current_round = model.current_round;
-  header.start_round = model.start_round;
-  header.total_rounds = model.total_rounds;
+  header = fl::header_of(model);  // what on_result reports if the pull fails
   if (params) {
     TensorStreamConsumer consumer([&](const std::string& name, tensor::Tensor t) {
       return model.params.insert(name, std::move(t));
@@ -348,6 +353,7 @@ Status ServerJobEngine::pull_filtered(const std::string& client, const std::stri
 }
 
 void ServerJobEngine::answer_locked(ActiveTask& task, const std::string& client, bool ok) {
+  task.gone.erase(client);  // it left while its result was arriving: the result counts, once
   (ok ? task.ok : task.failed).insert(client);
   check_done_locked(task, Clock::now());
 }
@@ -404,10 +410,8 @@ class ServerJobEngine::Handle : public fl::TaskHandle {
  public:
   Handle(ServerJobEngine& engine, ActiveTask& task) : engine_(engine), task_(task), id_(task.id) {}
   ~Handle() override {
-    if (!outcome_) {
-      cancel();
-      wait().status().ignore();
-    }
+    cancel();  // a task still running ends with its handle (a no-op once it has ended)
+    wait().status().ignore();
   }
   const std::string& id() const override { return id_; }
   bool done() const override {
@@ -415,13 +419,15 @@ class ServerJobEngine::Handle : public fl::TaskHandle {
     return task_.done;
   }
   Result<fl::TaskOutcome> wait() override {
+    std::lock_guard<std::mutex> lock(wait_mu_);  // concurrent waits: one finish(), one outcome
     if (!outcome_) outcome_ = engine_.finish(task_);
     return *outcome_;
   }
   void cancel() override {
     {
       std::lock_guard<std::mutex> lock(engine_.mu_);
-      if (!task_.done) engine_.log_->info("task {} ({}) cancelled by its workflow", task_.name, id_);
+      if (task_.done) return;
+      engine_.log_->info("task {} ({}) cancelled by its workflow", task_.name, id_);
       task_.done = true;
     }
     engine_.cv_.notify_all();
@@ -431,7 +437,8 @@ class ServerJobEngine::Handle : public fl::TaskHandle {
   ServerJobEngine& engine_;
   ActiveTask& task_;  // owned by engine_.tasks_, never erased while the engine lives
   const std::string id_;
-  std::optional<Result<fl::TaskOutcome>> outcome_;
+  std::mutex wait_mu_;
+  std::optional<Result<fl::TaskOutcome>> outcome_;  // guarded by wait_mu_
 };
 
 Result<std::unique_ptr<fl::TaskHandle>> ServerJobEngine::broadcast(const fl::TaskSpec& spec, fl::ResultSink& sink) {
@@ -463,14 +470,7 @@ Result<std::unique_ptr<fl::TaskHandle>> ServerJobEngine::broadcast(const fl::Tas
   size_t shared_receivers = 0;
   for (const auto& t : task->targets) shared_receivers += spec.per_target.count(t) ? 0 : 1;
   auto encode = [&](const fl::FLModel& source, size_t receivers, const std::string& target) -> Result<cellnet::Slice> {
-    fl::FLModel data;
-    data.params_type = source.params_type;
-    data.metrics = source.metrics;
-    data.meta = source.meta;
-    data.current_round = source.current_round;
-    data.start_round = source.start_round;
-    data.total_rounds = source.total_rounds;
-    for (const auto& [name, t] : source.params) NVF_RETURN_IF_ERROR(data.params.insert(name, t.share()));
+    NVF_ASSIGN_OR_RETURN(fl::FLModel data, fl::view_of(source));
     if (opt_.filters) {
       // Filters replace the tensors they change: the model behind the views stays as it is.
       fl::FilterContext ctx{spec.name, "server", target, fl::FilterKind::kTaskData, fl::FilterDirection::kOut, log_};
@@ -530,7 +530,7 @@ Result<fl::TaskOutcome> ServerJobEngine::finish(ActiveTask& task) {
     task.done = true;
     // A pull in flight stops at its next tensor (receive_result's still_live): wait for it, so
     // that nothing writes into the sink once the workflow has moved on.
-    cv_.wait(lock, [&] { return task.in_flight == 0; });
+    cv_.wait(lock, [&] { return task.in_flight == 0 || pulls_stopped_; });
     outcome.responded.assign(task.ok.begin(), task.ok.end());
     outcome.failed.assign(task.failed.begin(), task.failed.end());
     for (const auto& c : task.targets) {

@@ -169,6 +169,7 @@ class ServerJobEngine : public fl::ControllerContext {
   std::vector<Parked> parked_;
   std::map<std::string, std::unique_ptr<ActiveTask>> tasks_;  // live and finished tasks, by id
   std::vector<std::string> live_;                             // live task ids, oldest first
+  bool pulls_stopped_ = false;  // stop() has stopped the pull threads; guarded by mu_
   std::map<std::string, fl::AuxHandler> aux_handlers_;        // by topic
   std::map<std::string, std::string> job_cells_;  // client -> its job cell (where it asked from)
   std::map<std::string, std::chrono::steady_clock::time_point> last_seen_;

@@ -465,6 +465,7 @@ Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta
     job.clients = ok_sites;
     if (job.abort_requested) return CancelledError(job.abort_reason);
   }
+  client_jobs_.job_clients(id, ok_sites);
   store_->set_status(id, "DISPATCHED").ignore();
 
   // 3. Start the client jobs; without strict checking a site that does not answer is left out.
@@ -577,8 +578,13 @@ void ServerParent::abort_clients(const std::string& job_id, const std::vector<st
 }
 
 void ServerParent::handle_run_status(const cellnet::Message& request, cellnet::Responder respond) {
-  // From a server job process over the internal listener: it names its job.
+  // Only from the job's own server job process, over the internal listener: a frame from outside
+  // carries the name its sender authenticated as, and a job's cell is server.<job id>.
   std::string id = request.headers.get_or(deploy::kHdrJobId, "");
+  if (request.headers.get(cellnet::hdr::kAuthenticated) ||
+      request.headers.get_or(cellnet::hdr::kOrigin, "") != "server." + id) {
+    return respond(PermissionDeniedError("a run status comes only from the job's own server job process"));
+  }
   try {
     auto body = config::Value::parse(request.payload.to_string());
     std::lock_guard<std::mutex> lock(mu_);

@@ -2,28 +2,12 @@
 #include "workflows/controller.h"
 
 namespace nvf::fl {
-namespace {
-
-Result<FLModel> view_of_model(const FLModel& m) {
-  FLModel v;
-  v.params_type = m.params_type;
-  v.metrics = m.metrics;
-  v.meta = m.meta;
-  v.current_round = m.current_round;
-  v.start_round = m.start_round;
-  v.total_rounds = m.total_rounds;
-  for (const auto& [name, t] : m.params) NVF_RETURN_IF_ERROR(v.params.insert(name, t.share()));
-  return v;
-}
-
-}  // namespace
-
 Result<TaskSpec> view_of(const TaskSpec& task) {
   TaskSpec v;
   v.name = task.name;
-  NVF_ASSIGN_OR_RETURN(v.data, view_of_model(task.data));
+  NVF_ASSIGN_OR_RETURN(v.data, view_of(task.data));
   for (const auto& [target, m] : task.per_target) {
-    NVF_ASSIGN_OR_RETURN(FLModel own, view_of_model(m));
+    NVF_ASSIGN_OR_RETURN(FLModel own, view_of(m));
     v.per_target.emplace(target, std::move(own));
   }
   v.targets = task.targets;

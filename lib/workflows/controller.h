@@ -90,7 +90,9 @@ struct TaskOutcome {
   bool aborted = false;
 };
 
-/// A task started by broadcast(). Any thread may call its methods.
+/// A task started by broadcast(). Any thread may call its methods. A handle must not outlive the
+/// context that gave it (a workflow's tasks end before its run() returns); its destructor
+/// cancels a task still running and waits for it.
 class TaskHandle {
  public:
   virtual ~TaskHandle() = default;

@@ -108,6 +108,24 @@ TEST_F(AdminCommandsTest, CommandsForAClientLeaveTheRightToTheClient) {
   EXPECT_EQ(asked_, (std::vector<std::string>{"ls"}));  // asked once, for the server's own workspace
 }
 
+// Regression: whether the server checks the right was asked before the argument check, and the
+// shell commands' question read argv[1] of `ls` alone (past the end of the command line).
+TEST_F(AdminCommandsTest, WhoChecksTheRightIsAskedOnlyOfACheckedCommandLine) {
+  ASSERT_TRUE(table_
+                  .add({"cat", "cat server|<client> file", "cat", false,
+                        [](const Argv& argv) {
+                          return argv.size() < 2 ? admin::error_reply("syntax_error", "syntax error: missing target")
+                                                 : config::Value();
+                        },
+                        false, [](const Argv& argv) { return argv.at(1) == "server"; },
+                        [](const AdminCall&) { return admin::ok_string("cat"); }})
+                  .ok());
+  auto r = table_.run(who_, {"cat"});
+  EXPECT_EQ(r["status"], "syntax_error");
+  EXPECT_EQ(text(r), "syntax error: missing target");
+  EXPECT_TRUE(asked_.empty());
+}
+
 // Regression: an out-of-range number in an admin command ended the daemon
 // (std::out_of_range from a conversion, on a handler thread). The table's barrier answers instead.
 TEST_F(AdminCommandsTest, AHandlerThatThrowsGetsAnErrorReplyAndTheNextCommandRuns) {

@@ -20,6 +20,19 @@ TEST(ClientJobTrackerTest, AJobAClientShouldNotRunIsToBeAbortedThere) {
   EXPECT_EQ(t.last_report("site-3"), std::set<std::string>{"j1"});
 }
 
+// Regression: clients take part in a job from deploy on. Their client jobs may report it while the
+// server still starts the others (start_job_timeout), and must not be told to abort it then.
+TEST(ClientJobTrackerTest, AJobIsNotAbortedAtItsClientsWhileItStarts) {
+  ClientJobTracker t(true);
+  t.job_scheduled("j1");
+  t.job_clients("j1", {"site-1", "site-2"});
+  auto beat = t.heartbeat("site-1", {"j1"});
+  EXPECT_TRUE(beat.abort_jobs.empty());
+  EXPECT_EQ(beat.first_seen, V{"j1"});
+  EXPECT_EQ(t.jobs_of("site-2"), V{"j1"});       // a client quitting now is told to the job
+  EXPECT_TRUE(t.heartbeat("site-2", {}).lost.empty());  // not running yet: nothing is lost
+}
+
 TEST(ClientJobTrackerTest, AClientJobThatWasSeenAndIsGoneIsLostOnce) {
   ClientJobTracker t(true);
   t.job_running("j1", {"site-1", "site-2"});

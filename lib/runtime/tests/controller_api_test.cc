@@ -255,5 +255,35 @@ TEST_F(EnginesTest, AWaitDoesNotReturnWhileAPullStillFeedsTheSink) {
   engine.stop();
 }
 
+// Regression: a client that left while its result was being pulled was counted twice (as gone and
+// then as answered), so a task of two targets ended with the other one still to answer.
+TEST_F(EnginesTest, AClientThatLeavesWhileItsResultArrivesCountsOnce) {
+  ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
+  ASSERT_TRUE(engine.start().ok());
+  run_client(client("site-1"), "site-1", 1);  // site-2 is slow: it has not come yet
+  std::promise<void> release;
+  auto sink = std::make_unique<BlockingSink>();
+  sink->release = release.get_future().share();
+  auto h = engine.broadcast(train_task(), *sink);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(sink->entered.get_future().wait_for(10s), std::future_status::ready);
+  engine.client_left("site-1");  // while its result streams in
+  release.set_value();
+  {
+    std::unique_lock<std::mutex> lock(sink->mu);
+    ASSERT_TRUE(sink->cv.wait_for(lock, 10s, [&] { return sink->results.count("site-1") > 0; }));
+  }
+  auto waited = std::async(std::launch::async, [&] { return (*h)->wait(); });
+  EXPECT_EQ(waited.wait_for(300ms), std::future_status::timeout) << "the task ended without site-2";
+  (*h)->cancel();
+  auto outcome = waited.get();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(outcome->responded, (std::vector<std::string>{"site-1"}));
+  EXPECT_EQ(outcome->missing, (std::vector<std::string>{"site-2"}));
+  engine.abort("test over");
+  ASSERT_TRUE(engine.run({}).ok());
+  engine.stop();
+}
+
 }  // namespace
 }  // namespace nvf::runtime
