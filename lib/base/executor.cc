@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <cstdio>
+
 namespace nvf::base {
 
 ThreadPool::ThreadPool(std::string name, size_t threads) : name_(std::move(name)), size_(threads ? threads : 1) {}
@@ -65,7 +67,15 @@ void ThreadPool::run() {
       task = std::move(queue_.front());
       queue_.pop_front();
     }
-    task();
+    // The barrier: a task that throws is reported and the pool goes on (an exception escaping a
+    // thread would end the process).
+    try {
+      task();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: a task threw: %s\n", name_.c_str(), e.what());
+    } catch (...) {
+      std::fprintf(stderr, "%s: a task threw\n", name_.c_str());
+    }
   }
 }
 

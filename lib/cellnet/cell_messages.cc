@@ -325,10 +325,22 @@ void Cell::Impl::dispatch_local(Message message) {
       auto request_headers = std::make_shared<Message>();
       request_headers->headers = m.headers;
       auto once = std::make_shared<std::atomic<bool>>(false);
-      handler(m, [this, request_headers, once](Result<Message> reply) {
+      Responder respond = [this, request_headers, once](Result<Message> reply) {
         if (once->exchange(true)) return;  // a second answer is a handler bug: ignore it
         reply_to(*request_headers, std::move(reply));
-      });
+      };
+      // The barrier: a handler that throws answers with an error naming it; the cell lives on.
+      try {
+        handler(m, respond);
+      } catch (const std::exception& e) {
+        log->error("{}: the handler of channel '{}' topic '{}' threw: {}", opt.fqcn, channel, topic, e.what());
+        respond(InternalError("the handler of channel '" + channel + "' topic '" + topic + "' at " + opt.fqcn +
+                              " failed: " + e.what()));
+      } catch (...) {
+        log->error("{}: the handler of channel '{}' topic '{}' threw", opt.fqcn, channel, topic);
+        respond(InternalError("the handler of channel '" + channel + "' topic '" + topic + "' at " + opt.fqcn +
+                              " failed"));
+      }
     });
     return;
   }
@@ -344,7 +356,15 @@ void Cell::Impl::dispatch_local(Message message) {
               message.headers.get_or(hdr::kOrigin, "?"));
     return;
   }
-  callbacks_.post([handler, m = std::move(message)] { handler(m); });
+  callbacks_.post([this, handler, channel, topic, m = std::move(message)] {
+    try {
+      handler(m);
+    } catch (const std::exception& e) {
+      log->error("{}: the handler of message channel '{}' topic '{}' threw: {}", opt.fqcn, channel, topic, e.what());
+    } catch (...) {
+      log->error("{}: the handler of message channel '{}' topic '{}' threw", opt.fqcn, channel, topic);
+    }
+  });
 }
 
 }  // namespace nvf::cellnet

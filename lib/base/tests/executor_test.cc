@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <stdexcept>
 #include <vector>
 
 namespace nvf::base {
@@ -35,6 +36,17 @@ TEST(ExecutorTest, PoolRunsTasksConcurrently) {
   pool.post([&] { b.set_value(); r2.set_value(fa.wait_for(10s) == std::future_status::ready); });
   EXPECT_TRUE(r1.get_future().get());
   EXPECT_TRUE(r2.get_future().get());
+  pool.stop();
+}
+
+// Regression: a task that threw ended the process (an exception escaping a pool thread).
+TEST(ExecutorTest, ATaskThatThrowsDoesNotStopThePool) {
+  ThreadPool pool("pool", 1);
+  pool.start();
+  std::promise<void> ran;
+  ASSERT_TRUE(pool.post([] { throw std::runtime_error("boom"); }));
+  ASSERT_TRUE(pool.post([&] { ran.set_value(); }));
+  EXPECT_EQ(ran.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
   pool.stop();
 }
 

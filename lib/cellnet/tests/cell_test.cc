@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <stdexcept>
 #include <numeric>
 
 #include "cellnet/fqcn.h"
@@ -96,6 +97,38 @@ TEST_F(CellTest, RequestReplyBetweenNeighbours) {
   EXPECT_EQ(r->payload.to_string(), "server:hello");
   EXPECT_EQ(r->headers.get_or("seen_origin", ""), "site-1");
   EXPECT_EQ(server->peers(), std::vector<std::string>{"site-1"});
+}
+
+// Regression: an exception on a handler thread ended the process (a client daemon died of
+// std::out_of_range from one admin command). A throwing request handler now answers with an error
+// naming its channel and topic, a throwing message handler is logged, and the cell serves on.
+TEST_F(CellTest, AHandlerThatThrowsAnswersWithAnErrorAndTheCellServesOn) {
+  Cell* server = make("server");
+  ASSERT_TRUE(server->listen(url("server")).ok());
+  Cell* site = make("site-1");
+  ASSERT_TRUE(site->connect(url("server")).ok());
+  ASSERT_TRUE(site->wait_for_peer("server", 5s).ok());
+  server->register_request_handler("admin", "boom", [](const Message& m) -> Result<Message> {
+    return Message::of(std::to_string(std::stoi(m.payload.to_string())));  // throws on "x" and on 1e30
+  });
+  std::promise<void> fired;
+  server->register_message_handler("admin", "fire", [&](const Message& m) {
+    if (m.payload.to_string() == "throw") throw std::out_of_range("vector::at");
+    fired.set_value();
+  });
+  for (const char* bad : {"x", "99999999999999999999"}) {
+    auto r = site->request("server", "admin", "boom", Message::of(bad), 5s);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("the handler of channel 'admin' topic 'boom' at server failed: stoi"),
+              std::string::npos)
+        << r.status().to_string();
+  }
+  ASSERT_TRUE(site->fire("server", "admin", "fire", Message::of("throw")).ok());
+  ASSERT_TRUE(site->fire("server", "admin", "fire", Message::of("fine")).ok());
+  EXPECT_EQ(fired.get_future().wait_for(5s), std::future_status::ready);  // served after the throw
+  auto r = site->request("server", "admin", "boom", Message::of("41"), 5s);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->payload.to_string(), "41");
 }
 
 // Proves: handlers registered through a HandlerGate run while it is open; close() waits for a
