@@ -98,6 +98,9 @@ void apply_server_arguments(const cellnet::DriverOptions& options, grpc::ServerB
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, kServerMinPingIntervalMs);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 1);
+  // One port, one server: gRPC sets SO_REUSEPORT by default, so a second server on a taken port
+  // bound too and the kernel split the connections between two federations.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
 }
 
 std::string peer_common_name(const std::shared_ptr<const grpc::AuthContext>& auth) {

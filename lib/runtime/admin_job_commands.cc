@@ -13,10 +13,7 @@ config::Value ServerParent::cmd_job_info(const AdminCall& call) {
   const std::vector<std::string>& argv = call.argv;
   const std::string& cmd = argv[0];
   const std::string& id = argv[1];
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
-  }
+  if (!runner_->is_running(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
   return job_query(cmd, id, argv[2], {argv.begin() + 3, argv.end()});
 }
 
@@ -54,11 +51,7 @@ config::Value ServerParent::job_query(const std::string& cmd, const std::string&
   }
   if (target != "server") {
     std::vector<std::string> targets = names;
-    if (targets.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = running_.find(id);
-      if (it != running_.end()) targets = it->second->clients;
-    }
+    if (targets.empty()) targets = runner_->clients_of(id);
     cellnet::Message order;
     order.headers.set(deploy::kHdrJobId, id);
     std::string bad;
@@ -154,7 +147,7 @@ config::Value ServerParent::cmd_abort_job(const AdminCall& call) {
   const Principal& who = call.who;
   const std::vector<std::string>& argv = call.argv;
   std::string message;
-  if (Status s = abort_job(argv[1], "aborted by " + who.name, &message); !s.ok()) {
+  if (Status s = runner_->abort(argv[1], "aborted by " + who.name, &message); !s.ok()) {
     return error_reply("error", s.message());
   }
   return ok_success(message);
@@ -164,11 +157,8 @@ config::Value ServerParent::cmd_delete_job(const AdminCall& call) {
   const Principal& who = call.who;
   const std::vector<std::string>& argv = call.argv;
   (void)who;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (running_.count(argv[1])) {
-      return error_reply("job_running", "job " + argv[1] + " is running: abort it before deleting it");
-    }
+  if (runner_->is_running(argv[1])) {
+    return error_reply("job_running", "job " + argv[1] + " is running: abort it before deleting it");
   }
   if (Status s = store_->remove(argv[1]); !s.ok()) return error_reply("error", s.message());
   return ok_success("Job " + argv[1] + " deleted.");
@@ -232,10 +222,7 @@ config::Value ServerParent::cmd_configure_job_log(const AdminCall& call) {
   }
   if (target != "server") {
     std::vector<std::string> names(argv.begin() + 3, argv.end() - 1);
-    if (names.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (auto it = running_.find(id); it != running_.end()) names = it->second->clients;
-    }
+    if (names.empty()) names = runner_->clients_of(id);
     cellnet::Message order = cellnet::Message::of(config);
     order.headers.set(deploy::kHdrJobId, id);
     std::string bad;
@@ -253,10 +240,7 @@ config::Value ServerParent::cmd_app_command(const AdminCall& call) {
   const std::vector<std::string>& argv = call.argv;
   (void)who;
   const std::string& id = argv[1];
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!running_.count(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
-  }
+  if (!runner_->is_running(id)) return error_reply("job_not_running", "Job_id: " + id + " is not running.");
   return error_reply("error", "command execution error: no app command handler for topic '" + argv[2] +
                                   "': no app command handlers exist in this build");
 }

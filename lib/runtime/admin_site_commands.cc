@@ -1,5 +1,7 @@
 // The admin commands about sites: status, sessions, the workspace shell, sys_info, reports,
 // scopes, site log levels, shutdown and restart, removing clients; orders to client parents.
+#include <future>
+
 #include "runtime/admin_service_internal.h"
 
 namespace nvf::runtime {
@@ -103,10 +105,7 @@ config::Value ServerParent::cmd_check_status(const AdminCall& call) {
   const std::vector<std::string>& argv = call.argv;
   config::Value items = config::Value::array();
   std::map<std::string, std::string> apps;  // job → app name
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, j] : running_) apps[id] = "app_server";
-  }
+  for (const auto& id : runner_->running()) apps[id] = "app_server";
   if (argv[1] == "server") {
     items.push_back({{"type", "string"}, {"data", std::string("Engine status: ") +
                                                       (shutdown_requested_ ? "stopping" : "started")}});
@@ -143,8 +142,7 @@ config::Value ServerParent::cmd_shutdown(const AdminCall& call) {
   const Principal& who = call.who;
   const std::vector<std::string>& argv = call.argv;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!running_.empty()) {
+    if (!runner_->running().empty()) {
       return error_reply("job_running",
                          "There are still jobs running. Please let them finish or abort_job before shutdown.");
     }
@@ -180,10 +178,19 @@ std::vector<std::pair<std::string, Result<cellnet::Message>>> ServerParent::ask_
       return out;
     }
   }
-  for (const auto& c : names.empty() ? clients : names) {
-    out.emplace_back(c, cell_->request(c, std::string(deploy::kChannelAdmin), std::string(topic), order,
-                                       opt_.admin_timeout));
+  // All at once: a client that does not answer costs one admin_timeout, not one per client.
+  std::vector<std::future<Result<cellnet::Message>>> replies;
+  const std::vector<std::string>& targets = names.empty() ? clients : names;
+  for (const auto& c : targets) {
+    auto promise = std::make_shared<std::promise<Result<cellnet::Message>>>();
+    replies.push_back(promise->get_future());
+    cellnet::Message copy;
+    copy.headers = order.headers;
+    copy.payload = order.payload;
+    cell_->request_async(c, std::string(deploy::kChannelAdmin), std::string(topic), std::move(copy),
+                         opt_.admin_timeout, [promise](Result<cellnet::Message> r) { promise->set_value(std::move(r)); });
   }
+  for (size_t i = 0; i < targets.size(); ++i) out.emplace_back(targets[i], replies[i].get());
   return out;
 }
 
@@ -195,8 +202,7 @@ config::Value ServerParent::cmd_restart(const AdminCall& call) {
   const Principal& who = call.who;
   const std::vector<std::string>& argv = call.argv;
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!running_.empty()) {
+    if (!runner_->running().empty()) {
       return error_reply("job_running",
                          "There are still jobs running. Please let them finish or abort_job before restart.");
     }

@@ -81,10 +81,22 @@ Status ServerParent::start() {
   for (const auto& j : abandoned) log_->warn("job {} was left running by a previous server: FINISHED:ABANDONED", j);
 
   NVF_RETURN_IF_ERROR(register_admin_commands());
+  JobRunnerOptions ro;
+  ro.workspace = kit.root;
+  ro.secure = opt_.secure;
+  ro.root_ca_pem = root_ca_pem_;
+  ro.nvflare_bin = opt_.nvflare_bin;
+  ro.admin_timeout = opt_.admin_timeout;
+  ro.start_job_timeout = opt_.start_job_timeout;
+  ro.strict_start_job_reply_check = opt_.strict_start_job_reply_check;
+  ro.registered_clients = [this] { return client_names(); };
+  ro.on_job_ended = [this] { cv_.notify_all(); };
+  ro.logger = log_;
   NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_temp_dir("nvflare-sp"));
   NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell("server", kit, false, opt_.external_driver, log_));
   drivers_ = std::move(dc.drivers);
   cell_ = std::move(dc.cell);
+  runner_ = std::make_unique<JobRunner>(std::move(ro), *cell_, *store_, client_jobs_);
 
   using namespace std::placeholders;
   Registrar* reg = registrar_.get();
@@ -150,6 +162,7 @@ Status ServerParent::start() {
   NVF_ASSIGN_OR_RETURN(url_, listen(kit.fl_port));
   if (kit.admin_port != kit.fl_port) NVF_RETURN_IF_ERROR(listen(kit.admin_port).status());
   NVF_ASSIGN_OR_RETURN(internal_url_, cell_->listen("uds://" + (runtime_dir_ / "sp.sock").string()));
+  runner_->set_parent_url(internal_url_);  // before the scheduler starts the first job
   {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = true;
@@ -182,32 +195,14 @@ void ServerParent::request_restart(const std::string& reason) {
 }
 
 void ServerParent::stop() {
-  std::vector<std::string> ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_ || stopping_) return;
     stopping_ = true;
-    for (const auto& [id, j] : running_) ids.push_back(id);
   }
   cv_.notify_all();
-  for (const auto& id : ids) abort_job(id, "the server is shutting down", nullptr).ignore();
+  runner_->stop("the server is shutting down");  // aborts running jobs and waits for them
   if (scheduler_.joinable()) scheduler_.join();
-  // Job threads end once their job processes are gone (aborted above); while stopping, finish_job
-  // leaves their entries for us to join and erase.
-  for (;;) {
-    std::thread t;
-    std::string id;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (running_.empty()) break;
-      id = running_.begin()->first;
-      t = std::move(running_.begin()->second->thread);
-    }
-    if (t.joinable()) t.join();
-    std::lock_guard<std::mutex> lock(mu_);
-    running_.erase(id);
-  }
-  join_finished();
   // Tell the clients the server is going away (best effort). Not on a restart: the clients were
   // ordered to restart first, and any that stayed reconnect to the restarted server.
   for (const auto& c : restart_requested_ ? std::vector<std::string>{} : client_names()) {
@@ -294,286 +289,12 @@ void ServerParent::run_scheduler() {
     cv_.wait_for(lock, opt_.schedule_interval);
     if (stopping_ || shutdown_requested_) break;
     lock.unlock();
-    join_finished();
+    runner_->join_finished();
     sweep_dead_clients();
     std::vector<config::Value> jobs = store_->list();
     std::vector<std::string> clients = client_names();
+    for (const auto& id : jobs_to_start(jobs, runner_->running(), clients, opt_.max_jobs)) runner_->start(id);
     lock.lock();
-    std::set<std::string> running;
-    for (const auto& [id, job] : running_) running.insert(id);
-    for (const auto& id : jobs_to_start(jobs, running, clients, opt_.max_jobs)) {
-      if (stopping_) break;
-      start_job_locked(id);
-    }
-  }
-}
-
-void ServerParent::start_job_locked(const std::string& id) {
-  client_jobs_.job_scheduled(id);
-  auto job = std::make_unique<RunningJob>();
-  job->id = id;
-  RunningJob* raw = job.get();
-  running_[id] = std::move(job);
-  raw->thread = std::thread([this, id] { run_job(id); });
-}
-
-void ServerParent::run_job(std::string id) {
-  RunningJob* job = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job = running_.at(id).get();
-  }
-  auto meta = store_->meta(id);
-  if (!meta.ok()) {
-    finish_job(*job, "FINISHED:FAILED_TO_RUN", meta.status().message());
-    return;
-  }
-  const fs::path run_dir = opt_.kit.root / id;
-  Status s = deploy_and_start(*job, *meta, run_dir);
-  if (!s.ok()) {
-    bool aborted;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      aborted = job->abort_requested;
-    }
-    abort_clients(id, job->clients);
-    finish_job(*job, aborted ? "FINISHED:ABORTED" : "FINISHED:FAILED_TO_RUN", s.message());
-    std::error_code ec;
-    fs::remove_all(run_dir, ec);
-    return;
-  }
-  // Wait for the server job; an aborted one that does not end within the grace loses its group.
-  Result<base::ExitInfo> exit = DeadlineExceededError("");
-  std::optional<Clock::time_point> abort_deadline;
-  for (;;) {
-    exit = job->process.wait(std::chrono::milliseconds(1000));
-    if (exit.ok() || exit.status().code() != StatusCode::kDeadlineExceeded) break;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (job->abort_requested && !abort_deadline) abort_deadline = Clock::now() + std::chrono::seconds(5);
-    if (abort_deadline && Clock::now() > *abort_deadline) {
-      exit = job->process.terminate(std::chrono::milliseconds(2000));
-      break;
-    }
-  }
-  std::string status;
-  std::string why;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (job->abort_requested) {
-      status = "FINISHED:ABORTED";
-      why = job->abort_reason;
-    } else if (exit.ok() && !exit->signaled() && exit->exit_code == 0) {
-      status = job->execution_error ? "FINISHED:EXECUTION_EXCEPTION" : "FINISHED:COMPLETED";
-      why = job->error;
-    } else if (exit.ok() && exit->signaled() && exit->signal == SIGKILL && !job->status_reported) {
-      status = "FINISHED:ABNORMAL";
-      why = "the server job process was killed";
-    } else {
-      status = "FINISHED:EXECUTION_EXCEPTION";
-      why = job->error.empty() ? "the server job process exited with code " +
-                                     std::to_string(exit.ok() ? exit->shell_code() : -1)
-                               : job->error;
-    }
-  }
-  abort_clients(id, job->clients);
-  // The run dir goes into the store as the job's workspace.
-  std::error_code ec;
-  fs::remove_all(run_dir / "_job", ec);
-  fs::path zip = opt_.kit.root / (id + ".workspace.zip");
-  if (Status z = job::pack_zip(run_dir, zip, job::PackOptions{"workspace"}); z.ok()) {
-    if (Status w = store_->save_workspace(id, zip); !w.ok()) log_->warn("job {}: {}", id, w.message());
-  } else {
-    log_->warn("job {}: cannot pack its workspace: {}", id, z.message());
-  }
-  fs::remove(zip, ec);
-  fs::remove_all(run_dir, ec);
-  finish_job(*job, status, why);
-}
-
-Status ServerParent::deploy_and_start(RunningJob& job, const config::Value& meta, const fs::path& run_dir) {
-  const std::string& id = job.id;
-  std::error_code ec;
-  fs::remove_all(run_dir, ec);
-  fs::create_directories(run_dir, ec);
-  // 1. The job as submitted, checked before anything of it is used.
-  const fs::path staging = run_dir / "_job";
-  NVF_RETURN_IF_ERROR(job::unpack_zip(store_->data_path(id), staging));
-  std::string folder = str_of(meta, "job_folder_name");
-  if (folder.empty() || !fs::is_directory(staging / folder, ec)) {
-    return InvalidArgumentError("the stored job has no folder '" + folder + "'");
-  }
-  const fs::path job_dir = staging / folder;
-  if (opt_.secure) NVF_RETURN_IF_ERROR(security::verify_job_folder(job_dir, root_ca_pem_).status());
-  job::JobMeta m = parse_stored_meta(meta);
-  auto apps = apps_by_site(m, client_names());
-  if (!apps.count("server")) return InvalidArgumentError("the deploy_map has no app for the server");
-  NVF_RETURN_IF_ERROR(base::copy_tree(job_dir / apps["server"], run_dir / "app_server"));
-  base::atomic_write(run_dir / "meta.json", config::to_pretty_json(meta)).ignore();
-
-  // 2. Deploy to every client site at once; no reply in time is a failure.
-  auto data = read_text(store_->data_path(id));
-  if (!data.ok()) return data.status();
-  std::vector<std::string> targets;
-  for (const auto& [site, app] : apps) {
-    if (site != "server") targets.push_back(site);
-  }
-  auto send_all = [&](std::string_view topic, const std::vector<std::string>& sites, bool with_data,
-                      std::chrono::milliseconds timeout) {
-    std::map<std::string, Status> out;
-    std::mutex m2;
-    std::condition_variable cv2;
-    size_t left = sites.size();
-    for (const auto& site : sites) {
-      cellnet::Message msg = with_data ? cellnet::Message::of(*data) : cellnet::Message{};
-      msg.headers.set(deploy::kHdrJobId, id);
-      msg.headers.set(deploy::kHdrAppName, apps[site]);
-      msg.headers.set(deploy::kHdrJobFolderName, folder);
-      msg.headers.set(deploy::kHdrSubmitterName, str_of(meta, "submitter_name"));
-      msg.headers.set(deploy::kHdrSubmitterOrg, str_of(meta, "submitter_org"));
-      msg.headers.set(deploy::kHdrSubmitterRole, str_of(meta, "submitter_role"));
-      cell_->request_async(site, std::string(deploy::kChannelAdmin), std::string(topic), std::move(msg), timeout,
-                           [&, site](Result<cellnet::Message> r) {
-                             std::lock_guard<std::mutex> lock(m2);
-                             out[site] = r.status();
-                             if (--left == 0) cv2.notify_all();
-                           });
-    }
-    std::unique_lock<std::mutex> lock(m2);
-    cv2.wait(lock, [&] { return left == 0; });
-    return out;
-  };
-  const int min_sites = static_cast<int>(std::max<int64_t>(1, m.min_clients.value_or(1)));
-  auto deployed = send_all(deploy::kTopicDeploy, targets, true, opt_.admin_timeout);
-  std::vector<std::string> ok_sites, failures;
-  for (const auto& [site, st] : deployed) {
-    if (st.ok()) {
-      ok_sites.push_back(site);
-    } else {
-      failures.push_back(site + ": " + st.message());
-      log_->warn("job {}: deploy to {} failed: {}", id, site, st.message());
-      if (std::find(m.mandatory_clients.begin(), m.mandatory_clients.end(), site) != m.mandatory_clients.end()) {
-        return FailedPreconditionError("deploy to required site " + site + " failed: " + st.message());
-      }
-    }
-  }
-  if (static_cast<int>(ok_sites.size()) < min_sites) {
-    return FailedPreconditionError("deployed to " + std::to_string(ok_sites.size()) + " sites, fewer than min_clients " +
-                                   std::to_string(min_sites) + (failures.empty() ? "" : ": " + base::join(failures, "; ")));
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job.clients = ok_sites;
-    if (job.abort_requested) return CancelledError(job.abort_reason);
-  }
-  client_jobs_.job_clients(id, ok_sites);
-  store_->set_status(id, "DISPATCHED").ignore();
-
-  // 3. Start the client jobs; without strict checking a site that does not answer is left out.
-  auto started = send_all(deploy::kTopicStartJob, ok_sites, false, opt_.start_job_timeout);
-  StartDecision decision = decide_start(started, opt_.strict_start_job_reply_check, min_sites, m.mandatory_clients);
-  for (const auto& site : decision.excluded) {
-    log_->warn("job {}: {} did not confirm the start within {} ms: excluded", id, site,
-               opt_.start_job_timeout.count());
-  }
-  NVF_RETURN_IF_ERROR(decision.error);
-  const std::vector<std::string>& active = decision.active;
-
-  // 4. The server job process, in its own session.
-  base::SpawnOptions so;
-  so.argv = {opt_.nvflare_bin, "_server_job", "--workspace", opt_.kit.root.string(), "--job-id", id,
-             "--parent",       internal_url_, "--clients",   base::join(active, ",")};
-  if (!opt_.secure) so.argv.push_back("--insecure");
-  so.new_session = true;
-  so.lifeline = true;
-  so.working_dir = run_dir;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    job.clients = active;
-    if (job.abort_requested) return CancelledError(job.abort_reason);
-    auto child = base::spawn(so);
-    if (!child.ok()) return child.status();
-    job.process = std::move(*child);
-    job.process_started = true;
-  }
-  client_jobs_.job_running(id, active);
-  config::Value fields = {{"job_clients", active}};
-  store_->update(id, fields).ignore();
-  store_->set_status(id, "RUNNING").ignore();
-  log_->info("job {} running on {}", id, base::join(active, ", "));
-  return Status::OK();
-}
-
-StartDecision decide_start(const std::map<std::string, Status>& replies, bool strict, int min_sites,
-                           const std::vector<std::string>& required) {
-  StartDecision d;
-  auto is_required = [&](const std::string& s) { return std::find(required.begin(), required.end(), s) != required.end(); };
-  for (const auto& [site, st] : replies) {
-    if (st.ok()) {
-      d.active.push_back(site);
-    } else if (st.code() == StatusCode::kDeadlineExceeded) {
-      if (strict && is_required(site)) {
-        d.error = FailedPreconditionError("required site " + site + " did not confirm the start in time");
-        return d;
-      }
-      d.excluded.push_back(site);
-    } else {
-      d.error = FailedPreconditionError("site " + site + " could not start the job: " + st.message());
-      return d;
-    }
-  }
-  for (const auto& r : required) {
-    if (std::find(d.active.begin(), d.active.end(), r) == d.active.end()) {
-      d.error = FailedPreconditionError("required site " + r + " did not start the job");
-      return d;
-    }
-  }
-  if (static_cast<int>(d.active.size()) < min_sites) {
-    std::string left_out = d.excluded.empty() ? "" : " (no confirmation from " + base::join(d.excluded, ", ") + ")";
-    d.error = FailedPreconditionError(std::to_string(d.active.size()) + " sites started the job, fewer than min_clients " +
-                                      std::to_string(min_sites) + left_out);
-  }
-  return d;
-}
-
-void ServerParent::finish_job(RunningJob& job, const std::string& status, const std::string& why) {
-  store_->set_status(job.id, status).ignore();
-  if (!why.empty()) store_->update(job.id, config::Value{{"finish_reason", why}}).ignore();
-  if (status == "FINISHED:COMPLETED") {
-    log_->info("job {}: {}", job.id, status);
-  } else {
-    log_->warn("job {}: {}{}", job.id, status, why.empty() ? "" : " (" + why + ")");
-  }
-  std::lock_guard<std::mutex> lock(mu_);
-  // This thread ends right after this: the scheduler (or stop()) joins it from finished_. While
-  // stopping, stop() joins and erases the running entries itself.
-  client_jobs_.job_ended(job.id);
-  auto it = running_.find(job.id);
-  if (it != running_.end() && !stopping_) {
-    finished_.push_back(std::move(it->second));
-    running_.erase(it);
-  }
-  cv_.notify_all();
-}
-
-void ServerParent::join_finished() {
-  std::vector<std::unique_ptr<RunningJob>> done;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    done.swap(finished_);
-  }
-  for (auto& job : done) {
-    if (job->thread.joinable()) job->thread.join();
-  }
-}
-
-void ServerParent::abort_clients(const std::string& job_id, const std::vector<std::string>& clients) {
-  for (const auto& c : clients) {
-    cellnet::Message m;
-    m.headers.set(deploy::kHdrJobId, job_id);
-    cell_->request(c, std::string(deploy::kChannelAdmin), std::string(deploy::kTopicAbortJob), std::move(m),
-                   std::chrono::milliseconds(2000))
-        .status()
-        .ignore();
   }
 }
 
@@ -587,47 +308,11 @@ void ServerParent::handle_run_status(const cellnet::Message& request, cellnet::R
   }
   try {
     auto body = config::Value::parse(request.payload.to_string());
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = running_.find(id);
-    if (it != running_.end()) {
-      it->second->status_reported = true;
-      it->second->execution_error = body.value("execution_error", false);
-      it->second->error = body.value("error", "");
-    }
+    runner_->report_status(id, body.value("execution_error", false), body.value("error", ""));
   } catch (const std::exception& e) {
     return respond(InvalidArgumentError(std::string("bad run status: ") + e.what()));
   }
   respond(cellnet::Message{});
-}
-
-Status ServerParent::abort_job(const std::string& id, const std::string& reason, std::string* message) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto it = running_.find(id);
-  if (it == running_.end()) {
-    lock.unlock();
-    NVF_ASSIGN_OR_RETURN(auto meta, store_->meta(id));
-    std::string status = str_of(meta, "status");
-    if (job::is_finished(status)) {
-      if (message) *message = "Job for " + id + " is already completed.";
-      return Status::OK();
-    }
-    NVF_RETURN_IF_ERROR(store_->set_status(id, "FINISHED:ABORTED"));
-    if (message) *message = "Aborted the job " + id + " before running it.";
-    return Status::OK();
-  }
-  RunningJob& job = *it->second;
-  job.abort_requested = true;
-  job.abort_reason = reason;
-  bool started = job.process_started;
-  lock.unlock();
-  if (started) {
-    cell_->request("server." + id, std::string(deploy::kChannelJobCommand), std::string(deploy::kTopicAbort),
-                   cellnet::Message{}, std::chrono::milliseconds(1000))
-        .status()
-        .ignore();
-  }
-  if (message) *message = "Abort signal has been sent to the server app.";
-  return Status::OK();
 }
 
 }  // namespace nvf::runtime

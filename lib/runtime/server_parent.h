@@ -32,6 +32,7 @@
 #include "job/job_store.h"
 #include "runtime/admin_commands.h"
 #include "runtime/client_job_tracker.h"
+#include "runtime/job_runner.h"
 #include "runtime/registration.h"
 #include "runtime/startup_kit.h"
 #include "security/authorization.h"
@@ -77,19 +78,6 @@ class ServerParent {
   const std::string& url() const { return url_; }
 
  private:
-  struct RunningJob {
-    std::string id;
-    std::vector<std::string> clients;
-    base::ChildProcess process;
-    bool process_started = false;
-    bool abort_requested = false;
-    std::string abort_reason;
-    bool status_reported = false;
-    bool execution_error = false;
-    std::string error;
-    std::thread thread;
-  };
-
   // Registration and heartbeats.
   void handle_heartbeat(const cellnet::Message& request, cellnet::Responder respond);
   void sweep_dead_clients();
@@ -97,16 +85,8 @@ class ServerParent {
   void tell_job_client_left(const std::string& job, const std::string& client);
   std::vector<std::string> client_names() const;
 
-  // Jobs.
+  // Jobs: the scheduler picks (scheduler.h), the runner runs (job_runner.h).
   void run_scheduler();
-  // Starts a job the scheduler picked (scheduler.h): its thread deploys and runs it.
-  void start_job_locked(const std::string& id);
-  void run_job(std::string id);
-  Status deploy_and_start(RunningJob& job, const config::Value& meta, const std::filesystem::path& run_dir);
-  void finish_job(RunningJob& job, const std::string& status, const std::string& why);
-  /// Joins the threads of jobs that ended (each ends right after moving itself to finished_).
-  void join_finished();
-  void abort_clients(const std::string& job_id, const std::vector<std::string>& clients);
   void handle_run_status(const cellnet::Message& request, cellnet::Responder respond);
 
   // Admin service (admin_service.cc).
@@ -145,7 +125,6 @@ class ServerParent {
       const std::vector<std::string>& names, std::string_view topic, const cellnet::Message& order,
       std::string* bad_name);
   Status authorize(const Principal& who, const std::string& right, const config::Value* job_meta) const;
-  Status abort_job(const std::string& id, const std::string& reason, std::string* message);
 
   ServerParentOptions opt_;
   base::Logger log_;
@@ -165,25 +144,10 @@ class ServerParent {
   bool started_ = false, stopping_ = false, shutdown_requested_ = false;
   std::atomic<bool> restart_requested_{false};
   std::string shutdown_reason_;
-  std::map<std::string, std::unique_ptr<RunningJob>> running_;
-  std::vector<std::unique_ptr<RunningJob>> finished_;  // ended; their threads are joined by join_finished()
   ClientJobTracker client_jobs_{opt_.sync_client_jobs_require_previous_report};  // from heartbeats
+  std::unique_ptr<JobRunner> runner_;
   std::thread scheduler_;
 };
-
-/// What the server makes of the sites' replies to "start the job" (FLARE 2.7.2's
-/// strict_start_job_reply_check). A reply that did not come in time (DEADLINE_EXCEEDED) leaves the
-/// site out — with a warning in `excluded` — unless it is required; any other error stops the job.
-/// Both modes then require `min_sites` active sites and every required site active; the error
-/// names the site. Strict mode differs from FLARE's default (false) only in that a required site's
-/// timeout is reported as such.
-struct StartDecision {
-  std::vector<std::string> active;
-  std::vector<std::string> excluded;  // timed out, left out
-  Status error;
-};
-StartDecision decide_start(const std::map<std::string, Status>& replies, bool strict, int min_sites,
-                           const std::vector<std::string>& required);
 
 /// Reads local/resources.json (else .default) of a server kit: the job store root and max_jobs.
 struct ServerResources {

@@ -81,6 +81,17 @@ TEST_F(GrpcDriverTest, ListenerUrlCarriesTheOsChosenPort) {
   EXPECT_EQ(driver_->schemes(), (std::vector<std::string>{"grpc", "grpcs"}));
 }
 
+// Regression: gRPC's default SO_REUSEPORT let a second server bind a taken port (two POC systems
+// on one port, connections split between them). A taken port is now an error naming it.
+TEST_F(GrpcDriverTest, ASecondListenerOnATakenPortFailsNamingIt) {
+  RecordingHandler other;
+  auto second = driver_->listen(listener_->url(), &other);
+  ASSERT_FALSE(second.ok()) << "a second server bound " << listener_->url();
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("cannot listen on " + listener_->url()), std::string::npos)
+      << second.status().to_string();
+}
+
 TEST_F(GrpcDriverTest, ConnectReportsTheConnectionOnBothSides) {
   auto [client, server_end] = connect_pair();
   ASSERT_TRUE(client && server_end);
