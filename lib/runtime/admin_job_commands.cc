@@ -9,7 +9,6 @@ using namespace admin_detail;
 // show_stats / show_errors / reset_errors <job_id> server|client [clients]|all: the job must be
 // running; its job processes answer (job_query).
 config::Value ServerParent::cmd_job_info(const AdminCall& call) {
-  const Principal& who = call.who;
   const std::vector<std::string>& argv = call.argv;
   const std::string& cmd = argv[0];
   const std::string& id = argv[1];

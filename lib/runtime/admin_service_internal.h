@@ -14,6 +14,7 @@
 #include "job/job_folder.h"
 #include "runtime/admin_commands.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/meta_fields.h"
 #include "runtime/server_parent.h"
 #include "runtime/site_info.h"
 #include "runtime/workspace_shell.h"
@@ -22,9 +23,7 @@
 namespace nvf::runtime::admin_detail {
 namespace fs = std::filesystem;
 
-inline std::string str_of(const config::Value& v, const char* key) {
-  return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
-}
+using runtime::str_of;  // meta_fields.h
 
 using admin::error_reply;
 using admin::ok_string;

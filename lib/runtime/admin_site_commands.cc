@@ -35,9 +35,7 @@ config::Value ServerParent::cmd_shell(const AdminCall& call) {
   return ok_string(*out);
 }
 
-config::Value ServerParent::cmd_list_sessions(const AdminCall& call) {
-  const Principal& who = call.who;
-  const std::vector<std::string>& argv = call.argv;
+config::Value ServerParent::cmd_list_sessions(const AdminCall&) {
   auto sessions = registrar_->principals("admin");
   std::stable_sort(sessions.begin(), sessions.end(),
                    [](const Principal& a, const Principal& b) { return a.name < b.name; });
@@ -101,7 +99,6 @@ config::Value ServerParent::cmd_remove_client(const AdminCall& call) {
 }
 
 config::Value ServerParent::cmd_check_status(const AdminCall& call) {
-  const Principal& who = call.who;
   const std::vector<std::string>& argv = call.argv;
   config::Value items = config::Value::array();
   std::map<std::string, std::string> apps;  // job → app name

@@ -11,6 +11,7 @@
 #include "job/archive.h"
 #include "job/job_meta.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/meta_fields.h"
 #include "runtime/scheduler.h"
 #include "runtime/startup_kit.h"
 #include "security/job_signature.h"
@@ -18,14 +19,6 @@
 namespace nvf::runtime {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-std::string str_of(const config::Value& v, const char* key) {
-  return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
-}
-
-}  // namespace
 
 JobRunner::JobRunner(JobRunnerOptions options, cellnet::Cell& cell, job::JobStore& store, ClientJobTracker& tracker)
     : o_(std::move(options)),

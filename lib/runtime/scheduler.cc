@@ -3,16 +3,9 @@
 #include <algorithm>
 
 #include "job/finding.h"
+#include "runtime/meta_fields.h"
 
 namespace nvf::runtime {
-namespace {
-
-std::string str_of(const config::Value& v, const char* key) {
-  return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
-}
-
-}  // namespace
-
 job::JobMeta parse_stored_meta(const config::Value& meta) {
   std::vector<job::Finding> ignored;
   job::FindingSink sink(&ignored, "meta");

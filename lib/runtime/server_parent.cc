@@ -20,14 +20,6 @@ namespace nvf::runtime {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-
-std::string str_of(const config::Value& v, const char* key) {
-  return v.is_object() && v.contains(key) && v[key].is_string() ? v[key].get<std::string>() : std::string();
-}
-
-}  // namespace
-
 ServerResources read_server_resources(const fs::path& workspace) {
   ServerResources r;
   r.job_store_root = workspace / "jobs-storage";

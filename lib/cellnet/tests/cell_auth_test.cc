@@ -361,7 +361,7 @@ TEST(ReturnCodeTest, UnauthenticatedMapsToUnauthenticatedStatus) {
 
 // The identity a handler sees is the one the listener's filter gave, never one the sender wrote.
 TEST_F(AuthTest, TheFiltersIdentityReplacesAForgedOne) {
-  Cell* server = make_server();
+  make_server();
   Cell* site = make("site-1");
   Headers h = auth("site-1", "t1");
   h.set(hdr::kAuthenticated, "site-2");  // a lie
