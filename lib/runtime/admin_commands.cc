@@ -39,12 +39,6 @@ const AdminCommand* AdminCommandTable::find(const std::string& name) const {
   return it == by_name_.end() ? nullptr : &commands_[it->second];
 }
 
-std::vector<const AdminCommand*> AdminCommandTable::commands() const {
-  std::vector<const AdminCommand*> out;
-  for (const auto& c : commands_) out.push_back(&c);
-  return out;
-}
-
 config::Value AdminCommandTable::run(const Principal& who, const std::vector<std::string>& argv) const {
   const AdminCommand* c = argv.empty() ? nullptr : find(argv[0]);
   if (!c) {

@@ -74,8 +74,6 @@ class AdminCommandTable {
   config::Value run(const Principal& who, const std::vector<std::string>& argv) const;
 
   const AdminCommand* find(const std::string& name) const;
-  /// Commands in the order they were added.
-  std::vector<const AdminCommand*> commands() const;
 
  private:
   Authorizer authorize_;

@@ -75,14 +75,6 @@ class ResultSink {
   virtual void on_result(const std::string& client, const Status& status, const FLModel& model) = 0;
 };
 
-/// A sink that drops everything (tasks whose results only matter by their outcome).
-class NullSink : public ResultSink {
- public:
-  Status on_begin(const std::string&, const FLModel&) override { return Status::OK(); }
-  Status on_tensor(const std::string&, const std::string&, const tensor::Tensor&) override { return Status::OK(); }
-  void on_result(const std::string&, const Status&, const FLModel&) override {}
-};
-
 struct TaskOutcome {
   std::vector<std::string> responded;  // results that arrived and were accepted
   std::vector<std::string> failed;     // results that arrived with an error or were rejected

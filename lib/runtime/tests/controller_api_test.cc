@@ -5,6 +5,8 @@
 #include <condition_variable>
 
 #include "runtime/tests/engines_fixture.h"
+#include "workflows/fedavg.h"
+#include "workflows/persistor.h"
 
 namespace nvf::runtime {
 namespace {
@@ -146,6 +148,52 @@ TEST_F(EnginesTest, AnExampleWorkflowSendsTheModelToEachClientInTurnAndSkipsOneT
   ASSERT_TRUE(engine.run({&wf}).ok());
   EXPECT_EQ(wf.order_, (std::vector<std::string>{"site-1", "site-3"}));
   EXPECT_EQ(wf.model_, (std::vector<float>{12, 13, 14}));  // +1 at site-1, +10 at site-3
+  engine.stop();
+}
+
+// FedAvg on the controller API with a model-update hook of its own (a server optimizer's place):
+// the hook gets the round's aggregate and decides the next global model.
+class InMemoryPersistor : public fl::ModelPersistor {
+ public:
+  Result<fl::FLModel> load() override { return model_of({1, 2, 3}); }
+  Status save(const fl::FLModel& global, bool) override {
+    saved = global.params.find("w")->to_doubles();
+    return Status::OK();
+  }
+  Status save_best(const fl::FLModel&) override { return Status::OK(); }
+  std::vector<double> saved;
+};
+
+// Moves the global model halfway towards the aggregate: w += 0.5 · (aggregate − w).
+class HalfStep : public fl::ModelUpdater {
+ public:
+  Status update(fl::FLModel& global, fl::FLModel aggregated, int round) override {
+    rounds.push_back(round);
+    auto g = global.params.find("w")->to_doubles();
+    auto a = aggregated.params.find("w")->to_doubles();
+    std::vector<float> next;
+    for (size_t i = 0; i < g.size(); ++i) next.push_back(static_cast<float>(g[i] + 0.5 * (a[i] - g[i])));
+    global = model_of(next);
+    return Status::OK();
+  }
+  std::vector<int> rounds;
+};
+
+TEST_F(EnginesTest, FedAvgHandsEachRoundsAggregateToItsModelUpdater) {
+  ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
+  ASSERT_TRUE(engine.start().ok());
+  run_client(client("site-1"), "site-1", 2);
+  run_client(client("site-2"), "site-2", 4);
+  InMemoryPersistor persistor;
+  HalfStep updater;
+  workflows::FedAvgOptions o;
+  o.min_clients = 2;
+  o.num_rounds = 2;
+  workflows::FedAvg fedavg(o, &persistor, nullptr, nullptr, &updater);
+  ASSERT_TRUE(engine.run({&fedavg}).ok());
+  EXPECT_EQ(updater.rounds, (std::vector<int>{0, 1}));
+  // Each round the clients add 2 and 4 (equal weights): the aggregate is w + 3, the step w + 1.5.
+  EXPECT_EQ(persistor.saved, (std::vector<double>{4, 5, 6}));
   engine.stop();
 }
 
