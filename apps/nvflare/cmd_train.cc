@@ -1,9 +1,11 @@
-// nvflare train [--add DELTA | trainer options]: the built-in trainer (a Client API program).
-// --add runs here without LibTorch; everything else runs the LibTorch trainer `nvflare-train`
+// nvflare train [--add DELTA | --model lr | trainer options]: the built-in trainers (Client API
+// programs). --add and --model lr run here without LibTorch; everything else runs the LibTorch trainer `nvflare-train`
 // installed beside this binary (DESIGN §4.3: only training processes load LibTorch).
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <optional>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -38,20 +40,70 @@ int exec_torch_trainer(const std::vector<std::string>& args) {
   return kExitError;
 }
 
+// The value after `--name` or in `--name=value` among `args`, or nullopt.
+std::optional<std::string> flag_value(const std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name && i + 1 < args.size()) return args[i + 1];
+    if (args[i].rfind(name + "=", 0) == 0) return args[i].substr(name.size() + 1);
+  }
+  return std::nullopt;
+}
+
+Result<double> number_flag(const std::vector<std::string>& args, const std::string& name, double fallback) {
+  auto v = flag_value(args, name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const double d = std::strtod(v->c_str(), &end);
+  if (v->empty() || !end || *end || !std::isfinite(d)) {
+    return InvalidArgumentError(name + " '" + *v + "' is not a number");
+  }
+  return d;
+}
+
+Status run_lr(const std::vector<std::string>& args) {
+  tools::LrTrainerOptions o;
+  o.data = flag_value(args, "--data").value_or("synthetic");
+  NVF_ASSIGN_OR_RETURN(double nf, number_flag(args, "--num-features", 13));
+  NVF_ASSIGN_OR_RETURN(double seed, number_flag(args, "--seed", 0));
+  NVF_ASSIGN_OR_RETURN(double site, number_flag(args, "--site-index", 0));
+  if (nf < 1 || nf > 100000) return InvalidArgumentError("--num-features must be between 1 and 100000");
+  if (seed < 0 || site < 0 || site > 1000000) return InvalidArgumentError("--seed and --site-index must not be negative");
+  o.num_features = static_cast<int>(nf);
+  o.seed = static_cast<uint64_t>(seed);
+  o.site_index = static_cast<int>(site);
+  return tools::run_lr_trainer(o);
+}
+
 }  // namespace
 
 void register_train_command(CLI::App& app, AppContext& ctx) {
   auto c = std::make_shared<TrainCli>();
   CLI::App* train = app.add_subcommand(
-      "train", "the built-in trainer: --add DELTA (no LibTorch), or LibTorch training (see nvflare-train --help)");
+      "train",
+      "the built-in trainer: --add DELTA [--algorithm scaffold --lr LR] and --model lr (no LibTorch), or LibTorch "
+      "training (see nvflare-train --help)");
   train->add_option("--add", c->add, "add DELTA to every received weight (numpy-style jobs, benchmarks)");
   train->allow_extras();
   train->callback([c, train, &ctx] {
+    const std::vector<std::string> rest = train->remaining();
     if (train->count("--add") > 0) {
-      ctx.exit_code = report(tools::run_add_trainer(c->add));
+      tools::AddTrainerOptions o;
+      o.delta = c->add;
+      o.algorithm = flag_value(rest, "--algorithm").value_or("fedavg");
+      auto lr = number_flag(rest, "--lr", 1.0);
+      if (!lr.ok()) {
+        ctx.exit_code = report(lr.status());
+        return;
+      }
+      o.lr = *lr;
+      ctx.exit_code = report(tools::run_add_trainer(o));
       return;
     }
-    ctx.exit_code = exec_torch_trainer(train->remaining());
+    if (flag_value(rest, "--model") == std::optional<std::string>("lr")) {
+      ctx.exit_code = report(run_lr(rest));
+      return;
+    }
+    ctx.exit_code = exec_torch_trainer(rest);
   });
 }
 

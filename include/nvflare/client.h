@@ -102,6 +102,10 @@ bool is_running();
 std::string site_name();
 std::string job_id();
 std::string task_name();
+/// FLARE's task predicates: the last task is "train" / "validate" / "submit_model".
+bool is_train();
+bool is_evaluate();
+bool is_submit_model();
 void shutdown();
 
 }  // namespace nvflare

@@ -49,6 +49,12 @@ inline constexpr std::string_view kMetaSiteName = "site_name";
 inline constexpr std::string_view kMetaSubmitModelName = "submit_model_name";
 /// Set by the FedAvg aggregation on the aggregated model.
 inline constexpr std::string_view kMetaNrAggregated = "nr_aggregated";
+/// SCAFFOLD (FLARE's meta "scaffold_c_global" / "scaffold_c_diff"): the server's control variate
+/// travels with a train task as params named "scaffold_c_global.<name>", and a client's change of
+/// its own control variate comes back as params named "scaffold_c_diff.<name>" (tensors travel as
+/// params here, streamed like the model; nvflare/scaffold.h does the client's part).
+inline constexpr std::string_view kScaffoldCGlobalPrefix = "scaffold_c_global.";
+inline constexpr std::string_view kScaffoldCDiffPrefix = "scaffold_c_diff.";
 
 struct FLModel {
   tensor::TensorDict params;

@@ -197,7 +197,9 @@ class Client::Impl {
   Status send(const FLModel& model) {
     FLModel out = nvf::fl::header_of(model);  // what is sent: the header, and views of (or the DIFF of) the params
     if (!model.params.empty()) {
-      if (cfg_.params_transfer_type == "DIFF" && model.params_type != ParamsType::kDiff) {
+      // DIFF is taken against the params the task brought (a submit_model task brings none: the
+      // local model goes as it is).
+      if (cfg_.params_transfer_type == "DIFF" && model.params_type != ParamsType::kDiff && !received_.empty()) {
         NVF_ASSIGN_OR_RETURN(out.params, diff_params(model));
         out.params_type = ParamsType::kDiff;
       } else {
@@ -315,6 +317,9 @@ bool is_running() { return default_client() && default_client()->is_running(); }
 std::string site_name() { return default_client() ? default_client()->site_name() : ""; }
 std::string job_id() { return default_client() ? default_client()->job_id() : ""; }
 std::string task_name() { return default_client() ? default_client()->task_name() : ""; }
+bool is_train() { return task_name() == "train"; }
+bool is_evaluate() { return task_name() == "validate"; }
+bool is_submit_model() { return task_name() == "submit_model"; }
 void shutdown() {
   std::lock_guard<std::mutex> lock(g_mu);
   if (default_client()) default_client()->shutdown();

@@ -381,7 +381,10 @@ Result<FLModel> WeightedAggregator::aggregate() {
   if (all_metrics) {
     for (const auto& [name, s] : sums) out.metrics[name] = s.first / s.second;
   }
+  double total_weight = 0;
+  for (const auto& client : finished_order_) total_weight += clients_.at(client).weight;
   out.meta[std::string(kMetaNrAggregated)] = finished_order_.size();
+  out.meta["total_weight"] = total_weight;
   out.meta[std::string(kMetaCurrentRound)] = current_round_;
   reset_locked(current_round_);
   return out;

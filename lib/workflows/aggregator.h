@@ -9,7 +9,7 @@
 //   result[k] = sum[k] / count[k], in the dtype of the inputs (integers rounded to nearest).
 // Metrics are averaged with the same weights when every result of the round has metrics.
 // The aggregated FLModel carries the params type of the first result and meta
-// {"nr_aggregated": n, "current_round": r}.
+// {"nr_aggregated": n, "current_round": r, "total_weight": Σ of the results' weights}.
 //
 // Two ways in: add() takes a whole result, checks it completely and only then accumulates it
 // (all or nothing); the caller may free the result's tensors right after. The incremental API

@@ -191,6 +191,12 @@ class Aggregator {
 class ModelUpdater {
  public:
   virtual ~ModelUpdater() = default;
+  /// The workflow starts: its initial global model and number of rounds (a schedule over the
+  /// rounds may need it).
+  virtual Status start(const FLModel& /*global*/, int /*num_rounds*/) { return Status::OK(); }
+  /// Adds to a round's task data what it carries besides the global model (SCAFFOLD's control
+  /// variate).
+  virtual Status prepare_task(FLModel& /*task_data*/, int /*round*/) { return Status::OK(); }
   virtual Status update(FLModel& global, FLModel aggregated, int round) = 0;
 };
 

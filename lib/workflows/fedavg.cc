@@ -92,6 +92,11 @@ FedAvg::FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeM
                fl::Aggregator* aggregator, fl::ModelUpdater* updater)
     : opt_(std::move(options)), persistor_(persistor), selector_(selector), aggregator_(aggregator), updater_(updater) {}
 
+void FedAvg::adopt_updater(std::unique_ptr<fl::ModelUpdater> updater) {
+  own_updater_ = std::move(updater);
+  updater_ = own_updater_.get();
+}
+
 Status FedAvg::run(fl::ControllerContext& ctx) {
   if (!persistor_) return FailedPreconditionError("FedAvg has no persistor: set persistor_id");
   if (!opt_.stop_cond.empty()) {
@@ -111,6 +116,7 @@ Status FedAvg::run(fl::ControllerContext& ctx) {
   NVF_ASSIGN_OR_RETURN(fl::FLModel global, persistor_->load());
   global.start_round = opt_.start_round;
   global.total_rounds = opt_.num_rounds;
+  if (updater_) NVF_RETURN_IF_ERROR(updater_->start(global, opt_.num_rounds));
   ctx.logger()->info("FedAvg: {} rounds, {} clients (min {})", opt_.num_rounds, clients, opt_.min_clients);
   Status result;
   for (int r = opt_.start_round; r < opt_.start_round + opt_.num_rounds; ++r) {
@@ -156,6 +162,7 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
   task.data.meta = global.meta;
   task.data.meta[std::string(fl::kMetaCurrentRound)] = round;
   for (const auto& [k, t] : global.params) NVF_RETURN_IF_ERROR(task.data.params.insert(k, t.share()));
+  if (updater_) NVF_RETURN_IF_ERROR(updater_->prepare_task(task.data, round));
   RoundSink sink(*agg, selector_);
   NVF_ASSIGN_OR_RETURN(fl::TaskOutcome outcome, ctx.broadcast_and_wait(task, sink));
   std::vector<std::string> ok = agg->contributors();

@@ -53,6 +53,9 @@ class FedAvg : public fl::Component, public fl::Controller {
   /// of options.aggregation and fl::apply_update (FULL replaces, DIFF adds).
   FedAvg(FedAvgOptions options, fl::ModelPersistor* persistor, fl::IntimeModelSelector* selector,
          fl::Aggregator* aggregator = nullptr, fl::ModelUpdater* updater = nullptr);
+  /// Gives the workflow an updater it owns (FedOpt's optimizer, SCAFFOLD's control variates),
+  /// replacing a borrowed one.
+  void adopt_updater(std::unique_ptr<fl::ModelUpdater> updater);
   Status run(fl::ControllerContext& ctx) override;
   /// {"phase": "init" | "train" | "finished", "current_round", "num_rounds"}, as FLARE's
   /// ScatterAndGather reports them.
@@ -68,6 +71,7 @@ class FedAvg : public fl::Component, public fl::Controller {
   fl::Aggregator* aggregator_;
   fl::ModelUpdater* updater_;
   std::unique_ptr<fl::WeightedAggregator> own_aggregator_;  // when none was given
+  std::unique_ptr<fl::ModelUpdater> own_updater_;
   std::optional<StopCondition> stop_;
   std::optional<double> best_;
   int rounds_without_improvement_ = 0;
