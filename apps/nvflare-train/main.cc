@@ -1,6 +1,9 @@
 // nvflare-train: the built-in LibTorch trainer behind `nvflare train` (a Client API program).
-// Each round it evaluates the received global model on its validation split (FLARE's
-// "accuracy"), trains locally and sends the new weights with NUM_STEPS_CURRENT_ROUND.
+// Each train task it evaluates the received global model on its validation split (FLARE's
+// "accuracy"), trains locally and sends the new weights with NUM_STEPS_CURRENT_ROUND; with
+// --algorithm scaffold each step is corrected and Δc is sent (nvflare/scaffold.h); --fedprox-mu
+// adds FedProx's term. A validate task answers accuracy and loss of the received model; a
+// submit_model task sends the weights of the last train task.
 // Also `--export-initial FILE`: writes a model's initial weights as safetensors (servers never
 // load LibTorch, so they ask this program for a TorchScript model's weights).
 #include <CLI/CLI.hpp>
@@ -12,6 +15,7 @@
 
 #include "base/heap.h"
 #include "nvflare/client.h"
+#include "nvflare/scaffold.h"
 #include "tensor/safetensors.h"
 #include "trainer/local_trainer.h"
 
@@ -49,6 +53,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "LibTorch threads");
   app.add_option("--site-index,--site_index", o.site_index, "site number for synthetic data (default: from the site name)");
   app.add_option("--export-initial", export_path, "write the model's initial weights to this safetensors file");
+  std::string algorithm = "fedavg";
+  app.add_option("--algorithm", algorithm, "fedavg (also FedProx with --fedprox-mu) or scaffold")
+      ->check(CLI::IsMember({"fedavg", "scaffold"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,17 +73,57 @@ int main(int argc, char** argv) {
   if (o.site_index == 0) o.site_index = site_number(nvflare::site_name());
   auto trainer = nvf::trainer::LocalTrainer::create(o);
   if (!trainer.ok()) return fail(trainer.status());
+  nvflare::Scaffold scaffold;
+  nvf::tensor::TensorDict local;  // the weights of the last train task (submit_model sends them)
   while (nvflare::is_running()) {
     auto task = nvflare::receive();
     if (!task.ok()) return fail(task.status());
     if (!*task) break;
-    const nvflare::FLModel& global = **task;
+    nvflare::FLModel& global = **task;
+    if (nvflare::is_evaluate()) {
+      auto m = (*trainer)->evaluate(global.params);
+      if (!m.ok()) return fail(m.status());
+      nvflare::FLModel out;
+      out.metrics["accuracy"] = m->accuracy;
+      out.metrics["loss"] = m->loss;
+      std::printf("%s: validate %s: accuracy %.4f\n", nvflare::site_name().c_str(),
+                  global.meta.value("_model_owner_", std::string("model")).c_str(), m->accuracy);
+      std::fflush(stdout);
+      if (auto s = nvflare::send(out); !s.ok()) return fail(s);
+      continue;
+    }
+    if (nvflare::is_submit_model()) {
+      nvflare::FLModel out;
+      out.params_type = nvflare::ParamsType::kFull;
+      if (local.empty()) {
+        auto init = (*trainer)->initial_params();
+        if (!init.ok()) return fail(init.status());
+        local = std::move(init).value();
+      }
+      for (const auto& [k, t] : local) {
+        if (auto s = out.params.insert(k, t.share()); !s.ok()) return fail(s);
+      }
+      if (auto s = nvflare::send(out); !s.ok()) return fail(s);
+      continue;
+    }
+    if (algorithm == "scaffold") {
+      if (auto s = scaffold.begin_round(global); !s.ok()) return fail(s);
+      if (auto s = (*trainer)->set_step_correction(scaffold.correction()); !s.ok()) return fail(s);
+    }
     auto result = (*trainer)->train(global.params);
     if (!result.ok()) return fail(result.status());
     nvflare::FLModel out;
     out.params = std::move(result->params);
     out.params_type = nvflare::ParamsType::kFull;
     out.current_round = global.current_round;
+    if (algorithm == "scaffold") {
+      if (auto s = scaffold.end_round(out.params, result->steps, o.lr, out); !s.ok()) return fail(s);
+    }
+    local = nvf::tensor::TensorDict();
+    for (const auto& [k, t] : out.params) {
+      if (k.rfind(std::string(nvf::fl::kScaffoldCDiffPrefix), 0) == 0) continue;
+      if (auto s = local.insert(k, t.share()); !s.ok()) return fail(s);
+    }
     out.metrics["accuracy"] = result->eval_before.accuracy;
     out.metrics["loss"] = result->eval_before.loss;
     out.metrics["train_loss"] = result->train.loss;

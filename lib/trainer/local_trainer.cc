@@ -80,6 +80,7 @@ struct LocalTrainer::Impl {
   std::vector<at::Tensor> parameters;  // the trainable ones
   std::unique_ptr<torch::optim::Optimizer> optimizer;
   uint64_t rounds = 0;  // train() calls so far, for the shuffle seeds
+  std::vector<std::pair<at::Tensor, at::Tensor>> correction;  // (live state entry, its SCAFFOLD correction)
 
   // A float input batch and its labels for `rows` (I64 indices).
   std::pair<at::Tensor, at::Tensor> batch(const at::Tensor& rows) const {
@@ -217,6 +218,10 @@ Result<Metrics> LocalTrainer::Impl::train_epochs(RoundResult& result) {
       }
       optimizer->step();
       ++result.steps;
+      if (!correction.empty()) {
+        at::NoGradGuard no_grad;
+        for (auto& [live, corr] : correction) live.sub_(corr, options.lr);
+      }
       {
         at::NoGradGuard no_grad;
         loss_sum += loss.item<double>() * static_cast<double>(len);
@@ -293,6 +298,27 @@ Result<Metrics> LocalTrainer::evaluate(const tensor::TensorDict& params) {
     return impl_->evaluate_loaded();
   } catch (...) {
     return describe_exception("evaluating model '" + impl_->options.model + "'");
+  }
+}
+
+Status LocalTrainer::set_step_correction(const tensor::TensorDict& correction) {
+  try {
+    std::vector<std::pair<at::Tensor, at::Tensor>> pairs;
+    for (const auto& [name, c] : correction) {
+      auto it = std::find_if(impl_->state.begin(), impl_->state.end(),
+                             [&](const StateEntry& e) { return e.name == name; });
+      if (it == impl_->state.end()) return InvalidArgumentError("SCAFFOLD correction for '" + name + "', which the model lacks");
+      at::Tensor corr = tensor_torch::to_torch(c).to(it->tensor.scalar_type()).reshape(it->tensor.sizes()).clone();
+      if (corr.numel() != it->tensor.numel()) {
+        return InvalidArgumentError("SCAFFOLD correction for '" + name + "' has " + std::to_string(corr.numel()) +
+                                    " values but the tensor has " + std::to_string(it->tensor.numel()));
+      }
+      pairs.emplace_back(it->tensor, std::move(corr));
+    }
+    impl_->correction = std::move(pairs);
+    return Status::OK();
+  } catch (const c10::Error& e) {
+    return InternalError(std::string("SCAFFOLD correction: ") + e.what_without_backtrace());
   }
 }
 

@@ -113,6 +113,11 @@ class LocalTrainer {
   /// Errors: as evaluate(); INTERNAL if training fails or the loss becomes non-finite.
   Result<RoundResult> train(const tensor::TensorDict& global_params);
 
+  /// SCAFFOLD (nvflare/scaffold.h): after every optimizer step of train(), w −= lr·correction[name]
+  /// for each state entry with a correction. An empty dict turns it off. Errors: INVALID_ARGUMENT
+  /// for a name the model lacks or a shape that differs.
+  Status set_step_correction(const tensor::TensorDict& correction);
+
   const TrainOptions& options() const;
   /// Samples in the training and validation splits.
   int64_t num_train_samples() const;
