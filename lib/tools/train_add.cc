@@ -88,6 +88,15 @@ Status run_add_trainer(const AddTrainerOptions& o) {
       local = tensor::TensorDict();
       for (const auto& [k, t] : out.params) NVF_RETURN_IF_ERROR(local.insert(k, t.share()));
       NVF_RETURN_IF_ERROR(scaffold.end_round(local, 1, o.lr, out));
+      double dc_sum = 0;
+      int64_t dc_n = 0;
+      for (const auto& [k, t] : out.params) {
+        if (k.rfind(std::string(fl::kScaffoldCDiffPrefix), 0) != 0) continue;
+        for (double v : t.to_doubles()) dc_sum += v;
+        dc_n += t.numel();
+      }
+      std::printf("%s: round %d: scaffold control-variate change mean %g\n", site.c_str(), in.current_round,
+                  dc_n ? dc_sum / static_cast<double>(dc_n) : 0.0);
     } else {
       local = tensor::TensorDict();
       for (const auto& [k, t] : out.params) NVF_RETURN_IF_ERROR(local.insert(k, t.share()));

@@ -1,0 +1,313 @@
+// The workflow library in `nvflare simulator`, each with exact numbers: `nvflare train --add`
+// trainers make every result predictable (FedAvg with +1 per round gives FLARE's hello-numpy
+// weights), and the logistic regression is checked against a centralized Newton fit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "config/value.h"
+#include "e2e_util.h"
+#include "tensor/npy.h"
+
+namespace nvf::e2e {
+namespace {
+
+namespace fs = std::filesystem;
+
+class WorkflowsTest : public E2eTest {
+ protected:
+  // hello-numpy with the server's workflows (and extra components) replaced and the trainer
+  // command, the tasks it takes and its transfer type set.
+  fs::path job(const std::string& name, const std::string& workflows, const std::string& command,
+               const std::string& components = "[]", const std::string& tasks = R"(["*"])",
+               const std::string& transfer = "FULL") {
+    fs::path dir = work_.path() / name;
+    fs::copy(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", dir, fs::copy_options::recursive);
+    fs::path server = dir / "app" / "config" / "config_fed_server.json";
+    config::Value s = load(server);
+    s["workflows"] = config::Value::parse(workflows);
+    for (const auto& c : config::Value::parse(components)) s["components"].push_back(c);
+    save(server, s);
+    fs::path client = dir / "app" / "config" / "config_fed_client.json";
+    config::Value c = load(client);
+    c["trainer_command"] = command;
+    c["executors"][0]["tasks"] = config::Value::parse(tasks);
+    c["executors"][0]["executor"]["args"]["params_transfer_type"] = transfer;
+    save(client, c);
+    return dir;
+  }
+  RunResult simulate(const fs::path& dir, int clients) {
+    return run({"simulator", dir.string(), "-w", ws().string(), "-n", std::to_string(clients), "-t", "2"});
+  }
+  fs::path ws() { return work_.path() / "ws"; }
+  fs::path run_dir() { return ws() / "server" / "simulate_job"; }
+  std::vector<double> npy(const std::string& file) {
+    auto t = tensor::read_npy(run_dir() / "models" / file);
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+    return t.ok() ? t->to_doubles() : std::vector<double>{};
+  }
+  std::string site_log(const std::string& site) {
+    auto text = base::read_file(ws() / site / "log.txt");
+    return text.ok() ? *text : "";
+  }
+};
+
+std::vector<double> plus(double d) {
+  std::vector<double> v;
+  for (int i = 1; i <= 9; ++i) v.push_back(i + d);
+  return v;
+}
+
+TEST_F(WorkflowsTest, CyclicOverThreeSitesAndTwoRoundsAddsSix) {
+  auto r = simulate(job("cyclic", R"([{"id": "cyclic", "path": "nvflare.app_common.workflows.cyclic_ctl.CyclicController",
+                                       "args": {"num_rounds": 2, "persistor_id": "persistor"}}])",
+                        "{NVFLARE_BIN} train --add 1"),
+                    3);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 2/2: site-1 -> site-2 -> site-3"), std::string::npos) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(6));
+}
+
+TEST_F(WorkflowsTest, CyclicSkipsASiteThatCannotTrainAndNamesIt) {
+  // site-2 has no executor for "train": it answers with an error and the model passes it by.
+  fs::path dir = job("cyclic-skip", R"([{"id": "cyclic", "path": "CyclicController",
+                                         "args": {"num_rounds": 1, "persistor_id": "persistor"}}])",
+                     "{NVFLARE_BIN} train --add 1");
+  fs::copy(dir / "app", dir / "app_eval", fs::copy_options::recursive);
+  config::Value c = load(dir / "app_eval" / "config" / "config_fed_client.json");
+  c["executors"][0]["tasks"] = config::Value::parse(R"(["validate"])");
+  save(dir / "app_eval" / "config" / "config_fed_client.json", c);
+  config::Value meta = load(dir / "meta.json");
+  meta["deploy_map"] = config::Value::parse(R"({"app": ["server", "site-1", "site-3"], "app_eval": ["site-2"]})");
+  save(dir / "meta.json", meta);
+  auto r = simulate(dir, 3);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 1/1: site-1 -> site-3 (skipped site-2)"), std::string::npos) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(2));
+}
+
+TEST_F(WorkflowsTest, FedOptWithSgdLrOneAndNoMomentumEqualsFedAvg) {
+  auto r = simulate(job("fedopt-sgd", R"([{"id": "fedopt", "path": "nvflare.app_opt.pt.fedopt_ctl.FedOpt",
+      "args": {"num_clients": 2, "num_rounds": 3, "persistor_id": "persistor",
+               "optimizer_args": {"path": "torch.optim.SGD", "args": {"lr": 1.0}}, "lr_scheduler_args": null}}])",
+                        "{NVFLARE_BIN} train --add 1", "[]", R"(["*"])", "DIFF"),
+                    2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(3));  // FLARE's hello-numpy result
+}
+
+TEST_F(WorkflowsTest, FedOptAdamAfterOneRoundEqualsTheHandComputation) {
+  // Every diff is +1, so g = −1: m̂ = −1, v̂ = 1 and w −= 0.1·(−1)/(1 + 1e-8).
+  auto r = simulate(job("fedopt-adam", R"([{"id": "fedopt", "path": "FedOpt",
+      "args": {"num_clients": 2, "num_rounds": 1, "persistor_id": "persistor",
+               "optimizer_args": {"path": "torch.optim.Adam", "args": {"lr": 0.1}}, "lr_scheduler_args": null}}])",
+                        "{NVFLARE_BIN} train --add 1", "[]", R"(["*"])", "DIFF"),
+                    2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto got = npy("server.npy");
+  ASSERT_EQ(got.size(), 9u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], (i + 1) + 0.1 / (1 + 1e-8), 1e-6) << i;
+}
+
+TEST_F(WorkflowsTest, FedOptRefusesFullResultsNamingTheTransferType) {
+  auto r = simulate(job("fedopt-full", R"([{"id": "fedopt", "path": "FedOpt",
+      "args": {"num_clients": 2, "num_rounds": 1, "persistor_id": "persistor"}}])",
+                        "{NVFLARE_BIN} train --add 1"),
+                    2);
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("FULL"), std::string::npos) << r.out;
+}
+
+TEST_F(WorkflowsTest, ScaffoldControlVariatesAfterEachRound) {
+  // Round 1: c = 0, w = w_g + 1, Δc = (w_g − w)/1 − 0 = −1, so the server's c becomes −1.
+  // Round 2: the correction c − c_local is 0, w = w_g + 1 again and Δc = −1 − (−1) = 0.
+  auto r = simulate(job("scaffold", R"([{"id": "scaffold", "path": "nvflare.app_common.workflows.scaffold.Scaffold",
+                                         "args": {"num_clients": 2, "num_rounds": 2, "persistor_id": "persistor"}}])",
+                        "{NVFLARE_BIN} train --add 1 --algorithm scaffold"),
+                    2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(2));
+  for (const char* site : {"site-1", "site-2"}) {
+    const std::string log = site_log(site);
+    EXPECT_NE(log.find(std::string(site) + ": round 0: scaffold control-variate change mean -1"), std::string::npos) << log;
+    EXPECT_NE(log.find(std::string(site) + ": round 1: scaffold control-variate change mean 0"), std::string::npos) << log;
+  }
+  // Trainers that do not run SCAFFOLD: the job ends saying what to run.
+  fs::remove_all(ws());
+  auto plain = simulate(job("scaffold-plain", R"([{"id": "scaffold", "path": "Scaffold",
+                                                   "args": {"num_clients": 2, "num_rounds": 1}}])",
+                            "{NVFLARE_BIN} train --add 1"),
+                        2);
+  EXPECT_NE(plain.exit_code, 0) << plain.out;
+  EXPECT_NE(plain.out.find("--algorithm scaffold"), std::string::npos) << plain.out;
+}
+
+TEST_F(WorkflowsTest, CrossSiteEvaluationHasEveryPairAndASiteThatCannotValidateAppearsWithItsError) {
+  fs::path dir = job("cse", R"([{"id": "fedavg", "path": "FedAvg", "args": {"num_clients": 3, "num_rounds": 1}},
+      {"id": "cse", "path": "nvflare.app_common.workflows.cross_site_model_eval.CrossSiteModelEval",
+       "args": {"model_locator_id": "locator", "validation_timeout": 60, "submit_model_timeout": 60}}])",
+                     "{NVFLARE_BIN} train --add 1",
+                     R"([{"id": "locator", "path": "nvflare.app_common.np.np_model_locator.NPModelLocator", "args": {}}])");
+  fs::copy(dir / "app", dir / "app_novalidate", fs::copy_options::recursive);
+  config::Value c = load(dir / "app_novalidate" / "config" / "config_fed_client.json");
+  c["executors"][0]["tasks"] = config::Value::parse(R"(["train", "submit_model"])");
+  save(dir / "app_novalidate" / "config" / "config_fed_client.json", c);
+  config::Value meta = load(dir / "meta.json");
+  meta["deploy_map"] = config::Value::parse(R"({"app": ["server", "site-1", "site-2"], "app_novalidate": ["site-3"]})");
+  save(dir / "meta.json", meta);
+  auto r = simulate(dir, 3);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  config::Value res = load(run_dir() / "cross_site_val" / "cross_val_results.json");
+  ASSERT_EQ(res.size(), 3u) << res.dump();
+  for (const char* site : {"site-1", "site-2"}) {
+    ASSERT_EQ(res[site].size(), 4u) << res.dump();  // SRV_server and the three sites' models
+    for (const char* owner : {"SRV_server", "site-1", "site-2", "site-3"}) {
+      EXPECT_EQ(res[site][owner]["weight_mean"], 6.0) << site << " " << owner << " " << res.dump();
+    }
+  }
+  for (const char* owner : {"SRV_server", "site-1", "site-2", "site-3"}) {
+    ASSERT_TRUE(res["site-3"][owner].contains("error")) << res.dump();
+  }
+  EXPECT_TRUE(fs::exists(run_dir() / "cross_site_val" / "model_shareables" / "site-2.safetensors"));
+  EXPECT_TRUE(fs::exists(run_dir() / "cross_site_val" / "result_shareables" / "site-1_SRV_server.json"));
+}
+
+TEST_F(WorkflowsTest, HelloNumpyCrossValInBothOfFlaresModes) {
+  auto r = simulate(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy-cross-val-pretrained", 2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  config::Value res = load(run_dir() / "cross_site_val" / "cross_val_results.json");
+  EXPECT_EQ(res, config::Value::parse(R"({"site-1": {"SRV_server_model_1": {"weight_mean": 5.0},
+                                                    "SRV_server_model_2": {"weight_mean": 6.0}},
+                                         "site-2": {"SRV_server_model_1": {"weight_mean": 5.0},
+                                                    "SRV_server_model_2": {"weight_mean": 6.0}}})"));
+  fs::remove_all(ws());
+  r = simulate(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy-cross-val", 2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  res = load(run_dir() / "cross_site_val" / "cross_val_results.json");
+  const config::Value one = config::Value::parse(R"({"weight_mean": 1.0})");
+  EXPECT_EQ(res, (config::Value{{"site-1", {{"SRV_server", one}, {"site-1", one}, {"site-2", one}}},
+                                {"site-2", {{"SRV_server", one}, {"site-1", one}, {"site-2", one}}}}));
+}
+
+TEST_F(WorkflowsTest, FedEvalWritesEachSitesMetrics) {
+  auto r = simulate(job("eval", R"([{"id": "eval", "path": "EvalController", "args": {"persistor_id": "persistor"}}])",
+                        "{NVFLARE_BIN} train --add 1", "[]", R"(["validate"])"),
+                    2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(load(run_dir() / "eval_results.json"),
+            config::Value::parse(R"({"site-1": {"weight_mean": 5.0}, "site-2": {"weight_mean": 5.0}})"));
+}
+
+// ---- logistic regression: the federated fit equals a centralized Newton fit on the union
+
+struct Rows {
+  std::vector<std::vector<double>> x;  // with the intercept column first
+  std::vector<double> y;
+};
+
+Rows make_rows(int n, int d, double shift, std::mt19937_64& rng) {
+  std::normal_distribution<double> g(0, 1);
+  std::uniform_real_distribution<double> u(0, 1);
+  const std::vector<double> truth = {0.3, 1.0, -0.7, 0.4};
+  Rows r;
+  for (int i = 0; i < n; ++i) {
+    std::vector<double> row = {1.0};
+    double z = truth[0];
+    for (int j = 0; j < d; ++j) {
+      row.push_back(g(rng) + shift);
+      z += truth[static_cast<size_t>(j) + 1] * row.back();
+    }
+    r.y.push_back(u(rng) < 1 / (1 + std::exp(-z)) ? 1 : 0);
+    r.x.push_back(row);
+  }
+  return r;
+}
+
+// θ after `rounds` damped Newton steps θ += damping·(H + εI)⁻¹ g on all the rows.
+std::vector<double> centralized_newton(const Rows& all, int rounds, double damping, double eps) {
+  const size_t k = all.x[0].size();
+  std::vector<double> theta(k, 0.0);
+  for (int r = 0; r < rounds; ++r) {
+    std::vector<double> g(k, 0.0), h(k * k, 0.0);
+    for (size_t i = 0; i < all.x.size(); ++i) {
+      double z = 0;
+      for (size_t j = 0; j < k; ++j) z += theta[j] * all.x[i][j];
+      const double p = 1 / (1 + std::exp(-z));
+      for (size_t a = 0; a < k; ++a) {
+        g[a] += all.x[i][a] * (all.y[i] - p);
+        for (size_t b = 0; b < k; ++b) h[a * k + b] += p * (1 - p) * all.x[i][a] * all.x[i][b];
+      }
+    }
+    for (size_t a = 0; a < k; ++a) h[a * k + a] += eps;
+    // Cholesky: H is symmetric positive definite.
+    std::vector<double> l(k * k, 0.0);
+    for (size_t i = 0; i < k; ++i) {
+      for (size_t j = 0; j <= i; ++j) {
+        double s = h[i * k + j];
+        for (size_t m = 0; m < j; ++m) s -= l[i * k + m] * l[j * k + m];
+        l[i * k + j] = i == j ? std::sqrt(s) : s / l[j * k + j];
+      }
+    }
+    std::vector<double> y(k), d(k);
+    for (size_t i = 0; i < k; ++i) {
+      double s = g[i];
+      for (size_t m = 0; m < i; ++m) s -= l[i * k + m] * y[m];
+      y[i] = s / l[i * k + i];
+    }
+    for (size_t i = k; i-- > 0;) {
+      double s = y[i];
+      for (size_t m = i + 1; m < k; ++m) s -= l[m * k + i] * d[m];
+      d[i] = s / l[i * k + i];
+    }
+    for (size_t j = 0; j < k; ++j) theta[j] += damping * d[j];
+  }
+  return theta;
+}
+
+TEST_F(WorkflowsTest, NewtonLogisticRegressionMatchesTheCentralizedFitOnTheUnionOfTheData) {
+  std::mt19937_64 rng(2024);
+  Rows site1 = make_rows(120, 3, 0.5, rng), site2 = make_rows(70, 3, -0.4, rng);
+  fs::path dir = job("lr", R"([{"id": "lr", "path": "nvflare.app_common.workflows.lr.fedavg.FedAvgLR",
+      "args": {"num_clients": 2, "num_rounds": 5, "damping_factor": 0.8, "epsilon": 1.0, "n_features": 3}}])",
+                     "{NVFLARE_BIN} train --model lr --data {APP_DIR}/custom/{SITE_NAME}.csv");
+  fs::create_directories(dir / "app" / "custom");
+  for (auto [name, rows] : {std::pair{"site-1", &site1}, std::pair{"site-2", &site2}}) {
+    std::ofstream out(dir / "app" / "custom" / (std::string(name) + ".csv"));
+    out.precision(17);
+    out << "a,b,c,label\n";
+    for (size_t i = 0; i < rows->x.size(); ++i) {
+      out << rows->x[i][1] << "," << rows->x[i][2] << "," << rows->x[i][3] << "," << rows->y[i] << "\n";
+    }
+  }
+  auto r = simulate(dir, 2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  Rows all = site1;
+  all.x.insert(all.x.end(), site2.x.begin(), site2.x.end());
+  all.y.insert(all.y.end(), site2.y.begin(), site2.y.end());
+  const std::vector<double> want = centralized_newton(all, 5, 0.8, 1.0);
+  const std::vector<double> got = npy("weights.npy");
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-6) << "θ[" << i << "]";
+  EXPECT_GT(std::fabs(want[1]), 0.3);  // the fit moved: this is not a comparison of zeros
+}
+
+TEST_F(WorkflowsTest, HelloLrRunsAndItsAccuracyRises) {
+  auto r = simulate(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-lr", 2);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::vector<double> acc;
+  std::regex re(R"((?:^|\n)round \d+/5: 2/2 clients, accuracy ([0-9.]+))");
+  for (std::sregex_iterator it(r.out.begin(), r.out.end(), re), end; it != end; ++it) acc.push_back(std::stod((*it)[1]));
+  ASSERT_EQ(acc.size(), 5u) << r.out;
+  EXPECT_GT(acc.back(), acc.front() + 0.1) << r.out;  // the sites' accuracy of the model they received
+  EXPECT_EQ(npy("weights.npy").size(), 14u);
+}
+
+}  // namespace
+}  // namespace nvf::e2e
