@@ -104,6 +104,40 @@ int run_submit(const AdminOptions& o) {
 
 }  // namespace
 
+int submit_and_follow(const std::string& job_folder, const std::string& kit_dir, double timeout_s,
+                      const std::filesystem::path& result_dir) {
+  AdminOptions o;
+  o.job_folder = job_folder;
+  o.kit_dir = kit_dir;
+  auto report_v = tools::validate_job(o.job_folder);
+  if (!report_v.ok()) return report(report_v.status());
+  if (!report_v->ok()) {
+    std::cerr << tools::render_validation(*report_v) << "the job was not submitted: fix the errors above\n";
+    return kExitError;
+  }
+  auto kit = find_kit(o);
+  if (!kit.ok()) return report(kit.status());
+  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(), std::chrono::seconds(10));
+  if (!client.ok()) return report(client.status());
+  struct Logout {
+    tools::AdminClient& c;
+    ~Logout() { c.logout(); }
+  } logout{**client};
+  auto reply = (*client)->submit_job(o.job_folder);
+  if (!reply.ok()) return report(reply.status());
+  print_reply(*reply, false);
+  if (int code = tools::admin_reply_exit_code(*reply); code != 0) return code;
+  std::string id = reply->value("meta", config::Value::object()).value("job_id", "");
+  auto status = (*client)->wait_for_job(id, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)),
+                                        [&](const std::string& s) { std::cout << "job " << id << ": " << s << "\n"; });
+  if (!status.ok()) return report(status.status());
+  std::cout << "Job Status is: " << *status << "\n";
+  auto dl = (*client)->download_job(id, result_dir);
+  if (!dl.ok()) return report(dl.status());
+  std::cout << "Result can be found in : " << (result_dir / id).string() << "\n";
+  return *status == "FINISHED:COMPLETED" ? kExitOk : kExitError;
+}
+
 void register_admin_command(CLI::App& app, AppContext& ctx) {
   auto o = std::make_shared<AdminOptions>();
   CLI::App* a = app.add_subcommand("admin", "the admin console (or one command with -c)");

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
 #include <string>
 
 #include "base/status.h"
@@ -49,5 +50,12 @@ void register_daemon_commands(CLI::App& app, AppContext& ctx);
 /// to the job group).
 void register_admin_command(CLI::App& app, AppContext& ctx);
 void register_job_submit(CLI::App* job, AppContext& ctx);
+/// nvflare recipe {list, show, export, run}.
+void register_recipe_command(CLI::App& app, AppContext& ctx);
+/// Validates and submits a job folder with an admin kit (`kit_dir`, or the configured one), waits
+/// for its end (0: no limit), prints "Job Status is: ..." and downloads the result into
+/// `result_dir`, printing where. 0 when the job ended FINISHED:COMPLETED.
+int submit_and_follow(const std::string& job_folder, const std::string& kit_dir, double timeout_s,
+                      const std::filesystem::path& result_dir);
 
 }  // namespace nvf::app

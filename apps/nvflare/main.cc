@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   register_config_command(app, ctx);
   register_timeouts_command(app, ctx);
   register_train_command(app, ctx);
+  register_recipe_command(app, ctx);
 
   try {
     std::vector<std::string> rest(args.rbegin(), args.rend() - 1);  // CLI11 parses a reversed vector
