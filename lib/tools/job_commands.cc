@@ -1,10 +1,15 @@
 #include "tools/job_commands.h"
 
+#include <algorithm>
 #include <set>
 
+#include "base/files.h"
+#include "base/strings.h"
 #include "config/substitute.h"
 #include "config/timeouts.h"
 #include "job/job_folder.h"
+#include "runtime/job_app.h"
+#include "workflows/controller.h"
 
 namespace nvf::tools {
 namespace fs = std::filesystem;
@@ -49,6 +54,96 @@ void check_app_timeouts(const job::AppFolder& app, const fs::path& job_dir, std:
   }
 }
 
+// The engines' own check, without starting anything: every app's components, workflows and
+// executors are built through the registry as a site would build them (types, ranges, references
+// between components), in a scratch run folder; then every task a workflow sends must have an
+// executor in some client app (a warning for each client app without one).
+void dry_run(const job::JobFolder& folder, std::vector<job::Finding>& out) {
+  if (!folder.meta) return;
+  auto registry = runtime::full_registry();
+  if (!registry.ok()) return;
+  auto scratch = base::make_temp_dir("nvflare-validate-");
+  if (!scratch.ok()) return;
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{*scratch};
+  std::set<std::string> server_apps, client_apps;
+  for (const auto& e : folder.meta->deploy_map) {
+    for (const auto& site : e.sites) (site == "server" ? server_apps : client_apps).insert(e.app);
+    if (std::any_of(e.sites.begin(), e.sites.end(), [](const std::string& s) { return job::is_all_sites(s); })) {
+      server_apps.insert(e.app);
+      client_apps.insert(e.app);
+    }
+  }
+  auto finding = [&](job::Severity sev, const std::optional<fs::path>& file, const std::string& app,
+                     const std::string& message) {
+    job::Finding f;
+    f.severity = sev;
+    f.file = file ? file->lexically_relative(folder.dir).string() : app + "/config";
+    f.message = message;
+    out.push_back(std::move(f));
+  };
+  std::vector<std::pair<std::string, std::vector<std::string>>> tasks;  // workflow id, its task names
+  std::vector<std::pair<std::string, runtime::SiteApp>> clients;
+  for (const auto& app : folder.apps) {
+    if (!app.exists) continue;
+    for (bool server : {true, false}) {
+      if (!(server ? server_apps : client_apps).count(app.name)) continue;
+      if (!(server ? app.server_config : app.client_config)) continue;
+      const std::string site = server ? "server" : "site-1";
+      fl::BuildEnv env;
+      env.run_dir = *scratch / app.name / site;
+      env.app_dir = folder.dir / app.name;
+      env.site_name = site;
+      auto vars = runtime::system_vars(site, *scratch, env.app_dir, "validate", "nvflare", false);
+      auto built = runtime::build_site_app(server, vars, *registry, env);
+      if (!built.ok()) {
+        // A file that exists only where the job runs (an initial checkpoint on the server) is not
+        // an error here.
+        const bool elsewhere = built.status().code() == StatusCode::kNotFound;
+        std::string message = built.status().message();
+        const auto* file = server ? &app.server_config : &app.client_config;
+        if (*file && message.rfind(file->value().string() + ": ", 0) == 0) {
+          message = message.substr(file->value().string().size() + 2);  // the finding names the file
+        }
+        finding(elsewhere ? job::Severity::kWarning : job::Severity::kError,
+                server ? app.server_config : app.client_config, app.name,
+                message + (elsewhere ? " (it must exist where the job runs)" : ""));
+        continue;
+      }
+      if (server) {
+        const auto ids = built->components.workflow_ids();
+        auto wfs = built->components.workflows();
+        for (size_t i = 0; i < wfs.size(); ++i) {
+          if (auto* c = dynamic_cast<fl::Controller*>(wfs[i])) tasks.emplace_back(ids[i], c->task_names());
+        }
+      } else {
+        clients.emplace_back(app.name, std::move(built).value());
+      }
+    }
+  }
+  if (clients.empty()) return;
+  for (const auto& [wf, names] : tasks) {
+    for (const auto& task : names) {
+      std::vector<std::string> without;
+      for (const auto& [app, site_app] : clients) {
+        if (!site_app.components.executor_for_task(task)) without.push_back(app);
+      }
+      if (without.empty()) continue;
+      const bool none = without.size() == clients.size();
+      finding(none ? job::Severity::kError : job::Severity::kWarning, std::nullopt, without.front(),
+              "workflow '" + wf + "' sends task '" + task + "' but " +
+                  (none ? std::string("no client app has an executor for it")
+                        : "client app(s) " + base::join(without, ", ") + " have no executor for it") +
+                  "; add it to an executor's \"tasks\" (or use \"*\")");
+    }
+  }
+}
+
 }  // namespace
 
 Result<ValidationReport> validate_job(const fs::path& dir) {
@@ -66,6 +161,8 @@ Result<ValidationReport> validate_job(const fs::path& dir) {
       if (seen.insert(f.message).second) report.findings.push_back(std::move(f));
     }
   }
+  // Building components only makes sense for a folder whose configs loaded.
+  if (job::count_errors(report.findings) == 0) dry_run(folder, report.findings);
   for (const auto& f : report.findings) (f.is_error() ? report.errors : report.warnings)++;
   return report;
 }

@@ -162,6 +162,9 @@ class Controller {
   /// What `show_stats` shows of this workflow while it runs (FLARE's controllers report
   /// {"phase", "current_round", "num_rounds"}); null: nothing. Called from any thread.
   virtual config::Value stats() const { return config::Value(); }
+  /// The names of the tasks the workflow sends to clients (`job validate` checks that an executor
+  /// takes each).
+  virtual std::vector<std::string> task_names() const { return {}; }
 };
 
 /// FLARE's Aggregator: accepts results as they stream in, aggregates them into one model, and

@@ -83,6 +83,10 @@ class CrossSiteModelEval : public fl::Component, public fl::Controller {
   CrossSiteModelEval(CrossSiteEvalOptions options, const ModelLocator* locator);
   Status run(fl::ControllerContext& ctx) override;
   config::Value stats() const override;
+  std::vector<std::string> task_names() const override {
+    if (opt_.submit_model_task_name.empty()) return {opt_.validation_task_name};
+    return {opt_.submit_model_task_name, opt_.validation_task_name};
+  }
 
  private:
   CrossSiteEvalOptions opt_;
@@ -101,6 +105,7 @@ class FedEval : public fl::Component, public fl::Controller {
  public:
   FedEval(FedEvalOptions options, fl::ModelPersistor* persistor) : opt_(std::move(options)), persistor_(persistor) {}
   Status run(fl::ControllerContext& ctx) override;
+  std::vector<std::string> task_names() const override { return {opt_.validation_task_name}; }
 
  private:
   FedEvalOptions opt_;

@@ -43,6 +43,7 @@ class Cyclic : public fl::Component, public fl::Controller {
   Cyclic(CyclicOptions options, fl::ModelPersistor* persistor);
   Status run(fl::ControllerContext& ctx) override;
   config::Value stats() const override;
+  std::vector<std::string> task_names() const override { return {opt_.task_name}; }
 
   /// The order of one round (exposed for tests). `last` is the site that ended the last round.
   std::vector<std::string> round_order(const std::vector<std::string>& clients, const std::string& last);

@@ -60,6 +60,7 @@ class FedAvg : public fl::Component, public fl::Controller {
   /// {"phase": "init" | "train" | "finished", "current_round", "num_rounds"}, as FLARE's
   /// ScatterAndGather reports them.
   config::Value stats() const override;
+  std::vector<std::string> task_names() const override { return {opt_.task_name}; }
 
  private:
   Status run_round(fl::ControllerContext& ctx, fl::FLModel& global, int round, bool* stop);

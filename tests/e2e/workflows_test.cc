@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <regex>
 #include <string>
@@ -21,27 +22,36 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class WorkflowsTest : public E2eTest {
- protected:
-  // hello-numpy with the server's workflows (and extra components) replaced and the trainer
-  // command, the tasks it takes and its transfer type set.
-  fs::path job(const std::string& name, const std::string& workflows, const std::string& command,
-               const std::string& components = "[]", const std::string& tasks = R"(["*"])",
-               const std::string& transfer = "FULL") {
-    fs::path dir = work_.path() / name;
-    fs::copy(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", dir, fs::copy_options::recursive);
-    fs::path server = dir / "app" / "config" / "config_fed_server.json";
-    config::Value s = load(server);
+// hello-numpy copied to `dir` with the server's workflows (and extra components) replaced and the
+// trainer command, the tasks it takes and its transfer type set.
+fs::path numpy_job(const fs::path& dir, const std::string& workflows, const std::string& command,
+                   const std::string& components = "[]", const std::string& tasks = R"(["*"])",
+                   const std::string& transfer = "FULL") {
+  fs::copy(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", dir, fs::copy_options::recursive);
+  auto edit = [](const fs::path& p, const std::function<void(config::Value&)>& f) {
+    auto v = config::load_file(p);
+    ASSERT_TRUE(v.ok()) << v.status().to_string();
+    f(*v);
+    ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(*v)).ok());
+  };
+  edit(dir / "app" / "config" / "config_fed_server.json", [&](config::Value& s) {
     s["workflows"] = config::Value::parse(workflows);
     for (const auto& c : config::Value::parse(components)) s["components"].push_back(c);
-    save(server, s);
-    fs::path client = dir / "app" / "config" / "config_fed_client.json";
-    config::Value c = load(client);
+  });
+  edit(dir / "app" / "config" / "config_fed_client.json", [&](config::Value& c) {
     c["trainer_command"] = command;
     c["executors"][0]["tasks"] = config::Value::parse(tasks);
     c["executors"][0]["executor"]["args"]["params_transfer_type"] = transfer;
-    save(client, c);
-    return dir;
+  });
+  return dir;
+}
+
+class WorkflowsTest : public E2eTest {
+ protected:
+  fs::path job(const std::string& name, const std::string& workflows, const std::string& command,
+               const std::string& components = "[]", const std::string& tasks = R"(["*"])",
+               const std::string& transfer = "FULL") {
+    return numpy_job(work_.path() / name, workflows, command, components, tasks, transfer);
   }
   RunResult simulate(const fs::path& dir, int clients) {
     return run({"simulator", dir.string(), "-w", ws().string(), "-n", std::to_string(clients), "-t", "2"});
@@ -307,6 +317,217 @@ TEST_F(WorkflowsTest, HelloLrRunsAndItsAccuracyRises) {
   ASSERT_EQ(acc.size(), 5u) << r.out;
   EXPECT_GT(acc.back(), acc.front() + 0.1) << r.out;  // the sites' accuracy of the model they received
   EXPECT_EQ(npy("weights.npy").size(), 14u);
+}
+
+// ---- recipes in the simulator, and what `job validate` refuses
+
+TEST_F(WorkflowsTest, EveryRecipeOfTheLibraryIsListedShownAndItsExampleRunsInTheSimulator) {
+  auto list = run({"recipe", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.out;
+  for (const char* r : {"fedavg", "fedprox", "fedopt", "scaffold", "cyclic", "numpy_cross_site_eval", "fedeval",
+                        "lr_fedavg"}) {
+    EXPECT_NE(list.out.find(std::string(r) + " "), std::string::npos) << r << "\n" << list.out;
+    auto show = run({"recipe", "show", r});
+    EXPECT_EQ(show.exit_code, 0) << show.out;
+    EXPECT_NE(show.out.find("min_clients (int)"), std::string::npos) << show.out;
+  }
+  // The numpy examples, with exact results.
+  const fs::path recipes = fs::path(NVF_SOURCE_DIR) / "recipes";
+  auto r = run({"recipe", "run", (recipes / "hello-numpy.toml").string(), "-w", ws().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("Job Status is: FINISHED:COMPLETED"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Result can be found in : " + run_dir().string()), std::string::npos) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(3));
+  fs::remove_all(ws());
+  r = run({"recipe", "run", (recipes / "hello-numpy-cross-val.toml").string(), "-w", ws().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(load(run_dir() / "cross_site_val" / "cross_val_results.json")["site-2"]["SRV_server_model_2"]["weight_mean"],
+            6.0);
+  fs::remove_all(ws());
+  r = run({"recipe", "run", (recipes / "hello-fedeval.toml").string(), "-w", ws().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(load(run_dir() / "eval_results.json")["site-1"]["weight_mean"], 5.0);
+  fs::remove_all(ws());
+  r = run({"recipe", "run", (recipes / "hello-lr.toml").string(), "-w", ws().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(npy("weights.npy").size(), 14u);
+  // Every example exports to a job folder that validates.
+  for (const auto& e : fs::directory_iterator(recipes)) {
+    auto x = run({"recipe", "export", e.path().string(), "-j", (work_.path() / "exported").string()});
+    EXPECT_EQ(x.exit_code, 0) << e.path() << "\n" << x.out;
+  }
+  for (const auto& e : fs::directory_iterator(work_.path() / "exported")) {
+    auto v = run({"job", "validate", "-j", e.path().string()});
+    EXPECT_EQ(v.exit_code, 0) << e.path() << "\n" << v.out;
+  }
+}
+
+TEST_F(WorkflowsTest, RecipesForEachAlgorithmRunWithExactNumbers) {
+  auto recipe = [&](const std::string& name, const std::string& text) {
+    fs::path f = work_.path() / (name + ".toml");
+    EXPECT_TRUE(base::atomic_write(f, text).ok());
+    fs::remove_all(ws());
+    return run({"recipe", "run", f.string(), "-w", ws().string()});
+  };
+  const std::string np = "min_clients = 2\nframework = \"numpy\"\n";
+  auto r = recipe("cyclic", "recipe = \"cyclic\"\nnum_rounds = 2\n" + np);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(4));
+  r = recipe("fedopt", "recipe = \"fedopt\"\nnum_rounds = 2\n" + np);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(2));
+  r = recipe("scaffold", "recipe = \"scaffold\"\nnum_rounds = 2\n" + np);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(2));
+  r = recipe("cse", "recipe = \"fedavg\"\nnum_rounds = 1\ncross_site_eval = true\n" + np);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(load(run_dir() / "cross_site_val" / "cross_val_results.json")["site-1"]["site-2"]["weight_mean"], 6.0);
+}
+
+// The four training algorithms on the LibTorch trainer's non-IID synthetic data: the sites'
+// accuracy of the global model rises (the numbers per round: scripts/bench/algorithms.sh).
+TEST_F(WorkflowsTest, FedAvgFedProxFedOptAndScaffoldLearn) {
+  for (const char* file : {"hello-pt.toml", "hello-fedprox.toml", "hello-fedopt.toml", "hello-scaffold.toml"}) {
+    fs::remove_all(ws());
+    auto r = run({"recipe", "run", (fs::path(NVF_SOURCE_DIR) / "recipes" / file).string(), "-w", ws().string()});
+    ASSERT_EQ(r.exit_code, 0) << file << "\n" << r.out;
+    std::vector<double> acc;
+    std::regex re(R"((?:^|\n)round \d+/\d+: \d+/\d+ clients, accuracy ([0-9.]+))");
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), re), end; it != end; ++it) acc.push_back(std::stod((*it)[1]));
+    ASSERT_GE(acc.size(), 2u) << file << "\n" << r.out;
+    EXPECT_GT(acc.back(), acc.front() + 0.1) << file << "\n" << r.out;
+  }
+}
+
+TEST_F(WorkflowsTest, BadRecipesAreRefusedNamingTheKeyAndNothingRuns) {
+  auto bad = [&](const std::string& text, const std::string& expected) {
+    fs::path f = work_.path() / "bad.toml";
+    ASSERT_TRUE(base::atomic_write(f, text).ok());
+    auto r = run({"recipe", "run", f.string(), "-w", ws().string()});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find(expected), std::string::npos) << text << "\n" << r.out;
+    EXPECT_FALSE(fs::exists(ws())) << text;
+  };
+  bad("recipe = \"fedavg\"\nmin_clients = \"two\"\n", "bad.toml: min_clients: must be an int but is a str");
+  bad("recipe = \"fedavg\"\nmin_clients = 2\nnum_round = 3\n", "num_round: not a parameter of recipe 'fedavg'");
+  bad("recipe = \"fedavg\"\nnum_rounds = 3\n", "min_clients: required by recipe 'fedavg'");
+  bad("recipe = \"fedavg\"\nmin_clients = 2\nnum_rounds = -5\n", "num_rounds: must be between 1 and");
+  bad("recipe = \"cyclic\"\nmin_clients = 1\n", "min_clients: must be between 2 and");
+  bad("recipe = \"fedavgx\"\n", "there is no recipe 'fedavgx'");
+  bad("min_clients = 2\n", "recipe: missing");
+  bad("recipe = \"fedavg\"\nmin_clients = 2\nparams_transfer_type = \"HALF\"\n", "must be FULL or DIFF");
+  bad("recipe = \"fedopt\"\nmin_clients = 2\n[optimizer_args]\npath = \"torch.optim.RMSprop\"\n",
+      "unknown optimizer 'rmsprop'");
+  auto env = run({"recipe", "run", (fs::path(NVF_SOURCE_DIR) / "recipes" / "hello-numpy.toml").string(), "--env", "cloud"});
+  EXPECT_EQ(env.exit_code, 2) << env.out;
+  EXPECT_NE(env.out.find("--env 'cloud': use sim, poc or prod"), std::string::npos) << env.out;
+}
+
+TEST_F(WorkflowsTest, JobValidateBuildsEveryComponentSoAValidJobStarts) {
+  auto with_rounds = [&](const std::string& name, const std::string& rounds) {
+    fs::path dir = work_.path() / name;
+    fs::copy(fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", dir, fs::copy_options::recursive);
+    auto text = base::read_file(dir / "app" / "config" / "config_fed_server.json");
+    std::string t = *text;
+    replace_all(t, "\"num_rounds\": 3", "\"num_rounds\": " + rounds);
+    EXPECT_TRUE(base::atomic_write(dir / "app" / "config" / "config_fed_server.json", t).ok());
+    return run({"job", "validate", "-j", dir.string()});
+  };
+  auto abc = with_rounds("abc", "\"abc\"");
+  EXPECT_EQ(abc.exit_code, 1) << abc.out;
+  EXPECT_NE(abc.out.find("app/config/config_fed_server.json: workflows[0].args.num_rounds: must be an int but got str"),
+            std::string::npos)
+      << abc.out;
+  auto negative = with_rounds("negative", "-5");
+  EXPECT_EQ(negative.exit_code, 1) << negative.out;
+  EXPECT_NE(negative.out.find("workflows[0].args.num_rounds: must be"), std::string::npos) << negative.out;
+  // A reference to a component that does not exist, and a task no executor takes.
+  fs::path dangling = job("dangling", R"([{"id": "fedavg", "path": "FedAvg", "args": {"persistor_id": "nope"}}])",
+                          "{NVFLARE_BIN} train --add 1");
+  auto d = run({"job", "validate", "-j", dangling.string()});
+  EXPECT_EQ(d.exit_code, 1) << d.out;
+  EXPECT_NE(d.out.find("persistor_id"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("nope"), std::string::npos) << d.out;
+  fs::path untaken = job("untaken", R"([{"id": "eval", "path": "EvalController", "args": {}}])",
+                         "{NVFLARE_BIN} train --add 1", "[]", R"(["train"])");
+  auto u = run({"job", "validate", "-j", untaken.string()});
+  EXPECT_EQ(u.exit_code, 1) << u.out;
+  EXPECT_NE(u.out.find("workflow 'eval' sends task 'validate' but no client app has an executor for it"),
+            std::string::npos)
+      << u.out;
+  // job submit runs the same check: nothing is sent (no kit is even looked for).
+  auto sub = run({"job", "submit", "-j", (work_.path() / "abc").string()});
+  EXPECT_EQ(sub.exit_code, 1) << sub.out;
+  EXPECT_NE(sub.out.find("the job was not submitted"), std::string::npos) << sub.out;
+}
+
+// ---- the same workflows and the recipes on a POC system: real daemons over mTLS
+
+class WorkflowsPocTest : public PocE2eTest {
+ protected:
+  void SetUp() override {
+    prepare_poc(3);
+    auto start = nv({"poc", "start", "-ex", "admin@nvidia.com"});
+    ASSERT_EQ(start.exit_code, 0) << start.out;
+  }
+  std::vector<double> npy(const fs::path& file) {
+    auto t = tensor::read_npy(file);
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+    return t.ok() ? t->to_doubles() : std::vector<double>{};
+  }
+};
+
+// Each recipe of the library with --env poc, and the same file in the simulator: numpy trainers
+// give exact numbers; FedProx trains a LibTorch model.
+TEST_F(WorkflowsPocTest, EveryRecipeRunsUnchangedOnThePocSystemAndInTheSimulator) {
+  auto poc_run = [&](const std::string& name, const std::string& text) -> fs::path {
+    const fs::path file = work_.path() / (name + ".toml");
+    EXPECT_TRUE(base::atomic_write(file, text).ok());
+    auto r = run_env({"recipe", "run", file.string(), "--env", "poc", "--timeout", "180", "--result_dir",
+                      (work_.path() / "results").string()},
+                     ws(), std::chrono::seconds(240));
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out;
+    EXPECT_NE(r.out.find("Job Status is: FINISHED:COMPLETED"), std::string::npos) << name << "\n" << r.out;
+    auto at = r.out.find("Result can be found in : ");
+    if (at == std::string::npos) return {};
+    return fs::path(r.out.substr(at + 25, r.out.find('\n', at) - at - 25)) / "workspace";
+  };
+  const std::string np = "min_clients = 3\nframework = \"numpy\"\n";
+  EXPECT_EQ(npy(poc_run("fedavg", "recipe = \"fedavg\"\nnum_rounds = 3\n" + np) / "models" / "server.npy"), plus(3));
+  EXPECT_EQ(npy(poc_run("cyclic", "recipe = \"cyclic\"\nnum_rounds = 2\n" + np) / "models" / "server.npy"), plus(6));
+  EXPECT_EQ(npy(poc_run("fedopt", "recipe = \"fedopt\"\nnum_rounds = 2\n" + np) / "models" / "server.npy"), plus(2));
+  EXPECT_EQ(npy(poc_run("scaffold", "recipe = \"scaffold\"\nnum_rounds = 2\n" + np) / "models" / "server.npy"),
+            plus(2));
+  fs::path out = poc_run("cse", "recipe = \"fedavg\"\nnum_rounds = 1\ncross_site_eval = true\n" + np);
+  auto res = config::load_file(out / "cross_site_val" / "cross_val_results.json");
+  ASSERT_TRUE(res.ok()) << res.status().to_string();
+  for (const char* site : {"site-1", "site-2", "site-3"}) {
+    for (const char* owner : {"SRV_server", "site-1", "site-2", "site-3"}) {
+      EXPECT_EQ((*res)[site][owner]["weight_mean"], 6.0) << res->dump();
+    }
+  }
+  const std::string models = (fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy-cross-val-pretrained" / "app" /
+                              "custom" / "pretrained").string();
+  out = poc_run("pretrained", "recipe = \"numpy_cross_site_eval\"\nmin_clients = 3\nmodel_dir = \"" + models +
+                                  "\"\nmodel_name = { m1 = \"server_1.npy\" }\n");
+  res = config::load_file(out / "cross_site_val" / "cross_val_results.json");
+  ASSERT_TRUE(res.ok()) << res.status().to_string();
+  EXPECT_EQ((*res)["site-3"]["SRV_m1"]["weight_mean"], 5.0) << res->dump();
+  out = poc_run("fedeval", "recipe = \"fedeval\"\n" + np + "eval_ckpt = \"" + models +
+                               "/server_2.npy\"\neval_script = \"{NVFLARE_BIN} train --add 0\"\n");
+  auto eval = config::load_file(out / "eval_results.json");
+  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
+  EXPECT_EQ(*eval, config::Value::parse(R"({"site-1": {"weight_mean": 6.0}, "site-2": {"weight_mean": 6.0},
+                                            "site-3": {"weight_mean": 6.0}})"));
+  EXPECT_EQ(npy(poc_run("lr", "recipe = \"lr_fedavg\"\nmin_clients = 3\nnum_rounds = 3\n") / "models" / "weights.npy").size(),
+            14u);
+  out = poc_run("fedprox", "recipe = \"fedprox\"\nmin_clients = 3\nnum_rounds = 1\ntrain_args = \"--epochs 1 --max-samples 200\"\n");
+  EXPECT_TRUE(fs::exists(out / "app_server" / "FL_global_model.pt")) << out;
+  // The same file in the simulator.
+  auto sim = run_env({"recipe", "run", (work_.path() / "fedavg.toml").string(), "-w", (work_.path() / "sim").string()},
+                     ws());
+  ASSERT_EQ(sim.exit_code, 0) << sim.out;
+  EXPECT_EQ(npy(work_.path() / "sim" / "server" / "simulate_job" / "models" / "server.npy"), plus(3));
 }
 
 }  // namespace

@@ -14,10 +14,12 @@ using testing::write_text;
 TEST(TemplatesTest, ListsShippedTemplatesSorted) {
   auto all = list_templates(source_templates_root());
   ASSERT_TRUE(all.ok()) << all.status().to_string();
-  ASSERT_GE(all->size(), 2u);
-  EXPECT_EQ((*all)[0].name, "fedavg_np");
-  EXPECT_EQ((*all)[1].name, "fedavg_pt");
-  const auto& pt = (*all)[1];
+  std::vector<std::string> names;
+  for (const auto& t : *all) names.push_back(t.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"cyclic_np", "cyclic_pt", "fedavg_np", "fedavg_pt", "fedopt_pt",
+                                             "sag_cross_np", "sag_cse_pt", "scaffold_pt"}));
+  ASSERT_GE(all->size(), 4u);
+  const auto& pt = (*all)[3];
   EXPECT_EQ(pt.controller_type, "server");
   EXPECT_EQ(pt.execution_api_type, "client_api");
   EXPECT_EQ(pt.aliases, std::vector<std::string>{"sag_pt"});
