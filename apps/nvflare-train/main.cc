@@ -87,7 +87,11 @@ int main(int argc, char** argv) {
       out.metrics["accuracy"] = m->accuracy;
       out.metrics["loss"] = m->loss;
       std::printf("%s: validate %s: accuracy %.4f\n", nvflare::site_name().c_str(),
-                  global.meta.value("_model_owner_", std::string("model")).c_str(), m->accuracy);
+                  (global.meta.contains("_model_owner_") && global.meta["_model_owner_"].is_string()
+                       ? global.meta["_model_owner_"].get<std::string>()
+                       : std::string("model"))
+                      .c_str(),
+                  m->accuracy);
       std::fflush(stdout);
       if (auto s = nvflare::send(out); !s.ok()) return fail(s);
       continue;

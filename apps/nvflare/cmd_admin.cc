@@ -127,8 +127,13 @@ int submit_and_follow(const std::string& job_folder, const std::string& kit_dir,
   if (!reply.ok()) return report(reply.status());
   print_reply(*reply, false);
   if (int code = tools::admin_reply_exit_code(*reply); code != 0) return code;
-  std::string id = reply->value("meta", config::Value::object()).value("job_id", "");
-  auto status = (*client)->wait_for_job(id, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)),
+  const config::Value* meta = reply->is_object() && reply->contains("meta") ? &(*reply)["meta"] : nullptr;
+  const std::string id = meta && meta->is_object() && meta->contains("job_id") && (*meta)["job_id"].is_string()
+                             ? (*meta)["job_id"].get<std::string>()
+                             : "";
+  if (id.empty()) return report(InternalError("the server's reply to submit_job names no job id"));
+  const double wait_s = timeout_s > 0 && timeout_s < 1e7 ? timeout_s : 0;
+  auto status = (*client)->wait_for_job(id, std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000)),
                                         [&](const std::string& s) { std::cout << "job " << id << ": " << s << "\n"; });
   if (!status.ok()) return report(status.status());
   std::cout << "Job Status is: " << *status << "\n";

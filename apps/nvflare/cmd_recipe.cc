@@ -78,8 +78,16 @@ int run_recipe(const RecipeCli& c, int verbose) {
   tools::SimulatorOptions o;
   o.job_folder = *job;
   o.workspace = c.workspace.empty() ? base::temp_root() / "nvflare" / "simulation" / name : fs::path(c.workspace);
-  o.n_clients = c.n_clients > 0 ? c.n_clients : (*recipe).value("min_clients", 2);
-  o.threads = c.threads > 0 ? c.threads : std::min(o.n_clients, 4);
+  const config::Value sites = recipe->value("per_site_config", config::Value::object());
+  if (c.n_clients > 0) {
+    o.n_clients = c.n_clients;
+  } else if (!sites.empty()) {
+    for (const auto& [site, cfg] : sites.items()) o.clients.push_back(site);  // the recipe's own sites
+  } else {
+    o.n_clients = static_cast<int>(recipe->value("min_clients", int64_t{2}));
+  }
+  const int count = o.clients.empty() ? o.n_clients : static_cast<int>(o.clients.size());
+  o.threads = c.threads > 0 ? c.threads : std::min(count, 4);
   o.log_config = verbose > 0 ? (verbose > 1 ? "trace" : "debug") : "concise";
   o.nvflare_bin = tools::self_exe().string();
   o.print = [](const std::string& line) { std::cout << line << std::endl; };

@@ -66,8 +66,10 @@ Status run_lr(const std::vector<std::string>& args) {
   NVF_ASSIGN_OR_RETURN(double nf, number_flag(args, "--num-features", 13));
   NVF_ASSIGN_OR_RETURN(double seed, number_flag(args, "--seed", 0));
   NVF_ASSIGN_OR_RETURN(double site, number_flag(args, "--site-index", 0));
-  if (nf < 1 || nf > 100000) return InvalidArgumentError("--num-features must be between 1 and 100000");
-  if (seed < 0 || site < 0 || site > 1000000) return InvalidArgumentError("--seed and --site-index must not be negative");
+  if (!(nf >= 1 && nf <= 4096)) return InvalidArgumentError("--num-features must be between 1 and 4096");
+  if (!(seed >= 0 && seed <= 9007199254740992.0) || !(site >= 0 && site <= 1000000)) {
+    return InvalidArgumentError("--seed must be between 0 and 2^53 and --site-index between 0 and 1000000");
+  }
   o.num_features = static_cast<int>(nf);
   o.seed = static_cast<uint64_t>(seed);
   o.site_index = static_cast<int>(site);

@@ -238,11 +238,12 @@ fs::path temp_root() {
   return root;
 }
 
-Result<fs::path> make_temp_dir(std::string_view prefix) {
-  const fs::path root = temp_root();
-  std::string tmpl = (root / (std::string(prefix) + "-XXXXXX")).string();
+Result<fs::path> make_temp_dir(std::string_view prefix) { return make_temp_dir_in(temp_root(), prefix); }
+
+Result<fs::path> make_temp_dir_in(const fs::path& parent, std::string_view prefix) {
+  std::string tmpl = (parent / (std::string(prefix) + "-XXXXXX")).string();
   if (!::mkdtemp(tmpl.data()))
-    return InternalError("cannot create a directory in " + root.string() + ": " + errno_text(errno));
+    return InternalError("cannot create a directory in " + parent.string() + ": " + errno_text(errno));
   return fs::path(tmpl);
 }
 

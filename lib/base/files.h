@@ -75,6 +75,9 @@ fs::path temp_root();
 /// A fresh private (0700) directory under temp_root(), named `<prefix>-XXXXXX` (short: Unix
 /// socket paths have 108 bytes). Errors: INTERNAL with the reason.
 Result<fs::path> make_temp_dir(std::string_view prefix);
+/// As make_temp_dir, in `parent` (which must exist): for a folder built beside its destination and
+/// renamed into place. Errors: INTERNAL with the reason.
+Result<fs::path> make_temp_dir_in(const fs::path& parent, std::string_view prefix);
 
 /// Removes a directory tree when it goes out of scope (errors ignored). Movable, not copyable.
 class ScopedRemove {

@@ -26,8 +26,8 @@ Status Scaffold::begin_round(FLModel& task) {
         "SCAFFOLD: the task carries no control variate (params 'scaffold_c_global.*'): the job's server does not "
         "run SCAFFOLD");
   }
-  w_global_ = TensorDict();
-  correction_ = TensorDict();
+  // Built aside and taken over at the end: a failure leaves the helper as it was.
+  TensorDict w_global, correction, c_local_new;
   for (const auto& [name, c] : c_global) {
     const Tensor* w = task.params.find(name);
     if (!w || w->shape() != c.shape()) {
@@ -38,16 +38,20 @@ Status Scaffold::begin_round(FLModel& task) {
     }
     NVF_ASSIGN_OR_RETURN(Tensor wg, t::Tensor::zeros(t::DType::kF64, w->shape()));
     NVF_RETURN_IF_ERROR(t::accumulate(wg, *w, 1.0, name));
-    NVF_RETURN_IF_ERROR(w_global_.insert(name, std::move(wg)));
-    if (!c_local_.contains(name)) {
-      NVF_ASSIGN_OR_RETURN(Tensor z, t::Tensor::zeros(t::DType::kF32, c.shape()));
-      NVF_RETURN_IF_ERROR(c_local_.insert(name, std::move(z)));
-    }
+    NVF_RETURN_IF_ERROR(w_global.insert(name, std::move(wg)));
+    const Tensor* local = c_local_.find(name);
+    if (local && local->shape() != c.shape()) local = nullptr;  // the model changed: start afresh
+    NVF_ASSIGN_OR_RETURN(Tensor cl, t::Tensor::zeros(t::DType::kF32, c.shape()));
+    if (local) NVF_RETURN_IF_ERROR(t::accumulate(cl, *local, 1.0, name));
     NVF_ASSIGN_OR_RETURN(Tensor corr, t::Tensor::zeros(t::DType::kF32, c.shape()));
     NVF_RETURN_IF_ERROR(t::accumulate(corr, c, 1.0, name));
-    NVF_RETURN_IF_ERROR(t::accumulate(corr, *c_local_.find(name), -1.0, name));
-    NVF_RETURN_IF_ERROR(correction_.insert(name, std::move(corr)));
+    NVF_RETURN_IF_ERROR(t::accumulate(corr, cl, -1.0, name));
+    NVF_RETURN_IF_ERROR(correction.insert(name, std::move(corr)));
+    NVF_RETURN_IF_ERROR(c_local_new.insert(name, std::move(cl)));
   }
+  w_global_ = std::move(w_global);
+  correction_ = std::move(correction);
+  c_local_ = std::move(c_local_new);
   c_global_ = std::move(c_global);
   return nvf::Status::OK();
 }

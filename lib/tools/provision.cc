@@ -191,6 +191,17 @@ Result<fs::path> run_provision(const ProvisionOptions& o) {
   NVF_ASSIGN_OR_RETURN(Project project,
                        provision::parse_project(yml, project_file.filename().string(), o.warn));
   project.poc = o.poc;
+  if (o.poc) {
+    // FLARE's POC: everything runs on this machine, whatever host names the project uses; the
+    // server's name stays in its certificate beside "localhost".
+    for (auto& part : project.participants) {
+      if (part.type != "server" || part.default_host == "localhost") continue;
+      if (std::find(part.host_names.begin(), part.host_names.end(), part.default_host) == part.host_names.end()) {
+        part.host_names.push_back(part.default_host);
+      }
+      part.default_host = "localhost";
+    }
+  }
 
   fs::path root = fs::absolute(o.workspace).lexically_normal() / project.name;
   NVF_ASSIGN_OR_RETURN(int index, next_prod_index(root));

@@ -1,17 +1,23 @@
 #include "tools/recipe.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <sstream>
 
 #include "base/files.h"
 #include "base/strings.h"
+#include "job/job_meta.h"
+#include "workflows/fedopt.h"
 
 namespace nvf::tools {
 namespace {
 
 namespace fs = std::filesystem;
 using config::Value;
+
+// Newton's Hessian is (features + 1)² doubles on every site and on the server.
+constexpr int64_t kMaxFeatures = 4096;
 
 RecipeParam P(std::string name, std::string type, Value fallback, std::string doc) {
   return RecipeParam{std::move(name), std::move(type), std::move(fallback), false, std::move(doc)};
@@ -162,17 +168,25 @@ Status check_ranges(const std::string& file, const std::string& recipe, const Va
   NVF_RETURN_IF_ERROR(int_at_least("min_clients", recipe == "cyclic" ? 2 : 1, 100000));
   NVF_RETURN_IF_ERROR(int_at_least("num_rounds", 1, 1000000));
   NVF_RETURN_IF_ERROR(int_at_least("patience", 1, 1000000));
-  NVF_RETURN_IF_ERROR(int_at_least("num_features", 1, 100000));
+  NVF_RETURN_IF_ERROR(int_at_least("num_features", 1, kMaxFeatures));
   const std::string name = r.value("name", std::string());
-  if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..") {
-    return bad("name", "'" + name + "' must be a plain folder name");
-  }
+  const bool plain = !name.empty() && name != "." && name != ".." && name.size() <= 128 &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                     });
+  if (!plain) return bad("name", "'" + name + "' must be a plain folder name (letters, digits, '.', '-', '_')");
   if (r.contains("framework") && framework_of(r) != "numpy" && framework_of(r) != "pytorch") {
     return bad("framework", "'" + framework_of(r) + "' is not supported; use numpy or pytorch");
   }
+  auto transfer_ok = [&](const std::string& key, const std::string& t) -> Status {
+    if (t != "FULL" && t != "DIFF") return bad(key, "'" + t + "' must be FULL or DIFF");
+    return Status::OK();
+  };
   if (r.contains("params_transfer_type")) {
-    const std::string t = r["params_transfer_type"].get<std::string>();
-    if (t != "FULL" && t != "DIFF") return bad("params_transfer_type", "'" + t + "' must be FULL or DIFF");
+    NVF_RETURN_IF_ERROR(transfer_ok("params_transfer_type", r["params_transfer_type"].get<std::string>()));
+  }
+  if (r.contains("model") && framework_of(r) == "pytorch" && !r["model"].is_string()) {
+    return bad("model", "with framework \"pytorch\" it names a model of `nvflare train` or a TorchScript file");
   }
   if (r.contains("order")) {
     const std::string o = r["order"].get<std::string>();
@@ -186,11 +200,16 @@ Status check_ranges(const std::string& file, const std::string& recipe, const Va
     if (!(d > 0 && d <= 1)) return bad("damping_factor", "must be in (0, 1]");
   }
   for (const char* key : {"epsilon", "task_assignment_timeout", "validation_timeout", "submit_model_timeout"}) {
-    if (r.contains(key) && !(r[key].get<double>() >= 0)) return bad(key, "must not be negative");
+    if (!r.contains(key)) continue;
+    const double v = r[key].get<double>();
+    if (!(v >= 0 && v <= 1e7)) return bad(key, "must be a number between 0 and 10000000");
   }
+  if (r.contains("fedprox_mu") && !(r["fedprox_mu"].get<double>() <= 1e6)) return bad("fedprox_mu", "must be <= 1e6");
   if (r.contains("per_site_config")) {
     for (const auto& [site, cfg] : r["per_site_config"].items()) {
-      if (site == "server" || site == "@ALL") return bad("per_site_config." + site, "is not a site name");
+      if (site == "server" || !job::is_valid_client_name(site)) {
+        return bad("per_site_config." + site, "is not a site name (letters, digits, '-', '_')");
+      }
       if (!cfg.is_object()) return bad("per_site_config." + site, "must be a table");
       for (const auto& [k, v] : cfg.items()) {
         static const std::set<std::string> allowed = {"train_script", "train_args", "params_transfer_type",
@@ -203,6 +222,9 @@ Status check_ranges(const std::string& file, const std::string& recipe, const Va
           return bad("per_site_config." + site + "." + k, std::string("must be a ") +
                                                              (k == "launch_once" ? "bool" : "str"));
         }
+        if (k == "params_transfer_type") {
+          NVF_RETURN_IF_ERROR(transfer_ok("per_site_config." + site + "." + k, v.get<std::string>()));
+        }
       }
     }
   }
@@ -210,6 +232,32 @@ Status check_ranges(const std::string& file, const std::string& recipe, const Va
     for (const auto& [site, w] : r["aggregation_weights"].items()) {
       if (!w.is_number()) return bad("aggregation_weights." + site, "must be a number");
     }
+  }
+  const size_t sites = r.contains("per_site_config") ? r["per_site_config"].size() : 0;
+  if (sites > 0 && static_cast<int64_t>(sites) < r.value("min_clients", int64_t{1})) {
+    return bad("per_site_config", "names " + std::to_string(sites) + " site(s) but min_clients is " +
+                                      std::to_string(r.value("min_clients", int64_t{1})));
+  }
+  if (sites > 0 && recipe == "numpy_cross_site_eval") return bad("per_site_config", "is not a parameter here");
+  if (r.contains("model_name")) {
+    if (r["model_name"].empty()) return bad("model_name", "names no model");
+    for (const auto& [model, f] : r["model_name"].items()) {
+      if (!job::is_valid_client_name(model)) return bad("model_name." + model, "is not a plain name");
+      if (!f.is_string() || f.get<std::string>().empty() || f.get<std::string>().find('/') != std::string::npos ||
+          f.get<std::string>()[0] == '.') {
+        return bad("model_name." + model, "must be a file name in model_dir");
+      }
+    }
+  }
+  if (recipe == "fedopt") {
+    // The server optimizer's own checks, so that a bad optimizer is refused here, naming the file.
+    const Value none;
+    auto opt = workflows::parse_server_optimizer(r.value("optimizer_args", none), r.value("lr_scheduler_args", none),
+                                                 static_cast<int>(r.value("num_rounds", int64_t{2})));
+    if (!opt.ok()) return InvalidArgumentError(file + ": " + opt.status().message());
+  }
+  if (recipe == "fedprox" && framework_of(r) == "numpy") {
+    return bad("framework", "fedprox's proximal term needs framework = \"pytorch\"");
   }
   return Status::OK();
 }
@@ -271,6 +319,7 @@ struct Plan {
   Value server;
   std::string script;
   std::string args;
+  std::string algo_args;  // what the algorithm adds to every site's command
   std::string transfer = "FULL";
   bool launch_once = true;
 };
@@ -308,10 +357,9 @@ Result<Plan> plan_of(const Value& r) {
     components.push_back(persistor(r));
     add_selector();
     if (recipe == "fedprox") {
-      if (numpy) return InvalidArgumentError("fedprox: the proximal term needs framework = \"pytorch\"");
       std::ostringstream mu;
       mu << r.value("fedprox_mu", 0.01);
-      p.args = joined(p.args, "--fedprox-mu " + mu.str());
+      p.algo_args = "--fedprox-mu " + mu.str();
     }
   } else if (recipe == "fedopt") {
     Value a = fedavg_args();
@@ -327,7 +375,7 @@ Result<Plan> plan_of(const Value& r) {
     workflows.push_back(component("scaffold", "nvflare.app_common.workflows.scaffold.Scaffold", fedavg_args()));
     components.push_back(persistor(r));
     add_selector();
-    p.args = joined(p.args, "--algorithm scaffold");
+    p.algo_args = "--algorithm scaffold";
   } else if (recipe == "cyclic") {
     workflows.push_back(component("cyclic", "nvflare.app_common.workflows.cyclic_ctl.CyclicController",
                                   Value{{"num_rounds", rounds},
@@ -361,7 +409,7 @@ Result<Plan> plan_of(const Value& r) {
                                         {"damping_factor", r.value("damping_factor", 0.8)},
                                         {"epsilon", r.value("epsilon", 1.0)},
                                         {"n_features", features}}));
-    p.args = joined(p.args, "--num-features " + std::to_string(features));
+    p.algo_args = "--num-features " + std::to_string(features);
   } else {
     return InvalidArgumentError("recipe '" + recipe + "' has no job layout");
   }
@@ -404,7 +452,10 @@ Result<const RecipeInfo*> find_recipe(const std::string& name) {
 
 Result<Value> load_recipe(const fs::path& file) {
   NVF_ASSIGN_OR_RETURN(Value v, config::load_file(file));
-  const std::string where = file.string();
+  return check_recipe(v, file.string(), fs::absolute(file).parent_path());
+}
+
+Result<Value> check_recipe(const Value& v, const std::string& where, const fs::path& base_dir) {
   if (!v.is_object()) return InvalidArgumentError(where + ": a recipe file must be a table of parameters");
   if (!v.contains("recipe") || !v["recipe"].is_string()) {
     return InvalidArgumentError(where + ": recipe: missing; name a recipe of the library, e.g. recipe = \"fedavg\" "
@@ -441,12 +492,12 @@ Result<Value> load_recipe(const fs::path& file) {
   for (const char* key : {"initial_ckpt", "eval_ckpt", "model_dir"}) {
     if (!out.contains(key) || !out[key].is_string()) continue;
     fs::path p = out[key].get<std::string>();
-    if (p.is_relative()) out[key] = (fs::absolute(file).parent_path() / p).lexically_normal().string();
+    if (p.is_relative()) out[key] = (base_dir / p).lexically_normal().string();
   }
   if (out.contains("model") && out["model"].is_string()) {
     const std::string m = out["model"].get<std::string>();
     if (m.size() > 3 && (m.ends_with(".pt") || m.ends_with(".pth")) && fs::path(m).is_relative()) {
-      out["model"] = (fs::absolute(file).parent_path() / m).lexically_normal().string();
+      out["model"] = (base_dir / m).lexically_normal().string();
     }
   }
   return out;
@@ -457,57 +508,67 @@ Result<fs::path> export_recipe(const Value& r, const fs::path& out_dir) {
   const std::string name = r["name"].get<std::string>();
   const fs::path job = out_dir / name;
   std::error_code ec;
-  if (fs::exists(job, ec)) {
-    if (!fs::exists(job / "meta.json", ec)) {
-      return FailedPreconditionError(job.string() + " exists and is not a job folder; choose another -j folder or name");
-    }
-    fs::remove_all(job, ec);
-    if (ec) return InternalError("cannot replace " + job.string() + ": " + ec.message());
+  if (fs::exists(job, ec) && !fs::exists(job / "meta.json", ec)) {
+    return FailedPreconditionError(job.string() + " exists and is not a job folder; choose another -j folder or name");
   }
-  const int min_clients = r.value("min_clients", 1);
+  // Written into a scratch folder beside it and renamed at the end: a failed export leaves
+  // nothing behind, and an earlier export stays until the new one is complete.
+  NVF_RETURN_IF_ERROR(base::make_dirs(out_dir));
+  NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir_in(out_dir, "." + name + ".export"));
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code e;
+      if (!dir.empty()) fs::remove_all(dir, e);
+    }
+  } cleanup{tmp};
+  const int64_t min_clients = r.value("min_clients", int64_t{1});
   Value meta{{"name", name}, {"resource_spec", Value::object()}, {"min_clients", min_clients},
              {"mandatory_clients", Value::array()}};
   const Value sites = r.value("per_site_config", Value::object());
   if (sites.empty()) {
     meta["deploy_map"] = Value{{"app", Value::array({"@ALL"})}};
-    NVF_RETURN_IF_ERROR(write_json(job / "app" / "config" / "config_fed_server.json", plan.server));
-    NVF_RETURN_IF_ERROR(write_json(job / "app" / "config" / "config_fed_client.json",
-                                   client_config(r, joined(plan.script, plan.args), plan.transfer, plan.launch_once)));
+    NVF_RETURN_IF_ERROR(write_json(tmp / "app" / "config" / "config_fed_server.json", plan.server));
+    NVF_RETURN_IF_ERROR(write_json(tmp / "app" / "config" / "config_fed_client.json",
+                                   client_config(r, joined(joined(plan.script, plan.args), plan.algo_args),
+                                                 plan.transfer, plan.launch_once)));
   } else {
     // FLARE's per_site_config: its keys are the job's sites, each with an app of its own.
     meta["deploy_map"] = Value{{"app_server", Value::array({"server"})}};
-    NVF_RETURN_IF_ERROR(write_json(job / "app_server" / "config" / "config_fed_server.json", plan.server));
+    NVF_RETURN_IF_ERROR(write_json(tmp / "app_server" / "config" / "config_fed_server.json", plan.server));
     for (const auto& [site, cfg] : sites.items()) {
       const std::string script = cfg.value("train_script", plan.script);
-      std::string args = cfg.value("train_args", plan.args);
-      if (cfg.contains("train_args") && r["recipe"] == "scaffold") args = joined(args, "--algorithm scaffold");
+      const std::string args = cfg.value("train_args", plan.args);
       const std::string transfer =
           r["recipe"] == "fedopt" ? "DIFF" : cfg.value("params_transfer_type", plan.transfer);
       const std::string app = "app_" + site;
       meta["deploy_map"][app] = Value::array({site});
-      NVF_RETURN_IF_ERROR(write_json(job / app / "config" / "config_fed_client.json",
-                                     client_config(r, joined(script, args), transfer,
+      NVF_RETURN_IF_ERROR(write_json(tmp / app / "config" / "config_fed_client.json",
+                                     client_config(r, joined(joined(script, args), plan.algo_args), transfer,
                                                    cfg.value("launch_once", plan.launch_once))));
-    }
-    if (static_cast<int>(sites.size()) < min_clients) {
-      return InvalidArgumentError("per_site_config names " + std::to_string(sites.size()) +
-                                  " site(s) but min_clients is " + std::to_string(min_clients));
     }
   }
   if (r["recipe"] == "numpy_cross_site_eval") {
     // The server models travel with the job (app_server/custom/models on the server).
     const fs::path from = r["model_dir"].get<std::string>();
-    const std::string app = sites.empty() ? "app" : "app_server";
     for (const auto& [model, f] : r["model_name"].items()) {
-      if (!f.is_string()) return InvalidArgumentError("model_name." + model + ": must be a file name");
       const fs::path src = from / f.get<std::string>();
-      if (!fs::exists(src, ec)) return NotFoundError("model_name." + model + ": " + src.string() + " does not exist");
-      NVF_RETURN_IF_ERROR(base::make_dirs(job / app / "custom" / "models"));
-      fs::copy_file(src, job / app / "custom" / "models" / src.filename(), fs::copy_options::overwrite_existing, ec);
+      if (!fs::is_regular_file(src, ec)) {
+        return NotFoundError("model_name." + model + ": " + src.string() + " does not exist");
+      }
+      NVF_RETURN_IF_ERROR(base::make_dirs(tmp / "app" / "custom" / "models"));
+      fs::copy_file(src, tmp / "app" / "custom" / "models" / src.filename(), fs::copy_options::overwrite_existing, ec);
       if (ec) return InternalError("cannot copy " + src.string() + ": " + ec.message());
     }
   }
-  NVF_RETURN_IF_ERROR(write_json(job / "meta.json", meta));
+  NVF_RETURN_IF_ERROR(write_json(tmp / "meta.json", meta));
+  if (fs::exists(job, ec)) {
+    fs::remove_all(job, ec);
+    if (ec) return InternalError("cannot replace " + job.string() + ": " + ec.message());
+  }
+  fs::rename(tmp, job, ec);
+  if (ec) return InternalError("cannot move the export to " + job.string() + ": " + ec.message());
+  cleanup.dir.clear();
   return job;
 }
 

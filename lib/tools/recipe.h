@@ -52,6 +52,10 @@ Result<const RecipeInfo*> find_recipe(const std::string& name);
 /// with the defaults filled in ("recipe" included). Errors: INVALID_ARGUMENT naming the file, the
 /// key and what is allowed.
 Result<config::Value> load_recipe(const std::filesystem::path& file);
+/// load_recipe's checks on a parsed recipe; `where` names it in messages and relative paths are
+/// taken from `base_dir`.
+Result<config::Value> check_recipe(const config::Value& recipe, const std::string& where,
+                                   const std::filesystem::path& base_dir);
 
 /// Writes the job folder of a loaded recipe to `<out_dir>/<name>` (replacing an earlier export of
 /// the same name only when it holds a meta.json) and returns its path. The folder passes `nvflare

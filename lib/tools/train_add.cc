@@ -17,8 +17,14 @@ namespace {
 int site_number(const std::string& site) {
   auto dash = site.rfind('-');
   if (dash == std::string::npos) return 1;
-  int n = std::atoi(site.c_str() + dash + 1);
-  return n > 0 ? n : 1;
+  const long n = std::strtol(site.c_str() + dash + 1, nullptr, 10);  // saturates, never overflows
+  return n > 0 && n <= 1000000 ? static_cast<int>(n) : 1;
+}
+
+// The model a validate task carries (meta "_model_owner_"), for log lines.
+std::string owner_of(const config::Value& meta) {
+  auto it = meta.find("_model_owner_");
+  return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string("model");
 }
 
 Status send_metrics(const std::map<std::string, double>& metrics, int round) {
@@ -58,7 +64,7 @@ Status run_add_trainer(const AddTrainerOptions& o) {
     if (nvflare::is_evaluate()) {
       const double mean = mean_of(in.params);
       std::printf("%s: validate %s: weight_mean %g\n", site.c_str(),
-                  in.meta.value("_model_owner_", std::string("model")).c_str(), mean);
+                  owner_of(in.meta).c_str(), mean);
       std::fflush(stdout);
       NVF_RETURN_IF_ERROR(send_metrics({{"weight_mean", mean}}, in.current_round));
       continue;
@@ -143,6 +149,9 @@ Result<LrData> load_lr_csv(const std::string& path) {
       return InvalidArgumentError(path + ":" + std::to_string(lineno) + ": '" + cell + "' is not a number");
     }
     if (row.size() < 2) return InvalidArgumentError(path + ":" + std::to_string(lineno) + ": needs features and a label");
+    if (row.size() > 4097) {
+      return InvalidArgumentError(path + ":" + std::to_string(lineno) + ": more than 4096 features");
+    }
     const int64_t d = static_cast<int64_t>(row.size()) - 1;
     if (data.n == 0) data.d = d;
     if (d != data.d) {

@@ -308,11 +308,11 @@ Status LocalTrainer::set_step_correction(const tensor::TensorDict& correction) {
       auto it = std::find_if(impl_->state.begin(), impl_->state.end(),
                              [&](const StateEntry& e) { return e.name == name; });
       if (it == impl_->state.end()) return InvalidArgumentError("SCAFFOLD correction for '" + name + "', which the model lacks");
-      at::Tensor corr = tensor_torch::to_torch(c).to(it->tensor.scalar_type()).reshape(it->tensor.sizes()).clone();
-      if (corr.numel() != it->tensor.numel()) {
-        return InvalidArgumentError("SCAFFOLD correction for '" + name + "' has " + std::to_string(corr.numel()) +
+      if (c.numel() != it->tensor.numel()) {
+        return InvalidArgumentError("SCAFFOLD correction for '" + name + "' has " + std::to_string(c.numel()) +
                                     " values but the tensor has " + std::to_string(it->tensor.numel()));
       }
+      at::Tensor corr = tensor_torch::to_torch(c).to(it->tensor.scalar_type()).reshape(it->tensor.sizes()).clone();
       pairs.emplace_back(it->tensor, std::move(corr));
     }
     impl_->correction = std::move(pairs);

@@ -106,6 +106,16 @@ Result<ServerOptimizerOptions> parse_server_optimizer(const config::Value& optim
     const config::Value args = lr_scheduler_args.is_object() && lr_scheduler_args.contains("args")
                                    ? lr_scheduler_args["args"]
                                    : config::Value::object();
+    if (!args.is_object()) return InvalidArgumentError("lr_scheduler_args.args: must be an object");
+    const std::set<std::string> allowed =
+        name == "cosineannealinglr" || name == "cosine" ? std::set<std::string>{"T_max", "eta_min", "last_epoch"}
+        : name == "steplr" || name == "step"           ? std::set<std::string>{"step_size", "gamma", "last_epoch"}
+                                                        : std::set<std::string>{"gamma", "last_epoch"};
+    for (const auto& [k, v] : args.items()) {
+      if (!allowed.count(k)) {
+        return InvalidArgumentError("lr_scheduler_args.args." + k + ": not an argument of " + name);
+      }
+    }
     if (name == "cosineannealinglr" || name == "cosine") {
       o.schedule = "cosine";
       NVF_ASSIGN_OR_RETURN(o.t_max, number_in(args, "T_max", num_rounds, "lr_scheduler_args", num_rounds));
@@ -117,7 +127,9 @@ Result<ServerOptimizerOptions> parse_server_optimizer(const config::Value& optim
       o.schedule = "step";
       NVF_ASSIGN_OR_RETURN(double s, number_in(args, "step_size", 1, "lr_scheduler_args", num_rounds));
       NVF_ASSIGN_OR_RETURN(o.gamma, number_in(args, "gamma", 0.1, "lr_scheduler_args", num_rounds));
-      if (s < 1) return InvalidArgumentError("lr_scheduler_args.args.step_size: must be at least 1");
+      if (!(s >= 1 && s <= 1000000) || s != std::floor(s)) {
+        return InvalidArgumentError("lr_scheduler_args.args.step_size: must be a whole number from 1 to 1000000");
+      }
       o.step_size = static_cast<int>(s);
     } else if (name == "exponentiallr" || name == "exponential") {
       o.schedule = "exponential";
@@ -128,6 +140,10 @@ Result<ServerOptimizerOptions> parse_server_optimizer(const config::Value& optim
       return InvalidArgumentError("lr_scheduler_args: unknown schedule '" + name +
                                   "'; use CosineAnnealingLR, StepLR or ExponentialLR");
     }
+  }
+  if (!std::isfinite(o.gamma) || !(o.gamma > 0) || !std::isfinite(o.eta_min) || o.eta_min < 0 ||
+      !std::isfinite(o.t_max)) {
+    return InvalidArgumentError("lr_scheduler_args.args: gamma must be a positive number, eta_min and T_max finite");
   }
   return o;
 }
@@ -156,6 +172,8 @@ ServerOptimizer::ServerOptimizer(ServerOptimizerOptions options, std::regex plai
 
 Status ServerOptimizer::start(const fl::FLModel&, int num_rounds) {
   num_rounds_ = num_rounds;
+  steps_ = 0;  // a workflow starts the optimizer afresh
+  state_.clear();
   return Status::OK();
 }
 

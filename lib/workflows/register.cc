@@ -19,7 +19,12 @@ namespace {
 
 using fl::BuildContext;
 
-std::chrono::milliseconds seconds(double s) { return std::chrono::milliseconds(static_cast<int64_t>(s * 1000)); }
+// Seconds from a config as milliseconds; NaN and values beyond ten million seconds (115 days) are
+// clamped (the args are range-checked where a bad value must be refused).
+std::chrono::milliseconds seconds(double s) {
+  if (!(s > 0)) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min(s, 1e7) * 1000));
+}
 
 fl::IntimeModelSelector* optional_selector(const BuildContext& ctx) {
   std::string id = ctx.string_arg("model_selector_id", "model_selector").value_or("model_selector");
@@ -32,12 +37,12 @@ Result<FedAvgOptions> fedavg_options(const BuildContext& ctx, int64_t default_ro
   FedAvgOptions o;
   NVF_ASSIGN_OR_RETURN(int64_t n, ctx.int_arg("num_clients", 0));
   NVF_ASSIGN_OR_RETURN(int64_t min_clients, ctx.int_arg("min_clients", n > 0 ? n : 1));
+  if (min_clients < 1 || min_clients > 100000) return ctx.arg_error("num_clients", "must be between 1 and 100000");
   o.min_clients = static_cast<int>(min_clients);
   NVF_ASSIGN_OR_RETURN(int64_t rounds, ctx.int_arg("num_rounds", default_rounds));
   NVF_ASSIGN_OR_RETURN(int64_t start, ctx.int_arg("start_round", 0));
   if (rounds < 1 || rounds > 1000000) return ctx.arg_error("num_rounds", "must be between 1 and 1000000");
   if (start < 0 || start > 1000000) return ctx.arg_error("start_round", "must be between 0 and 1000000");
-  if (o.min_clients < 1 || min_clients > 100000) return ctx.arg_error("num_clients", "must be between 1 and 100000");
   o.num_rounds = static_cast<int>(rounds);
   o.start_round = static_cast<int>(start);
   NVF_ASSIGN_OR_RETURN(o.task_name, ctx.string_arg("task_name", "train"));
@@ -76,7 +81,7 @@ Result<std::unique_ptr<ServerOptimizer>> server_optimizer(const BuildContext& ct
                                        ctx.has_arg("lr_scheduler_args") ? ctx.args()["lr_scheduler_args"] : none,
                                        num_rounds);
   if (!parsed.ok()) {
-    const std::string& m = parsed.status().message();
+    const std::string m = parsed.status().message();  // a copy: status() returns a temporary
     return ctx.arg_error(m.rfind("lr_scheduler", 0) == 0 ? "lr_scheduler_args" : "optimizer_args", m);
   }
   NVF_ASSIGN_OR_RETURN(std::string plain, ctx.string_arg("plain_update_vars", parsed->plain_update_vars));
@@ -194,7 +199,8 @@ Result<std::unique_ptr<fl::Component>> make_cse(const BuildContext& ctx, bool gl
   NVF_ASSIGN_OR_RETURN(o.validation_task_name, ctx.string_arg("validation_task_name", "validate"));
   NVF_ASSIGN_OR_RETURN(double submit, ctx.number_arg("submit_model_timeout", 600));
   NVF_ASSIGN_OR_RETURN(double validate, ctx.number_arg("validation_timeout", 6000));
-  if (submit < 0 || validate < 0) return ctx.arg_error("validation_timeout", "timeouts must not be negative");
+  if (!(submit >= 0)) return ctx.arg_error("submit_model_timeout", "must not be negative");
+  if (!(validate >= 0)) return ctx.arg_error("validation_timeout", "must not be negative");
   o.submit_model_timeout = seconds(submit);
   o.validation_timeout = seconds(validate);
   NVF_ASSIGN_OR_RETURN(o.cross_val_dir, ctx.string_arg("cross_val_dir", "cross_site_val"));
@@ -247,7 +253,7 @@ Result<std::unique_ptr<fl::Component>> make_fedeval(const BuildContext& ctx) {
 // The LR persistor: θ = zeros(n_features + 1) in <run>/<model_dir>/<model_name>.
 Result<std::unique_ptr<fl::ModelPersistor>> lr_persistor(const BuildContext& ctx) {
   NVF_ASSIGN_OR_RETURN(int64_t n, ctx.int_arg("n_features", 13));
-  if (n < 1 || n > 100000) return ctx.arg_error("n_features", "must be between 1 and 100000");
+  if (n < 1 || n > 4096) return ctx.arg_error("n_features", "must be between 1 and 4096");
   fl::NPModelPersistorOptions o;
   NVF_ASSIGN_OR_RETURN(o.model_dir, ctx.string_arg("model_dir", "models"));
   NVF_ASSIGN_OR_RETURN(o.model_name, ctx.string_arg("model_name", "weights.npy"));

@@ -50,7 +50,12 @@ Status ScaffoldUpdater::update(fl::FLModel& global, fl::FLModel aggregated, int)
   }
   aggregated.params = std::move(model);
   NVF_RETURN_IF_ERROR(fl::apply_update(global, std::move(aggregated)));
-  for (auto& [name, c] : c_) NVF_RETURN_IF_ERROR(tensor::accumulate(c, *c_diff.find(name), 1.0, name));
+  // A new tensor per round: the last task's data (and a late download) still view the old one.
+  for (auto& [name, c] : c_) {
+    NVF_ASSIGN_OR_RETURN(Tensor next, c.clone());
+    NVF_RETURN_IF_ERROR(tensor::accumulate(next, *c_diff.find(name), 1.0, name));
+    c = std::move(next);
+  }
   return Status::OK();
 }
 

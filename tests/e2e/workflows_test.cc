@@ -418,9 +418,55 @@ TEST_F(WorkflowsTest, BadRecipesAreRefusedNamingTheKeyAndNothingRuns) {
   bad("recipe = \"fedavg\"\nmin_clients = 2\nparams_transfer_type = \"HALF\"\n", "must be FULL or DIFF");
   bad("recipe = \"fedopt\"\nmin_clients = 2\n[optimizer_args]\npath = \"torch.optim.RMSprop\"\n",
       "unknown optimizer 'rmsprop'");
+  bad("recipe = \"fedavg\"\nmin_clients = 2\nname = \"../escape\"\n", "name: '../escape' must be a plain folder name");
+  bad("recipe = \"fedavg\"\nmin_clients = 1\n[per_site_config.\"x/../../y\"]\ntrain_args = \"\"\n",
+      "per_site_config.x/../../y: is not a site name");
+  bad("recipe = \"fedavg\"\nmin_clients = 3\n[per_site_config.a]\ntrain_args = \"\"\n",
+      "per_site_config: names 1 site(s) but min_clients is 3");
+  bad("recipe = \"fedavg\"\nmin_clients = 2\nframework = \"pytorch\"\nmodel = [1, 2]\n", "model: with framework");
+  bad("recipe = \"cyclic\"\nmin_clients = 2\ntask_assignment_timeout = inf\n",
+      "task_assignment_timeout: must be a number between 0 and 10000000");
+  bad("recipe = \"lr_fedavg\"\nmin_clients = 2\nnum_features = 100000\n", "num_features: must be between 1 and 4096");
+  bad("recipe = \"numpy_cross_site_eval\"\nmodel_dir = \"m\"\nmodel_name = { a = \"../x.npy\" }\n",
+      "model_name.a: must be a file name in model_dir");
+  bad("recipe = \"fedopt\"\nmin_clients = 2\n[lr_scheduler_args]\npath = \"StepLR\"\nargs = { stepsize = 2 }\n",
+      "lr_scheduler_args.args.stepsize: not an argument of steplr");
+  // A failed export leaves nothing behind, and an earlier export stays.
+  fs::path out = work_.path() / "out";
+  ASSERT_TRUE(base::atomic_write(work_.path() / "ok.toml", "recipe = \"fedavg\"\nname = \"j\"\nmin_clients = 2\n").ok());
+  ASSERT_EQ(run({"recipe", "export", (work_.path() / "ok.toml").string(), "-j", out.string()}).exit_code, 0);
+  ASSERT_TRUE(base::atomic_write(work_.path() / "missing.toml",
+                                 "recipe = \"numpy_cross_site_eval\"\nname = \"j\"\nmodel_dir = \"nowhere\"\n").ok());
+  auto missing = run({"recipe", "export", (work_.path() / "missing.toml").string(), "-j", out.string()});
+  EXPECT_EQ(missing.exit_code, 1) << missing.out;
+  EXPECT_NE(missing.out.find("does not exist"), std::string::npos) << missing.out;
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"j"});
+  EXPECT_TRUE(fs::exists(out / "j" / "app" / "config" / "config_fed_server.json"));
   auto env = run({"recipe", "run", (fs::path(NVF_SOURCE_DIR) / "recipes" / "hello-numpy.toml").string(), "--env", "cloud"});
   EXPECT_EQ(env.exit_code, 2) << env.out;
   EXPECT_NE(env.out.find("--env 'cloud': use sim, poc or prod"), std::string::npos) << env.out;
+}
+
+TEST_F(WorkflowsTest, PerSiteConfigNamesTheSitesAndKeepsTheAlgorithmsFlags) {
+  // Sites of their own names, one with its own trainer arguments: SCAFFOLD's flag stays on both.
+  ASSERT_TRUE(base::atomic_write(work_.path() / "sites.toml",
+                                 "recipe = \"scaffold\"\nname = \"sites\"\nmin_clients = 2\nnum_rounds = 2\n"
+                                 "framework = \"numpy\"\n[per_site_config.hospital-a]\ntrain_args = \"\"\n"
+                                 "[per_site_config.hospital-b]\ntrain_script = \"{NVFLARE_BIN} train --add 1\"\n")
+                  .ok());
+  auto r = run({"recipe", "run", (work_.path() / "sites.toml").string(), "-w", ws().string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("hospital-a"), std::string::npos) << r.out;
+  EXPECT_EQ(npy("server.npy"), plus(2));
+  ASSERT_EQ(run({"recipe", "export", (work_.path() / "sites.toml").string(), "-j", (work_.path() / "x").string()}).exit_code,
+            0);
+  for (const char* site : {"hospital-a", "hospital-b"}) {
+    config::Value c = load(work_.path() / "x" / "sites" / (std::string("app_") + site) / "config" / "config_fed_client.json");
+    EXPECT_NE(c["components"][0]["args"]["script"].get<std::string>().find("--algorithm scaffold"), std::string::npos)
+        << c.dump();
+  }
 }
 
 TEST_F(WorkflowsTest, JobValidateBuildsEveryComponentSoAValidJobStarts) {
@@ -466,7 +512,8 @@ TEST_F(WorkflowsTest, JobValidateBuildsEveryComponentSoAValidJobStarts) {
 class WorkflowsPocTest : public PocE2eTest {
  protected:
   void SetUp() override {
-    prepare_poc(3);
+    // A project that names no host (FLARE's POC sets the server's default_host to localhost).
+    prepare_poc(3, "", /*without_localhost=*/true);
     auto start = nv({"poc", "start", "-ex", "admin@nvidia.com"});
     ASSERT_EQ(start.exit_code, 0) << start.out;
   }
