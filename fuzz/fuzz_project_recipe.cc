@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (data[0] % 2 == 0) {
     auto v = c::parse(text, c::Format::kYaml, "project.yml");
-    if (v.ok()) (void)nvf::tools::parse_project(*v, "project.yml", [](const std::string&) {});
+    if (v.ok()) (void)nvf::tools::provision::parse_project(*v, "project.yml", [](const std::string&) {});
   } else {
     auto v = c::parse(text, c::Format::kToml, "recipe.toml");
     if (v.ok()) (void)nvf::tools::check_recipe(*v, "recipe.toml", "/recipes");

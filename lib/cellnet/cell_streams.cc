@@ -228,7 +228,7 @@ void Cell::Impl::run_monitor() {
       }
     }
     for (auto& [done, status] : expired) {
-      if (!completions_.post([d = std::move(done), status]() mutable { d(status); })) {
+      if (!completions_.post([d = std::move(done), s = status]() mutable { d(s); })) {
         // Only while stopping; stop() fails the rest.
       }
     }

@@ -466,7 +466,9 @@ Result<Value> check_recipe(const Value& v, const std::string& where, const fs::p
   Value out{{"recipe", (*info)->name}};
   std::vector<std::string> allowed;
   for (const auto& p : (*info)->params) allowed.push_back(p.name);
-  for (const auto& [k, val] : v.items()) {
+  for (const auto& item : v.items()) {
+    const std::string& k = item.key();
+    const Value& val = item.value();
     if (k == "recipe") continue;
     auto it = std::find_if((*info)->params.begin(), (*info)->params.end(), [&](const auto& p) { return p.name == k; });
     if (it == (*info)->params.end()) {
