@@ -37,21 +37,26 @@ std::string lower(std::string s) {
   return s;
 }
 
+// FLARE's {"path": "torch.optim.SGD", "args": {...}} (or just a name): the class's short name in
+// lower case and its args (an object).
+Result<std::pair<std::string, config::Value>> class_and_args(const config::Value& spec, const std::string& field) {
+  if (!spec.is_object() && !spec.is_string()) {
+    return InvalidArgumentError(field + ": must be an object {\"path\": ..., \"args\": {...}}");
+  }
+  std::string name = lower(spec.is_string() ? spec.get<std::string>() : class_name(spec));
+  config::Value args = spec.is_object() && spec.contains("args") ? spec["args"] : config::Value::object();
+  if (!args.is_object()) return InvalidArgumentError(field + ".args: must be an object");
+  return std::pair{std::move(name), std::move(args)};
+}
+
 }  // namespace
 
 Result<ServerOptimizerOptions> parse_server_optimizer(const config::Value& optimizer_args,
                                                       const config::Value& lr_scheduler_args, int num_rounds) {
   ServerOptimizerOptions o;
   if (!optimizer_args.is_null()) {
-    if (!optimizer_args.is_object() && !optimizer_args.is_string()) {
-      return InvalidArgumentError("optimizer_args: must be an object {\"path\": ..., \"args\": {...}}");
-    }
-    const std::string name = lower(optimizer_args.is_string() ? optimizer_args.get<std::string>()
-                                                              : class_name(optimizer_args));
-    const config::Value args = optimizer_args.is_object() && optimizer_args.contains("args")
-                                   ? optimizer_args["args"]
-                                   : config::Value::object();
-    if (!args.is_object()) return InvalidArgumentError("optimizer_args.args: must be an object");
+    NVF_ASSIGN_OR_RETURN(auto spec, class_and_args(optimizer_args, "optimizer_args"));
+    const auto& [name, args] = spec;
     if (name == "sgd") {
       o.optimizer = "sgd";
     } else if (name == "adam") {
@@ -98,15 +103,8 @@ Result<ServerOptimizerOptions> parse_server_optimizer(const config::Value& optim
     }
   }
   if (!lr_scheduler_args.is_null()) {
-    if (!lr_scheduler_args.is_object() && !lr_scheduler_args.is_string()) {
-      return InvalidArgumentError("lr_scheduler_args: must be an object {\"path\": ..., \"args\": {...}}");
-    }
-    const std::string name = lower(lr_scheduler_args.is_string() ? lr_scheduler_args.get<std::string>()
-                                                                 : class_name(lr_scheduler_args));
-    const config::Value args = lr_scheduler_args.is_object() && lr_scheduler_args.contains("args")
-                                   ? lr_scheduler_args["args"]
-                                   : config::Value::object();
-    if (!args.is_object()) return InvalidArgumentError("lr_scheduler_args.args: must be an object");
+    NVF_ASSIGN_OR_RETURN(auto spec, class_and_args(lr_scheduler_args, "lr_scheduler_args"));
+    const auto& [name, args] = spec;
     const std::set<std::string> allowed =
         name == "cosineannealinglr" || name == "cosine" ? std::set<std::string>{"T_max", "eta_min", "last_epoch"}
         : name == "steplr" || name == "step"           ? std::set<std::string>{"step_size", "gamma", "last_epoch"}

@@ -53,6 +53,16 @@ class WorkflowsTest : public E2eTest {
                const std::string& transfer = "FULL") {
     return numpy_job(work_.path() / name, workflows, command, components, tasks, transfer);
   }
+  // Copies the job's app to `app` whose executor takes only `tasks`, and sets the deploy_map.
+  void split_app(const fs::path& dir, const std::string& app, const std::string& tasks, const std::string& deploy_map) {
+    fs::copy(dir / "app", dir / app, fs::copy_options::recursive);
+    config::Value c = load(dir / app / "config" / "config_fed_client.json");
+    c["executors"][0]["tasks"] = config::Value::parse(tasks);
+    save(dir / app / "config" / "config_fed_client.json", c);
+    config::Value meta = load(dir / "meta.json");
+    meta["deploy_map"] = config::Value::parse(deploy_map);
+    save(dir / "meta.json", meta);
+  }
   RunResult simulate(const fs::path& dir, int clients) {
     return run({"simulator", dir.string(), "-w", ws().string(), "-n", std::to_string(clients), "-t", "2"});
   }
@@ -90,13 +100,7 @@ TEST_F(WorkflowsTest, CyclicSkipsASiteThatCannotTrainAndNamesIt) {
   fs::path dir = job("cyclic-skip", R"([{"id": "cyclic", "path": "CyclicController",
                                          "args": {"num_rounds": 1, "persistor_id": "persistor"}}])",
                      "{NVFLARE_BIN} train --add 1");
-  fs::copy(dir / "app", dir / "app_eval", fs::copy_options::recursive);
-  config::Value c = load(dir / "app_eval" / "config" / "config_fed_client.json");
-  c["executors"][0]["tasks"] = config::Value::parse(R"(["validate"])");
-  save(dir / "app_eval" / "config" / "config_fed_client.json", c);
-  config::Value meta = load(dir / "meta.json");
-  meta["deploy_map"] = config::Value::parse(R"({"app": ["server", "site-1", "site-3"], "app_eval": ["site-2"]})");
-  save(dir / "meta.json", meta);
+  split_app(dir, "app_eval", R"(["validate"])", R"({"app": ["server", "site-1", "site-3"], "app_eval": ["site-2"]})");
   auto r = simulate(dir, 3);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("round 1/1: site-1 -> site-3 (skipped site-2)"), std::string::npos) << r.out;
@@ -165,13 +169,8 @@ TEST_F(WorkflowsTest, CrossSiteEvaluationHasEveryPairAndASiteThatCannotValidateA
        "args": {"model_locator_id": "locator", "validation_timeout": 60, "submit_model_timeout": 60}}])",
                      "{NVFLARE_BIN} train --add 1",
                      R"([{"id": "locator", "path": "nvflare.app_common.np.np_model_locator.NPModelLocator", "args": {}}])");
-  fs::copy(dir / "app", dir / "app_novalidate", fs::copy_options::recursive);
-  config::Value c = load(dir / "app_novalidate" / "config" / "config_fed_client.json");
-  c["executors"][0]["tasks"] = config::Value::parse(R"(["train", "submit_model"])");
-  save(dir / "app_novalidate" / "config" / "config_fed_client.json", c);
-  config::Value meta = load(dir / "meta.json");
-  meta["deploy_map"] = config::Value::parse(R"({"app": ["server", "site-1", "site-2"], "app_novalidate": ["site-3"]})");
-  save(dir / "meta.json", meta);
+  split_app(dir, "app_novalidate", R"(["train", "submit_model"])",
+            R"({"app": ["server", "site-1", "site-2"], "app_novalidate": ["site-3"]})");
   auto r = simulate(dir, 3);
   ASSERT_EQ(r.exit_code, 0) << r.out;
   config::Value res = load(run_dir() / "cross_site_val" / "cross_val_results.json");

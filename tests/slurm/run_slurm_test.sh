@@ -391,9 +391,10 @@ say "d. passed"
 
 # ---- e. a server kit that names another host ---------------------------------------------------------
 say "e. federation.sbatch with kits whose server is not localhost"
-poc_for_host() {  # host workspace: a POC project whose server is reached as host
+poc_for_host() {  # host workspace: kits of the POC project whose server is reached as host
+  # (nvflare provision: `poc prepare` makes every POC run on this machine, whatever the host)
   sed "s/default_host: localhost/default_host: $1/" "$T/project.yml" > "$T/project-$1.yml"
-  NVFLARE_POC_WORKSPACE="$2" "$NVF" poc prepare -i "$T/project-$1.yml" > "$2.out" 2>&1 || { cat "$2.out"; fail "poc prepare -i for $1"; }
+  "$NVF" provision -p "$T/project-$1.yml" -w "$2" > "$2.out" 2>&1 || { cat "$2.out"; fail "provision for $1"; }
 }
 poc_for_host nvf-no-such-node "$T/poc-elsewhere"
 id="$("${SUBMIT[@]}" -o "$T/fed-e1.out" "$SLURM_DIR/federation.sbatch" "$T/poc-elsewhere/example_project/prod_00" "$SRC/jobs/hello-numpy" "$T/fed-e1")" ||
