@@ -13,6 +13,10 @@ namespace nvf::base {
 /// variables, globs or substitutions. Errors: INVALID_ARGUMENT for an unterminated quote.
 Result<std::vector<std::string>> shell_split(std::string_view line);
 
+/// The byte offset of the first byte that is not part of well-formed UTF-8 (no overlong forms,
+/// surrogates or code points above U+10FFFF), or npos when `text` is valid UTF-8.
+size_t invalid_utf8_at(std::string_view text);
+
 /// Quotes a word for a POSIX shell when it needs it.
 std::string shell_quote(std::string_view word);
 

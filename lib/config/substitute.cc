@@ -17,6 +17,8 @@ namespace {
 // An invocation of a definition resolves the definition with its own rounds; a definition that
 // invokes itself would otherwise recurse without end.
 constexpr int kMaxDefinitionDepth = 20;
+// No resolved string is longer than this.
+constexpr size_t kMaxResolvedBytes = size_t{1} << 20;
 
 std::string_view py_strip(std::string_view s) {
   constexpr std::string_view kBlank = " \t\n\r\v\f";
@@ -224,6 +226,12 @@ class Resolver {
       NVF_ASSIGN_OR_RETURN(std::optional<Value> replaced,
                            substitute(node.get_ref<const std::string&>(), pool, path));
       if (replaced && *replaced != node) {
+        // A string that refers to itself grows with every round (2^20 times over 20 rounds):
+        // stop it long before it eats the memory.
+        if (replaced->is_string() && replaced->get_ref<const std::string&>().size() > kMaxResolvedBytes) {
+          return error(path.str(), "grows past " + std::to_string(kMaxResolvedBytes >> 20) +
+                                       " MiB while its {variables} are resolved - a variable refers to itself");
+        }
         node = std::move(*replaced);
         if (changes_++ == 0) first_changed_ = path.str();
       }

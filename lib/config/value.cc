@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "base/files.h"
+#include "base/strings.h"
 
 namespace nvf::config {
 namespace {
@@ -140,6 +141,15 @@ Value yaml_scalar(const std::string& s) {
   return s;
 }
 
+// yaml-cpp's escapes ("\xA0" in a quoted scalar) can make strings that are not UTF-8 even from a
+// UTF-8 file; such a string would make every later JSON output of the config throw.
+const std::string& utf8_checked(const std::string& s, const YAML::Mark& mark) {
+  if (base::invalid_utf8_at(s) != std::string_view::npos) {
+    throw YAML::Exception(mark, "a string is not valid UTF-8 once its escapes are read");
+  }
+  return s;
+}
+
 Value from_yaml(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
@@ -147,8 +157,8 @@ Value from_yaml(const YAML::Node& node) {
       return nullptr;
     case YAML::NodeType::Scalar:
       // yaml-cpp tags quoted scalars "!" and plain ones "?": only plain scalars are typed.
-      if (node.Tag() == "!") return node.Scalar();
-      return yaml_scalar(node.Scalar());
+      if (node.Tag() == "!") return utf8_checked(node.Scalar(), node.Mark());
+      return yaml_scalar(utf8_checked(node.Scalar(), node.Mark()));
     case YAML::NodeType::Sequence: {
       Value out = Value::array();
       for (const auto& item : node) out.push_back(from_yaml(item));
@@ -158,7 +168,7 @@ Value from_yaml(const YAML::Node& node) {
       Value out = Value::object();
       for (const auto& kv : node) {
         std::string key = kv.first.IsScalar() ? kv.first.Scalar() : YAML::Dump(kv.first);
-        out[key] = from_yaml(kv.second);
+        out[utf8_checked(key, kv.first.Mark())] = from_yaml(kv.second);
       }
       return out;
     }
@@ -268,6 +278,12 @@ Result<Format> format_for_path(const fs::path& path) {
 }
 
 Result<Value> parse(std::string_view text, Format format, std::string_view source) {
+  // Every string of a config must be valid UTF-8 (JSON output of it would throw otherwise); the
+  // YAML library does not check.
+  if (const size_t bad = base::invalid_utf8_at(text); bad != std::string_view::npos) {
+    return InvalidArgumentError(std::string(source) + ": is not valid UTF-8 (at byte offset " + std::to_string(bad) +
+                                "); save the file as UTF-8");
+  }
   switch (format) {
     case Format::kJson:
       return parse_json(text, source);

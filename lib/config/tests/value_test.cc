@@ -1,3 +1,4 @@
+#include "base/files.h"
 #include "config/value.h"
 
 #include <cstdlib>
@@ -227,3 +228,52 @@ TEST(ConfigValue, FieldPathFormatsKeysAndIndexes) {
 
 }  // namespace
 }  // namespace nvf::config
+
+namespace nvf::config {
+namespace {
+
+// Found by fuzz_project_recipe: a project.yml scalar with a stray 0xEB byte made `nvflare
+// provision` terminate (JSON output of the value threw). Every format now refuses invalid UTF-8
+// with a message naming the file and the byte.
+TEST(ValueUtf8Test, InvalidUtf8IsRefusedInEveryFormatNamingTheByte) {
+  const std::string yml = std::string("api_version:\n 3\xeboame: example_project\n");
+  for (Format f : {Format::kYaml, Format::kToml, Format::kJson}) {
+    auto v = parse(yml, f, "project.yml");
+    ASSERT_FALSE(v.ok());
+    EXPECT_NE(v.status().message().find("project.yml: is not valid UTF-8 (at byte offset 15)"), std::string::npos)
+        << v.status().message();
+  }
+  EXPECT_TRUE(parse("name: \"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n", Format::kYaml, "ok.yml").ok());
+  EXPECT_FALSE(parse("a: \"\xc0\xaf\"\n", Format::kYaml, "overlong.yml").ok());   // overlong '/'
+  EXPECT_FALSE(parse("a: \"\xed\xa0\x80\"\n", Format::kYaml, "surrogate.yml").ok());
+  EXPECT_FALSE(parse("a: \"\xe2\x82\"\n", Format::kYaml, "truncated.yml").ok());
+  // Found next: an ASCII file from which yaml-cpp still made a string that is not UTF-8.
+  auto bytes = base::read_file(std::string(NVF_SOURCE_DIR) + "/fuzz/corpus/fuzz_project_recipe/regression-yaml-escape");
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  auto v = parse(std::string_view(*bytes).substr(1), Format::kYaml, "project.yml");
+  if (v.ok()) (void)v->dump();  // must not throw
+  EXPECT_FALSE(v.ok());
+}
+
+}  // namespace
+}  // namespace nvf::config
+
+#include "config/substitute.h"
+
+namespace nvf::config {
+namespace {
+
+// Found by fuzz_config (a 10 s timeout): a list variable used twice inside its own string doubled
+// the config every round; it now stops at 1 MiB with a message naming the field.
+TEST(SubstituteGrowthTest, AVariableThatRefersToItselfStopsWithAClearError) {
+  auto v = parse(R"({"ap": "8002{SITE_NAME}", "a": ["{a}{a}", 0, true]})", Format::kJson, "config_fed_client.json");
+  ASSERT_TRUE(v.ok());
+  auto r = resolve_config(*v, VarMap{{"SITE_NAME", "site-1"}}, EnvMap{}, "config_fed_client.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("config_fed_client.json: a[0]: grows past 1 MiB"), std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace nvf::config
+
