@@ -1,6 +1,7 @@
 #include "job/job_meta.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -72,8 +73,12 @@ void read_min_clients(const Value& v, JobMeta* meta, FindingSink& sink) {
     }
   }
   if (v.is_number_float()) {  // int(2.0) == 2 in Python
-    meta->min_clients = static_cast<int64_t>(v.get<double>());
-    return;
+    const double d = v.get<double>();
+    // Only values an int64 holds (a cast of anything else is undefined; found by fuzz_job_meta).
+    if (std::isfinite(d) && d > -9.2e18 && d < 9.2e18) {
+      meta->min_clients = static_cast<int64_t>(d);
+      return;
+    }
   }
   sink.error("min_clients", "invalid data type for " + py_str(v) + ",can't not convert to Int",
              "write min_clients as a whole number, e.g. 2");

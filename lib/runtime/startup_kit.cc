@@ -165,7 +165,7 @@ Result<AdminKit> load_admin_kit(const fs::path& admin_dir, const std::string& co
     const auto& ra = r["admin"];
     if (ra.contains("idle_timeout")) {
       const auto& t = ra["idle_timeout"];
-      if (!t.is_number() || t.get<double>() <= 0 || t.get<double>() > 2e6) {
+      if (!t.is_number() || !(t.get<double>() > 0 && t.get<double>() <= 2e6)) {  // NaN too
         return InvalidArgumentError(file.string() + ": admin.idle_timeout must be a number of seconds above 0 "
                                     "(FLARE's default is 900)");
       }

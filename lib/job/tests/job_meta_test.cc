@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "test_util.h"
 
 namespace nvf::job {
@@ -130,6 +132,24 @@ TEST(JobMetaTest, ClientNameRule) {
   EXPECT_TRUE(is_valid_client_name("site-1_A"));
   EXPECT_FALSE(is_valid_client_name("site.1"));
   EXPECT_FALSE(is_valid_client_name(""));
+}
+
+}  // namespace
+}  // namespace nvf::job
+
+namespace nvf::job {
+namespace {
+
+// Found by fuzz_job_meta: a float min_clients beyond int64 was cast anyway (undefined behaviour).
+TEST(JobMetaTest, AHugeFloatMinClientsIsRefusedNotCast) {
+  for (double v : {1.11111e126, -1e300, std::numeric_limits<double>::infinity()}) {
+    config::Value m{{"name", "j"}, {"deploy_map", {{"app", {"@ALL"}}}}, {"min_clients", v}};
+    std::vector<Finding> findings;
+    FindingSink sink(&findings, "meta.json");
+    JobMeta parsed = parse_job_meta(m, "meta.json", sink);
+    EXPECT_FALSE(parsed.min_clients.has_value()) << v;
+    EXPECT_NE(testing::dump(findings).find("can't not convert to Int"), std::string::npos) << testing::dump(findings);
+  }
 }
 
 }  // namespace
