@@ -4,6 +4,9 @@
 # corpus, not into the repository. A crash, leak, UB or timeout stops with the target's report and
 # the input saved under build-fuzz/crashes/ (add it to the seeds and a regression test).
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+# Env: NVF_FUZZ_SEED=N fixes libFuzzer's random seed: the same binary and corpus then try the
+# same inputs in the same order, so a shorter run tries a prefix of a longer one (CI uses it: its
+# pass replays what a longer run with that seed already found clean).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +33,9 @@ for t in "${targets[@]}"; do
   [[ -x "$bin" ]] || { echo "fuzz.sh: no fuzz target '$t'" >&2; exit 2; }
   mkdir -p "$scratch/$t"
   start=$(date +%s)
-  if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  seed=()
+  [[ -n "${NVF_FUZZ_SEED:-}" ]] && seed=(-seed="$NVF_FUZZ_SEED")
+  if "$bin" "${seed[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="build-fuzz/crashes/$t-" "$scratch/$t" "fuzz/corpus/$t" >"$scratch/$t.log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/$t.log" | grep -o '[0-9]*$' || echo "?")
     echo "fuzz.sh: $t: clean, $runs runs in $(( $(date +%s) - start )) s"
