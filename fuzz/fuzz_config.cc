@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto v = c::parse(text, formats[data[0] % 3], "fuzz");
   if (!v.ok()) return 0;
   c::VarMap vars = {{"SITE_NAME", "site-1"}, {"WORKSPACE", "/ws"}};
-  (void)c::resolve_config(*v, vars, c::EnvMap{{"HOME", "/home/x"}}, "fuzz");
+  (void)c::resolve_config(*v, vars, c::EnvMap{{"NVF_FUZZ_VAR", "value"}}, "fuzz");
   (void)c::to_pretty_json(*v);
   return 0;
 }
