@@ -8,8 +8,6 @@ namespace nvf::base {
 
 ThreadPool::ThreadPool(std::string name, size_t threads) : name_(std::move(name)), size_(threads ? threads : 1) {}
 
-ThreadPool::~ThreadPool() { stop(false); }
-
 void ThreadPool::start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (started_) return;
@@ -34,13 +32,28 @@ void ThreadPool::stop(bool drain) {
     if (!drain) queue_.clear();
   }
   cv_.notify_all();
-  for (auto& t : threads_) {
-    if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+  // Called from one of our own tasks, the calling thread cannot join itself: it finishes its task
+  // and leaves the loop, and stays in threads_ for the next stop() or the destructor to join.
+  const auto self = std::this_thread::get_id();
+  std::vector<std::thread> mine;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    mine.swap(threads_);
+  }
+  std::vector<std::thread> kept;
+  for (auto& t : mine) {
+    if (t.get_id() == self) {
+      kept.push_back(std::move(t));
+    } else if (t.joinable()) {
+      t.join();
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
-  threads_.clear();
-  started_ = false;
+  for (auto& t : kept) threads_.push_back(std::move(t));
+  started_ = !threads_.empty();
 }
+
+ThreadPool::~ThreadPool() { stop(false); }
 
 bool ThreadPool::post(std::function<void()> task) {
   {

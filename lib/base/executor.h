@@ -2,6 +2,9 @@
 // a ThreadPool runs them on N threads. Each is owned by one component, started with start() and
 // stopped with stop() (or the destructor), which drains nothing further and joins. post() may be
 // called from any thread; tasks posted after stop() are dropped and post() returns false.
+// stop() may be called from one of the pool's own tasks: that thread finishes its task and is
+// joined by the next stop() or the destructor, which must then run on another thread (an owner
+// never destroys its pool from inside one of the pool's tasks).
 #pragma once
 
 #include <condition_variable>

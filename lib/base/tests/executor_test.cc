@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -64,6 +66,38 @@ TEST(ExecutorTest, StopDrainsQueuedTasks) {
   for (int i = 0; i < 50; ++i) ex.post([&] { count++; });
   ex.stop(/*drain=*/true);
   EXPECT_EQ(count.load(), 50);
+}
+
+// Regression: a pool stopped from one of its own tasks cleared its threads while that thread was
+// still joinable (std::terminate). Now the stopping thread finishes its task and is joined by the
+// next stop() or the destructor, called from another thread.
+TEST(ExecutorTest, APoolStoppedFromItsOwnTaskEndsCleanly) {
+  std::atomic<int> after{0};
+  std::promise<void> stopped;
+  {
+    ThreadPool pool("self-stop", 2);
+    pool.start();
+    ASSERT_TRUE(pool.post([&] {
+      pool.stop();
+      stopped.set_value();
+    }));
+    ASSERT_EQ(stopped.get_future().wait_for(10s), std::future_status::ready);
+    EXPECT_FALSE(pool.post([&] { after++; }));  // stopped: refuses work
+    pool.stop();                                // joins the thread that stopped it; idempotent
+  }
+  EXPECT_EQ(after.load(), 0);
+}
+
+TEST(ExecutorTest, APoolStoppedFromItsOwnTaskCanBeDestroyedAtOnce) {
+  std::promise<void> stopped;
+  auto pool = std::make_unique<SerialExecutor>("self-stop");
+  pool->start();
+  ASSERT_TRUE(pool->post([&] {
+    pool->stop(false);
+    stopped.set_value();
+  }));
+  ASSERT_EQ(stopped.get_future().wait_for(10s), std::future_status::ready);
+  pool.reset();  // joins the task's thread from here
 }
 
 }  // namespace
