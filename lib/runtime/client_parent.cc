@@ -301,8 +301,12 @@ void ClientParent::wait_job(ClientJob* job) {
   for (;;) {
     exit = job->process.wait(std::chrono::milliseconds(1000));
     if (exit.ok() || exit.status().code() != StatusCode::kDeadlineExceeded) break;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (job->kill_at && Clock::now() >= *job->kill_at) {
+    bool kill = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      kill = job->kill_at && Clock::now() >= *job->kill_at;
+    }
+    if (kill) {  // without mu_: the kill and the wait for the group must not hold up the handlers
       log_->warn("job {}: the client job did not stop within the grace: killing its process group", job->id);
       exit = job->process.terminate(std::chrono::milliseconds(0));
       break;

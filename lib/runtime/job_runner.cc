@@ -123,13 +123,23 @@ void JobRunner::run_job(std::string id) {
   // Wait for the server job; an aborted one that does not end within the grace loses its group.
   Result<base::ExitInfo> exit = DeadlineExceededError("");
   std::optional<Clock::time_point> abort_deadline;
+  // Only this thread touches job->process once it runs, so the termination (a grace, then SIGKILL
+  // and the wait for the group) runs without mu_: heartbeats, admin commands and the scheduler
+  // that need mu_ keep being answered meanwhile.
+  const auto poll = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000), o_.abort_grace);
   for (;;) {
-    exit = job->process.wait(std::chrono::milliseconds(1000));
+    exit = job->process.wait(std::max(poll, std::chrono::milliseconds(1)));
     if (exit.ok() || exit.status().code() != StatusCode::kDeadlineExceeded) break;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (job->abort_requested && !abort_deadline) abort_deadline = Clock::now() + std::chrono::seconds(5);
-    if (abort_deadline && Clock::now() > *abort_deadline) {
-      exit = job->process.terminate(std::chrono::milliseconds(2000));
+    bool terminate = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (job->abort_requested && !abort_deadline) abort_deadline = Clock::now() + o_.abort_grace;
+      terminate = abort_deadline && Clock::now() > *abort_deadline;
+    }
+    if (terminate) {
+      log_->warn("job {}: the server job did not stop within {} ms of the abort: terminating it", id,
+                 o_.abort_grace.count());
+      exit = job->process.terminate(o_.terminate_grace);
       break;
     }
   }

@@ -38,6 +38,10 @@ struct JobRunnerOptions {
   std::chrono::milliseconds admin_timeout{10000};  // deploy and other orders to a client parent
   std::chrono::milliseconds start_job_timeout{20000};
   bool strict_start_job_reply_check = false;
+  // An aborted server job that has not ended this long after the abort is terminated: SIGTERM to
+  // its process group, then SIGKILL after terminate_grace.
+  std::chrono::milliseconds abort_grace{5000};
+  std::chrono::milliseconds terminate_grace{2000};
   std::function<std::vector<std::string>()> registered_clients;  // sorted names
   std::function<void()> on_job_ended;  // a job reached FINISHED:* (the scheduler may start the next)
   base::Logger logger;
