@@ -359,14 +359,54 @@ Result<Value> JobStore::meta(const std::string& id) const {
 
 Status JobStore::write_meta_locked(const std::string& id, Value meta) {
   fs::path dir = root_ / id;
-  NVF_RETURN_IF_ERROR(base::atomic_write(dir / kMetaFile, config::to_pretty_json(meta)));
-  if (is_scheduled_status(status_of(meta))) {
+  auto write = [this](const fs::path& p, std::string_view text) {
+    return writer_ ? writer_(p, text) : base::atomic_write(p, text);
+  };
+  Status s = write(dir / kMetaFile, config::to_pretty_json(meta));
+  if (s.ok() && is_scheduled_status(status_of(meta))) {
     std::error_code ec;
-    if (!fs::exists(dir / kScheduledTag, ec))
-      NVF_RETURN_IF_ERROR(base::atomic_write(dir / kScheduledTag, ""));
+    if (!fs::exists(dir / kScheduledTag, ec)) s = write(dir / kScheduledTag, "");
+  }
+  if (!s.ok()) {
+    // The meta on disk is the previous one, whole (writes are atomic). The change is kept in
+    // memory and written again by flush(): a lost FINISHED status would turn into ABANDONED at
+    // the next start.
+    if (!jobs_.count(id)) return s;
+    jobs_[id] = std::move(meta);
+    unsaved_[id] = s.message();
+    return Status(s.code(), "job " + id + ": the change was not saved to the job store (kept in memory, "
+                            "retried): " + s.message());
   }
   jobs_[id] = std::move(meta);
+  unsaved_.erase(id);
   return Status::OK();
+}
+
+Status JobStore::flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status first;
+  std::vector<std::string> ids;
+  for (const auto& [id, why] : unsaved_) ids.push_back(id);
+  for (const auto& id : ids) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end()) {
+      unsaved_.erase(id);
+      continue;
+    }
+    Status s = write_meta_locked(id, it->second);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+std::map<std::string, std::string> JobStore::unsaved() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unsaved_;
+}
+
+void JobStore::set_writer_for_testing(Writer writer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  writer_ = std::move(writer);
 }
 
 Status JobStore::update(const std::string& id, const Value& fields) {
@@ -500,6 +540,7 @@ Status JobStore::remove(const std::string& id) {
     if (::rename(dir.c_str(), aside.c_str()) != 0)
       return base::errno_status(errno, "cannot delete job folder", dir);
     jobs_.erase(it);
+    unsaved_.erase(id);
   }
   // Renamed aside first, so a crash here leaves no half-deleted job; open() removes the rest.
   remove_quietly(aside);

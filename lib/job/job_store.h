@@ -11,6 +11,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,6 +127,19 @@ class JobStore {
   /// RUNNING ("job <id> is running, could not be deleted at this time.").
   Status remove(const std::string& id);
 
+  /// Writes again every meta change that could not be saved (update() and set_status() keep a
+  /// change they could not write in memory, return its error, and leave the file on disk as it
+  /// was). The server calls this on every scheduling tick. Returns the first error, naming the job.
+  Status flush();
+
+  /// The jobs with a change not yet on disk, with the reason (empty when all is saved).
+  std::map<std::string, std::string> unsaved() const;
+
+  /// Replaces how metas and tags are written (default: base::atomic_write), so a test can make
+  /// the disk fail.
+  using Writer = std::function<Status(const std::filesystem::path&, std::string_view)>;
+  void set_writer_for_testing(Writer writer);
+
   const std::filesystem::path& root() const { return root_; }
 
  private:
@@ -133,12 +147,15 @@ class JobStore {
 
   Result<std::string> finish_create(config::Value meta, const std::string& id,
                                     const std::filesystem::path& staging);
-  // Writes `meta` for job `id` (and its `scheduled` tag) and updates the cache. Caller holds mu_.
+  // Writes `meta` for job `id` (and its `scheduled` tag) and updates the cache; a failed write of
+  // a known job keeps `meta` in the cache and in unsaved_. Caller holds mu_.
   Status write_meta_locked(const std::string& id, config::Value meta);
 
   const std::filesystem::path root_;
   mutable std::mutex mu_;
-  std::map<std::string, config::Value> jobs_;  // guarded by mu_: id → meta, as on disk
+  std::map<std::string, config::Value> jobs_;  // guarded by mu_: id → meta, as on disk unless in unsaved_
+  std::map<std::string, std::string> unsaved_;  // guarded by mu_: id → why its meta is not on disk yet
+  Writer writer_;                                // guarded by mu_
 };
 
 }  // namespace nvf::job

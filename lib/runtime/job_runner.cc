@@ -29,6 +29,12 @@ JobRunner::JobRunner(JobRunnerOptions options, cellnet::Cell& cell, job::JobStor
 
 JobRunner::~JobRunner() { stop("the server is shutting down"); }
 
+void JobRunner::saved(const Status& s) {
+  // The store keeps a change it could not write and the server parent writes it again on each
+  // tick (JobStore::flush); the admin sees it in list_jobs and check_status meanwhile.
+  if (!s.ok()) log_->error("{}", s.message());
+}
+
 bool JobRunner::start(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_ || running_.count(id)) return false;
@@ -254,7 +260,7 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
     if (job.abort_requested) return CancelledError(job.abort_reason);
   }
   tracker_.job_clients(id, ok_sites);
-  store_.set_status(id, "DISPATCHED").ignore();
+  saved(store_.set_status(id, "DISPATCHED"));
 
   // 3. Start the client jobs; without strict checking a site that does not answer is left out.
   auto started = send_all(deploy::kTopicStartJob, ok_sites, false, o_.start_job_timeout);
@@ -285,8 +291,8 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
   }
   tracker_.job_running(id, active);
   config::Value fields = {{"job_clients", active}};
-  store_.update(id, fields).ignore();
-  store_.set_status(id, "RUNNING").ignore();
+  saved(store_.update(id, fields));
+  saved(store_.set_status(id, "RUNNING"));
   log_->info("job {} running on {}", id, base::join(active, ", "));
   return Status::OK();
 }
@@ -324,8 +330,8 @@ StartDecision decide_start(const std::map<std::string, Status>& replies, bool st
 }
 
 void JobRunner::finish_job(RunningJob& job, const std::string& status, const std::string& why) {
-  store_.set_status(job.id, status).ignore();
-  if (!why.empty()) store_.update(job.id, config::Value{{"finish_reason", why}}).ignore();
+  saved(store_.set_status(job.id, status));
+  if (!why.empty()) saved(store_.update(job.id, config::Value{{"finish_reason", why}}));
   if (status == "FINISHED:COMPLETED") {
     log_->info("job {}: {}", job.id, status);
   } else {

@@ -104,6 +104,7 @@ class JobRunner {
   Status deploy_and_start(RunningJob& job, const config::Value& meta, const std::filesystem::path& run_dir);
   void finish_job(RunningJob& job, const std::string& status, const std::string& why);
   void abort_clients(const std::string& job_id, const std::vector<std::string>& clients);
+  void saved(const Status& s);  // logs a job-store write that failed
 
   const JobRunnerOptions o_;
   cellnet::Cell& cell_;

@@ -283,6 +283,16 @@ void ServerParent::run_scheduler() {
     lock.unlock();
     runner_->join_finished();
     sweep_dead_clients();
+    if (!store_->unsaved().empty()) {
+      Status f = store_->flush();
+      if (f.ok()) {
+        log_->info("the job store saved every pending change");
+        last_flush_error_.clear();
+      } else if (f.message() != last_flush_error_) {
+        log_->error("{}", f.message());
+        last_flush_error_ = f.message();
+      }
+    }
     std::vector<config::Value> jobs = store_->list();
     std::vector<std::string> clients = client_names();
     for (const auto& id : jobs_to_start(jobs, runner_->running(), clients, opt_.max_jobs)) runner_->start(id);

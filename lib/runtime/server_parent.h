@@ -147,6 +147,7 @@ class ServerParent {
   ClientJobTracker client_jobs_{opt_.sync_client_jobs_require_previous_report};  // from heartbeats
   std::unique_ptr<JobRunner> runner_;
   std::thread scheduler_;
+  std::string last_flush_error_;  // only the scheduler thread: logged once until it changes
 };
 
 /// Reads local/resources.json (else .default) of a server kit: the job store root and max_jobs.

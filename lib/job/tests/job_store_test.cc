@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "base/files.h"
 #include "test_util.h"
 
 namespace nvf::job {
@@ -130,6 +131,37 @@ TEST_F(JobStoreTest, RunningAndDispatchedJobsAreAbandonedOnReopen) {
   EXPECT_EQ(status(done), "FINISHED:COMPLETED");
   EXPECT_EQ(status(waiting), "SUBMITTED");
   EXPECT_EQ(read_meta_file(root_ / running / "meta")["status"], "FINISHED:ABANDONED");
+}
+
+// Regression: a failed status write was dropped (the runner ignored it), so a job whose
+// FINISHED:COMPLETED could not be written became FINISHED:ABANDONED at the next start. The change
+// is now kept in memory, reported, and written by flush() once the disk is back.
+TEST_F(JobStoreTest, AStatusThatCouldNotBeWrittenIsKeptReportedAndSavedByFlush) {
+  std::string id = create("j");
+  ASSERT_TRUE(store_->set_status(id, "RUNNING").ok());
+  bool disk_full = true;
+  store_->set_writer_for_testing([&](const fs::path& p, std::string_view text) -> Status {
+    if (disk_full) return InternalError("cannot write " + p.string() + ": No space left on device");
+    return base::atomic_write(p, text);
+  });
+  Status s = store_->set_status(id, "FINISHED:COMPLETED");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("job " + id), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("No space left on device"), std::string::npos) << s.message();
+  // What the admin sees is the status the job reached; the file on disk is the old one, whole.
+  EXPECT_EQ(status(id), "FINISHED:COMPLETED");
+  EXPECT_EQ(read_meta_file(root_ / id / "meta")["status"], "RUNNING");
+  auto unsaved = store_->unsaved();
+  ASSERT_EQ(unsaved.size(), 1u);
+  EXPECT_NE(unsaved[id].find("No space left on device"), std::string::npos);
+  EXPECT_FALSE(store_->flush().ok());  // still full
+
+  disk_full = false;
+  ASSERT_TRUE(store_->flush().ok());
+  EXPECT_TRUE(store_->unsaved().empty());
+  reopen();
+  EXPECT_TRUE(abandoned_.empty());
+  EXPECT_EQ(status(id), "FINISHED:COMPLETED");
 }
 
 TEST_F(JobStoreTest, CorruptedMetaIsSkippedAndKeptOnDisk) {

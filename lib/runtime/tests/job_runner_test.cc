@@ -191,5 +191,42 @@ TEST_F(JobRunnerTest, WhileAStubbornServerJobIsTerminatedTheRunnerKeepsAnswering
   EXPECT_EQ((*meta)["finish_reason"], "the admin aborted it");
 }
 
+// Regression: the runner ignored failed job-store writes, so a FINISHED status that could not be
+// written was lost and the job became ABANDONED at the next start. The store keeps it; the runner
+// logs it; a flush writes it once the disk is back.
+TEST_F(JobRunnerTest, AFinishedStatusTheStoreCouldNotWriteIsNotLost) {
+  fs::path script = dir_ / "done.sh";
+  ASSERT_TRUE(base::atomic_write(script, "#!/bin/sh\nexit 0\n").ok());
+  fs::permissions(script, fs::perms::owner_all);
+  runner_ = std::make_unique<JobRunner>(options(script), *server_, *store_, tracker_);
+  runner_->set_parent_url("inproc://nowhere");
+  const std::string id = store_job();
+  ASSERT_FALSE(id.empty());
+  std::atomic<bool> disk_full{false};
+  store_->set_writer_for_testing([&](const fs::path& p, std::string_view text) -> Status {
+    if (disk_full && p.filename() == "meta") return InternalError("cannot write " + p.string() + ": No space left on device");
+    return base::atomic_write(p, text);
+  });
+  // The disk fills up once the job runs: its FINISHED status cannot be written.
+  disk_full = true;
+  ASSERT_TRUE(runner_->start(id));
+  ASSERT_EQ(ended_.get_future().wait_for(30s), std::future_status::ready);
+  auto meta = store_->meta(id);
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ((*meta)["status"], "FINISHED:COMPLETED");
+  EXPECT_EQ(store_->unsaved().count(id), 1u);
+
+  disk_full = false;
+  ASSERT_TRUE(store_->flush().ok());
+  runner_.reset();  // it borrows the store
+  store_.reset();
+  std::vector<std::string> abandoned;
+  auto reopened = job::JobStore::open(dir_ / "store", &abandoned);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_TRUE(abandoned.empty());
+  EXPECT_EQ((*(*reopened)->meta(id))["status"], "FINISHED:COMPLETED");
+  store_ = std::move(*reopened);
+}
+
 }  // namespace
 }  // namespace nvf::runtime
