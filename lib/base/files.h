@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -78,6 +79,17 @@ Result<fs::path> make_temp_dir(std::string_view prefix);
 /// As make_temp_dir, in `parent` (which must exist): for a folder built beside its destination and
 /// renamed into place. Errors: INTERNAL with the reason.
 Result<fs::path> make_temp_dir_in(const fs::path& parent, std::string_view prefix);
+
+/// As make_temp_dir, for a folder that lives as long as this process (its sockets, scratch): it
+/// holds a `.owner` file naming this process (pid and start time), so that a later
+/// remove_stale_temp_dirs() can tell it from the folder of a live process once this one died
+/// without cleaning up (SIGKILL).
+Result<fs::path> make_owned_temp_dir(std::string_view prefix);
+
+/// Removes the folders under temp_root() that make_owned_temp_dir() made for processes that are
+/// gone (no process with that pid, or one started at another time), owned by this user and named
+/// `<prefix>-*`. Returns the folders removed. Daemons call it when they start.
+std::vector<fs::path> remove_stale_temp_dirs(std::string_view prefix = "nvflare");
 
 /// Removes a directory tree when it goes out of scope (errors ignored). Movable, not copyable.
 class ScopedRemove {

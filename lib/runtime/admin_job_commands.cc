@@ -265,7 +265,7 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   }
   // The upload is extracted into a scratch folder with the safe extractor and checked before it
   // is stored; nothing is kept when any check fails.
-  auto scratch_dir = base::make_temp_dir("nvflare-upload");
+  auto scratch_dir = base::make_owned_temp_dir("nvflare-upload");
   if (!scratch_dir.ok()) return answer(error_reply("internal_error", scratch_dir.status().message()));
   const fs::path scratch = *scratch_dir;
   base::ScopedRemove cleanup(scratch);
@@ -334,7 +334,7 @@ void ServerParent::handle_download(const cellnet::Message& request, cellnet::Res
     auto stored = store_->components(id);
     auto extra = stored.ok() ? extra_job_components(*stored) : std::vector<std::string>{};
     if (extra.empty()) return fail("no_job_compoents", "No additional job components found.");
-    auto dir = base::make_temp_dir("nvflare-download");
+    auto dir = base::make_owned_temp_dir("nvflare-download");
     if (!dir.ok()) return fail("internal_error", dir.status().message());
     base::ScopedRemove remove(*dir);
     std::error_code ec;
@@ -347,7 +347,7 @@ void ServerParent::handle_download(const cellnet::Message& request, cellnet::Res
     return respond(std::move(m));
   }
   // One zip: meta.json, the job as submitted (job.zip) and, once finished, its workspace.
-  auto scratch_dir = base::make_temp_dir("nvflare-download");
+  auto scratch_dir = base::make_owned_temp_dir("nvflare-download");
   if (!scratch_dir.ok()) return fail("internal_error", scratch_dir.status().message());
   const fs::path scratch = *scratch_dir;
   base::ScopedRemove cleanup(scratch);

@@ -31,7 +31,9 @@ Status ClientParent::start() {
   NVF_ASSIGN_OR_RETURN(auto info, security::describe_certificate(cert));
   org_ = info.org;
   NVF_ASSIGN_OR_RETURN(policy_, load_site_policy(kit.root));
-  NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_temp_dir("nvflare-cp"));
+  for (const auto& d : base::remove_stale_temp_dirs())
+    log_->info("removed {}, left by a process that ended without cleaning up", d.string());
+  NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_owned_temp_dir("nvflare-cp"));
   NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell(kit.name, kit, true, opt_.external_driver, log_));
   drivers_ = std::move(dc.drivers);
   cell_ = std::move(dc.cell);

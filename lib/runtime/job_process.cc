@@ -251,7 +251,7 @@ int run_client_job_process(const JobProcessOptions& o) {
                             *registry, env);
   if (!app.ok()) return fail(app.status(), deploy::kExitConfigError);
 
-  auto runtime_tmp = base::make_temp_dir("nvflare-cj");  // the trainer's socket: short, 0700
+  auto runtime_tmp = base::make_owned_temp_dir("nvflare-cj");  // the trainer's socket: short, 0700
   if (!runtime_tmp.ok()) return fail(runtime_tmp.status(), deploy::kExitExecutionError);
   const fs::path runtime_dir = *runtime_tmp;
   base::ScopedRemove remove_runtime(runtime_dir);

@@ -84,7 +84,9 @@ Status ServerParent::start() {
   ro.registered_clients = [this] { return client_names(); };
   ro.on_job_ended = [this] { cv_.notify_all(); };
   ro.logger = log_;
-  NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_temp_dir("nvflare-sp"));
+  for (const auto& d : base::remove_stale_temp_dirs())
+    log_->info("removed {}, left by a process that ended without cleaning up", d.string());
+  NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_owned_temp_dir("nvflare-sp"));
   NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell("server", kit, false, opt_.external_driver, log_));
   drivers_ = std::move(dc.drivers);
   cell_ = std::move(dc.cell);

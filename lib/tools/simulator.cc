@@ -287,7 +287,8 @@ std::optional<int> Simulation::build_apps() {
 
 // 4. Cells: server, server job, and per site a client parent and a client job; the engines.
 std::optional<int> Simulation::connect() {
-  auto runtime_tmp = base::make_temp_dir("nvflare-sim");
+  base::remove_stale_temp_dirs();
+  auto runtime_tmp = base::make_owned_temp_dir("nvflare-sim");
   if (!runtime_tmp.ok()) return fail(runtime_tmp.status(), kSimSetupFailed);
   runtime_dir_ = *runtime_tmp;
   remove_runtime_dir_ = base::ScopedRemove(runtime_dir_);

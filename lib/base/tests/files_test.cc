@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -144,6 +147,44 @@ TEST_F(FilesTest, TempDirsGoToTmpdirWhenItIsShortAndExists) {
   }
   ScopedTmpdir unset(nullptr);
   EXPECT_EQ(temp_root(), fs::path("/tmp"));
+}
+
+// Regression: the socket folders of daemons killed with SIGKILL stayed in the temp folder for
+// good. A daemon's folder names its process; the next start removes those whose process is gone.
+TEST_F(FilesTest, StaleTempDirsOfDeadProcessesAreRemovedAndLiveOnesKept) {
+  auto root = make_temp_dir("nvf-stale");
+  ASSERT_TRUE(root.ok());
+  ScopedRemove remove_root(*root);
+  ScopedTmpdir env(root->c_str());
+  auto live = make_owned_temp_dir("nvflare-sp");  // this process: alive
+  ASSERT_TRUE(live.ok()) << live.status().to_string();
+  // A process that has exited.
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  auto owned_by = [&](const std::string& name, const std::string& owner) {
+    fs::path d = *root / name;
+    fs::create_directories(d);
+    if (!owner.empty()) EXPECT_TRUE(atomic_write(d / ".owner", owner).ok());
+    EXPECT_TRUE(atomic_write(d / "cp.sock", "").ok());
+    return d;
+  };
+  fs::path dead = owned_by("nvflare-cp-dead01", std::to_string(child) + " 12345\n");
+  // This pid, but started at another time: the pid was reused by an unrelated process.
+  fs::path reused = owned_by("nvflare-cj-reuse1", std::to_string(::getpid()) + " 1\n");
+  fs::path unowned = owned_by("nvflare-cp-nofile", "");          // not made by us: left alone
+  fs::path other = owned_by("other-prefix-dead", std::to_string(child) + " 12345\n");
+  fs::path garbage = owned_by("nvflare-cp-garbag", "../../etc 1\n");
+
+  auto removed = remove_stale_temp_dirs();
+  std::sort(removed.begin(), removed.end());
+  std::vector<fs::path> expected{dead, reused};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(removed, expected);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(reused));
+  for (const auto& kept : {*live, unowned, other, garbage}) EXPECT_TRUE(fs::exists(kept)) << kept;
 }
 
 TEST(IsWithinTest, ComparesWholeComponents) {
