@@ -1,5 +1,7 @@
 #include "base/files.h"
 
+#include "base/process.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -251,31 +253,12 @@ Result<fs::path> make_temp_dir_in(const fs::path& parent, std::string_view prefi
 }
 
 namespace {
-
 constexpr const char* kOwnerFile = ".owner";
-
-// Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or "" when there is no
-// such process. The command name (field 2) may hold spaces and parentheses: count from its end.
-std::string process_start_time(const std::string& pid) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  if (!in) return "";
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream rest(stat.substr(close + 1));
-  std::string field;
-  for (int i = 3; i <= 22 && rest >> field; ++i) {
-    if (i == 22) return field;
-  }
-  return "";
-}
-
 }  // namespace
 
 Result<fs::path> make_owned_temp_dir(std::string_view prefix) {
   NVF_ASSIGN_OR_RETURN(fs::path dir, make_temp_dir(prefix));
-  const std::string pid = std::to_string(::getpid());
-  Status s = atomic_write(dir / kOwnerFile, pid + " " + process_start_time(pid) + "\n");
+  Status s = write_owner_file(dir / kOwnerFile, ::getpid());
   if (!s.ok()) {
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -293,11 +276,13 @@ std::vector<fs::path> remove_stale_temp_dirs(std::string_view prefix) {
     if (name.rfind(want, 0) != 0) continue;
     struct stat st {};
     if (::lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) continue;
-    std::ifstream owner(it->path() / kOwnerFile);
+    const fs::path owner = it->path() / kOwnerFile;
+    auto text = read_file(owner);
+    if (!text.ok()) continue;  // not made by make_owned_temp_dir: leave it
+    std::istringstream in(*text);
     std::string pid, started;
-    if (!(owner >> pid >> started)) continue;  // not ours, or being written: leave it
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (process_start_time(pid) == started) continue;  // its process lives
+    if (!(in >> pid >> started) || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (owner_alive(owner)) continue;  // its process lives
     std::error_code rec;
     fs::remove_all(it->path(), rec);
     if (!rec) removed.push_back(it->path());

@@ -14,7 +14,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 
 #include "base/files.h"
 
@@ -325,6 +328,79 @@ bool local_port_accepts(int port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
   ::close(fd);
   return ok;
+}
+
+std::string process_start_time(pid_t pid) {
+  if (pid <= 0) return "";
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  if (!in) return "";
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces and parentheses: count from its end.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(stat.substr(close + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+Status write_owner_file(const std::filesystem::path& file, pid_t pid) {
+  return atomic_write(file, std::to_string(pid) + " " + process_start_time(pid) + "\n");
+}
+
+std::optional<pid_t> owner_alive(const std::filesystem::path& file) {
+  auto text = read_file(file);
+  if (!text.ok()) return std::nullopt;
+  std::istringstream in(*text);
+  std::string pid_text, started;
+  if (!(in >> pid_text >> started) || pid_text.empty() || pid_text.size() > 9 ||
+      pid_text.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+  if (pid <= 0 || process_start_time(pid) != started) return std::nullopt;
+  return pid;
+}
+
+std::vector<pid_t> processes_with_env(const std::map<std::string, std::string>& env) {
+  std::vector<pid_t> out;
+  std::vector<std::string> wanted;
+  for (const auto& [k, v] : env) wanted.push_back(k + "=" + v);
+  std::error_code ec;
+  const pid_t self = ::getpid();
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == self) continue;
+    std::ifstream in(it->path() / "environ", std::ios::binary);
+    if (!in) continue;  // gone, or not ours to read
+    std::string environ((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t matched = 0;
+    for (size_t at = 0; at < environ.size();) {
+      size_t end_at = environ.find('\0', at);
+      if (end_at == std::string::npos) end_at = environ.size();
+      std::string_view entry(environ.data() + at, end_at - at);
+      for (const auto& w : wanted) {
+        if (entry == w) ++matched;
+      }
+      at = end_at + 1;
+    }
+    if (matched == wanted.size() && !wanted.empty()) out.push_back(pid);
+  }
+  return out;
+}
+
+void kill_group_of(pid_t pid, int sig) {
+  if (pid <= 0) return;
+  const pid_t group = ::getpgid(pid);
+  if (group > 0 && group != ::getpgrp()) {
+    ::kill(-group, sig);
+  } else {
+    ::kill(pid, sig);
+  }
 }
 
 }  // namespace nvf::base

@@ -95,6 +95,27 @@ std::optional<pid_t> read_pid_file(const std::filesystem::path& file);
 /// may never reap them).
 bool process_running(pid_t pid);
 
+/// The start time of process `pid` (field 22 of /proc/<pid>/stat, clock ticks since boot), or ""
+/// when there is no such process. With the pid it names one process for good: a pid is reused,
+/// a (pid, start time) pair is not.
+std::string process_start_time(pid_t pid);
+
+/// Writes "<pid> <start time>" of `pid` to `file` (atomically): a record that another process can
+/// check with owner_alive() after `pid`'s parent died.
+Status write_owner_file(const std::filesystem::path& file, pid_t pid);
+
+/// The pid an owner file names when that very process is alive; nullopt when the file is missing
+/// or malformed, or the process is gone (or the pid now belongs to another process).
+std::optional<pid_t> owner_alive(const std::filesystem::path& file);
+
+/// The live processes of this user (other than this one) whose environment holds every pair of
+/// `env` (read from /proc/<pid>/environ, as set when they were started).
+std::vector<pid_t> processes_with_env(const std::map<std::string, std::string>& env);
+
+/// Sends `sig` to the process group of `pid`, unless that is this process's own group (then to
+/// `pid` alone).
+void kill_group_of(pid_t pid, int sig);
+
 /// True when something accepts TCP connections on 127.0.0.1:`port` now.
 bool local_port_accepts(int port);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/files.h"
+#include "base/process.h"
 #include "base/strings.h"
 #include "cellnet/socket_driver.h"
 #include "job/archive.h"
@@ -314,6 +315,15 @@ void ClientParent::wait_job(ClientJob* job) {
       break;
     }
   }
+  // A client job that was killed cannot stop its trainers (each in a session of its own, found
+  // by the job and site their launcher put in their environment) nor what it started in its own
+  // group, and leaves its socket folder: do it for it.
+  for (pid_t p : base::processes_with_env({{"NVFLARE_JOB_ID", job->id}, {"NVFLARE_SITE_NAME", opt_.kit.name}})) {
+    log_->warn("job {}: process {} of the job outlived its client job: stopping its group", job->id, p);
+    base::kill_group_of(p, SIGKILL);
+  }
+  if (job->pgid > 0) ::kill(-job->pgid, SIGKILL);
+  base::remove_stale_temp_dirs();
   std::lock_guard<std::mutex> lock(mu_);
   job->exited = true;
   log_->info("job {}: client job ended ({})", job->id,

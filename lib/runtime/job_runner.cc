@@ -149,6 +149,8 @@ void JobRunner::run_job(std::string id) {
       break;
     }
   }
+  // What the server job started in its group (it may have been killed before stopping them).
+  if (job->process.pgid() > 0) ::kill(-job->process.pgid(), SIGKILL);
   std::string status;
   std::string why;
   {
@@ -288,6 +290,7 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
     if (!child.ok()) return child.status();
     job.process = std::move(*child);
     job.process_started = true;
+    log_->info("job {}: server job started (pid {})", id, job.process.pid());
   }
   tracker_.job_running(id, active);
   config::Value fields = {{"job_clients", active}};

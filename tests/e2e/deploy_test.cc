@@ -477,5 +477,172 @@ TEST_F(LargeFederationTest, SlowAndMissingSitesDoNotStopTheJobAndNoSiteIsDeadBef
   }
 }
 
+// ---- kill -9 of every role, mid-job (docs/reliability.md has the table) -------------------------
+
+// Which process of the federation is killed with SIGKILL while site-3's trainer holds round 1.
+enum class Victim { kServerParent, kServerJob, kClientParent, kClientJob, kTrainer };
+
+struct KillRow {
+  Victim victim;
+  const char* name;
+  int submit_exit;          // what `job submit --wait` exits with
+  const char* status;       // the killed job's final status, as list_jobs shows it
+  const char* reason_text;  // in the job's finish_reason (get_job_meta), or "" for none
+};
+
+void PrintTo(const KillRow& row, std::ostream* os) { *os << row.name; }
+
+class KillNineTest : public DeployTest, public ::testing::WithParamInterface<KillRow> {
+ protected:
+  void SetUp() override {
+    // The daemons' socket and scratch folders go to a folder of this test, so that what a killed
+    // process leaves behind can be seen.
+    tmp_ = work_.path() / "t";
+    fs::create_directories(tmp_);
+    extra_env_["TMPDIR"] = tmp_.string();
+    DeployTest::SetUp();
+  }
+  std::vector<std::string> temp_leftovers() {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(tmp_, ec)) out.push_back(e.path().filename().string());
+    return out;
+  }
+  size_t count_in_log(const fs::path& log, const std::string& text) {
+    auto s = base::read_file(log);
+    if (!s.ok()) return 0;
+    size_t n = 0;
+    for (auto at = s->find(text); at != std::string::npos; at = s->find(text, at + 1)) ++n;
+    return n;
+  }
+  // Waits until every site has registered `times` times in all.
+  bool all_registered(size_t times) {
+    return wait_until({prod() / "server"}, std::chrono::seconds(90), [&] {
+      for (const char* site : {"site-1", "site-2", "site-3"}) {
+        if (count_in_log(prod() / "server" / "log.txt", std::string("client '") + site + "' registered") < times) return false;
+      }
+      return true;
+    });
+  }
+  // The pid of the newest "<what> started (pid N)" line of a log.
+  std::optional<pid_t> last_pid(const fs::path& log, const std::string& what) {
+    auto s = base::read_file(log);
+    if (!s.ok()) return std::nullopt;
+    std::optional<pid_t> pid;
+    std::regex re(what + R"( started \(pid ([0-9]+)\))");
+    for (std::sregex_iterator it(s->begin(), s->end(), re), end; it != end; ++it) pid = std::stol((*it)[1].str());
+    return pid;
+  }
+  fs::path tmp_;
+};
+
+TEST_P(KillNineTest, TheJobEndsAsTheTableSaysNothingIsLostAndTheNextJobRunsExactly) {
+  const KillRow& row = GetParam();
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  ASSERT_TRUE(all_registered(1));
+  // A job queued behind nothing but stored: it must survive whatever dies.
+  fs::path fifo = work_.path() / "started.fifo";
+  fs::path dir = slow_job(2, fifo);
+  {  // site-3's first trainer tells its pid (it execs sleep, so the pid is the trainer's) and
+     // holds round 1; a trainer started after it trains as every other site's.
+    config::Value c = load(dir / "app_slow" / "config" / "config_fed_client.json");
+    c["trainer_command"] = "/bin/sh -c 'if mkdir " + (work_.path() / "first").string() + " 2>/dev/null; then echo $$ > " +
+                           fifo.string() + "; exec sleep 600; fi; exec {NVFLARE_BIN} train --add 1'";
+    save(dir / "app_slow" / "config" / "config_fed_client.json", c);
+  }
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  RunResult sub;
+  std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "180"}); });
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 90000), 1) << "site-3's trainer never started";
+  char buf[32] = {};
+  ASSERT_GT(::read(fd, buf, sizeof buf - 1), 0);
+  ::close(fd);
+  const pid_t trainer = static_cast<pid_t>(std::atol(buf));
+  ASSERT_GT(trainer, 0);
+
+  const size_t server_starts = count_in_log(prod() / "server" / "log.txt", "client 'site-1' registered");
+  pid_t victim = -1;
+  switch (row.victim) {
+    case Victim::kServerParent:
+      victim = read_pid(prod() / "server" / "pid.fl").value_or(-1);
+      break;
+    case Victim::kServerJob: {
+      auto sj = base::read_file(prod() / "server" / "log.txt");
+      ASSERT_TRUE(sj.ok());
+      std::smatch m;
+      ASSERT_TRUE(std::regex_search(*sj, m, std::regex(R"(server job started \(pid ([0-9]+)\))"))) << *sj;
+      victim = static_cast<pid_t>(std::stol(m[1].str()));
+      break;
+    }
+    case Victim::kClientParent:
+      victim = read_pid(prod() / "site-3" / "pid.fl").value_or(-1);
+      break;
+    case Victim::kClientJob:
+      victim = last_pid(prod() / "site-3" / "log.txt", "client job").value_or(-1);
+      break;
+    case Victim::kTrainer:
+      victim = trainer;
+      break;
+  }
+  ASSERT_GT(victim, 0) << row.name;
+  ASSERT_EQ(::kill(victim, SIGKILL), 0) << row.name;
+  t.join();
+
+  EXPECT_EQ(sub.exit_code, row.submit_exit) << sub.out;
+  std::string id = submitted_id(sub.out);
+  ASSERT_FALSE(id.empty()) << sub.out;
+
+  // The watchdog restarts a killed daemon; the federation is whole again.
+  if (row.victim == Victim::kServerParent) ASSERT_TRUE(all_registered(server_starts + 1));
+  if (row.victim == Victim::kClientParent) {
+    ASSERT_TRUE(wait_until({prod() / "server"}, std::chrono::seconds(90), [&] {
+      return count_in_log(prod() / "server" / "log.txt", "client 'site-3' registered") >= 2;
+    }));
+  }
+  auto meta = admin("get_job_meta " + id);
+  ASSERT_EQ(meta.exit_code, 0) << meta.out;
+  EXPECT_NE(meta.out.find(std::string("\"status\": \"") + row.status + "\""), std::string::npos) << row.name << "\n" << meta.out;
+  if (*row.reason_text) EXPECT_NE(meta.out.find(row.reason_text), std::string::npos) << row.name << "\n" << meta.out;
+
+  // The next job runs on every site to its exact result.
+  auto next = nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "120"});
+  ASSERT_EQ(next.exit_code, 0) << row.name << "\n" << next.out;
+  std::string next_id = submitted_id(next.out);
+  EXPECT_NE(next.out.find("job " + next_id + ": FINISHED:COMPLETED"), std::string::npos) << next.out;
+  auto dl = admin("download_job " + next_id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  auto npy = tensor::read_npy(work_.path() / "dl" / next_id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  for (const char* site : {"site-1", "site-2", "site-3"}) {
+    EXPECT_TRUE(fs::exists(prod() / site / next_id)) << site << " did not run the next job";
+  }
+
+  // No job is lost; after `poc stop` no process and no folder is left.
+  auto list = admin("list_jobs");
+  EXPECT_NE(list.out.find(id), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find(next_id), std::string::npos) << list.out;
+  auto stop = nv({"poc", "stop"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.out;
+  auto left = processes_under(ws());
+  EXPECT_TRUE(left.empty()) << base::join(left, "\n");
+  EXPECT_FALSE(running(trainer)) << "the trainer outlived the federation";
+  auto leftovers = temp_leftovers();
+  EXPECT_TRUE(leftovers.empty()) << base::join(leftovers, " ");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Roles, KillNineTest,
+    ::testing::Values(
+        KillRow{Victim::kServerParent, "ServerParent", 1, "FINISHED:ABANDONED", ""},
+        KillRow{Victim::kServerJob, "ServerJob", 1, "FINISHED:ABNORMAL", "the server job process was killed"},
+        KillRow{Victim::kClientParent, "ClientParent", 0, "FINISHED:COMPLETED", ""},
+        KillRow{Victim::kClientJob, "ClientJob", 0, "FINISHED:COMPLETED", ""},
+        KillRow{Victim::kTrainer, "Trainer", 0, "FINISHED:COMPLETED", ""}),
+    [](const ::testing::TestParamInfo<KillRow>& info) { return std::string(info.param.name); });
+
 }  // namespace
 }  // namespace nvf::e2e

@@ -101,9 +101,10 @@ class PocE2eTest : public E2eTest {
 
   RunResult run_env(const std::vector<std::string>& args, const std::filesystem::path& ws,
                     std::chrono::seconds timeout = std::chrono::seconds(60)) {
-    return run_nvflare(args, work_.path(),
-                       {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws.string()}},
-                       timeout);
+    std::map<std::string, std::string> env = extra_env_;
+    env["HOME"] = home_.path().string();
+    env["NVFLARE_POC_WORKSPACE"] = ws.string();
+    return run_nvflare(args, work_.path(), env, timeout);
   }
   RunResult nv(const std::vector<std::string>& args) { return run_env(args, ws()); }
   /// `nvflare admin -c command` as `who` (an admin kit of the POC project).
@@ -114,6 +115,7 @@ class PocE2eTest : public E2eTest {
   std::filesystem::path prod() { return ws() / "example_project" / "prod_00"; }
 
   std::string project_yml_;  // what prepare_poc() provisioned
+  std::map<std::string, std::string> extra_env_;  // added to every command's environment
   int fl_port_ = 0, admin_port_ = 0;
 };
 

@@ -147,5 +147,34 @@ TEST(ProcessTest, PidFilesRunningProcessesAndLocalPorts) {
   EXPECT_FALSE(local_port_accepts(port));
 }
 
+TEST(ProcessTest, ProcessesAreFoundByTheEnvironmentTheyWereStartedWith) {
+  const std::string mark = "mark-" + std::to_string(::getpid());
+  SpawnOptions so;
+  so.argv = {"/bin/sh", "-c", "echo ready; exec sleep 30"};
+  so.env_set = {{"NVF_TEST_JOB", mark}, {"NVF_TEST_SITE", "site-1"}};
+  so.new_session = true;
+  so.capture_output = true;
+  auto child = spawn(so);
+  ASSERT_TRUE(child.ok()) << child.status().to_string();
+  char ready[6] = {};
+  ASSERT_EQ(::read(child->output_fd(), ready, 5), 5);  // it runs: its environment is in /proc
+  EXPECT_EQ(processes_with_env({{"NVF_TEST_JOB", mark}, {"NVF_TEST_SITE", "site-1"}}),
+            std::vector<pid_t>{child->pid()});
+  EXPECT_TRUE(processes_with_env({{"NVF_TEST_JOB", mark}, {"NVF_TEST_SITE", "site-2"}}).empty());
+  kill_group_of(child->pid(), SIGKILL);
+  auto exit = child->wait();
+  ASSERT_TRUE(exit.ok());
+  EXPECT_EQ(exit->signal, SIGKILL);
+  EXPECT_TRUE(processes_with_env({{"NVF_TEST_JOB", mark}}).empty());
+  // An owner record names one process: this one lives, a made-up start time does not.
+  auto dir = make_temp_dir("nvf-owner-test");
+  ASSERT_TRUE(dir.ok());
+  ScopedRemove remove(*dir);
+  ASSERT_TRUE(write_owner_file(*dir / "owner", ::getpid()).ok());
+  EXPECT_EQ(owner_alive(*dir / "owner"), std::optional<pid_t>(::getpid()));
+  ASSERT_TRUE(atomic_write(*dir / "owner", std::to_string(::getpid()) + " 1\n").ok());
+  EXPECT_FALSE(owner_alive(*dir / "owner"));
+}
+
 }  // namespace
 }  // namespace nvf::base
