@@ -151,6 +151,9 @@ void JobRunner::run_job(std::string id) {
   }
   // What the server job started in its group (it may have been killed before stopping them).
   if (job->process.pgid() > 0) ::kill(-job->process.pgid(), SIGKILL);
+  // The job is over for the sites now: their client jobs end, and the heartbeats that no longer
+  // list it are no news (packing the workspace below takes a while).
+  tracker_.job_ended(id);
   std::string status;
   std::string why;
   {

@@ -93,6 +93,14 @@ void Registrar::on_registered(std::function<void(const Principal&)> callback) {
   on_registered_ = std::move(callback);
 }
 
+namespace {
+constexpr size_t kMaxPendingChallenges = 10000;
+// A challenge and its register come from the same cell.
+std::string pending_key(const cellnet::Message& request, const std::string& name) {
+  return request.headers.get_or(cellnet::hdr::kOrigin, "") + "\n" + name;
+}
+}  // namespace
+
 void Registrar::handle_challenge(const cellnet::Message& request, cellnet::Responder respond) {
   auto body = json_payload(request, "challenge");
   if (!body.ok()) return respond(body.status());
@@ -105,7 +113,11 @@ void Registrar::handle_challenge(const cellnet::Message& request, cellnet::Respo
     std::lock_guard<std::mutex> lock(mu_);
     auto now = Clock::now();
     for (auto it = pending_.begin(); it != pending_.end();) it = it->second.expires < now ? pending_.erase(it) : ++it;
-    pending_[name] = Pending{server_nonce, now + kSessionLifetime};
+    if (pending_.size() >= kMaxPendingChallenges) {
+      return respond(UnavailableError("too many logins in progress; try again shortly"));
+    }
+    // By cell and name: one admin may log in from several consoles at once.
+    pending_[pending_key(request, name)] = Pending{server_nonce, now + kSessionLifetime};
   }
   config::Value r = {{"nonce", server_nonce}, {"signature", *sig}, {"cn", id_.name}, {"cert", id_.cert_pem}};
   respond(cellnet::Message::of(r.dump()));
@@ -128,7 +140,7 @@ void Registrar::handle_register(const cellnet::Message& request, cellnet::Respon
   std::string server_nonce;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = pending_.find(name);
+    auto it = pending_.find(pending_key(request, name));
     if (it == pending_.end() || it->second.expires < Clock::now()) return refuse("no challenge in progress");
     server_nonce = it->second.server_nonce;
     pending_.erase(it);

@@ -96,7 +96,7 @@ class Registrar {
   Identity id_;
   std::string ssid_;
   mutable std::mutex mu_;
-  std::map<std::string, Pending> pending_;      // by registrant name
+  std::map<std::string, Pending> pending_;      // by the registrant's cell and name
   std::map<std::string, Principal> principals_;  // by name (clients) or by token (admins)
   std::function<void(const Principal&)> on_registered_;
 };

@@ -477,6 +477,113 @@ TEST_F(LargeFederationTest, SlowAndMissingSitesDoNotStopTheJobAndNoSiteIsDeadBef
   }
 }
 
+// ---- load: admin sessions and rejected logins while a job runs ---------------------------------
+
+TEST_F(DeployTest, TenAdminSessionsAndFiftyForeignLoginsDoNotDisturbARunningJob) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  // site-3's first trainer holds round 1 until the load is over (it waits on `gate`); then every
+  // site trains and the job must end with its exact result.
+  fs::path fifo = work_.path() / "started.fifo", gate = work_.path() / "gate.fifo";
+  ASSERT_EQ(::mkfifo(gate.c_str(), 0600), 0);
+  fs::path dir = slow_job(3, fifo);
+  {
+    config::Value c = load(dir / "app_slow" / "config" / "config_fed_client.json");
+    c["trainer_command"] = "/bin/sh -c 'if mkdir " + (work_.path() / "first").string() + " 2>/dev/null; then echo $$ > " +
+                           fifo.string() + "; read x < " + gate.string() + "; fi; exec {NVFLARE_BIN} train --add 1'";
+    save(dir / "app_slow" / "config" / "config_fed_client.json", c);
+  }
+  // Another project's CA, the same server address: its admin is refused at the TLS handshake.
+  std::string other = project_yml_;
+  replace_all(other, "name: example_project", "name: other_project");
+  ASSERT_TRUE(base::atomic_write(work_.path() / "other.yml", other).ok());
+  auto prov = nv({"provision", "-p", (work_.path() / "other.yml").string(), "-w", (work_.path() / "other").string()});
+  ASSERT_EQ(prov.exit_code, 0) << prov.out;
+  const std::string foreign = (work_.path() / "other" / "other_project" / "prod_00" / "admin@nvidia.com").string();
+
+  // Lets site-3 train: once the load is over, and whatever failed before.
+  auto open_gate = [&] {
+    int g = ::open(gate.c_str(), O_WRONLY | O_NONBLOCK);
+    if (g >= 0) {
+      EXPECT_EQ(::write(g, "go\n", 3), 3);
+      ::close(g);
+    }
+  };
+  auto load_while_running = [&] {
+    auto running = admin("list_jobs");
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(running.out, m, std::regex(R"(([0-9a-f-]{36}) +\| [^|]+\| RUNNING)")))
+        << running.out;
+    const std::string id = m[1].str();
+    const std::vector<std::string> commands = {"list_jobs", "check_status server", "check_status client",
+                                               "ls server", "tail server log.txt", "show_stats " + id + " server"};
+    constexpr int kSessions = 10, kPerSession = 30;
+    std::vector<RunResult> sessions(kSessions);
+    std::vector<double> seconds(kSessions);
+    std::vector<RunResult> foreign_logins(50);
+    const auto began = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (int s = 0; s < kSessions; ++s) {
+      threads.emplace_back([&, s] {
+        std::string lines;
+        for (int i = 0; i < kPerSession; ++i) lines += commands[static_cast<size_t>(s + i) % commands.size()] + "\\n";
+        auto t0 = std::chrono::steady_clock::now();
+        sessions[static_cast<size_t>(s)] = run_program(
+            {"/bin/sh", "-c", "printf '" + lines + "' | \"$0\" admin -m \"$1\"", NVFLARE_BIN,
+             (prod() / "admin@nvidia.com").string()},
+            work_.path(), {{"HOME", home_.path().string()}}, std::chrono::seconds(180));
+        seconds[static_cast<size_t>(s)] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      });
+    }
+    threads.emplace_back([&] {
+      for (auto& r : foreign_logins) r = nv({"admin", "-m", foreign, "-c", "list_jobs"});
+    });
+    for (auto& t : threads) t.join();
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+
+    double worst = 0;
+    for (int s = 0; s < kSessions; ++s) {
+      const RunResult& r = sessions[static_cast<size_t>(s)];
+      EXPECT_EQ(r.exit_code, 0) << r.out;
+      // Every command got its answer: "Done [<microseconds> usecs]" after each one.
+      std::regex done(R"(Done \[([0-9]+) usecs\])");
+      int answered = 0;
+      for (std::sregex_iterator it(r.out.begin(), r.out.end(), done), end; it != end; ++it) {
+        ++answered;
+        worst = std::max(worst, std::stod((*it)[1].str()) / 1e6);
+      }
+      EXPECT_EQ(answered, kPerSession) << r.out;
+      EXPECT_EQ(r.out.find("Error"), std::string::npos) << r.out;
+    }
+    for (const auto& r : foreign_logins) {
+      EXPECT_NE(r.exit_code, 0) << r.out;
+      EXPECT_NE(r.out.find("TLS handshake failed"), std::string::npos) << r.out;
+    }
+    const double slowest = *std::max_element(seconds.begin(), seconds.end());
+    std::printf("admin load: %d commands in %d concurrent sessions (login to logout) in %.2f s: %.0f commands/s; "
+                "worst command %.4f s; 50 refused logins alongside, %.2f s in all\n",
+                kSessions * kPerSession, kSessions, slowest, kSessions * kPerSession / slowest, worst, total);
+  };
+  RunResult sub = submit_then(dir, fifo, [&] {
+    load_while_running();
+    open_gate();
+  });
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  // No heartbeat lapsed: no site was declared dead or dropped.
+  auto job_log = base::read_file(work_.path() / "dl" / id / "workspace" / "log.txt");
+  ASSERT_TRUE(job_log.ok());
+  EXPECT_EQ(job_log->find("dead"), std::string::npos) << *job_log;
+  auto server_log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(server_log.ok());
+  EXPECT_EQ(server_log->find("no longer"), std::string::npos) << *server_log;
+}
+
 // ---- kill -9 of every role, mid-job (docs/reliability.md has the table) -------------------------
 
 // Which process of the federation is killed with SIGKILL while site-3's trainer holds round 1.
