@@ -12,19 +12,21 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <limits>
 
 #include "base/heap.h"
 #include "nvflare/client.h"
 #include "nvflare/scaffold.h"
 #include "tensor/safetensors.h"
 #include "trainer/local_trainer.h"
+#include "base/strings.h"
 
 namespace {
 
 int site_number(const std::string& site) {
   auto dash = site.rfind('-');
   if (dash == std::string::npos) return 0;
-  return std::atoi(site.c_str() + dash + 1);
+  return static_cast<int>(nvf::base::parse_int(site.substr(dash + 1), 0, 1000000).value_or(0));
 }
 
 int fail(const nvf::Status& s) {

@@ -55,11 +55,9 @@ std::chrono::milliseconds seconds_setting(const std::map<std::string, std::strin
                                           std::chrono::milliseconds dflt) {
   auto it = m.find(key);
   if (it == m.end()) return dflt;
-  try {
-    return std::chrono::milliseconds(static_cast<int64_t>(std::stod(it->second) * 1000));
-  } catch (const std::exception&) {
-    return dflt;
-  }
+  // Up to a year; anything else (not a number, NaN, out of range) keeps the default.
+  auto s = nvf::base::parse_double(it->second, 0, 365.0 * 24 * 3600);
+  return s ? std::chrono::milliseconds(static_cast<int64_t>(*s * 1000)) : dflt;
 }
 
 template <typename Daemon>

@@ -18,8 +18,10 @@
 #include <iterator>
 #include <set>
 #include <sstream>
+#include <limits>
 
 #include "base/files.h"
+#include "base/strings.h"
 
 extern char** environ;
 
@@ -258,7 +260,7 @@ Result<ChildProcess> spawn(const SpawnOptions& o) {
 int inherited_lifeline_fd() {
   const char* v = std::getenv("NVF_LIFELINE_FD");
   if (!v) return -1;
-  int fd = std::atoi(v);
+  const int fd = static_cast<int>(parse_int(v, 0, std::numeric_limits<int>::max()).value_or(-1));
   if (fd < 3 || ::fcntl(fd, F_GETFD) < 0) return -1;
   ::fcntl(fd, F_SETFD, FD_CLOEXEC);
   return fd;
@@ -302,11 +304,8 @@ bool wait_for_exit(pid_t pid, std::chrono::steady_clock::time_point deadline) {
 std::optional<pid_t> read_pid_file(const std::filesystem::path& file) {
   auto text = read_file(file);
   if (!text.ok()) return std::nullopt;
-  try {
-    long pid = std::stol(*text);
-    if (pid > 1) return static_cast<pid_t>(pid);
-  } catch (const std::exception&) {
-  }
+  auto pid = parse_int(trim(*text), 2, std::numeric_limits<pid_t>::max());
+  if (pid) return static_cast<pid_t>(*pid);
   return std::nullopt;
 }
 
@@ -355,13 +354,10 @@ std::optional<pid_t> owner_alive(const std::filesystem::path& file) {
   if (!text.ok()) return std::nullopt;
   std::istringstream in(*text);
   std::string pid_text, started;
-  if (!(in >> pid_text >> started) || pid_text.empty() || pid_text.size() > 9 ||
-      pid_text.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
-  if (pid <= 0 || process_start_time(pid) != started) return std::nullopt;
-  return pid;
+  if (!(in >> pid_text >> started)) return std::nullopt;
+  auto pid = parse_int(pid_text, 1, std::numeric_limits<pid_t>::max());
+  if (!pid || process_start_time(static_cast<pid_t>(*pid)) != started) return std::nullopt;
+  return static_cast<pid_t>(*pid);
 }
 
 std::vector<pid_t> processes_with_env(const std::map<std::string, std::string>& env) {
@@ -373,7 +369,7 @@ std::vector<pid_t> processes_with_env(const std::map<std::string, std::string>& 
   for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    const pid_t pid = static_cast<pid_t>(parse_int(name).value_or(0));
     if (pid == self) continue;
     std::ifstream in(it->path() / "environ", std::ios::binary);
     if (!in) continue;  // gone, or not ours to read

@@ -1,5 +1,8 @@
 #include "base/strings.h"
 
+#include <charconv>
+#include <cmath>
+
 #include <cstdint>
 
 #include <random>
@@ -177,6 +180,30 @@ size_t invalid_utf8_at(std::string_view text) {
     i += len;
   }
   return std::string_view::npos;
+}
+
+std::optional<int64_t> parse_int(std::string_view s, int64_t min, int64_t max) {
+  if (!s.empty() && s[0] == '+') {
+    s.remove_prefix(1);
+    if (s.empty() || s[0] == '+' || s[0] == '-') return std::nullopt;
+  }
+  if (s.empty()) return std::nullopt;
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+  if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) return std::nullopt;
+  return v;
+}
+
+std::optional<double> parse_double(std::string_view s, double min, double max) {
+  if (!s.empty() && s[0] == '+') {
+    s.remove_prefix(1);
+    if (s.empty() || s[0] == '+' || s[0] == '-') return std::nullopt;
+  }
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, std::chars_format::general);
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v) || v < min || v > max) return std::nullopt;
+  return v;
 }
 
 }  // namespace nvf::base

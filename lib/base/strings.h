@@ -1,6 +1,9 @@
 // Small string helpers shared by the CLI and the runtime. Stateless; safe from any thread.
 #pragma once
 
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +27,16 @@ std::vector<std::string> split(std::string_view s, char sep, bool skip_empty = f
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 std::string_view trim(std::string_view s);
 std::string to_lower(std::string_view s);
+
+/// A whole decimal number (an optional sign, then digits only: no spaces, no trailing text) within
+/// [min, max]; nullopt otherwise, also when it does not fit in 64 bits. The one way outside text
+/// becomes an integer here: never throws, never overflows.
+std::optional<int64_t> parse_int(std::string_view s, int64_t min = std::numeric_limits<int64_t>::min(),
+                                 int64_t max = std::numeric_limits<int64_t>::max());
+
+/// A finite decimal number ("1", "-2.5", "1e3"; no spaces or trailing text) within [min, max];
+/// nullopt otherwise (NaN, infinities and out-of-range values included).
+std::optional<double> parse_double(std::string_view s, double min, double max);
 
 /// Formats bytes for people: "1.5 MiB".
 std::string human_bytes(double bytes);

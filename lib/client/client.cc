@@ -7,6 +7,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <limits>
 
 #include "base/heap.h"
 #include "base/process.h"
@@ -18,6 +19,7 @@
 #include "fl/filter.h"
 #include "protocol/protocol.h"
 #include "tensor/accumulate.h"
+#include "base/strings.h"
 
 namespace nvflare {
 
@@ -50,15 +52,17 @@ Result<ClientConfig> ClientConfig::from_environment() {
     }
   }
   if (auto t = env("NVFLARE_PARAMS_TRANSFER_TYPE"); !t.empty()) c.params_transfer_type = t;
-  if (auto t = env("NVFLARE_SUBMIT_RESULT_TIMEOUT_MS"); !t.empty()) {
-    c.submit_result_timeout = std::chrono::milliseconds(std::atoll(t.c_str()));
+  // Numbers from the environment the launcher sets: one out of range keeps the default.
+  constexpr int64_t kDay = 24LL * 3600 * 1000;
+  if (auto t = nvf::base::parse_int(env("NVFLARE_SUBMIT_RESULT_TIMEOUT_MS"), 0, kDay)) {
+    c.submit_result_timeout = std::chrono::milliseconds(*t);
   }
-  if (auto t = env("NVFLARE_MAX_RESENDS"); !t.empty()) c.max_resends = std::atoi(t.c_str());
-  if (auto t = env("NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS"); !t.empty()) {
-    c.download_complete_timeout = std::chrono::milliseconds(std::atoll(t.c_str()));
+  if (auto t = nvf::base::parse_int(env("NVFLARE_MAX_RESENDS"), 0, 1000000)) c.max_resends = static_cast<int>(*t);
+  if (auto t = nvf::base::parse_int(env("NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS"), 0, kDay)) {
+    c.download_complete_timeout = std::chrono::milliseconds(*t);
   }
   c.filters_file = env("NVFLARE_CLIENT_FILTERS");
-  if (auto t = env("NVFLARE_MEMORY_GC_ROUNDS"); !t.empty()) c.memory_gc_rounds = std::max(0, std::atoi(t.c_str()));
+  if (auto t = nvf::base::parse_int(env("NVFLARE_MEMORY_GC_ROUNDS"), 0, 1000000000)) c.memory_gc_rounds = static_cast<int>(*t);
   return c;
 }
 

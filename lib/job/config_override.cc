@@ -1,5 +1,6 @@
 #include "job/config_override.h"
 
+#include <limits>
 #include <cctype>
 #include <cstdlib>
 #include <map>
@@ -160,7 +161,9 @@ Result<KeyPath> parse_key_path(std::string_view key) {
       for (char c : digits) {
         if (!std::isdigit(static_cast<unsigned char>(c))) return bad();
       }
-      out.push_back(static_cast<size_t>(std::stoull(digits)));
+      auto index = base::parse_int(digits, 0, std::numeric_limits<int32_t>::max());
+      if (!index) return bad();
+      out.push_back(static_cast<size_t>(*index));
       pos = close + 1;
     }
   }

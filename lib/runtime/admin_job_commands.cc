@@ -2,6 +2,10 @@
 // job log levels, app commands) and the job upload and download topics.
 #include "runtime/admin_service_internal.h"
 
+#include <limits>
+
+#include "base/strings.h"
+
 namespace nvf::runtime {
 namespace fs = std::filesystem;
 using namespace admin_detail;
@@ -92,11 +96,9 @@ config::Value ServerParent::cmd_list_jobs(const AdminCall& call) {
       if (a == "-n") {
         name_prefix = argv[++i];
       } else {
-        try {
-          max = std::stol(argv[++i]);
-        } catch (const std::exception&) {
-          return error_reply("syntax_error", "list_jobs: -m needs a number");
-        }
+        auto m = base::parse_int(argv[++i], std::numeric_limits<long>::min(), std::numeric_limits<long>::max());
+        if (!m) return error_reply("syntax_error", "list_jobs: -m needs a number");
+        max = static_cast<long>(*m);
       }
     } else if (!a.empty() && a[0] == '-') {
       return error_reply("syntax_error",

@@ -232,7 +232,7 @@ int run_server_job_process(const JobProcessOptions& o) {
 int run_client_job_process(const JobProcessOptions& o) {
   // Test hook (the startup-stability tests): a client job that is slow to start, as on a busy node.
   if (const char* delay = std::getenv("NVFLARE_TEST_CLIENT_JOB_START_DELAY_MS")) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::atol(delay)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(base::parse_int(delay, 0, 600000).value_or(0)));
   }
   AbortSwitch stop;
   auto request_abort = [&](const std::string& why) { stop.request(why); };

@@ -1,5 +1,6 @@
 #include "runtime/site_info.h"
 
+#include <limits>
 #include <unistd.h>
 
 #include <algorithm>
@@ -80,7 +81,7 @@ Result<spdlog::level::level_enum> parse_log_config(std::string_view config) {
   std::string c = base::to_lower(base::trim(config));
   if (c.empty()) return InvalidArgumentError("missing log config: use a level name or number, or reload");
   if (std::all_of(c.begin(), c.end(), [](unsigned char ch) { return std::isdigit(ch); })) {
-    int n = std::atoi(c.c_str());
+    const int64_t n = base::parse_int(c).value_or(std::numeric_limits<int64_t>::max());  // digits only
     if (n <= 10) return spdlog::level::debug;
     if (n <= 20) return spdlog::level::info;
     if (n <= 30) return spdlog::level::warn;

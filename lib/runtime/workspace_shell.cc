@@ -12,9 +12,11 @@
 #include <ctime>
 #include <map>
 #include <memory>
+#include <limits>
 
 #include "base/files.h"
 #include "config/value.h"
+#include "base/strings.h"
 
 namespace nvf::runtime {
 namespace fs = std::filesystem;
@@ -48,11 +50,9 @@ bool is_negative_number(const std::string& a) {
                      [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
 
-bool parse_int(const std::string& s) {
-  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-  if (i >= s.size()) return false;
-  return std::all_of(s.begin() + static_cast<long>(i), s.end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+// A -n / -c count: any 64-bit value but the lowest (whose magnitude has no int64).
+std::optional<int64_t> parse_count(const std::string& s) {
+  return base::parse_int(s, -std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max());
 }
 
 // FLARE's get_file_extension: a trailing numeric part (log.txt.1) is skipped, then
@@ -214,7 +214,7 @@ void cat_file(const ShellCommand& c, const std::string& text, Output& out) {
 }
 
 void head_file(const ShellCommand& c, const std::string& text, Output& out) {
-  const long n = std::stol(c.count);
+  const int64_t n = parse_count(c.count).value_or(10);  // checked when the command was parsed
   if (c.count_flag == "c") {
     size_t k = n >= 0 ? std::min<size_t>(static_cast<size_t>(n), text.size())
                       : text.size() - std::min<size_t>(static_cast<size_t>(-n), text.size());
@@ -229,7 +229,7 @@ void head_file(const ShellCommand& c, const std::string& text, Output& out) {
 
 void tail_file(const ShellCommand& c, const std::string& text, Output& out) {
   const bool from_start = !c.count.empty() && c.count[0] == '+';  // tail -n +K: from line K on
-  const long v = std::labs(std::stol(c.count));
+  const int64_t v = std::llabs(parse_count(c.count).value_or(10));
   const size_t k = static_cast<size_t>(v);
   if (c.count_flag == "c") {
     size_t at = from_start ? std::min(text.size(), k > 0 ? k - 1 : 0)
@@ -535,7 +535,7 @@ Result<ShellCommand> WorkspaceShell::parse(const std::vector<std::string>& argv)
       } else {
         return InvalidArgumentError(std::string("argument -") + f + ": expected one argument");
       }
-      if (!parse_int(value)) {
+      if (!parse_count(value)) {
         return InvalidArgumentError(std::string("argument -") + f + ": invalid int value: '" +
                                     value + "'");
       }

@@ -244,11 +244,9 @@ Result<config::Value> run_admin_command(AdminClient& client, const std::string& 
     if (argv.size() < 2 || argv.size() > 3) return simple("syntax_error", "error", "Usage: monitor_job job_id [timeout]");
     long secs = 0;
     if (argv.size() == 3) {
-      try {
-        secs = std::stol(argv[2]);
-      } catch (const std::exception&) {
-        return simple("syntax_error", "error", "monitor_job: the timeout must be a number of seconds");
-      }
+      auto t = base::parse_int(argv[2], 0, 10LL * 365 * 24 * 3600);
+      if (!t) return simple("syntax_error", "error", "monitor_job: the timeout must be a number of seconds (0 to wait for good)");
+      secs = static_cast<long>(*t);
     }
     auto status = client.wait_for_job(argv[1], std::chrono::seconds(secs), nullptr);
     if (!status.ok()) {

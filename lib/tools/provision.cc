@@ -4,12 +4,14 @@
 
 #include <regex>
 #include <string>
+#include <limits>
 
 #include "base/files.h"
 #include "config/value.h"
 #include "security/folder_signature.h"
 #include "security/pki.h"
 #include "tools/provision_internal.h"
+#include "base/strings.h"
 
 namespace nvf::tools {
 namespace {
@@ -29,7 +31,10 @@ Result<int> next_prod_index(const fs::path& root) {
   for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     std::smatch m;
     std::string name = it->path().filename().string();
-    if (std::regex_match(name, m, kProd)) next = std::max(next, std::stoi(m[1]) + 1);
+    if (std::regex_match(name, m, kProd)) {
+      // prod_<huge> counts as past the last index, not as a number that overflows.
+      next = std::max(next, static_cast<int>(base::parse_int(m[1].str(), 0, 1000).value_or(1000)) + 1);
+    }
   }
   if (next > 99) {
     return ResourceExhaustedError(root.string() +

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 namespace nvf::base {
 namespace {
 
@@ -35,6 +37,30 @@ TEST(StringsTest, SplitJoinTrim) {
   EXPECT_EQ(trim("  x y \n"), "x y");
   EXPECT_EQ(to_lower("@ALL"), "@all");
   EXPECT_EQ(human_bytes(1536), "1.5 KiB");
+}
+
+TEST(ParseNumberTest, WholeNumbersAreCheckedForFormAndRange) {
+  EXPECT_EQ(parse_int("42"), 42);
+  EXPECT_EQ(parse_int("+42"), 42);
+  EXPECT_EQ(parse_int("-7"), -7);
+  EXPECT_EQ(parse_int("9223372036854775807"), std::numeric_limits<int64_t>::max());
+  for (const char* bad : {"", "+", "-", "++1", "+-1", " 1", "1 ", "1x", "0x10", "1.0", "1e3",
+                          "9223372036854775808", "-9223372036854775809", "99999999999999999999"}) {
+    EXPECT_FALSE(parse_int(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(parse_int("65535", 1, 65535), 65535);
+  EXPECT_FALSE(parse_int("65536", 1, 65535).has_value());
+  EXPECT_FALSE(parse_int("0", 1, 65535).has_value());
+}
+
+TEST(ParseNumberTest, RealNumbersMustBeFiniteAndInRange) {
+  EXPECT_EQ(parse_double("2.5", 0, 10), 2.5);
+  EXPECT_EQ(parse_double("1e3", 0, 1e4), 1000.0);
+  EXPECT_EQ(parse_double("+3", 0, 10), 3.0);
+  for (const char* bad : {"", "nan", "NaN", "inf", "-inf", "1e400", "2.5s", " 1", "1.1e126"}) {
+    EXPECT_FALSE(parse_double(bad, -1e100, 1e100).has_value()) << bad;
+  }
+  EXPECT_FALSE(parse_double("-0.5", 0, 10).has_value());
 }
 
 }  // namespace

@@ -111,6 +111,12 @@ TEST_F(WorkspaceShellTest, ChecksArgumentsAsFlaresValidators) {
   EXPECT_EQ(run("grep"), "ERR: the following arguments are required: pattern, file");
   EXPECT_EQ(run("cat log.txt ten.txt"), "ERR: only one file is allowed");
   EXPECT_EQ(run("head -n x log.txt"), "ERR: argument -n: invalid int value: 'x'");
+  // Regression: a count beyond 64 bits passed the digits check and std::stol threw out_of_range
+  // on the daemon's handler thread.
+  EXPECT_EQ(run("head -n 99999999999999999999 log.txt"),
+            "ERR: argument -n: invalid int value: '99999999999999999999'");
+  EXPECT_EQ(run("tail -c -9223372036854775808 log.txt"),
+            "ERR: argument -c: invalid int value: '-9223372036854775808'");
   EXPECT_EQ(run("tail log.txt -n"), "ERR: argument -n: expected one argument");
   EXPECT_EQ(run("pwd -l"), "ERR: this command does not accept extra args");
 }
