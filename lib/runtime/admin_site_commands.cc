@@ -3,6 +3,7 @@
 #include <future>
 
 #include "runtime/admin_service_internal.h"
+#include "runtime/fan_out.h"
 
 namespace nvf::runtime {
 namespace fs = std::filesystem;
@@ -181,19 +182,7 @@ std::vector<std::pair<std::string, Result<cellnet::Message>>> ServerParent::ask_
     }
   }
   // All at once: a client that does not answer costs one admin_timeout, not one per client.
-  std::vector<std::future<Result<cellnet::Message>>> replies;
-  const std::vector<std::string>& targets = names.empty() ? clients : names;
-  for (const auto& c : targets) {
-    auto promise = std::make_shared<std::promise<Result<cellnet::Message>>>();
-    replies.push_back(promise->get_future());
-    cellnet::Message copy;
-    copy.headers = order.headers;
-    copy.payload = order.payload;
-    cell_->request_async(c, std::string(deploy::kChannelAdmin), std::string(topic), std::move(copy),
-                         opt_.admin_timeout, [promise](Result<cellnet::Message> r) { promise->set_value(std::move(r)); });
-  }
-  for (size_t i = 0; i < targets.size(); ++i) out.emplace_back(targets[i], replies[i].get());
-  return out;
+  return ask_all(*cell_, names.empty() ? clients : names, deploy::kChannelAdmin, topic, order, opt_.admin_timeout);
 }
 
 

@@ -60,6 +60,7 @@
 #include <string>
 #include <vector>
 
+#include "base/sanitizer_slowdown.h"
 #include "base/version.h"
 #include "cellnet/cell.h"
 
@@ -72,9 +73,9 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // Only reached when a test fails: the bound on waits for things that normally take milliseconds.
-constexpr milliseconds kWait = 2000ms;
+constexpr milliseconds kWait = 2000ms * base::kSanitizerSlowdown;
 // The bound on moving hundreds of MiB through a loaded 2-core machine (again only hit on failure).
-constexpr milliseconds kBulkWait = 60000ms;
+constexpr milliseconds kBulkWait = 60000ms * base::kSanitizerSlowdown;
 
 // ---------------------------------------------------------------- helpers
 

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/sanitizer_slowdown.h"
 #include "cellnet/driver.h"
 
 namespace nvf::cellnet {
@@ -89,7 +90,7 @@ class RecordingHandler : public ConnectionHandler {
   /// Broken callback rules, plus connections that saw on_connected but no on_closed.
   std::vector<std::string> violations(bool expect_all_closed) const;
 
-  static constexpr std::chrono::milliseconds kWait{20000};  // only reached when a test fails
+  static constexpr std::chrono::milliseconds kWait{20000 * base::kSanitizerSlowdown};  // only reached when a test fails
 
  private:
   bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout);

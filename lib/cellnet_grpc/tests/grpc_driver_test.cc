@@ -1,6 +1,7 @@
 // The gRPC driver over plain grpc:// on 127.0.0.1: connect, frames both ways with exact bytes,
 // order, control before bulk, close from either side, refused connects, malformed frames, the
 // send-timeout watchdog, and stop().
+#include "base/sanitizer_slowdown.h"
 #include "cellnet_grpc/grpc_driver.h"
 
 #include <grpcpp/create_channel.h>
@@ -112,8 +113,8 @@ TEST_F(GrpcDriverTest, FramesCrossBothWaysWithIdenticalBytes) {
     ASSERT_TRUE(client->send(make_frame(sizes[i], static_cast<uint8_t>(i))).ok());
     ASSERT_TRUE(server_end->send(make_frame(sizes[i], static_cast<uint8_t>(i + 50))).ok());
   }
-  auto at_server = server_.wait_frames(sizes.size(), 20000ms);
-  auto at_client = client_.wait_frames(sizes.size(), 20000ms);
+  auto at_server = server_.wait_frames(sizes.size(), 20000ms * base::kSanitizerSlowdown);
+  auto at_client = client_.wait_frames(sizes.size(), 20000ms * base::kSanitizerSlowdown);
   ASSERT_TRUE(at_server && at_client);
   for (size_t i = 0; i < sizes.size(); ++i) {
     EXPECT_TRUE(same_bytes((*at_server)[i], sizes[i], static_cast<uint8_t>(i))) << "size " << sizes[i];

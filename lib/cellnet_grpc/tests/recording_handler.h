@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/sanitizer_slowdown.h"
 #include "cellnet/driver.h"
 
 namespace nvf::cellnet_grpc::testing {
@@ -40,7 +41,7 @@ class RecordingHandler : public cellnet::ConnectionHandler {
     return connected_[n - 1];
   }
   /// All frames once at least `n` arrived, or nullopt after `timeout`.
-  std::optional<std::vector<cellnet::Frame>> wait_frames(size_t n, ms timeout = ms(5000)) {
+  std::optional<std::vector<cellnet::Frame>> wait_frames(size_t n, ms timeout = ms(5000) * base::kSanitizerSlowdown) {
     std::unique_lock<std::mutex> lock(mu_);
     if (!cv_.wait_for(lock, timeout, [&] { return frames_.size() >= n; })) return std::nullopt;
     return frames_;

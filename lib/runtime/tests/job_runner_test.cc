@@ -17,6 +17,7 @@
 #include "cellnet/inproc_driver.h"
 #include "job/archive.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/fan_out.h"
 
 namespace nvf::runtime {
 namespace {
@@ -52,9 +53,9 @@ class JobRunnerTest : public ::testing::Test {
     ASSERT_TRUE(tmp.ok());
     dir_ = *tmp;
     drivers_.add(std::make_shared<cellnet::InprocDriver>());
-    const std::string url = "inproc://jr" + std::to_string(++g_net);
+    url_ = "inproc://jr" + std::to_string(++g_net);
     server_ = make_cell("server");
-    ASSERT_TRUE(server_->listen(url).ok());
+    ASSERT_TRUE(server_->listen(url_).ok());
     site_ = make_cell("site-1");
     for (auto topic : {deploy::kTopicDeploy, deploy::kTopicStartJob, deploy::kTopicAbortJob}) {
       site_->register_request_handler(std::string(deploy::kChannelAdmin), std::string(topic),
@@ -62,7 +63,7 @@ class JobRunnerTest : public ::testing::Test {
                                         return cellnet::Message::of("OK");
                                       });
     }
-    site_->connect(url).ignore();
+    site_->connect(url_).ignore();
     ASSERT_TRUE(site_->wait_for_peer("server", 5s).ok());
     ASSERT_TRUE(server_->wait_for_peer("site-1", 5s).ok());
     auto store = job::JobStore::open(dir_ / "store");
@@ -138,6 +139,7 @@ class JobRunnerTest : public ::testing::Test {
   }
 
   fs::path dir_;
+  std::string url_;
   cellnet::DriverRegistry drivers_;
   std::vector<std::unique_ptr<cellnet::Cell>> cells_;
   cellnet::Cell* server_ = nullptr;
@@ -226,6 +228,34 @@ TEST_F(JobRunnerTest, AFinishedStatusTheStoreCouldNotWriteIsNotLost) {
   EXPECT_TRUE(abandoned.empty());
   EXPECT_EQ((*(*reopened)->meta(id))["status"], "FINISHED:COMPLETED");
   store_ = std::move(*reopened);
+}
+
+// Regression: the server parent asked client parents one after another, so a command to N clients
+// of which one hangs cost N timeouts. Two sites here answer only once both have been asked: asked
+// one by one, the first times out waiting for the second.
+TEST_F(JobRunnerTest, ClientsAreAskedAtOnceNotOneAfterAnother) {
+  cellnet::Cell* site2 = make_cell("site-2");
+  std::mutex mu;
+  std::vector<cellnet::Responder> held;
+  auto hold_until_both = [&](const cellnet::Message&, cellnet::Responder respond) {
+    std::vector<cellnet::Responder> now;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      held.push_back(std::move(respond));
+      if (held.size() == 2) now.swap(held);
+    }
+    for (auto& r : now) r(cellnet::Message::of("OK"));
+  };
+  site_->register_async_request_handler("test", "both", hold_until_both);
+  site2->register_async_request_handler("test", "both", hold_until_both);
+  site2->connect(url_).ignore();
+  ASSERT_TRUE(site2->wait_for_peer("server", 5s).ok());
+  ASSERT_TRUE(server_->wait_for_peer("site-2", 5s).ok());
+  auto replies = ask_all(*server_, {"site-1", "site-2"}, "test", "both", cellnet::Message{}, 3s);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].first, "site-1");
+  EXPECT_TRUE(replies[0].second.ok()) << replies[0].second.status().to_string();
+  EXPECT_TRUE(replies[1].second.ok()) << replies[1].second.status().to_string();
 }
 
 }  // namespace
