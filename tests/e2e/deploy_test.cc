@@ -145,6 +145,27 @@ class DeployTest : public PocE2eTest {
     return sub;
   }
 
+  // `job submit --wait` of a hello-numpy job ended FINISHED:COMPLETED, and the global model it
+  // left is exactly [4 .. 12] (three rounds of +1 from [1 .. 9]). Returns the job id.
+  std::string expect_exact_hello_numpy(const RunResult& sub) {
+    EXPECT_EQ(sub.exit_code, 0) << sub.out;
+    std::string id = submitted_id(sub.out);
+    EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+    auto dl = admin("download_job " + id + " " + (work_.path() / ("dl-" + id)).string());
+    EXPECT_EQ(dl.exit_code, 0) << dl.out;
+    auto npy = tensor::read_npy(work_.path() / ("dl-" + id) / id / "workspace" / "models" / "server.npy");
+    EXPECT_TRUE(npy.ok()) << npy.status().to_string();
+    if (npy.ok()) EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+    return id;
+  }
+
+  // A trainer command for site-3: its first trainer writes its pid to `fifo`, then runs `hold`
+  // (a shell command that keeps round 1 waiting); every trainer after it trains as the others do.
+  std::string first_trainer_holds(const fs::path& fifo, const std::string& hold) {
+    return "/bin/sh -c 'if mkdir " + (work_.path() / "first").string() + " 2>/dev/null; then echo $$ > " +
+           fifo.string() + "; " + hold + "; fi; exec {NVFLARE_BIN} train --add 1'";
+  }
+
   // As submit_then, killing site-3's client daemon (its watchdog told not to restart it).
   RunResult submit_and_kill_site3(const fs::path& dir, const fs::path& fifo) {
     return submit_then(dir, fifo, [&] {
@@ -327,15 +348,7 @@ TEST_F(DeployTest, HostileZipsSentStraightToTheServerAreRefusedAndNothingIsStore
 TEST_F(DeployTest, AClientKilledMidJobLeavesTheJobToTheOthersWhileMinClientsHolds) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   fs::path fifo = work_.path() / "started.fifo";
-  RunResult sub = submit_and_kill_site3(slow_job(2, fifo), fifo);
-  ASSERT_EQ(sub.exit_code, 0) << sub.out;
-  std::string id = submitted_id(sub.out);
-  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
-  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
-  ASSERT_EQ(dl.exit_code, 0) << dl.out;
-  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
-  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
-  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  expect_exact_hello_numpy(submit_and_kill_site3(slow_job(2, fifo), fifo));
 }
 
 // A site stopped in order mid-job (its client quits) no longer holds the rounds: the server job
@@ -488,8 +501,7 @@ TEST_F(DeployTest, TenAdminSessionsAndFiftyForeignLoginsDoNotDisturbARunningJob)
   fs::path dir = slow_job(3, fifo);
   {
     config::Value c = load(dir / "app_slow" / "config" / "config_fed_client.json");
-    c["trainer_command"] = "/bin/sh -c 'if mkdir " + (work_.path() / "first").string() + " 2>/dev/null; then echo $$ > " +
-                           fifo.string() + "; read x < " + gate.string() + "; fi; exec {NVFLARE_BIN} train --add 1'";
+    c["trainer_command"] = first_trainer_holds(fifo, "read x < " + gate.string());
     save(dir / "app_slow" / "config" / "config_fed_client.json", c);
   }
   // Another project's CA, the same server address: its admin is refused at the TLS handshake.
@@ -567,16 +579,9 @@ TEST_F(DeployTest, TenAdminSessionsAndFiftyForeignLoginsDoNotDisturbARunningJob)
     load_while_running();
     open_gate();
   });
-  ASSERT_EQ(sub.exit_code, 0) << sub.out;
-  std::string id = submitted_id(sub.out);
-  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
-  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
-  ASSERT_EQ(dl.exit_code, 0) << dl.out;
-  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
-  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
-  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  const std::string id = expect_exact_hello_numpy(sub);
   // No heartbeat lapsed: no site was declared dead or dropped.
-  auto job_log = base::read_file(work_.path() / "dl" / id / "workspace" / "log.txt");
+  auto job_log = base::read_file(work_.path() / ("dl-" + id) / id / "workspace" / "log.txt");
   ASSERT_TRUE(job_log.ok());
   EXPECT_EQ(job_log->find("dead"), std::string::npos) << *job_log;
   auto server_log = base::read_file(prod() / "server" / "log.txt");
@@ -653,8 +658,7 @@ TEST_P(KillNineTest, TheJobEndsAsTheTableSaysNothingIsLostAndTheNextJobRunsExact
   {  // site-3's first trainer tells its pid (it execs sleep, so the pid is the trainer's) and
      // holds round 1; a trainer started after it trains as every other site's.
     config::Value c = load(dir / "app_slow" / "config" / "config_fed_client.json");
-    c["trainer_command"] = "/bin/sh -c 'if mkdir " + (work_.path() / "first").string() + " 2>/dev/null; then echo $$ > " +
-                           fifo.string() + "; exec sleep 600; fi; exec {NVFLARE_BIN} train --add 1'";
+    c["trainer_command"] = first_trainer_holds(fifo, "exec sleep 600");
     save(dir / "app_slow" / "config" / "config_fed_client.json", c);
   }
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
@@ -715,15 +719,8 @@ TEST_P(KillNineTest, TheJobEndsAsTheTableSaysNothingIsLostAndTheNextJobRunsExact
   if (*row.reason_text) EXPECT_NE(meta.out.find(row.reason_text), std::string::npos) << row.name << "\n" << meta.out;
 
   // The next job runs on every site to its exact result.
-  auto next = nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "120"});
-  ASSERT_EQ(next.exit_code, 0) << row.name << "\n" << next.out;
-  std::string next_id = submitted_id(next.out);
-  EXPECT_NE(next.out.find("job " + next_id + ": FINISHED:COMPLETED"), std::string::npos) << next.out;
-  auto dl = admin("download_job " + next_id + " " + (work_.path() / "dl").string());
-  ASSERT_EQ(dl.exit_code, 0) << dl.out;
-  auto npy = tensor::read_npy(work_.path() / "dl" / next_id / "workspace" / "models" / "server.npy");
-  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
-  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  const std::string next_id = expect_exact_hello_numpy(
+      nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "120"}));
   for (const char* site : {"site-1", "site-2", "site-3"}) {
     EXPECT_TRUE(fs::exists(prod() / site / next_id)) << site << " did not run the next job";
   }

@@ -35,6 +35,10 @@ TEST_F(PocTest, PrepareBuildsPocKitsAndSavesConfig) {
   for (const char* p : {"server", "site-1", "site-2", "site-3", "admin@nvidia.com"})
     EXPECT_TRUE(fs::is_directory(prod() / p / "startup")) << p;
   EXPECT_FALSE(fs::exists(prod() / "site-4"));
+  // FLARE's POC workspace keeps the provisioning state, private to its owner.
+  const fs::path state = prod().parent_path() / "state" / "cert.json";
+  ASSERT_TRUE(fs::exists(state));
+  EXPECT_EQ(fs::status(state).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
 
   config::Value admin = load(prod() / "admin@nvidia.com" / "startup" / "fed_admin.json");
   EXPECT_EQ(admin["admin"]["username"], "");
