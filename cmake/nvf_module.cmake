@@ -25,5 +25,5 @@ function(nvf_module_tests name)
   target_link_libraries(nvf_${name}_tests PRIVATE nvf_${name} ${T_DEPS} GTest::gtest GTest::gtest_main nvf_warnings)
   target_compile_definitions(nvf_${name}_tests PRIVATE
     NVF_SOURCE_DIR="${PROJECT_SOURCE_DIR}" NVF_BINARY_DIR="${PROJECT_BINARY_DIR}")
-  gtest_discover_tests(nvf_${name}_tests DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT 120 LABELS unit)
+  gtest_discover_tests(nvf_${name}_tests DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT ${NVF_UNIT_TEST_TIMEOUT} LABELS unit)
 endfunction()

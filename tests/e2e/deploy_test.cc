@@ -155,7 +155,9 @@ class DeployTest : public PocE2eTest {
     EXPECT_EQ(dl.exit_code, 0) << dl.out;
     auto npy = tensor::read_npy(work_.path() / ("dl-" + id) / id / "workspace" / "models" / "server.npy");
     EXPECT_TRUE(npy.ok()) << npy.status().to_string();
-    if (npy.ok()) EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+    if (npy.ok()) {
+      EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+    }
     return id;
   }
 
@@ -707,7 +709,9 @@ TEST_P(KillNineTest, TheJobEndsAsTheTableSaysNothingIsLostAndTheNextJobRunsExact
   ASSERT_FALSE(id.empty()) << sub.out;
 
   // The watchdog restarts a killed daemon; the federation is whole again.
-  if (row.victim == Victim::kServerParent) ASSERT_TRUE(all_registered(server_starts + 1));
+  if (row.victim == Victim::kServerParent) {
+    ASSERT_TRUE(all_registered(server_starts + 1));
+  }
   if (row.victim == Victim::kClientParent) {
     ASSERT_TRUE(wait_until({prod() / "server"}, std::chrono::seconds(90), [&] {
       return count_in_log(prod() / "server" / "log.txt", "client 'site-3' registered") >= 2;
@@ -716,7 +720,9 @@ TEST_P(KillNineTest, TheJobEndsAsTheTableSaysNothingIsLostAndTheNextJobRunsExact
   auto meta = admin("get_job_meta " + id);
   ASSERT_EQ(meta.exit_code, 0) << meta.out;
   EXPECT_NE(meta.out.find(std::string("\"status\": \"") + row.status + "\""), std::string::npos) << row.name << "\n" << meta.out;
-  if (*row.reason_text) EXPECT_NE(meta.out.find(row.reason_text), std::string::npos) << row.name << "\n" << meta.out;
+  if (*row.reason_text) {
+    EXPECT_NE(meta.out.find(row.reason_text), std::string::npos) << row.name << "\n" << meta.out;
+  }
 
   // The next job runs on every site to its exact result.
   const std::string next_id = expect_exact_hello_numpy(

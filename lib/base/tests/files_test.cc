@@ -166,7 +166,9 @@ TEST_F(FilesTest, StaleTempDirsOfDeadProcessesAreRemovedAndLiveOnesKept) {
   auto owned_by = [&](const std::string& name, const std::string& owner) {
     fs::path d = *root / name;
     fs::create_directories(d);
-    if (!owner.empty()) EXPECT_TRUE(atomic_write(d / ".owner", owner).ok());
+    if (!owner.empty()) {
+      EXPECT_TRUE(atomic_write(d / ".owner", owner).ok());
+    }
     EXPECT_TRUE(atomic_write(d / "cp.sock", "").ok());
     return d;
   };
