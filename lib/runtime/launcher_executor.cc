@@ -124,8 +124,11 @@ Status LauncherExecutor::launch(ClientJobContext& ctx) {
     one_task_done_ = false;
     gen = ++generation_;
   }
+  // Both threads hold the child: its destructor closes the output pipe, which must not happen
+  // while the output thread still reads it (found by TSan: the waiter thread, done first, closed
+  // the descriptor under the reader's feet, and a reused descriptor could have been read).
   auto shared = std::make_shared<base::ChildProcess>(std::move(*child));
-  output_ = std::thread([this, out_fd, pid] {
+  output_ = std::thread([this, out_fd, pid, shared] {
     std::string pending;
     char buf[4096];
     for (;;) {
