@@ -133,11 +133,7 @@ config::Value ServerParent::cmd_list_jobs(const AdminCall& call) {
                     duration_of(j)});
   }
   items.push_back(table(rows));
-  for (const auto& [id, why] : store_->unsaved()) {
-    items.push_back({{"type", "string"},
-                     {"data", "Warning: the status of job " + id + " is not saved to the job store yet (" + why +
-                                  "); the server retries."}});
-  }
+  add_unsaved_warnings(items, *store_);
   return reply("ok", items);
 }
 

@@ -130,4 +130,13 @@ inline std::string joined(const std::vector<std::string>& v, const std::string& 
   return out;
 }
 
+// One warning line per job whose status the store could not write yet (list_jobs, check_status).
+inline void add_unsaved_warnings(config::Value& items, const job::JobStore& store) {
+  for (const auto& [id, why] : store.unsaved()) {
+    items.push_back({{"type", "string"},
+                     {"data", "Warning: the status of job " + id + " is not saved to the job store yet (" + why +
+                                  "); the server retries."}});
+  }
+}
+
 }  // namespace nvf::runtime::admin_detail

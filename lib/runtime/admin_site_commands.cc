@@ -119,11 +119,7 @@ config::Value ServerParent::cmd_check_status(const AdminCall& call) {
       crows.push_back({c.name, c.fqcn, c.name, "True", c.token, std::to_string(ago.count()) + " s ago"});
     }
     items.push_back(table(crows));
-    for (const auto& [id, why] : store_->unsaved()) {
-      items.push_back({{"type", "string"},
-                       {"data", "Warning: the status of job " + id + " is not saved to the job store yet (" + why +
-                                    "); the server retries."}});
-    }
+    add_unsaved_warnings(items, *store_);
     return reply("ok", items);
   }
   std::vector<std::vector<std::string>> rows{{"client", "app_name", "job_id", "status"}};
