@@ -31,7 +31,8 @@ void ClientJobTracker::job_ended(const std::string& job) {
 }
 
 ClientJobTracker::Heartbeat ClientJobTracker::heartbeat(const std::string& client,
-                                                        const std::set<std::string>& reported) {
+                                                        const std::set<std::string>& reported,
+                                                        const std::set<std::string>& finished) {
   Heartbeat out;
   std::lock_guard<std::mutex> lock(mu_);
   reports_[client] = reported;
@@ -45,6 +46,11 @@ ClientJobTracker::Heartbeat ClientJobTracker::heartbeat(const std::string& clien
   }
   for (auto& [id, job] : jobs_) {
     if (!job.running || reported.count(id) || job.lost.count(client) || !takes_part(job, client)) continue;
+    if (finished.count(id)) {
+      job.lost.insert(client);  // gone too, but told as finished
+      out.finished.push_back(id);
+      continue;
+    }
     // 2.7.2's startup grace: only a client that was once seen running the job counts as lost.
     if (job.seen.count(client) || !require_previous_report_) {
       job.lost.insert(client);

@@ -3,7 +3,9 @@
 // should not (unknown, or it is not one of the job's clients) is to be aborted there; a job it
 // lists for the first time is "seen"; a running job it took part in and no longer lists is "lost"
 // (its client job is gone) — only once it was seen, unless require_previous_report is off
-// (sync_client_jobs_require_previous_report), and each loss is told once.
+// (sync_client_jobs_require_previous_report), and each loss is told once. A client also lists the
+// jobs whose client job ended by itself (exit 0: the run is over there); such a job is "finished"
+// at that client, never lost.
 //
 // Pure bookkeeping: no socket, no process; the server parent acts on what it returns.
 // Threads: every method may be called from any thread (one mutex).
@@ -35,8 +37,10 @@ class ClientJobTracker {
     std::vector<std::string> abort_jobs;  // jobs the client runs but should not
     std::vector<std::string> first_seen;  // jobs the client reports running for the first time
     std::vector<std::string> lost;        // running jobs whose client job at this client is gone
+    std::vector<std::string> finished;    // running jobs whose client job at this client ended well
   };
-  Heartbeat heartbeat(const std::string& client, const std::set<std::string>& reported);
+  Heartbeat heartbeat(const std::string& client, const std::set<std::string>& reported,
+                      const std::set<std::string>& finished = {});
 
   /// The running jobs `client` takes part in (it quit: they stop waiting for it).
   std::vector<std::string> jobs_of(const std::string& client) const;

@@ -173,15 +173,30 @@ bool ClientParent::register_once() {
 }
 
 void ClientParent::heartbeat_once() {
-  config::Value jobs = config::Value::array();
+  // Running jobs, and the jobs whose client job ended well since the server last heard of it (so
+  // that the server does not take their end for a loss).
+  config::Value jobs = config::Value::array(), finished = config::Value::array();
+  std::vector<std::string> finished_ids;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [id, j] : jobs_) {
       if (!j->exited) jobs.push_back(id);
+      if (j->finished && !j->finish_reported) {
+        finished.push_back(id);
+        finished_ids.push_back(id);
+      }
     }
   }
   auto r = cell_->request("server", std::string(deploy::kChannelTask), std::string(deploy::kTopicHeartbeat),
-                          cellnet::Message::of(config::Value{{"jobs", jobs}}.dump()), opt_.request_timeout);
+                          cellnet::Message::of(config::Value{{"jobs", jobs}, {"finished", finished}}.dump()),
+                          opt_.request_timeout);
+  if (r.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& id : finished_ids) {
+      auto it = jobs_.find(id);
+      if (it != jobs_.end()) it->second->finish_reported = true;
+    }
+  }
   if (!r.ok()) {
     if (r.status().code() == StatusCode::kUnauthenticated) {
       log_->warn("the server no longer knows this client ({}): registering again", r.status().message());
@@ -326,6 +341,7 @@ void ClientParent::wait_job(ClientJob* job) {
   base::remove_stale_temp_dirs();
   std::lock_guard<std::mutex> lock(mu_);
   job->exited = true;
+  job->finished = !job->kill_at && exit.ok() && exit->shell_code() == 0;
   log_->info("job {}: client job ended ({})", job->id,
              exit.ok() ? "exit " + std::to_string(exit->shell_code()) : exit.status().message());
   cv_.notify_all();

@@ -65,6 +65,8 @@ class ClientParent {
     pid_t pgid = -1;
     std::optional<std::chrono::steady_clock::time_point> kill_at;
     bool exited = false;
+    bool finished = false;           // exited by itself with code 0
+    bool finish_reported = false;    // a heartbeat the server answered listed it as finished
     std::thread waiter;
   };
 

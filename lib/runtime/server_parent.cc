@@ -224,16 +224,23 @@ void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Re
   std::string name = who.ok() ? who->name : request.headers.get_or(deploy::kHdrClientName, "");
   if (!who.ok() && opt_.secure) return respond(who.status());
   registrar_->touch(name);
-  std::set<std::string> reported;
+  std::set<std::string> reported, finished;
   try {
     auto body = config::Value::parse(request.payload.to_string());
     for (const auto& j : body.value("jobs", config::Value::array())) {
       if (j.is_string()) reported.insert(j.get<std::string>());
     }
+    for (const auto& j : body.value("finished", config::Value::array())) {
+      if (j.is_string()) finished.insert(j.get<std::string>());
+    }
   } catch (const std::exception&) {
   }
-  ClientJobTracker::Heartbeat beat = client_jobs_.heartbeat(name, reported);
+  ClientJobTracker::Heartbeat beat = client_jobs_.heartbeat(name, reported, finished);
   for (const auto& job : beat.first_seen) log_->info("client {} runs job {}", name, job);
+  for (const auto& job : beat.finished) {
+    log_->info("client {} finished job {}", name, job);
+    tell_job_client_left(job, name);
+  }
   for (const auto& job : beat.lost) {
     log_->warn("client {} no longer reports job {}: its client job is gone", name, job);
     tell_job_client_left(job, name);

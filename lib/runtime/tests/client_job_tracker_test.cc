@@ -57,5 +57,23 @@ TEST(ClientJobTrackerTest, WithoutTheStartupGraceAMissingJobIsLostAtOnce) {
   EXPECT_TRUE(t.last_report("site-1").empty());
 }
 
+// Regression: a client job that ended by itself (the run is over at that site) while the server job
+// still wraps up was reported as "gone" with a warning, as if it had died.
+TEST(ClientJobTrackerTest, AClientJobThatFinishedIsNotLost) {
+  ClientJobTracker t(true);
+  t.job_running("j1", {"site-1", "site-2"});
+  EXPECT_EQ(t.heartbeat("site-1", {"j1"}).first_seen, V{"j1"});
+  auto beat = t.heartbeat("site-1", {}, {"j1"});
+  EXPECT_TRUE(beat.lost.empty());
+  EXPECT_EQ(beat.finished, V{"j1"});
+  // Told once; and a finished job never turns into a lost one.
+  beat = t.heartbeat("site-1", {}, {"j1"});
+  EXPECT_TRUE(beat.finished.empty());
+  EXPECT_TRUE(t.heartbeat("site-1", {}).lost.empty());
+  // A finished job the server does not run (any more) is nothing to abort.
+  t.job_ended("j1");
+  EXPECT_TRUE(t.heartbeat("site-1", {}, {"j1", "old"}).abort_jobs.empty());
+}
+
 }  // namespace
 }  // namespace nvf::runtime
