@@ -22,6 +22,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,6 +82,13 @@ class Client {
   /// timeouts with the same message. The task's result filters run first on what is sent.
   /// Errors: the server's refusal, DEADLINE_EXCEEDED, a filter's error.
   Status send(const FLModel& model);
+  /// Experiment tracking (FLARE's flare.log and SummaryWriter.add_scalar / add_scalars): sends a
+  /// scalar under `tag` at `step` to the server job, whose analytics receivers (TBAnalyticsReceiver:
+  /// TensorBoard event files under tb_events/<site>/) record it. Returns once the client job has
+  /// forwarded it. Errors: UNAVAILABLE (the client job went away), INVALID_ARGUMENT (empty tag).
+  Status log_scalar(const std::string& tag, double value, int64_t step);
+  /// Several scalars under one main tag (SummaryWriter.add_scalars): each goes as "<tag>/<name>".
+  Status log_scalars(const std::string& tag, const std::map<std::string, double>& values, int64_t step);
   bool is_running() const;
   const std::string& site_name() const;
   const std::string& job_id() const;
@@ -98,6 +107,8 @@ class Client {
 Status init();
 Result<std::optional<FLModel>> receive();
 Status send(const FLModel& model);
+Status log_scalar(const std::string& tag, double value, int64_t step);
+Status log_scalars(const std::string& tag, const std::map<std::string, double>& values, int64_t step);
 bool is_running();
 std::string site_name();
 std::string job_id();

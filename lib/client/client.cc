@@ -241,6 +241,16 @@ class Client::Impl {
     return last.with_context("sending the result to " + cfg_.parent_fqcn);
   }
 
+  Status log_metric(nvf::config::Value body) {
+    if (!body.contains("tag") || body["tag"].get<std::string>().empty()) {
+      return nvf::InvalidArgumentError("log: the tag is empty");
+    }
+    body["site"] = cfg_.site_name;
+    auto r = cell_->request(cfg_.parent_fqcn, std::string(rt::kChannelClientApi), std::string(rt::kTopicLog),
+                            Message::of(body.dump()), std::chrono::seconds(30));
+    return r.ok() ? Status::OK() : r.status().with_context("sending metric '" + body["tag"].get<std::string>() + "'");
+  }
+
   void shutdown() {
     if (downloads_) downloads_->stop();
     if (cell_) cell_->stop();
@@ -280,6 +290,14 @@ Result<std::unique_ptr<Client>> Client::connect(const ClientConfig& config) {
 
 Result<std::optional<FLModel>> Client::receive() { return impl_->receive(); }
 Status Client::send(const FLModel& model) { return impl_->send(model); }
+Status Client::log_scalar(const std::string& tag, double value, int64_t step) {
+  return impl_->log_metric(nvf::config::Value{{"type", "SCALAR"}, {"tag", tag}, {"value", value}, {"step", step}});
+}
+Status Client::log_scalars(const std::string& tag, const std::map<std::string, double>& values, int64_t step) {
+  nvf::config::Value v = nvf::config::Value::object();
+  for (const auto& [k, x] : values) v[k] = x;
+  return impl_->log_metric(nvf::config::Value{{"type", "SCALARS"}, {"tag", tag}, {"values", v}, {"step", step}});
+}
 bool Client::is_running() const { return impl_->running_; }
 const std::string& Client::site_name() const { return impl_->cfg_.site_name; }
 const std::string& Client::job_id() const { return impl_->cfg_.job_id; }
@@ -316,6 +334,14 @@ Result<std::optional<FLModel>> receive() {
 Status send(const FLModel& model) {
   NVF_REQUIRE_INIT(return nvf::FailedPreconditionError("call nvflare::init() first"));
   return default_client()->send(model);
+}
+Status log_scalar(const std::string& tag, double value, int64_t step) {
+  if (!default_client()) return nvf::FailedPreconditionError("nvflare::log_scalar: call nvflare::init() first");
+  return default_client()->log_scalar(tag, value, step);
+}
+Status log_scalars(const std::string& tag, const std::map<std::string, double>& values, int64_t step) {
+  if (!default_client()) return nvf::FailedPreconditionError("nvflare::log_scalars: call nvflare::init() first");
+  return default_client()->log_scalars(tag, values, step);
 }
 bool is_running() { return default_client() && default_client()->is_running(); }
 std::string site_name() { return default_client() ? default_client()->site_name() : ""; }

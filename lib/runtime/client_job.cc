@@ -15,6 +15,7 @@ ClientJobEngine::ClientJobEngine(ClientJobContext context, ClientJobOptions opti
                                  std::map<std::string, fl::Executor*> executors)
     : ctx_(std::move(context)), opt_(std::move(options)), executors_(std::move(executors)) {
   if (!ctx_.logger) ctx_.logger = base::null_logger();
+  ctx_.server_job_fqcn = opt_.server_job_fqcn;
   if (!ctx_.abort_requested) {
     ctx_.abort_requested = [this] {
       std::lock_guard<std::mutex> lock(mu_);

@@ -29,6 +29,7 @@ namespace nvf::runtime {
 struct ClientJobContext : fl::ExecutorContext {
   cellnet::Cell* cell = nullptr;
   std::string child_url;  // where the cell listens for its children (the trainer)
+  std::string server_job_fqcn;  // set by the engine from ClientJobOptions
 };
 
 struct ClientJobOptions {

@@ -1,5 +1,7 @@
 #include "runtime/job_app.h"
 
+#include "fl/analytics.h"
+
 #include "cellnet/cell_settings.h"
 #include "runtime/register.h"
 #include "workflows/register.h"
@@ -84,6 +86,9 @@ ServerJobOptions server_job_options(const SiteApp& app, const std::string& job_i
   so.end_run_wait = ms_of(app.timeouts, "end_run_readiness_timeout");
   so.startup_grace = ms_of(app.timeouts, "max_runner_sync_timeout");
   if (!app.filters.empty()) so.filters = &app.filters;
+  for (const auto& info : app.components.infos()) {
+    if (auto* r = app.components.find_as<fl::AnalyticsReceiver>(info.id)) so.analytics.push_back(r);
+  }
   return so;
 }
 

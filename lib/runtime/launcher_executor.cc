@@ -1,5 +1,7 @@
 #include "runtime/launcher_executor.h"
 
+#include "runtime/python_env.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -79,6 +81,21 @@ Status LauncherExecutor::initialize(fl::ExecutorContext& ctx) {
   job->cell->register_async_request_handler(
       std::string(kChannelClientApi), std::string(kTopicGetTask),
       gate_.wrap([this](const Message& m, cellnet::Responder r) { on_get_task(m, std::move(r)); }));
+  // Experiment tracking: the trainer's metrics go on to the server job's analytics receivers.
+  cellnet::Cell* cell = job->cell;
+  std::string server_job = job->server_job_fqcn;
+  job->cell->register_async_request_handler(
+      std::string(kChannelClientApi), std::string(kTopicLog),
+      gate_.wrap([cell, server_job, site = site_](const Message& m, cellnet::Responder r) {
+        if (server_job.empty()) return r(FailedPreconditionError(site + ": no server job to send metrics to"));
+        Message forward;
+        forward.payload = m.payload;
+        forward.headers.set(std::string(kHdrClientName), site);
+        cell->request_async(server_job, std::string(kChannelAux), std::string(kTopicLog), std::move(forward),
+                            std::chrono::seconds(30), [r = std::move(r)](Result<Message> reply) mutable {
+                              r(std::move(reply));
+                            });
+      }));
   job->cell->register_async_request_handler(
       std::string(kChannelClientApi), std::string(kTopicSubmitResult),
       gate_.wrap([this](const Message& m, cellnet::Responder r) { on_submit(m, std::move(r)); }));
@@ -106,7 +123,9 @@ Status LauncherExecutor::launch(ClientJobContext& ctx) {
                 {"NVFLARE_DOWNLOAD_COMPLETE_TIMEOUT_MS", std::to_string(opt_.download_complete_timeout.count())},
                 {"NVFLARE_MEMORY_GC_ROUNDS", std::to_string(opt_.memory_gc_rounds)},
                 {"MALLOC_ARENA_MAX", "2"}};
+  so.env_set["NVFLARE_PARAMS_EXCHANGE_FORMAT"] = opt_.params_exchange_format;
   if (!filters_file_.empty()) so.env_set[kEnvClientFilters] = filters_file_;
+  prepare_python_trainer(ctx.nvflare_bin, ctx.app_dir, so.argv, so.env_set);
   for (const auto& kv : base::split(opt_.extra_env, ';', true)) {
     auto eq = kv.find('=');
     if (eq != std::string::npos) so.env_set[kv.substr(0, eq)] = kv.substr(eq + 1);

@@ -14,7 +14,9 @@
 //
 // The trainer command is an argv: a JSON array, or a string split by shell rules without
 // expansion (never a shell line), with {NVFLARE_BIN}, {SITE_NAME}, {JOB_ID}, {APP_DIR},
-// {WORKSPACE} replaced. Its stdout/stderr go to the site log line by line.
+// {WORKSPACE} replaced. Its stdout/stderr go to the site log line by line. A Python command
+// (`python3 -u custom/client.py`) runs with the interpreter of the nvflare Python package and the
+// package and the app's custom folder on PYTHONPATH (runtime/python_env.h).
 //
 // Ownership: built from the job config and owned by the client job role. Threads: called by the
 // ClientJobEngine's task thread; its handlers run on the cell's pools; it owns one thread per
@@ -58,6 +60,7 @@ struct LauncherOptions {
   std::chrono::milliseconds task_wait_timeout{0};               // task → result; 0 = none
   std::chrono::milliseconds shutdown_grace{10000};               // end of run → SIGTERM/SIGKILL
   std::string params_transfer_type = "FULL";                     // FULL | DIFF (the trainer computes DIFF)
+  std::string params_exchange_format = "numpy";  // numpy | pytorch | raw: what a Python trainer's params are
   std::chrono::milliseconds submit_result_timeout{300000};       // trainer waits for the ack
   int max_resends = 3;
   std::chrono::milliseconds download_complete_timeout{1800000};  // trainer waits for the server's pull

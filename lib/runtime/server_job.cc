@@ -66,6 +66,9 @@ Status ServerJobEngine::start() {
   cell_.register_async_request_handler(
       std::string(kChannelAux), std::string(kTopicAuxRequest),
       gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_aux(m, std::move(r)); }));
+  cell_.register_async_request_handler(
+      std::string(kChannelAux), std::string(kTopicLog),
+      gate_.wrap([this](const Message& m, cellnet::Responder r) { handle_log(m, std::move(r)); }));
   cell_.register_message_handler(std::string(kChannelAux), std::string(kTopicJobHeartbeat),
                                  gate_.wrap([this](const Message& m) {
                                    std::lock_guard<std::mutex> lock(mu_);
@@ -99,8 +102,36 @@ void ServerJobEngine::client_left(const std::string& client) {
   cv_.notify_all();
 }
 
+// A trainer's metrics (forwarded by its client job) go to every analytics receiver.
+void ServerJobEngine::handle_log(const Message& request, cellnet::Responder respond) {
+  const std::string client = client_of(request);
+  if (client.empty()) return respond(unidentified(request));
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto metrics = fl::parse_metric_message(request.payload.to_string(), client, now);
+  if (!metrics.ok()) {
+    log_->warn("{}", metrics.status().message());
+    return respond(metrics.status());
+  }
+  Status first;
+  {
+    std::lock_guard<std::mutex> lock(analytics_mu_);
+    for (const auto& m : *metrics) {
+      for (auto* r : opt_.analytics) {
+        Status s = r->record(m);
+        if (!s.ok() && first.ok()) first = s;
+      }
+    }
+  }
+  if (!first.ok()) log_->warn("recording a metric from {}: {}", client, first.message());
+  respond(first.ok() ? Result<Message>(Message{}) : Result<Message>(first));
+}
+
 void ServerJobEngine::stop() {
   gate_.close();  // waits for handlers running now
+  {
+    std::lock_guard<std::mutex> lock(analytics_mu_);
+    for (auto* r : opt_.analytics) r->close();
+  }
   std::vector<Parked> parked;
   {
     std::lock_guard<std::mutex> lock(mu_);

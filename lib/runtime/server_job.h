@@ -45,6 +45,7 @@
 #include "cellnet/download_service.h"
 #include "cellnet/downloader.h"
 #include "workflows/controller.h"
+#include "fl/analytics.h"
 #include "fl/filter.h"
 
 namespace nvf::runtime {
@@ -69,6 +70,8 @@ struct ServerJobOptions {
   std::function<void(const std::string&)> progress;  // progress lines for people
   /// The server app's filter chains (not owned; must outlive the engine). Null: no filters.
   const fl::FilterChains* filters = nullptr;
+  /// The server app's analytics receivers (not owned): trainers' metrics go to each.
+  std::vector<fl::AnalyticsReceiver*> analytics;
 };
 
 class ServerJobEngine : public fl::ControllerContext {
@@ -145,6 +148,7 @@ class ServerJobEngine : public fl::ControllerContext {
   // The oldest live task `client` should fetch now, or null.
   ActiveTask* next_task_locked(const std::string& client);
   void handle_aux(const cellnet::Message& request, cellnet::Responder respond);
+  void handle_log(const cellnet::Message& request, cellnet::Responder respond);
   // Ends the task's wait (handle): its outcome once no pull feeds its sink; releases its params.
   Result<fl::TaskOutcome> finish(ActiveTask& task);
   void serve_parked_locked(std::vector<std::pair<cellnet::Responder, cellnet::Message>>& out);
@@ -161,6 +165,7 @@ class ServerJobEngine : public fl::ControllerContext {
   base::ThreadPool pullers_;
 
   mutable std::mutex mu_;
+  std::mutex analytics_mu_;  // serializes the analytics receivers' record()
   std::atomic<int> current_workflow_{-1};
   std::condition_variable cv_;
   bool started_ = false, stopping_ = false, ended_ = false;

@@ -1,5 +1,7 @@
 #include "tools/simulator.h"
 
+#include "workflows/tb_receiver.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -408,9 +410,15 @@ int Simulation::report(Status run_status, bool interrupted, const std::string& l
     return kSimRunFailed;
   }
   std::string files = model_files(server_run_);
+  std::string tb;
+  for (const auto& info : server_app_built_->components.infos()) {
+    auto* r = server_app_built_->components.find_as<workflows::TBAnalyticsReceiver>(info.id);
+    std::error_code ec;
+    if (r && fs::is_directory(r->root(), ec)) tb += "\nTensorBoard events (tensorboard --logdir):\n  " + r->root().string();
+  }
   print_("simulator: finished in " + std::string(took) + " s" +
          (last_round.empty() ? std::string() : "; last " + last_round) +
-         (files.empty() ? std::string() : "\nglobal model:\n  " + files));
+         (files.empty() ? std::string() : "\nglobal model:\n  " + files) + tb);
   return kSimOk;
 }
 

@@ -11,6 +11,7 @@
 #include "workflows/model_zoo.h"
 #include "workflows/np_model_persistor.h"
 #include "workflows/pt_file_model_persistor.h"
+#include "workflows/tb_receiver.h"
 
 namespace nvf::fl {
 namespace {
@@ -200,10 +201,23 @@ Status register_server_components(ComponentRegistry& r) {
   must_add(r, {"TBAnalyticsReceiver",
                {"nvflare.app_opt.tracking.tb.tb_receiver.TBAnalyticsReceiver"},
                ComponentKind::kOther,
-               {},
-               [](const BuildContext& ctx) {
-                 return make_ignored(ctx, "TensorBoard event writing is not implemented");
+               {"tb_folder", "events"},
+               [](const BuildContext& ctx) -> Made {
+                 NVF_ASSIGN_OR_RETURN(std::string folder, ctx.string_arg("tb_folder", "tb_events"));
+                 if (folder.empty() || folder.find("..") != std::string::npos || folder[0] == '/') {
+                   return ctx.arg_error("tb_folder", "must be a folder name inside the job's run folder");
+                 }
+                 return std::unique_ptr<Component>(
+                     new workflows::TBAnalyticsReceiver(ctx.env().run_dir / folder, ctx.logger()));
                }});
+  // The client-side half of FLARE's tracking: here the client job always forwards a trainer's
+  // metrics to the server job, so these have nothing to do.
+  for (auto [name, path] : {std::pair{"ConvertToFedEvent", "nvflare.app_common.widgets.convert_to_fed_event.ConvertToFedEvent"},
+                            {"TBWriter", "nvflare.app_opt.tracking.tb.tb_writer.TBWriter"}}) {
+    must_add(r, {name, {path}, ComponentKind::kOther, {}, [](const BuildContext&) -> Made {
+                   return std::unique_ptr<Component>(new NoOpComponent());
+                 }});
+  }
   must_add(r, {"SimpleNetwork",
                {"simple_network.SimpleNetwork"},
                ComponentKind::kOther,
