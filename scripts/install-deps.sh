@@ -7,7 +7,7 @@ packages=(
   libcli11-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libssl-dev openssl libarchive-dev libtorch-dev libtomlplusplus-dev libyaml-cpp-dev
   nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libedit-dev zlib1g-dev
-  python3-torch python3-numpy python3-dev pybind11-dev unzip zip
+  python3-torch python3-numpy python3-dev pybind11-dev python3-protobuf unzip zip
   slurm-wlm munge  # tests/slurm: a one-node Slurm cluster for the batch files of scripts/slurm/
 )
 

@@ -215,6 +215,20 @@ TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNoth
   for (pid_t g : groups) EXPECT_FALSE(running(g, true)) << "process group " << g << " is still there";
 }
 
+#ifdef NVF_TEST_PYTHON
+// A job in FLARE's recipe-export layout with a FLARE-style Python script (jobs/hello-numpy-py) on
+// a POC system: the exact model, and each site's metrics in the server job's TensorBoard folder.
+TEST_F(DeployTest, HelloNumpyPyRunsOnAPocSystemWithTheExactResult) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  auto sub = nv_long({"job", "submit", "-j", job("hello-numpy-py").string(), "--wait", "--timeout", "240"});
+  const std::string id = expect_exact_hello_numpy(sub);
+  for (const char* site : {"site-1", "site-2", "site-3"}) {
+    const fs::path tb = work_.path() / ("dl-" + id) / id / "workspace" / "tb_events" / site;
+    EXPECT_TRUE(fs::is_directory(tb)) << tb;
+  }
+}
+#endif
+
 TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   auto sub = nv_long({"job", "submit", "-j", job("hello-pt").string(), "--wait", "--timeout", "240"});

@@ -96,8 +96,8 @@ def _to_python(entries):
 
         out = {}
         for name, dtype, shape, flat in entries:
-            if dtype == "BF16":
-                t = torch.from_numpy(flat).view(torch.bfloat16)
+            if dtype == "BF16":  # torch has no uint16: its bits as int16
+                t = torch.from_numpy(flat.view("int16")).view(torch.bfloat16)
             else:
                 t = torch.from_numpy(flat)
             out[name] = t.reshape(shape)
