@@ -2,6 +2,8 @@
 // caught here and becomes an INVALID_ARGUMENT naming the file, line and column.
 #include "config/value.h"
 
+#include "config/hocon.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -25,10 +27,6 @@ namespace fs = std::filesystem;
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-std::string hocon_message(std::string_view stem) {
-  return "HOCON (.conf) is not read; write the config as JSON (" + std::string(stem) + ".json)";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,15 +264,12 @@ Result<Value> parse_toml(std::string_view text, std::string_view source) {
 Result<Format> format_for_path(const fs::path& path) {
   std::string name = path.filename().string();
   if (ends_with(name, ".default")) name.resize(name.size() - std::string_view(".default").size());
-  auto stem_of = [&](std::string_view ext) { return name.substr(0, name.size() - ext.size()); };
   if (ends_with(name, ".json")) return Format::kJson;
   if (ends_with(name, ".yml") || ends_with(name, ".yaml")) return Format::kYaml;
   if (ends_with(name, ".toml")) return Format::kToml;
-  if (ends_with(name, ".conf")) {
-    return InvalidArgumentError(path.string() + ": " + hocon_message(stem_of(".conf")));
-  }
+  if (ends_with(name, ".conf")) return Format::kHocon;
   return InvalidArgumentError(path.string() +
-                              ": unknown config format; use .json, .yml, .yaml or .toml");
+                              ": unknown config format; use .json, .conf, .yml, .yaml or .toml");
 }
 
 Result<Value> parse(std::string_view text, Format format, std::string_view source) {
@@ -291,6 +286,8 @@ Result<Value> parse(std::string_view text, Format format, std::string_view sourc
       return parse_yaml(text, source);
     case Format::kToml:
       return parse_toml(text, source);
+    case Format::kHocon:
+      return parse_hocon(text, source);
   }
   return InvalidArgumentError(std::string(source) + ": unknown format");
 }
@@ -302,7 +299,7 @@ Result<Value> load_file(const fs::path& path) {
 }
 
 Result<fs::path> find_config(const fs::path& dir, std::string_view basename) {
-  static constexpr std::array<std::string_view, 4> kExts = {".json", ".yml", ".yaml", ".toml"};
+  static constexpr std::array<std::string_view, 5> kExts = {".json", ".conf", ".yml", ".yaml", ".toml"};
   std::vector<std::string> tried;
   for (std::string_view suffix : {std::string_view(), std::string_view(".default")}) {
     for (std::string_view ext : kExts) {
@@ -310,13 +307,6 @@ Result<fs::path> find_config(const fs::path& dir, std::string_view basename) {
       tried.push_back(name);
       std::error_code ec;
       if (fs::is_regular_file(dir / name, ec)) return dir / name;
-    }
-  }
-  for (std::string_view suffix : {".conf", ".conf.default"}) {
-    std::string name = std::string(basename) + std::string(suffix);
-    std::error_code ec;
-    if (fs::is_regular_file(dir / name, ec)) {
-      return InvalidArgumentError((dir / name).string() + ": " + hocon_message(basename));
     }
   }
   std::string names;

@@ -16,10 +16,10 @@ namespace nvf::config {
 
 using Value = nlohmann::ordered_json;
 
-enum class Format { kJson, kYaml, kToml };
+enum class Format { kJson, kYaml, kToml, kHocon };
 
-/// The format implied by a file name: .json, .yml/.yaml, .toml, each optionally followed by
-/// .default. HOCON (.conf) is refused with a message that says to use JSON.
+/// The format implied by a file name: .json, .yml/.yaml, .toml, .conf (HOCON: config/hocon.h),
+/// each optionally followed by .default.
 Result<Format> format_for_path(const std::filesystem::path& path);
 
 /// Parses text. `source` names the file in errors, which carry line and column where the parser
@@ -29,8 +29,8 @@ Result<Value> parse(std::string_view text, Format format, std::string_view sourc
 /// Reads and parses a file by its extension. Errors: NOT_FOUND, INVALID_ARGUMENT (naming the file).
 Result<Value> load_file(const std::filesystem::path& path);
 
-/// Finds `dir/<basename>.<ext>` trying FLARE's order: .json, .yml, .yaml, .toml, then each with
-/// .default. A lone `<basename>.conf` gets an error saying HOCON is not read.
+/// Finds `dir/<basename>.<ext>` trying FLARE's order: .json, .conf, .yml, .yaml, .toml, then each
+/// with .default.
 /// Errors: NOT_FOUND naming the directory and the names tried.
 Result<std::filesystem::path> find_config(const std::filesystem::path& dir, std::string_view basename);
 

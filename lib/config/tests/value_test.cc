@@ -160,12 +160,7 @@ TEST(ConfigValue, FormatForPathKnowsExtensionsAndDefault) {
   EXPECT_EQ(*format_for_path("project.yaml"), Format::kYaml);
   EXPECT_EQ(*format_for_path("info.toml"), Format::kToml);
   EXPECT_EQ(*format_for_path("fed_server.json.default"), Format::kJson);
-  auto conf = format_for_path("config_fed_client.conf");
-  ASSERT_FALSE(conf.ok());
-  EXPECT_NE(conf.status().message().find(
-                "HOCON (.conf) is not read; write the config as JSON (config_fed_client.json)"),
-            std::string::npos)
-      << conf.status().message();
+  EXPECT_EQ(*format_for_path("config_fed_client.conf"), Format::kHocon);
   EXPECT_FALSE(format_for_path("notes.txt").ok());
 }
 
@@ -196,18 +191,18 @@ TEST(ConfigValue, FindConfigTriesFlareOrder) {
   EXPECT_EQ(find_config(dir.path(), "meta")->filename(), "meta.json.default");
 }
 
-TEST(ConfigValue, FindConfigRefusesLoneHoconAndListsNamesWhenMissing) {
+TEST(ConfigValue, FindConfigTakesHoconAndListsNamesWhenMissing) {
   TempDir dir;
   dir.write("config_fed_client.conf", "a = 1");
   auto conf = find_config(dir.path(), "config_fed_client");
-  ASSERT_FALSE(conf.ok());
-  EXPECT_EQ(conf.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(conf.status().message().find("write the config as JSON (config_fed_client.json)"),
-            std::string::npos);
+  ASSERT_TRUE(conf.ok()) << conf.status().to_string();
+  EXPECT_EQ(conf->filename(), "config_fed_client.conf");
+  dir.write("config_fed_client.json", "{}");  // FLARE's order: JSON first
+  EXPECT_EQ(find_config(dir.path(), "config_fed_client")->filename(), "config_fed_client.json");
   auto missing = find_config(dir.path(), "meta");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(missing.status().message().find("meta.json, meta.yml, meta.yaml, meta.toml"),
+  EXPECT_NE(missing.status().message().find("meta.json, meta.conf, meta.yml, meta.yaml, meta.toml"),
             std::string::npos)
       << missing.status().message();
 }
