@@ -208,6 +208,26 @@ class ComponentBuilder {
   std::vector<size_t> executor_slots_;  // parallel to set_->executors_
 };
 
+}  // namespace internal
+
+std::filesystem::path python_module_file(const std::filesystem::path& custom_dir, std::string_view class_path) {
+  const auto dot = class_path.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || custom_dir.empty()) return {};
+  std::string module(class_path.substr(0, dot));
+  for (char& c : module) {
+    if (c == '.') c = '/';
+    if (c == '\\' || c == '\0') return {};
+  }
+  if (module.find("//") != std::string::npos || module.front() == '/') return {};
+  std::error_code ec;
+  for (const std::filesystem::path& p : {custom_dir / (module + ".py"), custom_dir / module / "__init__.py"}) {
+    if (std::filesystem::is_regular_file(p, ec)) return p;
+  }
+  return {};
+}
+
+namespace internal {
+
 Result<ComponentBuilder::Parsed> ComponentBuilder::parse_object(const Value& v,
                                                                 const FieldPath& at) const {
   if (!v.is_object()) return error(at, "component must be a dict but got " + config::python_type_name(v));
@@ -229,6 +249,18 @@ Result<ComponentBuilder::Parsed> ComponentBuilder::parse_object(const Value& v,
   }
   if (path.empty()) return error(at, "component has no \"path\" (or \"class_path\" / \"name\")");
   out.entry = registry_.find(path);
+  if (!out.entry && !python_module_file(env_.app_dir / "custom", path).empty()) {
+    // The job's own Python class: kept as data for the components that use it.
+    static const ComponentEntry kPythonClass{
+        "PythonClass", {}, ComponentKind::kOther, {}, [](const BuildContext& ctx) -> Result<std::unique_ptr<Component>> {
+          return std::unique_ptr<Component>(
+              new PythonClassComponent(ctx.args()["class_path"].get<std::string>(), ctx.args()["args"]));
+        }};
+    out.entry = &kPythonClass;
+    Value args = v.contains("args") && v["args"].is_object() ? v["args"] : Value::object();
+    out.args = Value{{"class_path", path}, {"args", std::move(args)}};
+    return out;
+  }
   if (!out.entry) {
     return InvalidArgumentError(file_ + ": unknown component path '" + path + "' in " + at.str() +
                                 "; available: " + base::join(registry_.names(), ", "));

@@ -71,6 +71,30 @@ struct BuildEnv {
   /// The LibTorch helper executable (nvflare-train) that converts PyTorch/TorchScript files for
   /// components that never load LibTorch themselves (DESIGN §4.3). Empty: not available.
   std::filesystem::path torch_helper;
+  /// The Python interpreter and the folder holding the nvflare package (runtime/python_env.h), for
+  /// components that build an initial model from a Python class in the app's custom folder.
+  /// Empty: not available.
+  std::filesystem::path python;
+  std::filesystem::path python_package_root;
+};
+
+/// The file of a Python class path's module in `custom_dir` ("model.Net" -> custom/model.py or
+/// custom/model/__init__.py), or empty when the module is not there.
+std::filesystem::path python_module_file(const std::filesystem::path& custom_dir, std::string_view class_path);
+
+/// A component whose path is not in the registry but names a Python class of the job (its module
+/// is in the app's custom folder, as FLARE's jobs name their PyTorch model). Nothing is run when it
+/// is built; native components that understand it (the PyTorch persistor's "model") use it.
+class PythonClassComponent : public Component {
+ public:
+  PythonClassComponent(std::string class_path, config::Value args)
+      : class_path_(std::move(class_path)), args_(std::move(args)) {}
+  const std::string& class_path() const { return class_path_; }
+  const config::Value& args() const { return args_; }
+
+ private:
+  std::string class_path_;
+  config::Value args_;
 };
 
 class BuildContext;

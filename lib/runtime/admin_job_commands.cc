@@ -283,7 +283,9 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
       return answer(error_reply("invalid_job_def", "the job is signed by '" + *signer + "', not by " + who->name));
     }
   }
-  auto meta = config::load_file(job_dir / "meta.json");
+  // meta.json, or FLARE's meta.conf (HOCON) / meta.yml.
+  auto meta_file = config::find_config(job_dir, "meta");
+  auto meta = meta_file.ok() ? config::load_file(*meta_file) : Result<config::Value>(meta_file.status());
   if (!meta.ok() || !meta->is_object()) {
     return answer(error_reply("invalid_job_def", "the job has no valid meta.json: " +
                                                      (meta.ok() ? std::string("not an object") : meta.status().message())));

@@ -7,6 +7,7 @@
 #include "base/process.h"
 #include "base/strings.h"
 #include "cellnet/socket_driver.h"
+#include "config/value.h"
 #include "job/archive.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/site_info.h"
@@ -275,7 +276,9 @@ Result<cellnet::Message> ClientParent::handle_deploy(const cellnet::Message& req
   fs::create_directories(run_dir, ec);
   fs::rename(job_dir / app, run_dir / ("app_" + opt_.kit.name), ec);
   if (ec) return base::errno_status(ec.value(), "cannot place the app in", run_dir);
-  fs::copy_file(job_dir / "meta.json", run_dir / "meta.json", fs::copy_options::overwrite_existing, ec);
+  if (auto meta = config::find_config(job_dir, "meta"); meta.ok()) {
+    fs::copy_file(*meta, run_dir / meta->filename(), fs::copy_options::overwrite_existing, ec);
+  }
   log_->info("job {} deployed (app {}, submitted by {})", id, app, submitter.name);
   return cellnet::Message::of("OK");
 }

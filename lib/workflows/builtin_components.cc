@@ -84,8 +84,39 @@ Made make_pt_persistor(const BuildContext& ctx) {
   NVF_ASSIGN_OR_RETURN(int64_t seed, ctx.int_arg("seed", 0));
   o.seed = static_cast<uint64_t>(seed);
   if (ctx.has_arg("model")) {
-    if (const Value& v = ctx.args()["model"]; v.is_string() && is_torch_file_name(v.get<std::string>())) {
-      o.model_file = v.get<std::string>();  // a TorchScript model: its saved weights
+    const Value& v = ctx.args()["model"];
+    // FLARE names the model as a Python class ({"path": "model.Net", "args": {...}}, or the id of
+    // a component with that path); one whose module is in the app's custom folder is the job's
+    // own class, and Python builds its initial weights. Other classes must be in the model zoo.
+    std::string class_path;
+    Value class_args = Value::object();
+    if (v.is_object()) {
+      for (const char* key : {"path", "class_path"}) {
+        if (v.contains(key) && v[key].is_string()) {
+          class_path = v[key].get<std::string>();
+          break;
+        }
+      }
+      if (v.contains("args")) class_args = v["args"];
+    } else if (v.is_string()) {
+      class_path = v.get<std::string>();
+      if (!find_architecture(class_path).ok()) {
+        if (auto c = ctx.component("model", class_path); c.ok()) {
+          if (auto* pc = dynamic_cast<PythonClassComponent*>(*c)) {
+            class_path = pc->class_path();
+            class_args = pc->args();
+          }
+        }
+      }
+    }
+    if (v.is_string() && is_torch_file_name(class_path)) {
+      o.model_file = class_path;  // a TorchScript model: its saved weights
+    } else if (!class_path.empty() && !python_module_file(ctx.env().app_dir / "custom", class_path).empty()) {
+      if (!class_args.is_object()) return ctx.arg_error("model", "\"args\" of the model class must be an object");
+      o.python_class_path = class_path;
+      o.python_class_args = class_args.dump();
+      o.python = ctx.env().python;
+      o.python_package_root = ctx.env().python_package_root;
     } else {
       NVF_ASSIGN_OR_RETURN(o.model, model_arg(ctx));
     }

@@ -38,11 +38,12 @@ Result<std::unique_ptr<PTFileModelPersistor>> PTFileModelPersistor::create(
   NVF_RETURN_IF_ERROR(check_file_name(options.global_model_file_name, "global_model_file_name"));
   NVF_RETURN_IF_ERROR(
       check_file_name(options.best_global_model_file_name, "best_global_model_file_name"));
-  if (!options.model && options.model_file.empty() && options.source_ckpt_file_full_name.empty()) {
+  if (!options.model && options.model_file.empty() && options.source_ckpt_file_full_name.empty() &&
+      options.python_class_path.empty()) {
     return InvalidArgumentError(
         "PTFileModelPersistor needs an initial model: set \"model\" (one of " +
         base::join(model_zoo_names(), ", ") +
-        ", or a TorchScript file) or \"source_ckpt_file_full_name\"");
+        ", a model class in the app's custom/ folder, or a TorchScript file) or \"source_ckpt_file_full_name\"");
   }
   if (!logger) logger = base::null_logger();
   return std::unique_ptr<PTFileModelPersistor>(new PTFileModelPersistor(
@@ -137,8 +138,57 @@ Result<fs::path> PTFileModelPersistor::run_torch_helper(const fs::path& torch_fi
   return out;
 }
 
+// The job's model class, instantiated by Python once: its state_dict becomes the initial model.
+Result<fs::path> PTFileModelPersistor::run_python_model_class() const {
+  const std::string& cls = options_.python_class_path;
+  std::error_code ec;
+  if (options_.python.empty() || options_.python_package_root.empty()) {
+    return FailedPreconditionError(
+        "the model class '" + cls + "' (in " + (context_.app_dir / "custom").string() +
+        ") is Python: building its initial weights needs python3 with torch and the nvflare Python package, "
+        "which this installation does not have. Install python3-torch and build nvflare with the Python package "
+        "(python3-dev, pybind11-dev, python3-numpy), or give the persistor an initial checkpoint "
+        "(\"source_ckpt_file_full_name\": a .safetensors file of the model's state_dict)");
+  }
+  const fs::path dir = context_.run_dir.empty() ? context_.app_dir : context_.run_dir;
+  NVF_RETURN_IF_ERROR(base::make_dirs(dir));
+  const fs::path out = dir / "initial_model.safetensors";
+  const fs::path log = dir / "initial_model.log";
+  fs::remove(out, ec);
+  fs::remove(log, ec);
+  base::SpawnOptions so;
+  so.argv = {options_.python.string(), "-m", "nvflare._initial_model", (context_.app_dir / "custom").string(), cls,
+             options_.python_class_args, out.string()};
+  so.env_set["PYTHONPATH"] = (context_.app_dir / "custom").string() + ":" + options_.python_package_root.string();
+  so.stdout_path = log;
+  so.stderr_path = log;
+  logger_->info("building the initial model of class {} with {}", cls, options_.python.string());
+  NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
+  auto exit = child.wait(options_.torch_helper_timeout);
+  auto output = [&] {
+    std::string text(base::trim(base::read_file(log).value_or("")));
+    fs::remove(log, ec);
+    return text.empty() ? std::string() : ":\n" + text;
+  };
+  if (!exit.ok()) {
+    child.terminate(std::chrono::milliseconds(1000)).status().ignore();
+    return DeadlineExceededError("building the initial model of class " + cls + " did not finish within " +
+                                 std::to_string(options_.torch_helper_timeout.count()) + " ms" + output());
+  }
+  if (exit->shell_code() != 0 || !fs::exists(out, ec)) {
+    return InvalidArgumentError("cannot build the initial model of class " + cls + " (" + options_.python.string() +
+                                " exited with code " + std::to_string(exit->shell_code()) +
+                                "; it needs torch, and the class must import and instantiate with its args; or give "
+                                "the persistor an initial checkpoint, \"source_ckpt_file_full_name\": a .safetensors "
+                                "file of the model's state_dict)" + output());
+  }
+  output();
+  return out;
+}
+
 Result<fs::path> PTFileModelPersistor::initial_safetensors() {
   NVF_ASSIGN_OR_RETURN(fs::path path, source_path());
+  if (path.empty() && !options_.python_class_path.empty()) return run_python_model_class();
   if (path.empty() || !is_torch_file_name(path)) return path;
   return run_torch_helper(path);
 }

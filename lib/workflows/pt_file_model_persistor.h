@@ -3,7 +3,8 @@
 //
 // load(): the source checkpoint (absolute or relative to <app_dir>/custom; it must exist), else a
 // TorchScript model file's saved weights, else the model-zoo architecture initialized natively
-// (model_zoo.h). A .safetensors file is read directly; a PyTorch/TorchScript file (.pt, .pth, .ts,
+// (model_zoo.h), or the job's own Python model class (made once by Python, see
+// python_class_path). A .safetensors file is read directly; a PyTorch/TorchScript file (.pt, .pth, .ts,
 // .jit, .ckpt) is converted once by the LibTorch helper `nvflare-train --model FILE
 // --export-initial <run_dir>/initial_model.safetensors`, run as a child process, so this process
 // never loads LibTorch (DESIGN §4.3). The helper reads TorchScript files (torch.jit.save); a plain
@@ -51,7 +52,16 @@ struct PTFileModelPersistorOptions {
   std::filesystem::path torch_helper;
   /// How long the helper may take.
   std::chrono::milliseconds torch_helper_timeout{300000};
+  /// A PyTorch model class of the job (FLARE's {"path": "model.SimpleNetwork", "args": {...}} whose
+  /// module is in <app_dir>/custom): its initial state_dict is made once by Python
+  /// (python_class_path instantiated with python_class_args, JSON) through the nvflare package's
+  /// nvflare._initial_model. Empty: none.
+  std::string python_class_path;
+  std::string python_class_args = "{}";
+  std::filesystem::path python;               // the interpreter
+  std::filesystem::path python_package_root;  // on PYTHONPATH
 };
+
 
 /// True for names of PyTorch/TorchScript files (.pt, .pth, .ts, .jit, .ckpt; any case).
 bool is_torch_file_name(const std::filesystem::path& path);
@@ -87,6 +97,7 @@ class PTFileModelPersistor : public ModelPersistor {
   /// The safetensors file holding the initial weights (converting a PyTorch file first).
   Result<std::filesystem::path> initial_safetensors();
   Result<std::filesystem::path> run_torch_helper(const std::filesystem::path& torch_file) const;
+  Result<std::filesystem::path> run_python_model_class() const;
   Result<tensor::TensorDict> load_initial() const;
   /// The stored value of every key (borrowed from the last file written, or the initial source).
   Result<tensor::TensorDict> stored_values() const;

@@ -227,6 +227,19 @@ TEST_F(DeployTest, HelloNumpyPyRunsOnAPocSystemWithTheExactResult) {
     EXPECT_TRUE(fs::is_directory(tb)) << tb;
   }
 }
+
+// A HOCON job with a PyTorch script and the job's own model class (jobs/hello-pt-py) on a POC.
+TEST_F(DeployTest, HelloPtPyRunsOnAPocSystem) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  auto sub = nv_long({"job", "submit", "-j", job("hello-pt-py").string(), "--wait", "--timeout", "240"});
+  if (sub.out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3 has no torch";
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  const std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  EXPECT_TRUE(fs::exists(work_.path() / "dl" / id / "workspace" / "app_server" / "FL_global_model.pt"));
+}
 #endif
 
 TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {

@@ -275,5 +275,74 @@ TEST_F(PythonClientTest, AnExportedAbsoluteScriptPathIsFoundInCustom) {
   EXPECT_EQ(server_npy(job), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
 }
 
+
+// The global accuracy a site's script printed for `round` ("site-1: round 3: global model accuracy 0.938").
+double global_accuracy(const std::string& log, const std::string& site, int round) {
+  std::smatch m;
+  std::regex re(site + ": round " + std::to_string(round) + R"(: global model accuracy ([0-9.]+))");
+  return std::regex_search(log, m, re) ? std::stod(m[1].str()) : -1;
+}
+
+// hello-pt-py as shipped: HOCON configs as `job create` writes them, PTClientAPILauncherExecutor
+// with DIFF, and the job's own model class (custom/model.py), whose initial weights Python builds
+// on the server. The model learns, and FL_global_model.pt loads into that class in torch.
+TEST_F(PythonClientTest, HelloPtPyLearnsAndItsModelLoadsIntoTheJobsClass) {
+  fs::path job = fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-pt-py";
+  const fs::path ws = work_.path() / "ws";
+  RunResult r = run({"simulator", job.string(), "-n", "2", "-t", "2", "-w", ws.string()});
+  auto log1 = base::read_file(ws / "site-1" / "log.txt").value_or("");
+  if (log1.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3 has no torch";
+  ASSERT_EQ(r.exit_code, 0) << r.out << log1;
+  auto server_log = base::read_file(ws / "server" / "log.txt").value_or("");
+  EXPECT_NE(server_log.find("building the initial model of class model.SimpleNetwork"), std::string::npos) << server_log;
+  for (const char* site : {"site-1", "site-2"}) {
+    const std::string log = base::read_file(ws / site / "log.txt").value_or("");
+    const double first = global_accuracy(log, site, 0), last = global_accuracy(log, site, 3);
+    ASSERT_GE(first, 0) << log;
+    ASSERT_GE(last, 0) << log;
+    EXPECT_GT(last, first + 0.2) << site << ": " << first << " -> " << last;
+    EXPECT_GE(last, 0.85) << site;
+  }
+  const fs::path pt = ws / "server" / "simulate_job" / "app_server" / "FL_global_model.pt";
+  ASSERT_TRUE(fs::exists(pt)) << pt;
+  const std::string check = R"PY(
+import sys, torch
+sys.path.insert(0, sys.argv[1])
+from model import SimpleNetwork
+net = SimpleNetwork(hidden=32)
+state = torch.load(sys.argv[2])["model"]
+net.load_state_dict(state)
+print("LOADED", sorted(state))
+)PY";
+  ASSERT_TRUE(base::atomic_write(work_.path() / "check.py", check).ok());
+  RunResult loaded = run_program({"/usr/bin/python3", (work_.path() / "check.py").string(),
+                                  (job / "app" / "custom").string(), pt.string()},
+                                 work_.path(), {}, std::chrono::seconds(120));
+  ASSERT_EQ(loaded.exit_code, 0) << loaded.out;
+  EXPECT_NE(loaded.out.find("LOADED ['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight']"), std::string::npos)
+      << loaded.out;
+  // Metrics of both sites in TensorBoard files.
+  for (const char* site : {"site-1", "site-2"}) {
+    EXPECT_TRUE(fs::is_directory(ws / "server" / "simulate_job" / "tb_events" / site)) << site;
+  }
+}
+
+// Without torch (here: an interpreter that cannot import it) the job stops with the class named
+// and the way out.
+TEST_F(PythonClientTest, AModelClassWithoutTorchIsAnErrorThatSaysWhatToDo) {
+  const fs::path fake = work_.path() / "python-without-torch";
+  ASSERT_TRUE(base::atomic_write(fake, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n").ok());
+  fs::permissions(fake, fs::perms::owner_all);
+  fs::path job = fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-pt-py";
+  RunResult r = run_nvflare({"simulator", job.string(), "-n", "2", "-w", (work_.path() / "ws").string()},
+                            work_.path(), {{"HOME", home_.path().string()}, {"NVFLARE_PYTHON", fake.string()}},
+                            std::chrono::seconds(120));
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  const std::string all = r.out + base::read_file(work_.path() / "ws" / "server" / "log.txt").value_or("");
+  EXPECT_NE(all.find("model.SimpleNetwork"), std::string::npos) << all;
+  EXPECT_NE(all.find("No module named 'torch'"), std::string::npos) << all;
+  EXPECT_NE(all.find("source_ckpt_file_full_name"), std::string::npos) << all;
+}
+
 }  // namespace
 }  // namespace nvf::e2e
