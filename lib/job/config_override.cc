@@ -225,10 +225,19 @@ Result<fs::path> resolve_override_file(const fs::path& job_folder,
       stem = base.substr(0, base.size() - e.size());
     }
   }
-  const std::string file = stem + ".json";
+  // The file as the job has it: JSON, or HOCON (a .conf from FLARE's templates). A rewritten .conf
+  // holds JSON, which is HOCON too.
+  std::string file = stem + ".json";
+  auto pick = [&](const fs::path& dir) {
+    std::error_code ec;
+    if (!fs::is_regular_file(dir / (stem + ".json"), ec) && fs::is_regular_file(dir / (stem + ".conf"), ec)) {
+      file = stem + ".conf";
+    }
+  };
   fs::path rel;
   if (parts.size() == 1 && stem == "meta") {
-    rel = "meta.json";
+    pick(job_folder);
+    rel = file;
   } else {
     const std::string app = parts.size() == 1 ? "app" : parts[0];
     if (std::find(app_names.begin(), app_names.end(), app) == app_names.end()) {
@@ -240,7 +249,9 @@ Result<fs::path> resolve_override_file(const fs::path& job_folder,
       return InvalidArgumentError("unknown application name '" + app +
                                   "'. Expected app names are " + py_list_repr(app_names) + " ");
     }
-    rel = fs::path(app) / (parts.size() == 3 ? parts[1] : "config") / file;
+    const fs::path sub = fs::path(app) / (parts.size() == 3 ? parts[1] : "config");
+    pick(job_folder / sub);
+    rel = sub / file;
   }
   std::error_code ec;
   if (!fs::is_regular_file(job_folder / rel, ec)) {

@@ -116,7 +116,9 @@ Status write_meta(const CreateJobOptions& o, const TemplateInfo& t) {
     meta["name"] =
         fs::absolute(o.job_folder, ec).lexically_normal().parent_path().filename().string();
   }
-  return base::atomic_write(o.job_folder / "meta.json", config::to_pretty_json(meta));
+  // The template's format: a HOCON template gets meta.conf (written as JSON, which HOCON reads).
+  const bool hocon = found.ok() && found->extension() == ".conf";
+  return base::atomic_write(o.job_folder / (hocon ? "meta.conf" : "meta.json"), config::to_pretty_json(meta));
 }
 
 }  // namespace

@@ -64,11 +64,19 @@ std::string fixed_width(std::string_view s, size_t n) {
   return out;
 }
 
-Result<TemplateInfo> load_template(const fs::path& dir) {
-  const fs::path file = dir / kTemplateInfoFile;
+// A folder with info.toml, or FLARE's info.conf.
+static bool is_template_dir(const fs::path& dir) {
   std::error_code ec;
+  return fs::is_regular_file(dir / kTemplateInfoFile, ec) || fs::is_regular_file(dir / "info.conf", ec);
+}
+
+Result<TemplateInfo> load_template(const fs::path& dir) {
+  // Ours are info.toml; FLARE's templates have info.conf (HOCON).
+  fs::path file = dir / kTemplateInfoFile;
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec) && fs::is_regular_file(dir / "info.conf", ec)) file = dir / "info.conf";
   if (!fs::is_regular_file(file, ec))
-    return NotFoundError("template " + dir.string() + " has no info.toml");
+    return NotFoundError("template " + dir.string() + " has no info.toml (or FLARE's info.conf)");
   NVF_ASSIGN_OR_RETURN(Value info, config::load_file(file));
   if (!info.is_object()) return InvalidArgumentError(file.string() + ": expected a table");
   TemplateInfo t;
@@ -101,7 +109,7 @@ Result<std::vector<TemplateInfo>> list_templates(const fs::path& root) {
     return NotFoundError("job templates folder " + root.string() + " does not exist");
   std::vector<TemplateInfo> out;
   for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!it->is_directory(ec) || !fs::is_regular_file(it->path() / kTemplateInfoFile, ec)) continue;
+    if (!it->is_directory(ec) || !is_template_dir(it->path())) continue;
     NVF_ASSIGN_OR_RETURN(auto t, load_template(it->path()));
     out.push_back(std::move(t));
   }
@@ -113,7 +121,7 @@ Result<std::vector<TemplateInfo>> list_templates(const fs::path& root) {
 Result<TemplateInfo> resolve_template(const fs::path& root, std::string_view name_or_path) {
   std::error_code ec;
   const fs::path as_path(name_or_path);
-  if (fs::is_regular_file(as_path / kTemplateInfoFile, ec)) return load_template(as_path);
+  if (is_template_dir(as_path)) return load_template(as_path);
   const std::string name(name_or_path);
   const Status invalid = InvalidArgumentError(
       "Invalid template name " + name +

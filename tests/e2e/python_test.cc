@@ -344,5 +344,32 @@ TEST_F(PythonClientTest, AModelClassWithoutTorchIsAnErrorThatSaysWhatToDo) {
   EXPECT_NE(all.find("source_ckpt_file_full_name"), std::string::npos) << all;
 }
 
+// `cmake --install` puts the package on python3's path for the prefix, and the installed module
+// finds the installed libnvflare_client.
+TEST_F(PythonClientTest, TheInstalledPackageImports) {
+  const fs::path prefix = work_.path() / "prefix";
+  const std::map<std::string, std::string> env{{"HOME", home_.path().string()}};
+  for (const char* component : {"client", "python"}) {
+    RunResult r = run_program({"cmake", "--install", NVF_BINARY_DIR, "--component", component, "--prefix",
+                               prefix.string()},
+                              work_.path(), env, std::chrono::seconds(120));
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  const fs::path site = prefix / NVF_PYTHON_INSTALL_DIR;
+  ASSERT_TRUE(fs::exists(site / "nvflare" / "client" / "__init__.py")) << site;
+  RunResult r = run_program({"/usr/bin/python3", "-c",
+                             "import sys; sys.path.insert(0, sys.argv[1]); import nvflare.client, nvflare._native as n; "
+                             "print('FROM', n.__file__); print('DTYPES', n.safetensors_dtypes())",
+                             site.string()},
+                            work_.path(), env, std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("FROM " + site.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'BF16'"), std::string::npos) << r.out;
+  // With the configured prefix, the same folder is on python3's own path.
+  r = run_program({"/usr/bin/python3", "-c", "import sys; print(sys.path)"}, work_.path(), env, std::chrono::seconds(60));
+  EXPECT_NE(r.out.find("'" + (fs::path(NVF_INSTALL_PREFIX) / NVF_PYTHON_INSTALL_DIR).string() + "'"), std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace nvf::e2e

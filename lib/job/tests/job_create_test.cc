@@ -122,6 +122,39 @@ TEST_F(JobCreateTest, MultiAppTemplateNeedsAppName) {
   EXPECT_TRUE(job->findings.empty()) << dump(job->findings);
 }
 
+// A template in FLARE's HOCON layout: the job keeps its format, and -f rewrites the .conf (as
+// JSON, which HOCON reads) with the values set.
+TEST_F(JobCreateTest, AHoconTemplateMakesAHoconJobAndOverridesStayInIt) {
+  const fs::path root = tmp_.path() / "templates";
+  write_text(root / "np_conf" / "info.conf", "description = \"numpy in HOCON\"\ncontroller_type = server\nexecution_api_type = \"client_api\"\n");
+  for (const char* f : {"config_fed_server.json", "config_fed_client.json"}) {
+    auto v = config::load_file(source_templates_root() / "fedavg_np" / f);
+    ASSERT_TRUE(v.ok());
+    // The same config written as HOCON (JSON is HOCON), with a comment a JSON reader would refuse.
+    std::string stem = std::string(f).substr(0, std::string(f).size() - 5);
+    write_text(root / "np_conf" / (stem + ".conf"), "# from FLARE's template\n" + v->dump(2) + "\n");
+  }
+  write_text(root / "np_conf" / "meta.conf", "name = np_conf\ndeploy_map { app = [\"@ALL\"] }\nmin_clients = 2\n");
+  auto o = options("np_conf");
+  o.templates_root = root;
+  o.overrides = {{"config_fed_server.conf", {"num_rounds=7"}}, {"meta.conf", {"min_clients=3"}}};
+  auto r = create_job(o);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const fs::path job = tmp_.path() / "myjob";
+  EXPECT_FALSE(fs::exists(job / "app/config/config_fed_server.json"));
+  EXPECT_FALSE(fs::exists(job / "meta.json"));
+  auto server = config::load_file(job / "app/config/config_fed_server.conf");
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  EXPECT_EQ((*server)["num_rounds"], 7);
+  auto meta = config::load_file(job / "meta.conf");
+  ASSERT_TRUE(meta.ok()) << meta.status().to_string();
+  EXPECT_EQ((*meta)["name"], "myjob");
+  EXPECT_EQ((*meta)["min_clients"], 3);
+  auto loaded = load_job_folder(job);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(count_errors(loaded->findings), 0u) << dump(loaded->findings);
+}
+
 TEST_F(JobCreateTest, UnknownTemplate) {
   EXPECT_EQ(create_job(options("nope")).status().message(),
             "Invalid template name nope, please check the available templates using nvflare job "

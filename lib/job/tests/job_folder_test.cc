@@ -83,13 +83,17 @@ TEST_F(JobFolderTest, MissingMeta) {
       << dump(f);
 }
 
-TEST_F(JobFolderTest, MetaConfAloneGetsTheHoconError) {
+TEST_F(JobFolderTest, MetaConfIsReadAndAMalformedOneIsAnErrorWithItsLine) {
   fs::remove(job_ / "meta.json");
-  write_text(job_ / "meta.conf", "name = j\n");
+  write_text(job_ / "meta.conf", "# FLARE's job create writes HOCON\nname = j\ndeploy_map { app = [\"@ALL\"] }\nmin_clients = 1\n");
+  auto ok = load();
+  EXPECT_TRUE(ok.empty()) << dump(ok);
+  write_text(job_ / "meta.conf", "name = j\ninclude \"base.conf\"\n");
   auto f = load();
   ASSERT_EQ(f.size(), 1u) << dump(f);
   EXPECT_EQ(f[0].file, "meta.conf");
   EXPECT_TRUE(f[0].is_error());
+  EXPECT_NE(dump(f).find(":2:1: 'include' is not supported"), std::string::npos) << dump(f);
 }
 
 TEST_F(JobFolderTest, MetaYamlIsRead) {
