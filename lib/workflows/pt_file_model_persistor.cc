@@ -91,6 +91,45 @@ Result<fs::path> PTFileModelPersistor::source_path() const {
   return path;
 }
 
+// Runs a helper that writes the initial weights to <run_dir>/initial_model.safetensors (its argv
+// gets that path from `argv_of`); its output is kept for the error message. `what` names the work
+// ("converting the initial model X"), `hint` says what to do when it fails.
+Result<fs::path> PTFileModelPersistor::run_initial_model_helper(
+    const std::function<std::vector<std::string>(const fs::path& out)>& argv_of,
+    std::map<std::string, std::string> env, const std::string& what, const std::string& hint) const {
+  std::error_code ec;
+  const fs::path dir = context_.run_dir.empty() ? context_.app_dir : context_.run_dir;
+  NVF_RETURN_IF_ERROR(base::make_dirs(dir));
+  const fs::path out = dir / "initial_model.safetensors";
+  const fs::path log = dir / "initial_model.log";
+  fs::remove(out, ec);
+  fs::remove(log, ec);
+  base::SpawnOptions so;
+  so.argv = argv_of(out);
+  so.env_set = std::move(env);
+  so.stdout_path = log;
+  so.stderr_path = log;
+  logger_->info("{} with {}", what, so.argv.front());
+  NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
+  auto exit = child.wait(options_.torch_helper_timeout);
+  auto output = [&] {
+    std::string text(base::trim(base::read_file(log).value_or("")));
+    fs::remove(log, ec);
+    return text.empty() ? std::string() : ":\n" + text;
+  };
+  if (!exit.ok()) {
+    child.terminate(std::chrono::milliseconds(1000)).status().ignore();
+    return DeadlineExceededError(what + ": " + so.argv.front() + " did not finish within " +
+                                 std::to_string(options_.torch_helper_timeout.count()) + " ms" + output());
+  }
+  if (exit->shell_code() != 0 || !fs::exists(out, ec)) {
+    return InvalidArgumentError(what + " failed (" + so.argv.front() + " exited with code " +
+                                std::to_string(exit->shell_code()) + "; " + hint + ")" + output());
+  }
+  output();
+  return out;
+}
+
 Result<fs::path> PTFileModelPersistor::run_torch_helper(const fs::path& torch_file) const {
   const fs::path& helper = options_.torch_helper;
   std::error_code ec;
@@ -104,86 +143,37 @@ Result<fs::path> PTFileModelPersistor::run_torch_helper(const fs::path& torch_fi
         "nvflare, or convert the model to .safetensors (safetensors.torch.save_file("
         "model.state_dict(), 'model.safetensors')) and point the job at that file");
   }
-  const fs::path dir = context_.run_dir.empty() ? context_.app_dir : context_.run_dir;
-  NVF_RETURN_IF_ERROR(base::make_dirs(dir));
-  const fs::path out = dir / "initial_model.safetensors";
-  const fs::path log = dir / "initial_model.log";
-  fs::remove(out, ec);
-  fs::remove(log, ec);
-  base::SpawnOptions so;
-  so.argv = {helper.string(), "--model", torch_file.string(), "--export-initial", out.string()};
-  so.stdout_path = log;
-  so.stderr_path = log;
-  logger_->info("converting the initial model {} with {}", torch_file.string(), helper.string());
-  NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
-  auto exit = child.wait(options_.torch_helper_timeout);
-  auto output = [&] {
-    std::string text(base::trim(base::read_file(log).value_or("")));
-    fs::remove(log, ec);
-    return text.empty() ? std::string() : ": " + text;
-  };
-  if (!exit.ok()) {
-    child.terminate(std::chrono::milliseconds(1000)).status().ignore();
-    return DeadlineExceededError("converting the initial model " + torch_file.string() + ": " +
-                                 helper.string() + " did not finish within " +
-                                 std::to_string(options_.torch_helper_timeout.count()) + " ms" +
-                                 output());
-  }
-  if (exit->shell_code() != 0 || !fs::exists(out, ec)) {
-    return InvalidArgumentError("cannot read the initial model " + torch_file.string() + " (" +
-                                helper.string() + " exited with code " +
-                                std::to_string(exit->shell_code()) + ")" + output());
-  }
-  output();
-  return out;
+  return run_initial_model_helper(
+      [&](const fs::path& out) {
+        return std::vector<std::string>{helper.string(), "--model", torch_file.string(), "--export-initial",
+                                        out.string()};
+      },
+      {}, "reading the initial model " + torch_file.string(),
+      "it reads TorchScript files (torch.jit.save); convert a plain state_dict to .safetensors");
 }
 
 // The job's model class, instantiated by Python once: its state_dict becomes the initial model.
 Result<fs::path> PTFileModelPersistor::run_python_model_class() const {
   const std::string& cls = options_.python_class_path;
-  std::error_code ec;
+  const std::string checkpoint_hint =
+      "give the persistor an initial checkpoint, \"source_ckpt_file_full_name\": a .safetensors file of the "
+      "model's state_dict";
   if (options_.python.empty() || options_.python_package_root.empty()) {
     return FailedPreconditionError(
         "the model class '" + cls + "' (in " + (context_.app_dir / "custom").string() +
         ") is Python: building its initial weights needs python3 with torch and the nvflare Python package, "
         "which this installation does not have. Install python3-torch and build nvflare with the Python package "
-        "(python3-dev, pybind11-dev, python3-numpy), or give the persistor an initial checkpoint "
-        "(\"source_ckpt_file_full_name\": a .safetensors file of the model's state_dict)");
+        "(python3-dev, pybind11-dev, python3-numpy), or " + checkpoint_hint);
   }
-  const fs::path dir = context_.run_dir.empty() ? context_.app_dir : context_.run_dir;
-  NVF_RETURN_IF_ERROR(base::make_dirs(dir));
-  const fs::path out = dir / "initial_model.safetensors";
-  const fs::path log = dir / "initial_model.log";
-  fs::remove(out, ec);
-  fs::remove(log, ec);
-  base::SpawnOptions so;
-  so.argv = {options_.python.string(), "-m", "nvflare._initial_model", (context_.app_dir / "custom").string(), cls,
-             options_.python_class_args, out.string()};
-  so.env_set["PYTHONPATH"] = (context_.app_dir / "custom").string() + ":" + options_.python_package_root.string();
-  so.stdout_path = log;
-  so.stderr_path = log;
-  logger_->info("building the initial model of class {} with {}", cls, options_.python.string());
-  NVF_ASSIGN_OR_RETURN(base::ChildProcess child, base::spawn(so));
-  auto exit = child.wait(options_.torch_helper_timeout);
-  auto output = [&] {
-    std::string text(base::trim(base::read_file(log).value_or("")));
-    fs::remove(log, ec);
-    return text.empty() ? std::string() : ":\n" + text;
-  };
-  if (!exit.ok()) {
-    child.terminate(std::chrono::milliseconds(1000)).status().ignore();
-    return DeadlineExceededError("building the initial model of class " + cls + " did not finish within " +
-                                 std::to_string(options_.torch_helper_timeout.count()) + " ms" + output());
-  }
-  if (exit->shell_code() != 0 || !fs::exists(out, ec)) {
-    return InvalidArgumentError("cannot build the initial model of class " + cls + " (" + options_.python.string() +
-                                " exited with code " + std::to_string(exit->shell_code()) +
-                                "; it needs torch, and the class must import and instantiate with its args; or give "
-                                "the persistor an initial checkpoint, \"source_ckpt_file_full_name\": a .safetensors "
-                                "file of the model's state_dict)" + output());
-  }
-  output();
-  return out;
+  const fs::path custom = context_.app_dir / "custom";
+  return run_initial_model_helper(
+      [&](const fs::path& out) {
+        return std::vector<std::string>{options_.python.string(), "-m", "nvflare._initial_model", custom.string(),
+                                        cls, options_.python_class_args, out.string()};
+      },
+      {{"PYTHONPATH", custom.string() + ":" + options_.python_package_root.string()}},
+      "building the initial model of class " + cls,
+      "it needs torch, and the class must import and instantiate with its args; or " + checkpoint_hint);
 }
 
 Result<fs::path> PTFileModelPersistor::initial_safetensors() {

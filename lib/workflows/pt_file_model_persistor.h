@@ -22,6 +22,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -98,6 +100,9 @@ class PTFileModelPersistor : public ModelPersistor {
   Result<std::filesystem::path> initial_safetensors();
   Result<std::filesystem::path> run_torch_helper(const std::filesystem::path& torch_file) const;
   Result<std::filesystem::path> run_python_model_class() const;
+  Result<std::filesystem::path> run_initial_model_helper(
+      const std::function<std::vector<std::string>(const std::filesystem::path& out)>& argv_of,
+      std::map<std::string, std::string> env, const std::string& what, const std::string& hint) const;
   Result<tensor::TensorDict> load_initial() const;
   /// The stored value of every key (borrowed from the last file written, or the initial source).
   Result<tensor::TensorDict> stored_values() const;
