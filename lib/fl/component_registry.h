@@ -59,6 +59,14 @@ class Component {
 /// is done by the controllers here).
 class NoOpComponent : public Component {};
 
+/// A server component told once when the run ends, after the workflows (FLARE's END_RUN event);
+/// called on the server job's run thread.
+class EndRunListener {
+ public:
+  virtual ~EndRunListener() = default;
+  virtual void end_run() = 0;
+};
+
 /// What the caller tells factories about where they run: paths and a logger, never globals.
 struct BuildEnv {
   /// The job's run directory (server: <workspace>/<job_id>; simulator: .../simulate_job).

@@ -88,6 +88,7 @@ ServerJobOptions server_job_options(const SiteApp& app, const std::string& job_i
   if (!app.filters.empty()) so.filters = &app.filters;
   for (const auto& info : app.components.infos()) {
     if (auto* r = app.components.find_as<fl::AnalyticsReceiver>(info.id)) so.analytics.push_back(r);
+    if (auto* l = app.components.find_as<fl::EndRunListener>(info.id)) so.end_run_listeners.push_back(l);
   }
   return so;
 }

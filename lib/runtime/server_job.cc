@@ -185,6 +185,7 @@ Status ServerJobEngine::run(const std::vector<fl::Controller*>& workflows) {
     if (!result.ok()) break;
   }
   current_workflow_ = -1;
+  for (auto* l : opt_.end_run_listeners) l->end_run();
   std::vector<Parked> parked;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -72,6 +72,8 @@ struct ServerJobOptions {
   const fl::FilterChains* filters = nullptr;
   /// The server app's analytics receivers (not owned): trainers' metrics go to each.
   std::vector<fl::AnalyticsReceiver*> analytics;
+  /// The server app's components told when the run ends (not owned).
+  std::vector<fl::EndRunListener*> end_run_listeners;
 };
 
 class ServerJobEngine : public fl::ControllerContext {

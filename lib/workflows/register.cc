@@ -4,6 +4,7 @@
 // locators, the LR persistor).
 #include <chrono>
 
+#include "base/files.h"
 #include "base/strings.h"
 #include "workflows/cross_site_eval.h"
 #include "workflows/cyclic.h"
@@ -15,6 +16,24 @@
 #include "workflows/scaffold.h"
 
 namespace nvf::workflows {
+
+// FLARE's ValidationJsonGenerator: cross-site evaluation writes the results file itself; at the end
+// of a run without one, this writes FLARE's empty result, "{}".
+class ValidationJsonGenerator : public fl::Component, public fl::EndRunListener {
+ public:
+  ValidationJsonGenerator(std::filesystem::path file, base::Logger log) : file_(std::move(file)), log_(std::move(log)) {}
+  void end_run() override {
+    std::error_code ec;
+    if (std::filesystem::exists(file_, ec)) return;
+    Status s = base::make_dirs(file_.parent_path());
+    if (s.ok()) s = base::atomic_write(file_, "{}\n");
+    if (!s.ok()) log_->warn("ValidationJsonGenerator: {}", s.message());
+  }
+
+ private:
+  std::filesystem::path file_;
+  base::Logger log_;
+};
 namespace {
 
 using fl::BuildContext;
@@ -430,9 +449,16 @@ Status register_workflows(fl::ComponentRegistry& registry) {
       {"nvflare.app_common.widgets.validation_json_generator.ValidationJsonGenerator"},
       fl::ComponentKind::kOther,
       {"results_dir", "json_file_name"},
-      [](const BuildContext&) -> Result<std::unique_ptr<fl::Component>> {
-        // Cross-site evaluation writes cross_val_results.json itself.
-        return std::unique_ptr<fl::Component>(new fl::NoOpComponent());
+      [](const BuildContext& ctx) -> Result<std::unique_ptr<fl::Component>> {
+        NVF_ASSIGN_OR_RETURN(std::string dir, ctx.string_arg("results_dir", "cross_site_val"));
+        NVF_ASSIGN_OR_RETURN(std::string name, ctx.string_arg("json_file_name", "cross_val_results.json"));
+        for (const auto& [arg, v] : {std::pair{"results_dir", dir}, {"json_file_name", name}}) {
+          if (v.empty() || v[0] == '/' || v.find("..") != std::string::npos) {
+            return ctx.arg_error(arg, "must be a name inside the job's run folder");
+          }
+        }
+        return std::unique_ptr<fl::Component>(
+            new ValidationJsonGenerator(ctx.env().run_dir / dir / name, ctx.logger()));
       }}));
   return registry.add(fl::ComponentEntry{
       "ScatterAndGather",

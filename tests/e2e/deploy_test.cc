@@ -243,6 +243,7 @@ TEST_F(DeployTest, HelloPtPyRunsOnAPocSystem) {
 #endif
 
 TEST_F(DeployTest, HelloPtTrainsOnAPocSystemAndItsModelLoadsInPyTorch) {
+  NVF_SKIP_WITHOUT_LIBTORCH();
   ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
   auto sub = nv_long({"job", "submit", "-j", job("hello-pt").string(), "--wait", "--timeout", "240"});
   ASSERT_EQ(sub.exit_code, 0) << sub.out;

@@ -57,6 +57,16 @@ bool wait_until(const std::vector<std::filesystem::path>& dirs, std::chrono::sec
 bool wait_for_text(const std::filesystem::path& file, const std::string& text, std::chrono::seconds timeout);
 
 /// A fresh temporary directory, removed by the destructor.
+/// Whether this build has the LibTorch trainer (nvflare train; the tsan preset has not).
+#ifdef NVF_TEST_WITH_LIBTORCH
+inline constexpr bool kWithLibTorch = true;
+#else
+inline constexpr bool kWithLibTorch = false;
+#endif
+/// Skips a test that trains with LibTorch in a build without it.
+#define NVF_SKIP_WITHOUT_LIBTORCH() \
+  if (!::nvf::e2e::kWithLibTorch) GTEST_SKIP() << "built without LibTorch (NVF_WITH_TORCH=OFF)"
+
 class TempDir {
  public:
   TempDir();

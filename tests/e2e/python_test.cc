@@ -200,6 +200,10 @@ TEST_F(PythonClientTest, HelloNumpyPyRunsAndItsMetricsAreInTensorBoardFiles) {
   auto npy = tensor::read_npy(work_.path() / "ws" / "server" / "simulate_job" / "models" / "server.npy");
   ASSERT_TRUE(npy.ok());
   EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  // FLARE's ValidationJsonGenerator leaves an empty result when no cross-site evaluation ran.
+  auto cross = base::read_file(work_.path() / "ws" / "server" / "simulate_job" / "cross_site_val" / "cross_val_results.json");
+  ASSERT_TRUE(cross.ok()) << cross.status().to_string();
+  EXPECT_EQ(base::trim(*cross), "{}");
 
   const fs::path gen = work_.path() / "pb";
   fs::create_directories(gen);

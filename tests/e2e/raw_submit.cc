@@ -3,6 +3,7 @@
 // Usage: nvf_raw_submit ADMIN_KIT_DIR ZIP_FILE FOLDER_NAME
 #include <iostream>
 
+#include "base/sanitizer_slowdown.h"
 #include "cellnet_grpc/grpc_driver.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/registration.h"
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
   cellnet::Message m = cellnet::Message::of(*bytes);
   m.headers.set(runtime::deploy::kHdrJobFolderName, argv[3]);
   auto r = cell.request("server", std::string(runtime::deploy::kChannelAdmin),
-                        std::string(runtime::deploy::kTopicSubmitJob), std::move(m), std::chrono::seconds(30));
+                        std::string(runtime::deploy::kTopicSubmitJob), std::move(m),
+                        std::chrono::seconds(30) * base::kSanitizerSlowdown);  // a hostile zip takes the server long to check
   if (!r.ok()) {
     std::cerr << r.status().to_string() << "\n";
     return 1;

@@ -133,6 +133,7 @@ TEST_F(SimulatorTest, HelloNumpyGivesFlaresExactWeights) {
 }
 
 TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
+  NVF_SKIP_WITHOUT_LIBTORCH();
   fs::path ws = work_.path() / "ws";
   auto r = run({"simulator", fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-pt", "-w", ws.string(), "-n", "2", "-t", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -162,6 +163,7 @@ TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
 }
 
 TEST_F(SimulatorTest, JobCreatedFromFedavgPtTemplateRuns) {
+  NVF_SKIP_WITHOUT_LIBTORCH();
   fs::path job = work_.path() / "pt-job";
   ASSERT_EQ(run({"job", "create", "-j", job.string(), "-w", "fedavg_pt", "-f", "config_fed_server.conf", "num_rounds=1"})
                 .exit_code,
@@ -210,6 +212,7 @@ TEST_F(SimulatorTest, OneTrainerThatNeverStartsDoesNotStopFedAvg) {
 }
 
 TEST_F(SimulatorTest, TorchScriptInitialModelIsReadThroughTheTorchHelper) {
+  NVF_SKIP_WITHOUT_LIBTORCH();
   // The server never loads LibTorch: nvflare-train --export-initial converts the scripted model.
   fs::path model = work_.path() / "net.pt";
   fs::path script = work_.path() / "make_model.py";  // torch.jit.script reads the class's source file
@@ -294,6 +297,11 @@ TEST_F(SimulatorTest, TheDocsExampleTrainerIsThisFileAndRuns) {
 // outside the tree against it, once with CMake and once with pkg-config; each binary uses the
 // installed shared library and trains in a simulator job to the exact result.
 TEST_F(SimulatorTest, AnOutOfTreeTrainerBuildsAgainstTheInstalledClientApi) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  // The trainer built outside the tree is not instrumented, and a program without the sanitizer's
+  // runtime cannot load the sanitized client library.
+  GTEST_SKIP() << "an uninstrumented program cannot use a sanitizer build's libnvflare_client";
+#endif
   const fs::path prefix = work_.path() / "prefix";
   const fs::path example = fs::path(NVF_SOURCE_DIR) / "examples" / "trainer";
   const std::map<std::string, std::string> env{{"HOME", home_.path().string()}};
