@@ -161,11 +161,7 @@ int run_server_job_process(const JobProcessOptions& o) {
   auto registry = full_registry();
   if (!registry.ok()) return fail(registry.status(), deploy::kExitConfigError);
   fl::BuildEnv env{run_dir, app_dir, "server", log, o.torch_helper};
-  if (auto py = find_python_package(o.nvflare_bin); py && !py->interpreter.empty()) {
-    env.python = std::getenv("NVFLARE_PYTHON") && *std::getenv("NVFLARE_PYTHON") ? fs::path(std::getenv("NVFLARE_PYTHON"))
-                                                                                : py->interpreter;
-    env.python_package_root = py->root;
-  }
+  set_python_for_components(o.nvflare_bin, env);
   auto app = build_site_app(true, system_vars("server", o.workspace, app_dir, o.job_id, o.nvflare_bin, o.secure),
                             *registry, env);
   if (!app.ok()) return fail(app.status(), deploy::kExitConfigError);

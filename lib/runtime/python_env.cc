@@ -65,11 +65,22 @@ void prepare_python_trainer(const fs::path& nvflare_bin, const fs::path& app_dir
   if (const char* old = std::getenv("PYTHONPATH"); old && *old) path += std::string(":") + old;
   env["PYTHONPATH"] = path;
   if (argv.empty() || !is_python_command(argv[0])) return;
-  if (const char* chosen = std::getenv("NVFLARE_PYTHON"); chosen && *chosen) {
-    argv[0] = chosen;
-  } else if (pkg && !pkg->interpreter.empty()) {
-    argv[0] = pkg->interpreter.string();
-  }
+  const fs::path interpreter = chosen_interpreter(pkg ? *pkg : PythonPackage{});
+  if (!interpreter.empty()) argv[0] = interpreter.string();
+}
+
+fs::path chosen_interpreter(const PythonPackage& package) {
+  if (const char* chosen = std::getenv("NVFLARE_PYTHON"); chosen && *chosen) return chosen;
+  return package.interpreter;
+}
+
+void set_python_for_components(const fs::path& nvflare_bin, fl::BuildEnv& env) {
+  auto pkg = find_python_package(nvflare_bin);
+  if (!pkg) return;
+  fs::path interpreter = chosen_interpreter(*pkg);
+  if (interpreter.empty()) return;
+  env.python = std::move(interpreter);
+  env.python_package_root = pkg->root;
 }
 
 Result<std::string> resolve_task_script(const fs::path& app_dir, const std::string& script) {

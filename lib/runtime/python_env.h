@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fl/component_registry.h"
 #include "nvflare/status.h"
 
 namespace nvf::runtime {
@@ -27,6 +28,13 @@ struct PythonPackage {
 /// <build>/apps/nvflare/nvflare), <prefix>/lib/python3*/dist-packages when installed. nullopt
 /// when there is none (built without Python).
 std::optional<PythonPackage> find_python_package(const std::filesystem::path& nvflare_bin);
+
+/// The interpreter Python work runs with: NVFLARE_PYTHON when set, else the package's (may be empty).
+std::filesystem::path chosen_interpreter(const PythonPackage& package);
+
+/// Fills env.python / env.python_package_root for a server app's components (the job's own model
+/// class is built through Python); left empty when there is no package or no interpreter.
+void set_python_for_components(const std::filesystem::path& nvflare_bin, fl::BuildEnv& env);
 
 /// True for "python", "python3", "python3.11", "/usr/bin/python3", ...
 bool is_python_command(const std::string& argv0);

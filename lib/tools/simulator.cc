@@ -256,11 +256,7 @@ std::optional<int> Simulation::build_apps() {
   auto registry = runtime::full_registry();
   if (!registry.ok()) return fail(registry.status(), kSimSetupFailed);
   fl::BuildEnv server_env{server_run_, server_app_, "server", server_log_, {}};
-  if (auto py = runtime::find_python_package(o_.nvflare_bin); py && !py->interpreter.empty()) {
-    const char* chosen = std::getenv("NVFLARE_PYTHON");
-    server_env.python = chosen && *chosen ? fs::path(chosen) : py->interpreter;
-    server_env.python_package_root = py->root;
-  }
+  runtime::set_python_for_components(o_.nvflare_bin, server_env);
   server_env.torch_helper = find_torch_trainer(o_.nvflare_bin);  // converts TorchScript initial models
   auto server_app = runtime::build_site_app(
       true, runtime::system_vars("server", ws_ / "server", server_app_, kJobId, o_.nvflare_bin, false), *registry,
