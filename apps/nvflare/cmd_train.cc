@@ -1,6 +1,7 @@
 // nvflare train [--add DELTA | --model lr | trainer options]: the built-in trainers (Client API
 // programs). --add and --model lr run here without LibTorch; everything else runs the LibTorch trainer `nvflare-train`
 // installed beside this binary (DESIGN §4.3: only training processes load LibTorch).
+#include <cstdlib>
 #include <unistd.h>
 
 #include <cerrno>
@@ -88,6 +89,10 @@ void register_train_command(CLI::App& app, AppContext& ctx) {
   train->allow_extras();
   train->callback([c, train, &ctx] {
     const std::vector<std::string> rest = train->remaining();
+    // The built-in trainers keep no view of a train task's model beyond the round: each round's
+    // model lands in the last one's memory (ClientConfig::reuse_model_memory), unless the
+    // environment says otherwise.
+    ::setenv("NVFLARE_REUSE_MODEL_MEMORY", "1", 0);
     if (train->count("--add") > 0) {
       tools::AddTrainerOptions o;
       o.delta = c->add;

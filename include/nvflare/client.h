@@ -57,6 +57,12 @@ struct ClientConfig {
   /// NVFLARE_MEMORY_GC_ROUNDS (the executor's memory_gc_rounds): after every N-th send() the
   /// freed heap is returned to the OS (malloc_trim). 0: never.
   int memory_gc_rounds = 0;
+  /// NVFLARE_REUSE_MODEL_MEMORY=1: a train task's model is received into the memory of the
+  /// previous train task's model wherever names, dtypes and shapes match, so a trainer touches no
+  /// new memory after its first round. The tensors of that previous model are then overwritten:
+  /// keep a copy of any you still need (validate and other tasks always get new memory). Off by
+  /// default; `nvflare train` turns it on.
+  bool reuse_model_memory = false;
   /// NVFLARE_CLIENT_FILTERS: a JSON file holding the site's resolved filter chains
   /// ({"task_data_filters": [...], "task_result_filters": [...]}). Empty: no filters.
   std::string filters_file;

@@ -100,6 +100,10 @@ class Tensor {
 
   /// A borrowed view of the same bytes that shares ownership of them. No copy.
   Tensor share() const;
+  /// For an owned tensor: a second owned handle on the same memory (writes through either are
+  /// seen by both), for pools that hand a tensor's memory to its next contents. For a borrowed
+  /// one: share(). No copy.
+  Tensor alias() const;
   /// An owned deep copy. Errors: RESOURCE_EXHAUSTED.
   Result<Tensor> clone() const;
   /// Copies borrowed bytes into an owned buffer (no-op when already owned). Errors: as clone().

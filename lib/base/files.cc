@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -110,7 +111,11 @@ Status atomic_write(const fs::path& path, std::string_view data, unsigned mode) 
 AtomicFileWriter::~AtomicFileWriter() { abandon(); }
 
 AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
-    : fd_(other.fd_), target_(std::move(other.target_)), temp_(std::move(other.temp_)), written_(other.written_) {
+    : fd_(other.fd_),
+      target_(std::move(other.target_)),
+      temp_(std::move(other.temp_)),
+      written_(other.written_),
+      keep_previous_(other.keep_previous_) {
   other.fd_ = -1;
 }
 
@@ -121,14 +126,40 @@ AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept
     target_ = std::move(other.target_);
     temp_ = std::move(other.temp_);
     written_ = other.written_;
+    keep_previous_ = other.keep_previous_;
     other.fd_ = -1;
   }
   return *this;
 }
 
-Status AtomicFileWriter::open(const fs::path& target, unsigned mode) {
+fs::path previous_version_path(const fs::path& target) {
+  return target.parent_path() / ("." + target.filename().string() + ".prev");
+}
+
+void remove_previous(const fs::path& target) { ::unlink(previous_version_path(target).c_str()); }
+
+Status AtomicFileWriter::open(const fs::path& target, unsigned mode, bool keep_previous) {
   abandon();
   target_ = target;
+  written_ = 0;
+  keep_previous_ = keep_previous;
+  if (keep_previous) {
+    temp_ = previous_version_path(target);
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    struct stat st {};
+    if (fd_ >= 0 && (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))) {
+      ::close(fd_);
+      fd_ = -1;
+      errno = EINVAL;
+    }
+    if (fd_ < 0) {
+      const int err = errno;
+      temp_.clear();
+      return errno_status(err, "cannot open the scratch file", previous_version_path(target));
+    }
+    ::fchmod(fd_, mode);
+    return Status::OK();
+  }
   fs::path dir = target.parent_path();
   if (dir.empty()) dir = ".";
   std::random_device rd;
@@ -180,6 +211,12 @@ Status AtomicFileWriter::pwrite(const void* data, size_t size, uint64_t offset) 
 
 Status AtomicFileWriter::commit() {
   if (fd_ < 0) return FailedPreconditionError("commit of " + target_.string() + " before open()");
+  // A reused scratch may be longer than what was written over it.
+  if (keep_previous_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
+    int err = errno;
+    abandon();
+    return errno_status(err, "cannot truncate", temp_);
+  }
   if (::fsync(fd_) != 0) {
     int err = errno;
     abandon();
@@ -187,6 +224,11 @@ Status AtomicFileWriter::commit() {
   }
   ::close(fd_);
   fd_ = -1;
+  if (keep_previous_ &&
+      ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) == 0) {
+    temp_.clear();  // now the previous version: kept as the next scratch
+    return Status::OK();
+  }
   if (::rename(temp_.c_str(), target_.c_str()) != 0) {
     int err = errno;
     ::unlink(temp_.c_str());

@@ -33,6 +33,14 @@ Status atomic_write(const fs::path& path, std::string_view data, unsigned mode =
 
 /// Streams a file into place atomically: write() pieces, then commit(). A writer destroyed before
 /// commit() removes its temporary file and leaves the target untouched. Single-threaded use.
+///
+/// With `keep_previous` (files rewritten whole again and again, like a model saved every round),
+/// the temporary file is `.<name>.prev` beside the target, written over in place, and commit()
+/// swaps it with the target atomically (renameat2 RENAME_EXCHANGE): the previous version stays
+/// behind under the scratch name, so the next write lands in file pages the kernel already holds
+/// instead of fresh ones (a fresh page cache page costs as much as any first touch of memory).
+/// The scratch costs the file's size on disk; remove_previous() deletes it. Only one writer per
+/// target at a time. Filesystems without RENAME_EXCHANGE get a plain rename.
 class AtomicFileWriter {
  public:
   AtomicFileWriter() = default;
@@ -42,7 +50,7 @@ class AtomicFileWriter {
   AtomicFileWriter(AtomicFileWriter&& other) noexcept;
   AtomicFileWriter& operator=(AtomicFileWriter&& other) noexcept;
 
-  Status open(const fs::path& target, unsigned mode = 0644);
+  Status open(const fs::path& target, unsigned mode = 0644, bool keep_previous = false);
   Status write(std::string_view data);
   Status write(const void* data, size_t size);
   /// Writes at an absolute offset of the temporary file (to patch headers after streaming).
@@ -56,7 +64,13 @@ class AtomicFileWriter {
   fs::path target_;
   fs::path temp_;
   uint64_t written_ = 0;
+  bool keep_previous_ = false;
 };
+
+/// The scratch file AtomicFileWriter keeps beside `target` with keep_previous.
+fs::path previous_version_path(const fs::path& target);
+/// Deletes that scratch file, if any (at the end of a run).
+void remove_previous(const fs::path& target);
 
 /// A description of an errno for messages: "No such file or directory".
 std::string errno_text(int err);

@@ -1,6 +1,8 @@
 #include "cellnet/buffer.h"
 
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "base/status.h"
 
@@ -88,6 +90,70 @@ std::string Buffer::to_string() const {
   std::string out(size_, '\0');
   copy_to(0, size_, reinterpret_cast<std::byte*>(out.data()));
   return out;
+}
+
+struct BufferPool::State {
+  std::mutex mu;
+  size_t max_free_bytes;
+  size_t free_bytes = 0;
+  bool closed = false;                                      // the pool is gone: free on return
+  std::multimap<size_t, std::unique_ptr<std::byte[]>> free;  // capacity -> block
+
+  // A block comes back: kept while there is room, else freed.
+  void give_back(std::unique_ptr<std::byte[]> block, size_t capacity) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (closed || free_bytes + capacity > max_free_bytes) return;  // `block` frees it
+    free_bytes += capacity;
+    free.emplace(capacity, std::move(block));
+  }
+};
+
+BufferPool::BufferPool(size_t max_free_bytes) : state_(std::make_shared<State>()) {
+  state_->max_free_bytes = max_free_bytes;
+}
+
+BufferPool::~BufferPool() {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->closed = true;
+  state_->free.clear();
+  state_->free_bytes = 0;
+}
+
+Slice BufferPool::allocate(size_t size, std::byte** out) {
+  const size_t want = size ? size : 1;
+  std::unique_ptr<std::byte[]> block;
+  size_t capacity = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto it = state_->free.lower_bound(want);
+    if (it != state_->free.end() && it->first / 2 <= want) {
+      capacity = it->first;
+      block = std::move(it->second);
+      state_->free.erase(it);
+      state_->free_bytes -= capacity;
+    }
+  }
+  if (!block) {
+    capacity = want;
+    block.reset(new std::byte[capacity]);
+  }
+  std::byte* data = block.get();
+  // The owner returns the block to the pool's state (which outlives the pool while blocks are out).
+  std::shared_ptr<const void> owner(data, [state = state_, capacity, raw = block.release()](const void*) {
+    state->give_back(std::unique_ptr<std::byte[]>(raw), capacity);
+  });
+  *out = data;
+  return Slice{data, size, std::move(owner)};
+}
+
+size_t BufferPool::free_blocks() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->free.size();
+}
+
+size_t BufferPool::free_bytes() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->free_bytes;
 }
 
 }  // namespace nvf::cellnet

@@ -58,4 +58,29 @@ class Buffer {
   size_t size_ = 0;
 };
 
+/// Memory for received frames, handed out again once the frames that used it are gone: a
+/// connection that receives a model in 2 MiB frames touches a few frames' worth of pages, not the
+/// model's (on virtual machines the first touch of a page is the dearest thing a process does).
+/// Blocks come back when the last Slice sharing them is dropped, from any thread; the pool keeps
+/// at most `max_free_bytes` of them and frees the rest. Blocks are reused for requests of between
+/// half and all of their size. Thread-safe; slices may outlive the pool.
+class BufferPool {
+ public:
+  explicit BufferPool(size_t max_free_bytes = 32u << 20);
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  /// Like Slice::allocate (not initialized; fill all of it through `out` before sharing).
+  Slice allocate(size_t size, std::byte** out);
+  /// Blocks waiting for reuse, and their bytes (tests, diagnostics).
+  size_t free_blocks() const;
+  size_t free_bytes() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
 }  // namespace nvf::cellnet

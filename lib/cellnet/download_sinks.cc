@@ -15,14 +15,28 @@ namespace {
 // new tensors' pages in on another thread ahead of the copies (base/prefault.h).
 class TensorSink : public DownloadConsumer {
  public:
+  explicit TensorSink(const TensorAllocator* reuse = nullptr) : reuse_(reuse) {}
+
   Status start(const Manifest& manifest) override {
+    std::vector<base::Prefaulter::Region> fresh;  // only new memory is faulted in ahead
     for (size_t i = 0; i < manifest.items.size(); ++i) {
       const DownloadItem& item = manifest.items[i];
       if (!item.dtype) {
         return InvalidArgumentError("item '" + item.name + "' (#" + std::to_string(i) +
                                     ") is not a tensor");
       }
-      NVF_ASSIGN_OR_RETURN(tensor::Tensor t, tensor::Tensor::uninitialized(*item.dtype, item.shape));
+      std::optional<tensor::Tensor> offered = reuse_ && *reuse_ ? (*reuse_)(item) : std::nullopt;
+      tensor::Tensor t;
+      if (offered) {
+        if (!offered->is_owned() || offered->dtype() != *item.dtype || offered->shape() != item.shape) {
+          return InvalidArgumentError("the memory offered for item '" + item.name +
+                                      "' does not match its dtype and shape");
+        }
+        t = std::move(*offered);
+      } else {
+        NVF_ASSIGN_OR_RETURN(t, tensor::Tensor::uninitialized(*item.dtype, item.shape));
+        fresh.emplace_back(t.mutable_data(), t.nbytes());
+      }
       if (t.nbytes() != item.size) {
         return InvalidArgumentError("item '" + item.name + "' has " + std::to_string(item.size) +
                                     " bytes but its dtype and shape need " +
@@ -31,9 +45,7 @@ class TensorSink : public DownloadConsumer {
       names_.push_back(item.name);
       tensors_.push_back(std::move(t));
     }
-    std::vector<base::Prefaulter::Region> regions;
-    for (tensor::Tensor& t : tensors_) regions.emplace_back(t.mutable_data(), t.nbytes());
-    prefaulter_ = std::make_unique<base::Prefaulter>(std::move(regions));
+    prefaulter_ = std::make_unique<base::Prefaulter>(std::move(fresh));
     return Status::OK();
   }
 
@@ -70,6 +82,7 @@ class TensorSink : public DownloadConsumer {
   }
 
  private:
+  const TensorAllocator* reuse_;
   std::vector<std::string> names_;
   std::vector<tensor::Tensor> tensors_;
   std::unique_ptr<base::Prefaulter> prefaulter_;  // declared last: stops before tensors_ go
@@ -139,6 +152,14 @@ Result<tensor::TensorDict> download_tensors(Cell& cell, const std::string& sourc
                                             const DownloadOptions& options, DownloadStats* stats) {
   NVF_ASSIGN_OR_RETURN(Manifest manifest, fetch_manifest(cell, source, ref_id, options));
   return download_tensors(cell, manifest, options, stats);
+}
+
+Result<tensor::TensorDict> download_tensors(Cell& cell, const Manifest& manifest,
+                                            const DownloadOptions& options,
+                                            const TensorAllocator& reuse, DownloadStats* stats) {
+  TensorSink sink(&reuse);
+  NVF_RETURN_IF_ERROR(download(cell, manifest, options, sink, stats));
+  return sink.take();
 }
 
 Result<Buffer> download_bytes(Cell& cell, const Manifest& manifest, const DownloadOptions& options,

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -127,6 +128,18 @@ Result<tensor::TensorDict> download_tensors(Cell& cell, const Manifest& manifest
 Result<tensor::TensorDict> download_tensors(Cell& cell, const std::string& source,
                                             const std::string& ref_id,
                                             const DownloadOptions& options,
+                                            DownloadStats* stats = nullptr);
+
+/// Supplies the memory an item lands in: an owned tensor of exactly the item's dtype and shape
+/// (its bytes are overwritten), or nullopt for a new one. Called once per item at the start, on
+/// the download thread. A tensor whose pages were touched before costs no page faults to fill:
+/// receivers that get a model of the same shapes every round keep the last one's memory.
+using TensorAllocator = std::function<std::optional<tensor::Tensor>(const DownloadItem& item)>;
+/// download_tensors() into tensors from `reuse` where it offers one (else new ones). Errors: as
+/// download_tensors(), and INVALID_ARGUMENT when an offered tensor does not match its item.
+Result<tensor::TensorDict> download_tensors(Cell& cell, const Manifest& manifest,
+                                            const DownloadOptions& options,
+                                            const TensorAllocator& reuse,
                                             DownloadStats* stats = nullptr);
 
 /// Downloads a one-item ref as a Buffer of the received slices (no copy).

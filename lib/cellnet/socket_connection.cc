@@ -140,6 +140,9 @@ Status SocketConnection::read_exact(std::byte* p, size_t n, size_t frame_offset,
   return Status::OK();
 }
 
+// Smaller payloads come from malloc, which reuses small blocks well by itself.
+constexpr uint64_t kPooledMinBytes = 64u << 10;
+
 Status SocketConnection::read_frame(const std::shared_ptr<Connection>& self, Frame* out) {
   std::byte prefix[kFramePrefixSize];
   NVF_RETURN_IF_ERROR(read_exact(prefix, kFramePrefixSize, 0, 0));
@@ -157,7 +160,7 @@ Status SocketConnection::read_frame(const std::shared_ptr<Connection>& self, Fra
     // Small frames: headers and payload in one allocation and one read.
     uint64_t body = uint64_t{pf->header_len} + pf->payload_len;
     std::byte* data = nullptr;
-    Slice block = Slice::allocate(body, &data);
+    Slice block = body >= kPooledMinBytes ? frames_.allocate(body, &data) : Slice::allocate(body, &data);
     NVF_RETURN_IF_ERROR(read_exact(data, body, kFramePrefixSize, total));
     auto headers = decode_headers(data, pf->header_len);
     if (!headers.ok()) return malformed(headers.status());
@@ -177,7 +180,8 @@ Status SocketConnection::read_frame(const std::shared_ptr<Connection>& self, Fra
   if (data != nullptr) {
     block = Slice{data, static_cast<size_t>(pf->payload_len), std::move(target.owner)};
   } else {
-    block = Slice::allocate(pf->payload_len, &data);
+    block = pf->payload_len >= kPooledMinBytes ? frames_.allocate(pf->payload_len, &data)
+                                                : Slice::allocate(pf->payload_len, &data);
   }
   NVF_RETURN_IF_ERROR(read_exact(data, pf->payload_len, kFramePrefixSize + pf->header_len, total));
   out->payload = Buffer(std::move(block));

@@ -58,6 +58,7 @@ class SocketConnection : public Connection, public std::enable_shared_from_this<
   const uint64_t max_payload_;
   const std::chrono::milliseconds send_timeout_;
   SendQueue out_;
+  BufferPool frames_;  // memory of received payloads, reused once their frames are gone
   std::atomic<int64_t> write_since_ns_{
       0};  // steady-clock start of the write in progress, 0 if none
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -63,6 +64,7 @@ Result<ClientConfig> ClientConfig::from_environment() {
   }
   c.filters_file = env("NVFLARE_CLIENT_FILTERS");
   if (auto t = nvf::base::parse_int(env("NVFLARE_MEMORY_GC_ROUNDS"), 0, 1000000000)) c.memory_gc_rounds = static_cast<int>(*t);
+  if (auto t = env("NVFLARE_REUSE_MODEL_MEMORY"); !t.empty()) c.reuse_model_memory = t != "0" && t != "false";
   return c;
 }
 
@@ -149,22 +151,52 @@ class Client::Impl {
       task_name_ = name;
       NVF_ASSIGN_OR_RETURN(rt::ModelMessage mm, rt::decode_model_message(*r, "task from " + cfg_.parent_fqcn));
       FLModel model = std::move(mm.model);
+      const bool reuse = cfg_.reuse_model_memory && name == "train";
       if (mm.params) {
         cn::DownloadOptions d;
-        auto params = cn::download_tensors(*cell_, *mm.params, d);
+        // reuse_model_memory: the last train model's tensors take this one's bytes.
+        auto params = cn::download_tensors(*cell_, *mm.params, d, [&](const cn::DownloadItem& item) {
+          return reuse ? take_matching(last_train_, item.name, *item.dtype, item.shape, false)
+                       : std::optional<nvf::tensor::Tensor>();
+        });
         if (!params.ok()) return params.status().with_context("pulling the global model");
         model.params = std::move(*params);
+        if (reuse) {
+          last_train_ = nvf::tensor::TensorDict();
+          for (const auto& [k, t] : model.params) NVF_RETURN_IF_ERROR(last_train_.insert(k, t.alias()));
+        }
       }
       NVF_RETURN_IF_ERROR(run_filters(nvf::fl::FilterKind::kTaskData, model));
       received_ = nvf::tensor::TensorDict();
       if (cfg_.params_transfer_type == "DIFF") {
         for (const auto& [k, t] : model.params) {
-          NVF_ASSIGN_OR_RETURN(nvf::tensor::Tensor c, t.clone());
-          NVF_RETURN_IF_ERROR(received_.insert(k, std::move(c)));
+          // The copy DIFF is taken against: in the memory of the last diff this API sent, when
+          // nothing else holds it any more.
+          auto c = take_matching(sent_diff_, k, t.dtype(), t.shape(), true);
+          if (c) {
+            std::memcpy(c->mutable_data(), t.data(), t.nbytes());
+          } else {
+            NVF_ASSIGN_OR_RETURN(c, t.clone());
+          }
+          NVF_RETURN_IF_ERROR(received_.insert(k, std::move(*c)));
         }
       }
+      sent_diff_ = nvf::tensor::TensorDict();
       return std::optional<FLModel>(std::move(model));
     }
+  }
+
+  // A tensor of `pool` named `name` with this dtype and shape, owned, taken out of the pool; with
+  // `unshared`, only when nothing else holds its memory.
+  static std::optional<nvf::tensor::Tensor> take_matching(nvf::tensor::TensorDict& pool, const std::string& name,
+                                                          nvf::tensor::DType dtype, const nvf::tensor::Shape& shape,
+                                                          bool unshared) {
+    nvf::tensor::Tensor* t = pool.find(name);
+    if (!t || !t->is_owned() || t->nbytes() == 0 || t->dtype() != dtype || t->shape() != shape) return std::nullopt;
+    if (unshared && t->keep_alive().use_count() != 2) return std::nullopt;  // the pool's plus the probe's
+    nvf::tensor::Tensor out = std::move(*t);
+    pool.erase(name);
+    return out;
   }
 
   // new − received, computed in the memory of the received copy: a DIFF costs no extra model.
@@ -183,6 +215,7 @@ class Client::Impl {
           base->shape() == v.shape()) {
         NVF_RETURN_IF_ERROR(t::scale(*base, -1.0, k));
         NVF_RETURN_IF_ERROR(t::accumulate(*base, v, 1.0, k));
+        NVF_RETURN_IF_ERROR(sent_diff_.insert(k, base->alias()));
         NVF_RETURN_IF_ERROR(out.insert(k, std::move(*base)));
       } else {
         NVF_ASSIGN_OR_RETURN(t::Tensor d, v.clone());
@@ -214,11 +247,12 @@ class Client::Impl {
     // Result filters see exactly what the server would get (FLARE filters the executor's result).
     NVF_RETURN_IF_ERROR(run_filters(nvf::fl::FilterKind::kTaskResult, out));
     std::optional<cn::Manifest> manifest;
+    std::string tx_id;
     if (!out.params.empty()) {
       cn::TransactionOptions tx;
       tx.num_receivers = 1;
       tx.idle_timeout = cfg_.download_complete_timeout;
-      NVF_ASSIGN_OR_RETURN(manifest, rt::publish_params(*downloads_, std::move(out.params), std::move(tx)));
+      NVF_ASSIGN_OR_RETURN(manifest, rt::publish_params(*downloads_, std::move(out.params), std::move(tx), &tx_id));
       out.params = nvf::tensor::TensorDict();
     }
     Message m = rt::encode_model_message(out, manifest);
@@ -231,6 +265,8 @@ class Client::Impl {
       auto r = cell_->request(cfg_.parent_fqcn, std::string(rt::kChannelClientApi),
                               std::string(rt::kTopicSubmitResult), std::move(copy), cfg_.submit_result_timeout);
       if (r.ok()) {
+        // The server has the result: its memory is no longer served (and may take the next model).
+        if (!tx_id.empty()) downloads_->delete_transaction(tx_id).ignore();
         // FLARE's memory_gc_rounds: the round's buffers are gone; give the memory back.
         if (cfg_.memory_gc_rounds > 0 && ++sent_ % static_cast<uint64_t>(cfg_.memory_gc_rounds) == 0) nvf::base::trim_heap();
         return Status::OK();
@@ -271,6 +307,8 @@ class Client::Impl {
   std::unique_ptr<cn::Cell> cell_;
   std::unique_ptr<cn::DownloadService> downloads_;
   nvf::tensor::TensorDict received_;
+  nvf::tensor::TensorDict last_train_;  // reuse_model_memory: the last train task's params (shares)
+  nvf::tensor::TensorDict sent_diff_;   // the last DIFF sent (shares): memory for the next DIFF base
   std::string task_name_;
   bool running_ = true;
   uint64_t sends_ = 0;

@@ -54,13 +54,19 @@ Status TensorStreamConsumer::consume(size_t item, uint64_t offset, const cellnet
   const auto& info = manifest_.items[item];
   if (item != current_) {
     NVF_RETURN_IF_ERROR(deliver_empty_before(item));
-    NVF_ASSIGN_OR_RETURN(tensor_, tensor::Tensor::uninitialized(*info.dtype, info.shape));
+    // The scratch is reusable when it is large enough and nothing kept the last tensor.
+    if (scratch_.nbytes() < info.size || scratch_.keep_alive().use_count() != 2) {
+      NVF_ASSIGN_OR_RETURN(scratch_, tensor::Tensor::uninitialized(tensor::DType::kU8,
+                                                                   {static_cast<int64_t>(info.size)}));
+    }
+    NVF_ASSIGN_OR_RETURN(tensor_, tensor::Tensor::borrow(*info.dtype, info.shape, scratch_.data(), info.size,
+                                                         scratch_.keep_alive()));
     current_ = item;
   }
   if (offset + bytes.size > tensor_.nbytes()) {
     return InvalidArgumentError("download of '" + info.name + "' overruns its size");
   }
-  if (bytes.size) std::memcpy(tensor_.mutable_data() + offset, bytes.data, bytes.size);
+  if (bytes.size) std::memcpy(scratch_.mutable_data() + offset, bytes.data, bytes.size);
   if (offset + bytes.size == tensor_.nbytes()) {
     current_ = SIZE_MAX;
     next_ = item + 1;

@@ -61,7 +61,9 @@ Result<cellnet::Manifest> publish_params(cellnet::DownloadService& service, tens
                                          cellnet::TransactionOptions options, std::string* tx_id = nullptr);
 
 /// A download consumer that assembles each tensor and hands it over as soon as its last byte
-/// arrives, so a receiver holds one tensor at a time (streaming aggregation).
+/// arrives, so a receiver holds one tensor at a time (streaming aggregation). A tensor handed
+/// over is read-only memory of the consumer's: when the callee keeps no reference to it, the next
+/// tensor is assembled in the same memory.
 class TensorStreamConsumer : public cellnet::DownloadConsumer {
  public:
   using OnTensor = std::function<Status(const std::string& name, tensor::Tensor tensor)>;
@@ -79,6 +81,9 @@ class TensorStreamConsumer : public cellnet::DownloadConsumer {
   cellnet::Manifest manifest_;
   size_t current_ = SIZE_MAX;
   tensor::Tensor tensor_;
+  // The memory tensors are assembled in, used again for the next tensor when on_tensor did not
+  // keep the last one (a sink that accumulates): one tensor's worth of pages, touched once.
+  tensor::Tensor scratch_;
 };
 
 }  // namespace nvf::protocol

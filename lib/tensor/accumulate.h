@@ -48,4 +48,12 @@ Status accumulate(Tensor& acc, const Tensor& x, double w, std::string_view name 
 /// acc *= s for an owned F32 or F64 tensor. Errors: as accumulate().
 Status scale(Tensor& acc, double s, std::string_view name = {});
 
+/// The sum of a tensor's elements as a double, read in place (no per-element conversion
+/// buffer: a 1 GiB model is summed at memory speed). Any dtype; Bool counts as 0/1.
+double sum(const Tensor& t);
+
+/// t[i] += v in place, for an owned tensor of a floating dtype (F16 and BF16 round to nearest).
+/// Errors: INVALID_ARGUMENT (not floating), FAILED_PRECONDITION (borrowed).
+Status add_scalar(Tensor& t, double v, std::string_view name = {});
+
 }  // namespace nvf::tensor

@@ -36,6 +36,8 @@ class PtWriter {
     bool force_zip64 = false;
     /// The folder all entries live in; torch reads it from the first entry.
     std::string archive_name = "archive";
+    /// Rewrite the file in the pages of its previous version (base::AtomicFileWriter).
+    bool keep_previous = false;
   };
 
   PtWriter() = default;
@@ -104,9 +106,9 @@ class PtWriter {
   uint32_t crc_ = 0;
 };
 
-/// Writes every tensor of `tensors` (in order) as a torch.save checkpoint.
-/// Errors: as PtWriter.
+/// Writes every tensor of `tensors` (in order) as a torch.save checkpoint; `keep_previous` as in
+/// Options. Errors: as PtWriter.
 Status write_pt(const std::filesystem::path& path, const TensorDict& tensors,
-                bool wrap_in_model_dict = false);
+                bool wrap_in_model_dict = false, bool keep_previous = false);
 
 }  // namespace nvf::tensor

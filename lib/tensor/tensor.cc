@@ -210,6 +210,18 @@ Tensor Tensor::share() const {
   return t;
 }
 
+Tensor Tensor::alias() const {
+  if (!owned_) return share();
+  Tensor t;
+  t.dtype_ = dtype_;
+  t.shape_ = shape_;
+  t.numel_ = numel_;
+  t.nbytes_ = nbytes_;
+  t.data_ = data_;
+  t.owned_ = owned_;
+  return t;
+}
+
 Result<Tensor> Tensor::clone() const {
   NVF_ASSIGN_OR_RETURN(Tensor t, zeros(dtype_, shape_));
   if (nbytes_ > 0) std::memcpy(t.mutable_data(), data_, nbytes_);

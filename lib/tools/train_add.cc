@@ -39,7 +39,7 @@ double mean_of(const tensor::TensorDict& params) {
   int64_t n = 0;
   for (const auto& [name, t] : params) {
     if (!tensor::is_floating(t.dtype())) continue;
-    for (double v : t.to_doubles()) sum += v;
+    sum += tensor::sum(t);
     n += t.numel();
   }
   return n ? sum / static_cast<double>(n) : 0.0;
@@ -82,10 +82,8 @@ Status run_add_trainer(const AddTrainerOptions& o) {
     const double before = mean_of(in.params);
     for (auto& [name, t] : in.params) {
       if (tensor::is_floating(t.dtype())) {
-        NVF_ASSIGN_OR_RETURN(tensor::Tensor ones, tensor::Tensor::zeros(tensor::DType::kF64, t.shape()));
-        for (auto& v : ones.mutable_view<double>()) v = o.delta;
-        NVF_RETURN_IF_ERROR(t.make_owned());
-        NVF_RETURN_IF_ERROR(tensor::accumulate(t, ones, 1.0, name));
+        NVF_RETURN_IF_ERROR(t.make_owned());  // a received tensor is owned already: no copy
+        NVF_RETURN_IF_ERROR(tensor::add_scalar(t, o.delta, name));
       }
       NVF_RETURN_IF_ERROR(out.params.insert(name, std::move(t)));
     }

@@ -119,6 +119,15 @@ void WeightedAggregator::expect_shapes_of(const tensor::TensorDict& global) {
   for (const auto& [name, t] : global) expected_shapes_[name] = t.shape();
 }
 
+void WeightedAggregator::recycle(tensor::TensorDict memory) {
+  tensor::TensorDict usable;  // borrowed memory (a mapped checkpoint) can never hold an accumulator
+  for (auto& [name, t] : memory) {
+    if (t.is_owned() && t.nbytes() > 0) usable.insert_or_assign(name, std::move(t));
+  }
+  std::lock_guard lock(mu_);
+  recycled_ = std::move(usable);
+}
+
 void WeightedAggregator::reset_locked(int current_round) {
   current_round_ = current_round;
   accs_.clear();
@@ -225,7 +234,16 @@ Status WeightedAggregator::accumulate_locked(const std::string& client, const st
   ClientState& state = clients_.at(client);
   auto it = acc_index_.find(name);
   if (it == acc_index_.end()) {
-    NVF_ASSIGN_OR_RETURN(Tensor zeros, Tensor::zeros(accumulator_dtype(t.dtype()), t.shape()));
+    Tensor zeros;
+    const DType acc_dtype = accumulator_dtype(t.dtype());
+    Tensor* old = recycled_.find(name);
+    if (old && old->is_owned() && old->nbytes() > 0 && old->dtype() == acc_dtype && old->shape() == t.shape() &&
+        old->keep_alive().use_count() == 2) {  // the pool's handle plus the probe: nobody reads it
+      zeros = std::move(*old);
+      std::memset(zeros.mutable_data(), 0, zeros.nbytes());
+    } else {
+      NVF_ASSIGN_OR_RETURN(zeros, Tensor::zeros(acc_dtype, t.shape()));
+    }
     it = acc_index_.emplace(name, accs_.size()).first;
     accs_.push_back(Accumulator{name, std::move(zeros), t.dtype(), 0});
   }
@@ -387,6 +405,7 @@ Result<FLModel> WeightedAggregator::aggregate() {
   out.meta["total_weight"] = total_weight;
   out.meta[std::string(kMetaCurrentRound)] = current_round_;
   reset_locked(current_round_);
+  recycled_ = tensor::TensorDict();  // what this round did not take is not kept
   return out;
 }
 

@@ -185,6 +185,10 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
   bool best = selector_ && selector_->before_aggregation();
   // FLARE's selector keeps the model the clients just evaluated (this round's global model).
   if (best) NVF_RETURN_IF_ERROR(persistor_->save_best(global));
+  // The model being replaced: its memory can hold the next round's accumulators (the aggregator
+  // takes a tensor only when nothing else holds it, e.g. when a DIFF update kept it as the global).
+  tensor::TensorDict previous;
+  for (const auto& [k, t] : global.params) NVF_RETURN_IF_ERROR(previous.insert(k, t.alias()));
   NVF_RETURN_IF_ERROR(updater_ ? updater_->update(global, std::move(aggregated), round)
                                : fl::apply_update(global, std::move(aggregated)));
   global.metrics = metrics;
@@ -203,6 +207,7 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
     if (opt_.patience > 0 && rounds_without_improvement_ >= opt_.patience) *stop = true;
   }
   if (save) NVF_RETURN_IF_ERROR(persistor_->save(global, false));
+  agg->recycle(std::move(previous));
   std::string line = "round " + std::to_string(human_round) + "/" + std::to_string(opt_.num_rounds) + ": " +
                      std::to_string(ok.size()) + "/" + std::to_string(ctx.clients().size()) + " clients";
   if (!metrics.empty()) line += ", " + format_metrics(metrics);

@@ -237,8 +237,17 @@ Result<tensor::TensorDict> PTFileModelPersistor::merged(const FLModel& model) co
 
 Status PTFileModelPersistor::write_pair(const fs::path& pt, const tensor::TensorDict& dict) const {
   NVF_RETURN_IF_ERROR(base::make_dirs(pt.parent_path()));
-  NVF_RETURN_IF_ERROR(tensor::write_pt(pt, dict, /*wrap_in_model_dict=*/true));
-  return tensor::write_safetensors(safetensors_twin(pt), dict);
+  // Saved every round: each file is rewritten in the pages of its version before last, which
+  // stays beside it as a hidden scratch until the end of the run (base::AtomicFileWriter).
+  NVF_RETURN_IF_ERROR(tensor::write_pt(pt, dict, /*wrap_in_model_dict=*/true, /*keep_previous=*/true));
+  return tensor::write_safetensors(safetensors_twin(pt), dict, {}, /*keep_previous=*/true);
+}
+
+void PTFileModelPersistor::end_run() {
+  for (const fs::path& pt : {global_model_path(), best_model_path()}) {
+    base::remove_previous(pt);
+    base::remove_previous(safetensors_twin(pt));
+  }
 }
 
 Status PTFileModelPersistor::save(const FLModel& global, bool is_best) {

@@ -68,8 +68,10 @@ struct PTFileModelPersistorOptions {
 /// True for names of PyTorch/TorchScript files (.pt, .pth, .ts, .jit, .ckpt; any case).
 bool is_torch_file_name(const std::filesystem::path& path);
 
-class PTFileModelPersistor : public ModelPersistor {
+class PTFileModelPersistor : public ModelPersistor, public EndRunListener {
  public:
+  /// Deletes the scratch files the per-round saves keep (the versions before last).
+  void end_run() override;
   /// Errors: INVALID_ARGUMENT for an invalid exclude_vars regex, file names that would leave the
   /// app directory or do not end in ".pt", or neither a model nor a checkpoint.
   static Result<std::unique_ptr<PTFileModelPersistor>> create(PersistorContext context,

@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts: where the repository and the build are, and how to build a
-# target. Source it after `set -euo pipefail`; it sets $repo and $build (BUILD_DIR overrides).
+# target. Source it after `set -euo pipefail`; it sets $repo, $build (BUILD_DIR overrides) and $here (this folder).
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${BUILD_DIR:-$repo/build}"
+here="$repo/scripts/bench"
 
 # bench_build TARGET...: configures the build folder if it has never been, then builds the targets.
 bench_build() {

@@ -16,10 +16,16 @@
 # Env: BUILD_DIR (default: <repo>/build).
 # Prints `name: value` lines:
 #   round_seconds             mean round time (server log: FedAvg start → "round i/N" lines)
+#   last_round_seconds        the last round alone (the first rounds also write the checkpoint
+#                             files' page cache for the first time)
 #   simulator_rss_over_model  (simulator peak RSS − baseline) / model bytes
 #   trainer_rss_over_model    (largest trainer peak RSS − trainer baseline) / model bytes
 #   round_vs_memcpy_ratio     round_seconds / (2 × clients × model bytes / memcpy bytes per s),
 #                             memcpy measured by nvf_accumulate_bench in this run
+#   minor_faults_per_model_page_<role>
+#                             minor page faults in the last round / the model's 4 KiB pages, for
+#                             the simulator (server and client jobs) and the largest trainer
+#                             (scripts/bench/procwatch.py samples /proc/PID/stat every 20 ms)
 set -euo pipefail
 shopt -s inherit_errexit
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -61,6 +67,8 @@ trap 'rm -rf "$work"' EXIT
 # still holds the peak; `time` would report the largest of the simulator and its trainers).
 run_job() {
   local job="$1"
+  "$here/procwatch.py" sample "$job.watch" &
+  local watcher=$!
   "$nvflare" simulator "$job" -w "$job.ws" -n "$clients" -t "$threads" >"$job.out" 2>"$job.err" &
   local pid=$! hwm=0 v deadline=$((SECONDS + timeout_s))
   while kill -0 "$pid" 2>/dev/null; do
@@ -72,7 +80,11 @@ run_job() {
     fi
     sleep 0.02
   done
-  if ! wait "$pid"; then
+  local rc=0
+  wait "$pid" || rc=$?
+  kill -TERM "$watcher" 2>/dev/null || true
+  wait "$watcher" || true
+  if ((rc != 0)); then
     echo "fedavg_large.sh: the simulator failed on $(basename "$job"):" >&2
     tail -n 20 "$job.out" "$job.err" >&2
     return 1
@@ -103,25 +115,28 @@ read -r sim_peak trainer_peak <<<"$(run_job "$work/large")"
 
 # Round times from the server log: round 1 starts at the "FedAvg:" line, round i ends at its
 # "round i/N" line (timestamps "YYYY-MM-DD HH:MM:SS,mmm").
-round_seconds="$(awk -v n="$rounds" '
+rounds_line="$(awk -v n="$rounds" '
   function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
   / - FedAvg: / && start == "" { start = t($0) }
-  / - round [0-9]+\// && start != "" { last = t($0); count++ }
-  END { if (count != n) exit 1; printf "%.3f\n", (last - start) / n }' "$work/large.ws/server/log.txt")" || {
+  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++ }
+  END { if (count != n) exit 1; printf "%.3f %.3f\n", (last - start) / n, last - (n > 1 ? prev : start) }' "$work/large.ws/server/log.txt")" || {
   echo "fedavg_large.sh: cannot find $rounds rounds in the server log" >&2
   exit 1
 }
+read -r round_seconds last_round_seconds <<<"$rounds_line"
 memcpy_gib="$("$acc" 256 3 | awk '$1 == "memcpy_gib_per_s:" { print $2 }')"
 
-awk -v rs="$round_seconds" -v m="$model_bytes" -v c="$clients" -v mg="$memcpy_gib" \
+awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v m="$model_bytes" -v c="$clients" -v mg="$memcpy_gib" \
     -v sp="$sim_peak" -v sb="$sim_base" -v tp="$trainer_peak" -v tb="$trainer_base" 'BEGIN {
   printf "baseline_rss_mib: %.1f\n", sb / 1048576
   printf "trainer_baseline_rss_mib: %.1f\n", tb / 1048576
   printf "simulator_peak_rss_mib: %.1f\n", sp / 1048576
   printf "trainer_peak_rss_mib: %.1f\n", tp / 1048576
   printf "round_seconds: %.3f\n", rs
+  printf "last_round_seconds: %.3f\n", lrs
   printf "memcpy_gib_per_s: %.2f\n", mg
   printf "simulator_rss_over_model: %.2f\n", (sp - sb) / m
   printf "trainer_rss_over_model: %.2f\n", (tp - tb) / m
   printf "round_vs_memcpy_ratio: %.1f\n", rs / (2 * c * m / (mg * 1073741824))
 }'
+"$here/procwatch.py" faults "$work/large.watch" "$work/large.ws/server/log.txt" "$rounds" "$model_bytes"

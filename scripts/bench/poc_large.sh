@@ -14,11 +14,15 @@
 # Env: BUILD_DIR (default: <repo>/build).
 # Prints `name: value` lines, among them (each `(peak − baseline) / model bytes`):
 #   round_seconds                 mean round time (server job log: FedAvg start → "round i/N")
+#   last_round_seconds            the last round alone
 #   server_job_rss_over_model     target ≤ 2.5 whatever the client count
 #   client_job_rss_over_model     the largest client job; target ≤ 0.2 (it only forwards)
 #   server_parent_rss_over_model  target ≤ 0.2 (it only forwards)
 #   client_parent_rss_over_model  the largest client parent (forwards)
 #   trainer_rss_over_model        the largest trainer; target ≤ 2.5
+#   minor_faults_per_model_page_<role>
+#                                 minor page faults of the role's busiest process in the last round
+#                                 / the model's 4 KiB pages (scripts/bench/procwatch.py)
 set -euo pipefail
 shopt -s inherit_errexit
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -70,36 +74,7 @@ printf 'y\n' | "$nvflare" poc prepare -i "$work/project.yml" >/dev/null
 # "server_parent server_job client_parent client_job trainer".
 run_job() {
   local job="$1"
-  python3 - "$job.peaks" <<'PY' &
-import os, signal, sys, time
-roles = {"server_parent": 0, "server_job": 0, "client_parent": 0, "client_job": 0}
-stop = False
-def on_term(*_):
-    global stop
-    stop = True
-signal.signal(signal.SIGTERM, on_term)
-def role(argv):
-    if "_server_job" in argv: return "server_job"
-    if "_client_job" in argv: return "client_job"
-    if len(argv) > 1 and argv[1] == "server": return "server_parent"
-    if len(argv) > 1 and argv[1] == "client": return "client_parent"
-    return None
-while not stop:
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit(): continue
-        try:
-            argv = [a.decode(errors="replace") for a in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")]
-            if not argv or not argv[0].endswith("nvflare"): continue
-            r = role(argv)
-            if r is None: continue
-            for line in open(f"/proc/{pid}/status"):
-                if line.startswith("VmHWM:"):
-                    roles[r] = max(roles[r], int(line.split()[1]) * 1024)
-        except OSError:
-            pass
-    time.sleep(0.02)
-open(sys.argv[1], "w").write(" ".join(str(roles[k]) for k in ("server_parent", "server_job", "client_parent", "client_job")))
-PY
+  "$here/procwatch.py" sample "$job.watch" &
   local sampler=$!
   if ! timeout "$timeout_s" "$nvflare" job submit -j "$job" --wait >"$job.out" 2>&1; then
     kill "$sampler" 2>/dev/null || true
@@ -111,7 +86,9 @@ PY
   wait "$sampler" || true
   local trainer
   trainer="$(cat "$job.rss"/trainer.* | sort -n | tail -n 1)"
-  echo "$(cat "$job.peaks") $((trainer * 1024))"
+  local peaks
+  peaks="$(awk '{ p[$1] = $2 } END { printf "%d %d %d %d", p["server_parent"], p["server_job"], p["client_parent"], p["client_job"] }' "$job.watch.peaks")"
+  echo "$peaks $((trainer * 1024))"
 }
 
 model_bytes=$((size_mib * 1048576))
@@ -132,16 +109,17 @@ read -r sp_p sj_p cp_p cj_p tr_p <<<"$(run_job "$work/large")"
 # Round times from the large job's server log (downloaded with the job).
 id="$(awk '/Submitted job: / { print $3; exit }' "$work/large.out")"
 "$nvflare" admin -c "download_job $id $work/dl" >/dev/null
-round_seconds="$(awk -v n="$rounds" '
+rounds_line="$(awk -v n="$rounds" '
   function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
   / - FedAvg: / && start == "" { start = t($0) }
-  / - round [0-9]+\// && start != "" { last = t($0); count++ }
-  END { if (count != n) exit 1; printf "%.3f\n", (last - start) / n }' "$work/dl/$id/workspace/log.txt")" || {
+  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++ }
+  END { if (count != n) exit 1; printf "%.3f %.3f\n", (last - start) / n, last - (n > 1 ? prev : start) }' "$work/dl/$id/workspace/log.txt")" || {
   echo "poc_large.sh: cannot find $rounds rounds in the server job's log" >&2
   exit 1
 }
+read -r round_seconds last_round_seconds <<<"$rounds_line"
 
-awk -v rs="$round_seconds" -v m="$model_bytes" \
+awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v m="$model_bytes" \
     -v spp="$sp_p" -v spb="$sp_b" -v sjp="$sj_p" -v sjb="$sj_b" -v cpp="$cp_p" -v cpb="$cp_b" \
     -v cjp="$cj_p" -v cjb="$cj_b" -v trp="$tr_p" -v trb="$tr_b" 'BEGIN {
   printf "server_parent_peak_rss_mib: %.1f\n", spp / 1048576
@@ -150,9 +128,11 @@ awk -v rs="$round_seconds" -v m="$model_bytes" \
   printf "client_job_peak_rss_mib: %.1f\n", cjp / 1048576
   printf "trainer_peak_rss_mib: %.1f\n", trp / 1048576
   printf "round_seconds: %.3f\n", rs
+  printf "last_round_seconds: %.3f\n", lrs
   printf "server_job_rss_over_model: %.2f\n", (sjp - sjb) / m
   printf "client_job_rss_over_model: %.2f\n", (cjp - cjb) / m
   printf "server_parent_rss_over_model: %.2f\n", (spp - spb) / m
   printf "client_parent_rss_over_model: %.2f\n", (cpp - cpb) / m
   printf "trainer_rss_over_model: %.2f\n", (trp - trb) / m
 }'
+"$here/procwatch.py" faults "$work/large.watch" "$work/dl/$id/workspace/log.txt" "$rounds" "$model_bytes"

@@ -293,6 +293,34 @@ TEST_F(SimulatorTest, TheDocsExampleTrainerIsThisFileAndRuns) {
   EXPECT_EQ(server_weights(), (std::vector<double>{2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5}));
 }
 
+// Proves: with reuse_model_memory (NVFLARE_REUSE_MODEL_MEMORY=1) every train task after the
+// first lands in the memory of the previous one's tensors, with FULL and with DIFF results, and
+// the job's result stays exact; without it, no memory is reused.
+TEST_F(SimulatorTest, ReuseModelMemoryReceivesEachRoundIntoTheLastRoundsMemory) {
+  for (const std::string transfer : {"FULL", "DIFF"}) {
+    for (const bool reuse : {true, false}) {
+      SCOPED_TRACE(transfer + (reuse ? " with reuse" : " without reuse"));
+      const std::string name = "reuse-" + transfer + (reuse ? "-on" : "-off");
+      fs::path job = np_job(name, std::string("env NVFLARE_REUSE_MODEL_MEMORY=") + (reuse ? "1 " : "0 ") +
+                                      REUSE_TRAINER_BIN,
+                            config::Value{{"params_transfer_type", transfer}});
+      fs::path ws = work_.path() / (name + "-ws");
+      auto r = run({"simulator", job.string(), "-w", ws.string(), "-n", "2", "-t", "2"});
+      ASSERT_EQ(r.exit_code, 0) << r.out;
+      auto log = base::read_file(ws / "site-1" / "log.txt");
+      ASSERT_TRUE(log.ok());
+      EXPECT_NE(log->find("round 0: reused 0 of 1"), std::string::npos) << *log;
+      for (const char* later : {"round 1: reused", "round 2: reused"}) {
+        const std::string want = std::string(later) + (reuse ? " 1 of 1" : " 0 of 1");
+        EXPECT_NE(log->find(want), std::string::npos) << want << "\n" << *log;
+      }
+      auto npy = tensor::read_npy(ws / "server" / "simulate_job" / "models" / "server.npy");
+      ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+      EXPECT_EQ(npy->to_doubles(), (std::vector<double>{2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 10.5}));
+    }
+  }
+}
+
 // The Client API as a user gets it: installed into a fresh prefix, the docs' example trainer built
 // outside the tree against it, once with CMake and once with pkg-config; each binary uses the
 // installed shared library and trains in a simulator job to the exact result.

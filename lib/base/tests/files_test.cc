@@ -91,6 +91,64 @@ TEST_F(FilesTest, PwritePatchesStreamedFile) {
   EXPECT_EQ(*read_file(f), "HEADBODY");
 }
 
+// Proves: with keep_previous, each commit swaps the new content in atomically and the version
+// before it stays as the scratch, which the next write goes over in place (same inode: the
+// kernel's pages of it are used again); a shorter version is cut to its size; an abandoned write
+// leaves the target whole; remove_previous() deletes the scratch.
+TEST_F(FilesTest, KeepPreviousRewritesInTheOldVersionsPages) {
+  fs::path f = root_ / "FL_global_model.pt";
+  auto write = [&](const std::string& text) {
+    AtomicFileWriter w;
+    Status s = w.open(f, 0644, /*keep_previous=*/true);
+    if (s.ok()) s = w.write(text);
+    if (s.ok()) s = w.commit();
+    return s;
+  };
+  auto inode = [](const fs::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
+  const fs::path scratch = previous_version_path(f);
+  EXPECT_EQ(scratch, root_ / ".FL_global_model.pt.prev");
+  ASSERT_TRUE(write("round one, the longest").ok());
+  EXPECT_EQ(*read_file(f), "round one, the longest");
+  EXPECT_FALSE(fs::exists(scratch));  // the first write had nothing to swap with
+  ASSERT_TRUE(write("round two").ok());
+  EXPECT_EQ(*read_file(f), "round two");
+  EXPECT_EQ(*read_file(scratch), "round one, the longest");
+  const ino_t old = inode(scratch);
+  ASSERT_TRUE(write("round 3").ok());
+  EXPECT_EQ(*read_file(f), "round 3");
+  EXPECT_EQ(inode(f), old);  // written over the version before last, then swapped in
+  EXPECT_EQ(*read_file(scratch), "round two");
+  {
+    AtomicFileWriter w;
+    ASSERT_TRUE(w.open(f, 0644, true).ok());
+    ASSERT_TRUE(w.write("torn").ok());
+  }  // abandoned
+  EXPECT_EQ(*read_file(f), "round 3");
+  EXPECT_FALSE(fs::exists(scratch));
+  ASSERT_TRUE(write("round 4").ok());
+  EXPECT_EQ(*read_file(f), "round 4");
+  remove_previous(f);
+  EXPECT_FALSE(fs::exists(scratch));
+  EXPECT_EQ(*read_file(f), "round 4");
+}
+
+// Proves: a scratch path that is not a regular file (a link planted beside the target) is refused
+// with its name, and the target is left alone.
+TEST_F(FilesTest, KeepPreviousRefusesALinkAsItsScratch) {
+  fs::path f = root_ / "model.safetensors";
+  ASSERT_TRUE(atomic_write(f, "keep").ok());
+  fs::create_symlink(root_ / "elsewhere", previous_version_path(f));
+  AtomicFileWriter w;
+  Status s = w.open(f, 0644, true);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(".model.safetensors.prev"), std::string::npos) << s.message();
+  EXPECT_EQ(*read_file(f), "keep");
+  EXPECT_FALSE(fs::exists(root_ / "elsewhere"));
+}
+
 TEST_F(FilesTest, ReadFileNamesMissingFile) {
   auto r = read_file(root_ / "nope.json");
   ASSERT_FALSE(r.ok());

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <memory>
+#include <vector>
+
 #include "cellnet/driver.h"
 #include "cellnet/send_queue.h"
 
@@ -92,6 +96,49 @@ TEST(UrlTest, ParsesSchemesHostsAndPorts) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("port 'http'"), std::string::npos);
   EXPECT_FALSE(parse_url("localhost:8002").ok());
+}
+
+// Proves: a receive buffer comes back to its pool when the last slice sharing it goes, and the
+// next request of a fitting size gets the same memory (a connection touches a few frames' pages,
+// not a model's); blocks much larger than a request are not handed out for it; the pool keeps no
+// more than its bound; slices outlive the pool.
+TEST(BufferPoolTest, ReusesReturnedBlocksWithinItsBound) {
+  auto pool = std::make_unique<BufferPool>(/*max_free_bytes=*/3u << 20);
+  std::byte* p1 = nullptr;
+  Slice a = pool->allocate(1u << 20, &p1);
+  Slice a_part = a.sub(10, 100);
+  a = Slice{};
+  EXPECT_EQ(pool->free_blocks(), 0u);  // a sub-slice still holds it
+  a_part = Slice{};
+  EXPECT_EQ(pool->free_blocks(), 1u);
+  std::byte* p2 = nullptr;
+  Slice b = pool->allocate((1u << 20) - 4096, &p2);  // a little smaller: same block
+  EXPECT_EQ(p2, p1);
+  EXPECT_EQ(b.size, (1u << 20) - 4096);
+  std::byte* p3 = nullptr;
+  Slice c = pool->allocate(1000, &p3);  // far smaller: not that block (it is in use anyway)
+  EXPECT_NE(p3, p1);
+  b = Slice{};
+  std::byte* p4 = nullptr;
+  Slice d = pool->allocate(1000, &p4);  // the 1 MiB block is free but over twice the size
+  EXPECT_NE(p4, p1);
+  c = Slice{};
+  d = Slice{};
+  EXPECT_EQ(pool->free_blocks(), 3u);
+  // Four 1 MiB blocks returned: only what fits in 3 MiB is kept.
+  std::vector<Slice> many;
+  for (int i = 0; i < 4; ++i) {
+    std::byte* p = nullptr;
+    many.push_back(pool->allocate(1u << 20, &p));
+    std::memset(p, i, 1u << 20);
+  }
+  many.clear();
+  EXPECT_LE(pool->free_bytes(), 3u << 20);
+  std::byte* p5 = nullptr;
+  Slice kept = pool->allocate(1u << 20, &p5);
+  p5[0] = std::byte{42};
+  pool.reset();  // the slice outlives its pool
+  EXPECT_EQ(kept.data[0], std::byte{42});
 }
 
 }  // namespace

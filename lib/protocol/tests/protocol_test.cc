@@ -73,5 +73,38 @@ TEST(ProtocolTest, TensorStreamConsumerHandsOverEachTensorWhenComplete) {
   EXPECT_EQ(got[2].second, (std::vector<double>{3, 4, 5}));
 }
 
+// Proves: a tensor the callee does not keep leaves its memory to the next one (a sink that
+// accumulates touches one tensor's worth of pages per result), while a tensor the callee keeps is
+// never overwritten by later ones.
+TEST(ProtocolTest, TensorStreamConsumerReusesMemoryOnlyOfTensorsNotKept) {
+  cellnet::Manifest manifest;
+  for (const char* name : {"a", "b", "c", "d"}) {
+    cellnet::DownloadItem it;
+    it.name = name;
+    it.dtype = tensor::DType::kF32;
+    it.shape = {4};
+    it.size = 16;
+    manifest.items.push_back(it);
+  }
+  std::vector<const std::byte*> where;
+  tensor::TensorDict kept;
+  TensorStreamConsumer c([&](const std::string& name, tensor::Tensor t) {
+    where.push_back(t.data());
+    if (name == "b") return kept.insert(name, std::move(t));  // the callee keeps "b" only
+    return Status::OK();
+  });
+  ASSERT_TRUE(c.start(manifest).ok());
+  for (size_t i = 0; i < 4; ++i) {
+    const float v[4] = {float(i), float(i) + 0.5f, float(i) + 1, float(i) + 2};
+    ASSERT_TRUE(c.consume(i, 0, cellnet::Slice::copy_of({reinterpret_cast<const char*>(v), 16})).ok());
+  }
+  ASSERT_TRUE(c.finish().ok());
+  ASSERT_EQ(where.size(), 4u);
+  EXPECT_EQ(where[0], where[1]);  // "a" was not kept: "b" landed in its memory
+  EXPECT_NE(where[2], where[1]);  // "b" is kept: "c" got new memory
+  EXPECT_EQ(where[3], where[2]);  // and "d" reused that of "c"
+  EXPECT_EQ(kept.find("b")->to_doubles(), (std::vector<double>{1, 1.5, 2, 3}));
+}
+
 }  // namespace
 }  // namespace nvf::protocol

@@ -134,5 +134,30 @@ TEST(AccumulateTest, RejectsMismatchedShapesAndBadAccumulatorsNamingTheTensor) {
   EXPECT_EQ(s3.code(), StatusCode::kFailedPrecondition);
 }
 
+// Proves: sum() reads every dtype in place (odd lengths, an unaligned view) and add_scalar()
+// adds in place to floating tensors, refusing integers and borrowed memory.
+TEST(AccumulateTest, SumAndAddScalarInPlace) {
+  Tensor f = Tensor::from_vector<float>({7}, {1, 2, 3, 4, 5, 6, 7.5f});
+  EXPECT_DOUBLE_EQ(sum(f), 28.5);
+  EXPECT_DOUBLE_EQ(sum(Tensor::from_vector<double>({3}, {0.25, 0.5, 1})), 1.75);
+  EXPECT_DOUBLE_EQ(sum(Tensor::from_vector<int64_t>({2}, {-3, 10})), 7.0);
+  std::vector<std::byte> raw(1 + 5 * 4);
+  const float v[5] = {1, 1, 1, 1, 2};
+  std::memcpy(raw.data() + 1, v, sizeof v);
+  auto view = Tensor::borrow(DType::kF32, {5}, raw.data() + 1, 20, nullptr);
+  ASSERT_TRUE(view.ok());
+  EXPECT_DOUBLE_EQ(sum(*view), 6.0);  // unaligned: read element by element
+  const std::byte* before = f.data();
+  ASSERT_TRUE(add_scalar(f, 1.0).ok());
+  EXPECT_EQ(f.data(), before);
+  EXPECT_EQ(f.to_doubles(), (std::vector<double>{2, 3, 4, 5, 6, 7, 8.5}));
+  Tensor h = Tensor::from_doubles(DType::kF16, {2}, {1.5, -2});
+  ASSERT_TRUE(add_scalar(h, 1.0).ok());
+  EXPECT_EQ(h.to_doubles(), (std::vector<double>{2.5, -1}));
+  Tensor i = Tensor::from_vector<int32_t>({1}, {1});
+  EXPECT_EQ(add_scalar(i, 1.0).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(add_scalar(*view, 1.0).code(), StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace nvf::tensor

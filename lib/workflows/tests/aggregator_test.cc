@@ -65,6 +65,43 @@ TEST(WeightedAggregatorTest, ThreeClientsGiveTheExactWeightedMeanByNumSteps) {
   EXPECT_TRUE(agg->add("site-1", result({{"w", {1}}}, 1)).ok()) << "new round after aggregate";
 }
 
+// Proves: the memory of a replaced global model becomes the next round's accumulator when nothing
+// else holds it (no fresh pages per round), the mean stays exact in that memory (old values are
+// cleared), and memory someone still reads is never taken.
+TEST(WeightedAggregatorTest, RecycledMemoryHoldsTheNextAccumulatorOnlyWhenNobodyReadsIt) {
+  auto agg = make();
+  agg->reset(0);
+  ASSERT_TRUE(agg->add("site-1", result({{"w", {1, 2}}, {"b", {3}}}, 1)).ok());
+  auto round0 = agg->aggregate();
+  ASSERT_TRUE(round0.ok());
+  const std::byte* w_mem = round0->params.find("w")->data();
+  const std::byte* b_mem = round0->params.find("b")->data();
+  Tensor reader = round0->params.find("b")->share();  // someone still reads "b"
+  agg->recycle(std::move(round0->params));
+
+  agg->reset(1);
+  ASSERT_TRUE(agg->add("site-1", result({{"w", {10, 20}}, {"b", {30}}}, 1)).ok());
+  ASSERT_TRUE(agg->add("site-2", result({{"w", {20, 40}}, {"b", {60}}}, 3)).ok());
+  auto round1 = agg->aggregate();
+  ASSERT_TRUE(round1.ok());
+  EXPECT_EQ(round1->params.find("w")->data(), w_mem);  // taken: nobody held it
+  EXPECT_NE(round1->params.find("b")->data(), b_mem);  // not taken: it is being read
+  EXPECT_EQ(floats(*round1, "w"), (std::vector<float>{17.5f, 35.0f}));  // (10 + 60)/4, (20 + 120)/4
+  EXPECT_EQ(floats(*round1, "b"), (std::vector<float>{52.5f}));
+  EXPECT_EQ(reader.to_doubles(), (std::vector<double>{3}));
+  // Memory of another shape or dtype is not used either.
+  tensor::TensorDict odd;
+  ASSERT_TRUE(odd.insert("w", Tensor::from_vector<float>({3}, {0, 0, 0})).ok());
+  const std::byte* odd_mem = odd.find("w")->data();
+  agg->recycle(std::move(odd));
+  agg->reset(2);
+  ASSERT_TRUE(agg->add("site-1", result({{"w", {1, 1}}, {"b", {1}}}, 1)).ok());
+  auto round2 = agg->aggregate();
+  ASSERT_TRUE(round2.ok());
+  EXPECT_NE(round2->params.find("w")->data(), odd_mem);
+  EXPECT_EQ(floats(*round2, "w"), (std::vector<float>{1, 1}));
+}
+
 TEST(WeightedAggregatorTest, AggregationWeightsMultiplyNumStepsAndMissingStepsCountOne) {
   AggregatorOptions o;
   o.aggregation_weights = {{"site-1", 2.0}, {"site-2", 0.5}};
