@@ -120,12 +120,11 @@ void WeightedAggregator::expect_shapes_of(const tensor::TensorDict& global) {
 }
 
 void WeightedAggregator::recycle(tensor::TensorDict memory) {
-  tensor::TensorDict usable;  // borrowed memory (a mapped checkpoint) can never hold an accumulator
-  for (auto& [name, t] : memory) {
-    if (t.is_owned() && t.nbytes() > 0) usable.insert_or_assign(name, std::move(t));
-  }
   std::lock_guard lock(mu_);
-  recycled_ = std::move(usable);
+  for (auto& [name, t] : memory) {
+    // Borrowed memory (a mapped checkpoint) can never hold an accumulator.
+    if (t.is_owned() && t.nbytes() > 0) recycled_[name].push_back(std::move(t));
+  }
 }
 
 void WeightedAggregator::reset_locked(int current_round) {
@@ -236,10 +235,19 @@ Status WeightedAggregator::accumulate_locked(const std::string& client, const st
   if (it == acc_index_.end()) {
     Tensor zeros;
     const DType acc_dtype = accumulator_dtype(t.dtype());
-    Tensor* old = recycled_.find(name);
-    if (old && old->is_owned() && old->nbytes() > 0 && old->dtype() == acc_dtype && old->shape() == t.shape() &&
-        old->keep_alive().use_count() == 2) {  // the pool's handle plus the probe: nobody reads it
+    Tensor* old = nullptr;
+    if (auto r = recycled_.find(name); r != recycled_.end()) {
+      for (Tensor& c : r->second) {
+        // The pool's handle plus the probe's: nobody else reads it.
+        if (c.nbytes() > 0 && c.dtype() == acc_dtype && c.shape() == t.shape() && c.keep_alive().use_count() == 2) {
+          old = &c;
+          break;
+        }
+      }
+    }
+    if (old) {
       zeros = std::move(*old);
+      recycled_.erase(name);
       std::memset(zeros.mutable_data(), 0, zeros.nbytes());
     } else {
       NVF_ASSIGN_OR_RETURN(zeros, Tensor::zeros(acc_dtype, t.shape()));
@@ -405,7 +413,7 @@ Result<FLModel> WeightedAggregator::aggregate() {
   out.meta["total_weight"] = total_weight;
   out.meta[std::string(kMetaCurrentRound)] = current_round_;
   reset_locked(current_round_);
-  recycled_ = tensor::TensorDict();  // what this round did not take is not kept
+  recycled_.clear();  // what this round did not take is not kept
   return out;
 }
 

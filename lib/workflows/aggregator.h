@@ -104,8 +104,8 @@ class WeightedAggregator : public Component, public Aggregator {
   }
   Status accept_end(const std::string& client) override { return finish_client(client); }
   void abandon(const std::string& client) override { abandon_client(client); }
-  /// Keeps `memory` for the accumulators of later rounds (by name, when dtype and shape fit and
-  /// nothing else holds it); what is not used by the next round is let go then.
+  /// Adds `memory` to what the accumulators of the next round may take (by name, when dtype and
+  /// shape fit and nothing else holds it); what that round does not take is let go when it ends.
   void recycle(tensor::TensorDict memory) override;
 
   /// Clients whose results were completely added this round, in order.
@@ -160,7 +160,7 @@ class WeightedAggregator : public Component, public Aggregator {
   std::map<std::string, ClientState> clients_;
   std::vector<std::string> finished_order_;
   std::map<std::string, int> missing_steps_logged_;  // kept across rounds
-  tensor::TensorDict recycled_;  // recycle(): memory for the next accumulators
+  std::map<std::string, std::vector<tensor::Tensor>, std::less<>> recycled_;  // recycle(): by name
 };
 
 /// Applies an aggregated result to the global model (FLARE's FLModelUtils.update_model):

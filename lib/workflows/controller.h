@@ -187,8 +187,8 @@ class Aggregator {
   virtual std::vector<std::string> contributors() const = 0;
   /// The round's aggregate. Errors: FAILED_PRECONDITION when nothing was accepted.
   virtual Result<FLModel> aggregate() = 0;
-  /// Memory a later round's accumulators may take (the last global model's tensors, once it is
-  /// replaced): a tensor is used only while nothing else holds it, so it never overwrites data
+  /// Memory the next round's accumulators may take (the replaced global model's tensors, the
+  /// applied aggregate's): a tensor is used only while nothing else holds it, so it never overwrites data
   /// someone still reads. Reusing memory whose pages are already touched spares a 1 GiB model a
   /// quarter of a million page faults per round. Optional.
   virtual void recycle(tensor::TensorDict /*memory*/) {}

@@ -187,8 +187,9 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
   if (best) NVF_RETURN_IF_ERROR(persistor_->save_best(global));
   // The model being replaced: its memory can hold the next round's accumulators (the aggregator
   // takes a tensor only when nothing else holds it, e.g. when a DIFF update kept it as the global).
-  tensor::TensorDict previous;
+  tensor::TensorDict previous, applied;  // a FULL round frees the former, a DIFF round the latter
   for (const auto& [k, t] : global.params) NVF_RETURN_IF_ERROR(previous.insert(k, t.alias()));
+  for (const auto& [k, t] : aggregated.params) NVF_RETURN_IF_ERROR(applied.insert(k, t.alias()));
   NVF_RETURN_IF_ERROR(updater_ ? updater_->update(global, std::move(aggregated), round)
                                : fl::apply_update(global, std::move(aggregated)));
   global.metrics = metrics;
@@ -208,6 +209,7 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
   }
   if (save) NVF_RETURN_IF_ERROR(persistor_->save(global, false));
   agg->recycle(std::move(previous));
+  agg->recycle(std::move(applied));
   std::string line = "round " + std::to_string(human_round) + "/" + std::to_string(opt_.num_rounds) + ": " +
                      std::to_string(ok.size()) + "/" + std::to_string(ctx.clients().size()) + " clients";
   if (!metrics.empty()) line += ", " + format_metrics(metrics);

@@ -84,11 +84,10 @@ run_job() {
   fi
   kill -TERM "$sampler"
   wait "$sampler" || true
-  local trainer
-  trainer="$(cat "$job.rss"/trainer.* | sort -n | tail -n 1)"
-  local peaks
-  peaks="$(awk '{ p[$1] = $2 } END { printf "%d %d %d %d", p["server_parent"], p["server_job"], p["client_parent"], p["client_job"] }' "$job.watch.peaks")"
-  echo "$peaks $((trainer * 1024))"
+  # Every role's peak is its largest VmHWM seen (the trainers' too: a trainer that the job's end
+  # stops may not get to write what /usr/bin/time measured).
+  awk '{ p[$1] = $2 } END { printf "%d %d %d %d %d\n", p["server_parent"], p["server_job"], p["client_parent"],
+                            p["client_job"], p["trainer"] }' "$job.watch.peaks"
 }
 
 model_bytes=$((size_mib * 1048576))

@@ -100,6 +100,22 @@ TEST(WeightedAggregatorTest, RecycledMemoryHoldsTheNextAccumulatorOnlyWhenNobody
   ASSERT_TRUE(round2.ok());
   EXPECT_NE(round2->params.find("w")->data(), odd_mem);
   EXPECT_EQ(floats(*round2, "w"), (std::vector<float>{1, 1}));
+  // Two offers for one name (the replaced global, still read, and a free one): the free one is
+  // taken.
+  tensor::TensorDict held, free_one;
+  ASSERT_TRUE(held.insert("w", Tensor::from_vector<float>({2}, {7, 7})).ok());
+  ASSERT_TRUE(free_one.insert("w", Tensor::from_vector<float>({2}, {9, 9})).ok());
+  Tensor still_read = held.find("w")->share();
+  const std::byte* free_mem = free_one.find("w")->data();
+  agg->recycle(std::move(held));
+  agg->recycle(std::move(free_one));
+  agg->reset(3);
+  ASSERT_TRUE(agg->add("site-1", result({{"w", {2, 4}}, {"b", {1}}}, 1)).ok());
+  auto round3 = agg->aggregate();
+  ASSERT_TRUE(round3.ok());
+  EXPECT_EQ(round3->params.find("w")->data(), free_mem);
+  EXPECT_EQ(floats(*round3, "w"), (std::vector<float>{2, 4}));
+  EXPECT_EQ(still_read.to_doubles(), (std::vector<double>{7, 7}));
 }
 
 TEST(WeightedAggregatorTest, AggregationWeightsMultiplyNumStepsAndMissingStepsCountOne) {
