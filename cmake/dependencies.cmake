@@ -7,7 +7,7 @@ find_package(tomlplusplus REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(LibArchive REQUIRED)
 find_package(OpenSSL 3 REQUIRED)
-find_package(ZLIB REQUIRED)  # crc32 for the .pt zip writer (tensor)
+find_package(ZLIB REQUIRED)  # crc32 for the .pt zip writer (tensor); which job files deflate (job)
 # libedit (BSD editline): line editing and history for the interactive tools (lib/tools only).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)

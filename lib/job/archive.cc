@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <set>
 #include <system_error>
+#include <vector>
 
 #include "base/files.h"
 
@@ -133,6 +135,23 @@ Status write_file_data(struct archive* a, const PackItem& item) {
   return result;
 }
 
+// Whether deflate is worth it for a file: small files always; a file of 1 MiB or more when the
+// first 128 KiB shrink by at least 10 % at zlib level 1.
+bool compresses(const PackItem& item) {
+  constexpr size_t kSample = 128u << 10;
+  if (item.st.st_size < (1 << 20)) return true;
+  int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;  // write_file_data reports the error
+  std::vector<unsigned char> in(kSample);
+  ssize_t n = ::pread(fd, in.data(), in.size(), 0);
+  ::close(fd);
+  if (n <= 0) return true;
+  uLongf out_len = compressBound(static_cast<uLong>(n));
+  std::vector<unsigned char> out(out_len);
+  if (compress2(out.data(), &out_len, in.data(), static_cast<uLong>(n), 1) != Z_OK) return true;
+  return out_len < static_cast<uLongf>(n) * 9 / 10;
+}
+
 Status write_items(const std::vector<PackItem>& items, WriteSink* sink) {
   ArchivePtr a(archive_write_new(), archive_write_free);
   if (archive_write_set_format_zip(a.get()) != ARCHIVE_OK ||
@@ -156,6 +175,13 @@ Status write_items(const std::vector<PackItem>& items, WriteSink* sink) {
       archive_entry_set_filetype(e.get(), AE_IFREG);
       archive_entry_set_perm(e.get(), (item.st.st_mode & 0100) ? 0755 : 0644);
       archive_entry_set_size(e.get(), item.st.st_size);
+    }
+    // Entries that would not shrink (checkpoints, archives, random data) are stored: deflating
+    // hundreds of MiB that stay the same size is most of a large job's submit time.
+    const bool store = !item.is_dir && !compresses(item);
+    if ((store ? archive_write_zip_set_compression_store(a.get())
+               : archive_write_zip_set_compression_deflate(a.get())) != ARCHIVE_OK) {
+      return InternalError("cannot set the compression of " + item.name + ": " + archive_error(a.get()));
     }
     if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK) {
       return sink->status.ok() ? InternalError("cannot add " + item.name +

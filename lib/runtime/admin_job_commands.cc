@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "base/strings.h"
+#include "runtime/job_transfer.h"
 
 namespace nvf::runtime {
 namespace fs = std::filesystem;
@@ -267,8 +268,12 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   if (!scratch_dir.ok()) return answer(error_reply("internal_error", scratch_dir.status().message()));
   const fs::path scratch = *scratch_dir;
   base::ScopedRemove cleanup(scratch);
-  const std::string bytes = request.payload.to_string();
-  if (Status s = job::unpack_zip_from_memory(bytes, scratch / "x"); !s.ok()) {
+  // The zip goes from the submitter's disk to ours in bounded ranges (or comes as the payload).
+  const fs::path zip = scratch / "job.zip";
+  if (Status s = receive_job_zip(*cell_, request, who->fqcn, zip, kMaxJobZipBytes); !s.ok()) {
+    return answer(error_reply("invalid_job_def", "the job upload failed: " + s.message()));
+  }
+  if (Status s = job::unpack_zip(zip, scratch / "x"); !s.ok()) {
     return answer(error_reply("invalid_job_def", "the uploaded job zip was refused: " + s.message()));
   }
   const fs::path job_dir = scratch / "x" / folder;
@@ -307,8 +312,6 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   m["submitter_name"] = who->person.name;
   m["submitter_org"] = who->person.org;
   m["submitter_role"] = who->person.role;
-  fs::path zip = scratch / "job.zip";
-  if (Status s = base::atomic_write(zip, bytes); !s.ok()) return answer(error_reply("internal_error", s.message()));
   auto id = store_->create(m, zip);
   if (!id.ok()) return answer(error_reply("internal_error", id.status().message()));
   cv_.notify_all();

@@ -10,6 +10,7 @@
 #include "config/value.h"
 #include "job/archive.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/job_transfer.h"
 #include "runtime/site_info.h"
 #include "runtime/workspace_shell.h"
 #include "security/job_signature.h"
@@ -261,8 +262,12 @@ Result<cellnet::Message> ClientParent::handle_deploy(const cellnet::Message& req
   std::error_code ec;
   fs::remove_all(staging, ec);
   base::ScopedRemove cleanup(staging);
-  // Extract into staging, verify, then activate (FLARE checks before extracting, vacuously).
-  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(request.payload.to_string(), staging));
+  // Pull the zip from the server (disk to disk), extract into staging, verify, then activate
+  // (FLARE checks before extracting, vacuously).
+  const fs::path zip = opt_.kit.root / (id + ".deploy.zip");
+  base::ScopedRemove remove_zip(zip);
+  NVF_RETURN_IF_ERROR(receive_job_zip(*cell_, request, "server", zip, kMaxJobZipBytes));
+  NVF_RETURN_IF_ERROR(job::unpack_zip(zip, staging));
   const fs::path job_dir = staging / folder;
   if (!fs::is_directory(job_dir / app, ec)) return InvalidArgumentError("the job has no app '" + app + "'");
   if (opt_.secure) {

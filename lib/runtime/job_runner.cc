@@ -11,6 +11,7 @@
 #include "job/archive.h"
 #include "job/job_meta.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/job_transfer.h"
 #include "runtime/meta_fields.h"
 #include "runtime/scheduler.h"
 #include "runtime/startup_kit.h"
@@ -209,13 +210,27 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
   NVF_RETURN_IF_ERROR(base::copy_tree(job_dir / apps["server"], run_dir / "app_server"));
   base::atomic_write(run_dir / "meta.json", config::to_pretty_json(meta)).ignore();
 
-  // 2. Deploy to every client site at once; no reply in time is a failure.
-  auto data = read_text(store_.data_path(id));
-  if (!data.ok()) return data.status();
+  // 2. Deploy to every client site at once; no reply in time is a failure. The zip is offered for
+  // download (the client parents pull it from the store's file, in bounded ranges), or, without a
+  // download service, sent in each order.
   std::vector<std::string> targets;
   for (const auto& [site, app] : apps) {
     if (site != "server") targets.push_back(site);
   }
+  std::optional<std::string> data;
+  std::optional<JobZipOffer> offer;
+  if (o_.downloads) {
+    NVF_ASSIGN_OR_RETURN(offer, offer_job_zip(*o_.downloads, store_.data_path(id), targets.size(), o_.admin_timeout));
+  } else {
+    NVF_ASSIGN_OR_RETURN(data, read_text(store_.data_path(id)));
+  }
+  struct EndOffer {
+    cellnet::DownloadService* service;
+    const std::optional<JobZipOffer>& offer;
+    ~EndOffer() {
+      if (service && offer) service->delete_transaction(offer->tx_id).ignore();
+    }
+  } end_offer{o_.downloads, offer};
   auto send_all = [&](std::string_view topic, const std::vector<std::string>& sites, bool with_data,
                       std::chrono::milliseconds timeout) {
     std::map<std::string, Status> out;
@@ -223,7 +238,8 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
     std::condition_variable cv2;
     size_t left = sites.size();
     for (const auto& site : sites) {
-      cellnet::Message msg = with_data ? cellnet::Message::of(*data) : cellnet::Message{};
+      cellnet::Message msg = with_data && data ? cellnet::Message::of(*data) : cellnet::Message{};
+      if (with_data && offer) msg.headers.set(deploy::kHdrJobZip, offer->header);
       msg.headers.set(deploy::kHdrJobId, id);
       msg.headers.set(deploy::kHdrAppName, apps[site]);
       msg.headers.set(deploy::kHdrJobFolderName, folder);

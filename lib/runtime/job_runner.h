@@ -24,6 +24,7 @@
 #include "base/process.h"
 #include "base/status.h"
 #include "cellnet/cell.h"
+#include "cellnet/download_service.h"
 #include "config/value.h"
 #include "job/job_store.h"
 #include "runtime/client_job_tracker.h"
@@ -43,6 +44,9 @@ struct JobRunnerOptions {
   std::chrono::milliseconds abort_grace{5000};
   std::chrono::milliseconds terminate_grace{2000};
   std::function<std::vector<std::string>()> registered_clients;  // sorted names
+  /// Where deploy orders offer the job's zip for the client parents to pull (deploy_protocol.h
+  /// kHdrJobZip). Null: the zip goes as each order's payload.
+  cellnet::DownloadService* downloads = nullptr;
   std::function<void()> on_job_ended;  // a job reached FINISHED:* (the scheduler may start the next)
   base::Logger logger;
 };

@@ -90,6 +90,9 @@ Status ServerParent::start() {
   NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell("server", kit, false, opt_.external_driver, log_));
   drivers_ = std::move(dc.drivers);
   cell_ = std::move(dc.cell);
+  downloads_ = std::make_unique<cellnet::DownloadService>(*cell_);
+  NVF_RETURN_IF_ERROR(downloads_->start());
+  ro.downloads = downloads_.get();
   runner_ = std::make_unique<JobRunner>(std::move(ro), *cell_, *store_, client_jobs_);
 
   using namespace std::placeholders;
@@ -203,6 +206,7 @@ void ServerParent::stop() {
     cell_->fire(c, std::string(deploy::kChannelAdmin), std::string(deploy::kTopicShutdown), cellnet::Message{})
         .ignore();
   }
+  downloads_->stop();
   cell_->stop();
   drivers_->stop_all();
   std::error_code ec;

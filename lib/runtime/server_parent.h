@@ -28,6 +28,7 @@
 #include "base/process.h"
 #include "base/status.h"
 #include "cellnet/cell.h"
+#include "cellnet/download_service.h"
 #include "config/value.h"
 #include "job/job_store.h"
 #include "runtime/admin_commands.h"
@@ -130,6 +131,7 @@ class ServerParent {
   base::Logger log_;
   std::unique_ptr<cellnet::DriverRegistry> drivers_;
   std::unique_ptr<cellnet::Cell> cell_;
+  std::unique_ptr<cellnet::DownloadService> downloads_;  // job zips offered to client parents
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<AdminCommandTable> admin_;
   std::unique_ptr<job::JobStore> store_;

@@ -9,6 +9,7 @@
 #include "cellnet/socket_driver.h"
 #include "job/archive.h"
 #include "runtime/deploy_protocol.h"
+#include "runtime/job_transfer.h"
 #include "runtime/registration.h"
 #include "security/job_signature.h"
 
@@ -90,6 +91,7 @@ void AdminClient::logout() {
 }
 
 AdminClient::~AdminClient() {
+  if (downloads_) downloads_->stop();
   if (cell_) cell_->stop();
   if (drivers_) drivers_->stop_all();
 }
@@ -116,14 +118,25 @@ Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
   NVF_ASSIGN_OR_RETURN(std::string key, runtime::read_text(kit_.key));
   NVF_ASSIGN_OR_RETURN(std::string cert, runtime::read_text(kit_.cert));
   NVF_RETURN_IF_ERROR(security::sign_job_folder(copy, key, cert));
-  NVF_ASSIGN_OR_RETURN(std::string zip, job::pack_zip_to_string(copy));
-  cellnet::Message m = cellnet::Message::of(std::move(zip));
+  // The zip is written to disk and offered for download: the server pulls it in bounded ranges,
+  // so neither side holds the job in memory.
+  const fs::path zip = tmp / "job.zip";
+  NVF_RETURN_IF_ERROR(job::pack_zip(copy, zip, job::PackOptions{name}));
+  if (!downloads_) {
+    auto service = std::make_unique<cellnet::DownloadService>(*cell_);
+    NVF_RETURN_IF_ERROR(service->start());
+    downloads_ = std::move(service);
+  }
+  const auto wait = std::max(timeout_, std::chrono::milliseconds(60000));
+  NVF_ASSIGN_OR_RETURN(runtime::JobZipOffer offer, runtime::offer_job_zip(*downloads_, zip, 1, wait));
+  cellnet::Message m;
   m.headers.set(deploy::kHdrJobFolderName, name);
-  NVF_ASSIGN_OR_RETURN(cellnet::Message r,
-                       cell_->request("server", std::string(deploy::kChannelAdmin),
-                                      std::string(deploy::kTopicSubmitJob), std::move(m),
-                                      std::max(timeout_, std::chrono::milliseconds(60000))));
-  return parse_reply(r.payload.to_string());
+  m.headers.set(deploy::kHdrJobZip, offer.header);
+  auto r = cell_->request("server", std::string(deploy::kChannelAdmin), std::string(deploy::kTopicSubmitJob),
+                          std::move(m), wait);
+  downloads_->delete_transaction(offer.tx_id).ignore();
+  if (!r.ok()) return r.status();
+  return parse_reply(r->payload.to_string());
 }
 
 namespace {

@@ -17,6 +17,7 @@
 
 #include "base/status.h"
 #include "cellnet/cell.h"
+#include "cellnet/download_service.h"
 #include "config/value.h"
 #include "runtime/server_parent.h"
 #include "runtime/startup_kit.h"
@@ -71,6 +72,7 @@ class AdminClient {
   runtime::AdminKit kit_;
   std::unique_ptr<cellnet::DriverRegistry> drivers_;
   std::unique_ptr<cellnet::Cell> cell_;
+  std::unique_ptr<cellnet::DownloadService> downloads_;  // job uploads (made by the first submit_job)
   std::chrono::milliseconds timeout_{10000};
   std::string ssid_;
   bool logged_out_ = false;

@@ -12,7 +12,8 @@
                                lines of the server-side LOG; round 1 starts at its "FedAvg:" line),
                                divided by the model's 4 KiB pages.
 
-Roles: simulator, server_parent, server_job, client_parent, client_job, trainer (`nvflare train`).
+Roles: simulator, server_parent, server_job, client_parent, client_job, trainer (`nvflare train`),
+submitter (`nvflare job submit`).
 """
 import os
 import re
@@ -29,6 +30,8 @@ def role_of(argv):
     if "_client_job" in argv:
         return "client_job"
     if len(argv) > 1:
+        if argv[1] == "job" and len(argv) > 2 and argv[2] == "submit":
+            return "submitter"
         return {"server": "server_parent", "client": "client_parent", "simulator": "simulator",
                 "train": "trainer"}.get(argv[1])
     return None

@@ -215,6 +215,37 @@ TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNoth
   for (pid_t g : groups) EXPECT_FALSE(running(g, true)) << "process group " << g << " is still there";
 }
 
+// Proves: a job carrying a large file (a checkpoint in custom/, pulled from the submitter by the
+// server and from the server by each site in ranges, stored rather than deflated) reaches every
+// site byte for byte, runs to its exact result, and comes back whole from download_job.
+TEST_F(DeployTest, AJobWithALargeCheckpointArrivesByteForByteAtEverySite) {
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  const fs::path dir = work_.path() / "big-job";
+  std::error_code ec;
+  fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  std::mt19937_64 rng(11);
+  std::string checkpoint((24u << 20) + 7, '\0');
+  for (auto& c : checkpoint) c = static_cast<char>(rng());
+  fs::create_directories(dir / "app" / "custom");
+  ASSERT_TRUE(base::atomic_write(dir / "app" / "custom" / "checkpoint.bin", checkpoint).ok());
+  auto sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "240"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  const std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  for (const char* site : {"site-1", "site-2", "site-3"}) {
+    auto got = base::read_file(prod() / site / id / (std::string("app_") + site) / "custom" / "checkpoint.bin");
+    ASSERT_TRUE(got.ok()) << site << ": " << got.status().to_string();
+    EXPECT_TRUE(*got == checkpoint) << site << " got " << got->size() << " bytes";
+    EXPECT_FALSE(fs::exists(prod() / site / (id + ".deploy.zip"))) << "the pulled zip is removed";
+  }
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  auto back = base::read_file(work_.path() / "dl" / id / "job" / "big-job" / "app" / "custom" / "checkpoint.bin");
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_TRUE(*back == checkpoint);
+}
+
 #ifdef NVF_TEST_PYTHON
 // A job in FLARE's recipe-export layout with a FLARE-style Python script (jobs/hello-numpy-py) on
 // a POC system: the exact model, and each site's metrics in the server job's TensorBoard folder.

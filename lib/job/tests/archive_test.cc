@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <random>
 
 #include "test_util.h"
 
@@ -159,6 +160,28 @@ TEST_F(ArchiveTest, UnzipCommandSeesDirectoryEntries) {
   EXPECT_EQ(::pclose(p), 0) << out;
   EXPECT_NE(out.find(" myjob/app/config/\n"), std::string::npos) << out;
   EXPECT_NE(out.find("70000"), std::string::npos) << out;
+}
+
+// Proves: a large file that would not shrink (random bytes, like a checkpoint) is stored, a large
+// compressible one is deflated, and both come back byte for byte (also through `unzip -t` when
+// it is installed, which checks every entry's CRC).
+TEST_F(ArchiveTest, LargeFilesThatDoNotShrinkAreStoredAndTheRestDeflated) {
+  std::mt19937_64 rng(3);
+  std::string noise(3u << 20, '\0');
+  for (auto& c : noise) c = static_cast<char>(rng());
+  write_text(job_ / "app/custom/checkpoint.bin", noise);
+  write_text(job_ / "app/custom/zeros.txt", std::string(3u << 20, '0'));
+  const fs::path zip = tmp_.path() / "job.zip";
+  ASSERT_TRUE(pack_zip(job_, zip).ok());
+  const auto size = fs::file_size(zip);
+  EXPECT_GT(size, noise.size());                   // the noise is in it, stored
+  EXPECT_LT(size, noise.size() + (256u << 10));    // and the 3 MiB of zeros deflated to almost nothing
+  ASSERT_TRUE(unpack_zip(zip, dest_).ok());
+  EXPECT_EQ(tree(dest_ / "myjob"), tree(job_));
+  if (::access("/usr/bin/unzip", X_OK) == 0) {
+    const std::string cmd = "/usr/bin/unzip -tqq '" + zip.string() + "'";
+    EXPECT_EQ(::system(cmd.c_str()), 0);
+  }
 }
 
 TEST_F(ArchiveTest, InMemoryPackMatchesFileAndUsesRootName) {
