@@ -308,6 +308,22 @@ Result<std::string> JobStore::create(Value meta, const fs::path& zip_file) {
   return finish_create(std::move(meta), id, staging);
 }
 
+Result<std::string> JobStore::create_by_moving(Value meta, const fs::path& zip_file) {
+  if (!meta.is_object()) return InvalidArgumentError("job meta must be a JSON object");
+  std::error_code ec;
+  if (!fs::is_regular_file(zip_file, ec)) return NotFoundError("job zip " + zip_file.string() + " not found");
+  std::string id = new_job_id();
+  fs::path staging = root_ / ("." + id + kCreatingSuffix);
+  NVF_RETURN_IF_ERROR(base::make_dirs(staging));
+  fs::rename(zip_file, staging / kDataFile, ec);
+  Status s = ec ? copy_file_atomic(zip_file, staging / kDataFile) : Status::OK();  // another file system
+  if (!s.ok()) {
+    remove_quietly(staging);
+    return s;
+  }
+  return finish_create(std::move(meta), id, staging);
+}
+
 Result<std::string> JobStore::create_from_bytes(Value meta, std::string_view zip_bytes) {
   if (!meta.is_object()) return InvalidArgumentError("job meta must be a JSON object");
   std::string id = new_job_id();

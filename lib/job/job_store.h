@@ -81,6 +81,9 @@ class JobStore {
   /// (name, deploy_map, submitter_*, job_folder_name, ...) is kept. Returns the id.
   /// Errors: INVALID_ARGUMENT (meta not an object), NOT_FOUND (zip_file), file-system errors.
   Result<std::string> create(config::Value meta, const std::filesystem::path& zip_file);
+  /// As create(), but `zip_file` (a file the caller is done with, already on disk for good) is
+  /// moved into the store when it is on the same file system: a large job is not written again.
+  Result<std::string> create_by_moving(config::Value meta, const std::filesystem::path& zip_file);
 
   /// As create(), from the zip's bytes in memory.
   Result<std::string> create_from_bytes(config::Value meta, std::string_view zip_bytes);

@@ -312,7 +312,7 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   m["submitter_name"] = who->person.name;
   m["submitter_org"] = who->person.org;
   m["submitter_role"] = who->person.role;
-  auto id = store_->create(m, zip);
+  auto id = store_->create_by_moving(m, zip);  // written (and synced) once, by the download
   if (!id.ok()) return answer(error_reply("internal_error", id.status().message()));
   cv_.notify_all();
   config::Value r = ok_success("Submitted job: " + *id);

@@ -207,7 +207,10 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
   job::JobMeta m = parse_stored_meta(meta);
   auto apps = apps_by_site(m, o_.registered_clients());
   if (!apps.count("server")) return InvalidArgumentError("the deploy_map has no app for the server");
-  NVF_RETURN_IF_ERROR(base::copy_tree(job_dir / apps["server"], run_dir / "app_server"));
+  // The staging copy is the run's own (it goes at the end of the run): move the server's app out of
+  // it rather than write a large app again.
+  fs::rename(job_dir / apps["server"], run_dir / "app_server", ec);
+  if (ec) NVF_RETURN_IF_ERROR(base::copy_tree(job_dir / apps["server"], run_dir / "app_server"));
   base::atomic_write(run_dir / "meta.json", config::to_pretty_json(meta)).ignore();
 
   // 2. Deploy to every client site at once; no reply in time is a failure. The zip is offered for

@@ -1,6 +1,14 @@
 #include "security/signing.h"
 
+#include <fcntl.h>
 #include <openssl/rsa.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <vector>
+
+#include "base/files.h"
 
 #include "security/openssl_internal.h"
 
@@ -54,6 +62,77 @@ Status verify_pss(std::string_view cert_pem, std::string_view data, std::string_
   int rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                             signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
                             data.size());
+  drain_errors();
+  if (rc != 1) return UnauthenticatedError("invalid signature");
+  return Status::OK();
+}
+
+namespace {
+
+// Feeds the file's bytes to `update` in 1 MiB pieces.
+Status for_each_piece(const std::filesystem::path& path, const std::function<bool(const unsigned char*, size_t)>& update) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return base::errno_status(errno, "cannot read", path);
+  std::vector<unsigned char> buf(1u << 20);
+  Status result;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      result = base::errno_status(errno, "cannot read", path);
+      break;
+    }
+    if (n == 0) break;
+    if (!update(buf.data(), static_cast<size_t>(n))) {
+      result = openssl_error(StatusCode::kInternal, "hashing " + path.string() + " failed");
+      break;
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
+}  // namespace
+
+Result<std::string> sign_pss_file(std::string_view key_pem, const std::filesystem::path& path) {
+  NVF_ASSIGN_OR_RETURN(PkeyPtr key, parse_private_key(key_pem));
+  MdCtxPtr md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by md
+  if (!md || EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
+    return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS signature");
+  }
+  NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_MAX));
+  NVF_RETURN_IF_ERROR(for_each_piece(path, [&](const unsigned char* p, size_t n) {
+    return EVP_DigestSignUpdate(md.get(), p, n) == 1;
+  }));
+  size_t len = 0;
+  if (EVP_DigestSignFinal(md.get(), nullptr, &len) != 1) {
+    return openssl_error(StatusCode::kInternal, "RSA-PSS signing failed");
+  }
+  std::string sig(len, '\0');
+  if (EVP_DigestSignFinal(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &len) != 1) {
+    return openssl_error(StatusCode::kInternal, "RSA-PSS signing failed");
+  }
+  sig.resize(len);
+  return sig;
+}
+
+Status verify_pss_file(std::string_view cert_pem, const std::filesystem::path& path, std::string_view signature) {
+  NVF_ASSIGN_OR_RETURN(X509Ptr cert, parse_certificate(cert_pem));
+  PkeyPtr key(X509_get_pubkey(cert.get()));
+  if (!key)
+    return openssl_error(StatusCode::kInvalidArgument, "the certificate has no usable public key");
+  MdCtxPtr md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!md || EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
+    return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS verification");
+  }
+  NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_AUTO));
+  NVF_RETURN_IF_ERROR(for_each_piece(path, [&](const unsigned char* p, size_t n) {
+    return EVP_DigestVerifyUpdate(md.get(), p, n) == 1;
+  }));
+  int rc = EVP_DigestVerifyFinal(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                                 signature.size());
   drain_errors();
   if (rc != 1) return UnauthenticatedError("invalid signature");
   return Status::OK();

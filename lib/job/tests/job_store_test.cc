@@ -1,6 +1,7 @@
 #include "job/job_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <regex>
@@ -94,6 +95,24 @@ TEST_F(JobStoreTest, CreateAddsFlareServerFields) {
   EXPECT_EQ(read_text(store_->data_path(id)), read_text(zip_));
   EXPECT_EQ(read_meta_file(root_ / id / "meta"), *m);
   EXPECT_FALSE(store_->is_scheduled(id));
+}
+
+// Proves: create_by_moving stores the zip's bytes without writing them again (the file is moved:
+// same inode, the source is gone) and a missing zip is NOT_FOUND naming it.
+TEST_F(JobStoreTest, CreateByMovingTakesTheFileItself) {
+  struct stat before {};
+  ASSERT_EQ(::stat(zip_.c_str(), &before), 0);
+  const std::string bytes = read_text(zip_);
+  auto id = store_->create_by_moving({{"name", "moved"}, {"job_folder_name", "moved"}}, zip_);
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  EXPECT_FALSE(fs::exists(zip_));
+  EXPECT_EQ(read_text(store_->data_path(*id)), bytes);
+  struct stat after {};
+  ASSERT_EQ(::stat(store_->data_path(*id).c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  auto missing = store_->create_by_moving({{"name", "x"}}, zip_);
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("job.zip"), std::string::npos);
 }
 
 TEST_F(JobStoreTest, CreateListUpdateReopenKeepsEveryJob) {
