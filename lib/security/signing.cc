@@ -24,9 +24,8 @@ Status set_pss(EVP_PKEY_CTX* pctx, int salt_len) {
   }
   return Status::OK();
 }
-}  // namespace
-
-Result<std::string> sign_pss(std::string_view key_pem, std::string_view data) {
+// A digest context ready to sign with the PEM key (RSA-PSS, SHA-256, maximum salt).
+Result<MdCtxPtr> start_signing(std::string_view key_pem) {
   NVF_ASSIGN_OR_RETURN(PkeyPtr key, parse_private_key(key_pem));
   MdCtxPtr md(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;  // owned by md
@@ -34,6 +33,27 @@ Result<std::string> sign_pss(std::string_view key_pem, std::string_view data) {
     return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS signature");
   }
   NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_MAX));
+  return md;
+}
+
+// A digest context ready to check a signature with the certificate's public key.
+Result<MdCtxPtr> start_verifying(std::string_view cert_pem) {
+  NVF_ASSIGN_OR_RETURN(X509Ptr cert, parse_certificate(cert_pem));
+  PkeyPtr key(X509_get_pubkey(cert.get()));
+  if (!key)
+    return openssl_error(StatusCode::kInvalidArgument, "the certificate has no usable public key");
+  MdCtxPtr md(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!md || EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
+    return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS verification");
+  }
+  NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_AUTO));
+  return md;
+}
+}  // namespace
+
+Result<std::string> sign_pss(std::string_view key_pem, std::string_view data) {
+  NVF_ASSIGN_OR_RETURN(MdCtxPtr md, start_signing(key_pem));
   size_t len = 0;
   if (EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
@@ -49,16 +69,7 @@ Result<std::string> sign_pss(std::string_view key_pem, std::string_view data) {
 }
 
 Status verify_pss(std::string_view cert_pem, std::string_view data, std::string_view signature) {
-  NVF_ASSIGN_OR_RETURN(X509Ptr cert, parse_certificate(cert_pem));
-  PkeyPtr key(X509_get_pubkey(cert.get()));
-  if (!key)
-    return openssl_error(StatusCode::kInvalidArgument, "the certificate has no usable public key");
-  MdCtxPtr md(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!md || EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
-    return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS verification");
-  }
-  NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_AUTO));
+  NVF_ASSIGN_OR_RETURN(MdCtxPtr md, start_verifying(cert_pem));
   int rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
                             signature.size(), reinterpret_cast<const unsigned char*>(data.data()),
                             data.size());
@@ -95,13 +106,7 @@ Status for_each_piece(const std::filesystem::path& path, const std::function<boo
 }  // namespace
 
 Result<std::string> sign_pss_file(std::string_view key_pem, const std::filesystem::path& path) {
-  NVF_ASSIGN_OR_RETURN(PkeyPtr key, parse_private_key(key_pem));
-  MdCtxPtr md(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by md
-  if (!md || EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
-    return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS signature");
-  }
-  NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_MAX));
+  NVF_ASSIGN_OR_RETURN(MdCtxPtr md, start_signing(key_pem));
   NVF_RETURN_IF_ERROR(for_each_piece(path, [&](const unsigned char* p, size_t n) {
     return EVP_DigestSignUpdate(md.get(), p, n) == 1;
   }));
@@ -118,16 +123,7 @@ Result<std::string> sign_pss_file(std::string_view key_pem, const std::filesyste
 }
 
 Status verify_pss_file(std::string_view cert_pem, const std::filesystem::path& path, std::string_view signature) {
-  NVF_ASSIGN_OR_RETURN(X509Ptr cert, parse_certificate(cert_pem));
-  PkeyPtr key(X509_get_pubkey(cert.get()));
-  if (!key)
-    return openssl_error(StatusCode::kInvalidArgument, "the certificate has no usable public key");
-  MdCtxPtr md(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!md || EVP_DigestVerifyInit(md.get(), &pctx, EVP_sha256(), nullptr, key.get()) != 1) {
-    return openssl_error(StatusCode::kInternal, "cannot start an RSA-PSS verification");
-  }
-  NVF_RETURN_IF_ERROR(set_pss(pctx, RSA_PSS_SALTLEN_AUTO));
+  NVF_ASSIGN_OR_RETURN(MdCtxPtr md, start_verifying(cert_pem));
   NVF_RETURN_IF_ERROR(for_each_piece(path, [&](const unsigned char* p, size_t n) {
     return EVP_DigestVerifyUpdate(md.get(), p, n) == 1;
   }));

@@ -211,14 +211,11 @@ Tensor Tensor::share() const {
 }
 
 Tensor Tensor::alias() const {
-  if (!owned_) return share();
-  Tensor t;
-  t.dtype_ = dtype_;
-  t.shape_ = shape_;
-  t.numel_ = numel_;
-  t.nbytes_ = nbytes_;
-  t.data_ = data_;
-  t.owned_ = owned_;
+  Tensor t = share();
+  if (owned_) {
+    t.keep_alive_.reset();
+    t.owned_ = owned_;
+  }
   return t;
 }
 

@@ -44,3 +44,26 @@ for e in c["executors"]:
 json.dump(c, open(p, "w"), indent=4)
 PY
 }
+
+# bench_start_poc PREFIX CLIENTS: a POC system of CLIENTS clients on two free ports in a fresh
+# folder $work (named PREFIX.XXXXXX under $TMPDIR), with HOME and NVFLARE_POC_WORKSPACE inside it;
+# `poc stop` and the folder's removal run at exit (not with KEEP=1 in the environment). Needs
+# $nvflare.
+bench_start_poc() {
+  work="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+  export HOME="$work/home" NVFLARE_POC_WORKSPACE="$work/poc"
+  mkdir -p "$HOME"
+  trap '"$nvflare" poc stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+  [[ -n "${KEEP:-}" ]] && trap - EXIT
+  "$nvflare" poc prepare -n "$2" >/dev/null
+  python3 - "$NVFLARE_POC_WORKSPACE/project.yml" "$work/project.yml" <<'PY'
+import socket, sys
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+text = open(sys.argv[1]).read()
+text = text.replace("fed_learn_port: 8002", f"fed_learn_port: {free()}").replace("admin_port: 8003", f"admin_port: {free()}")
+open(sys.argv[2], "w").write(text)
+PY
+  printf 'y\n' | "$nvflare" poc prepare -i "$work/project.yml" >/dev/null
+  "$nvflare" poc start -ex admin@nvidia.com >/dev/null
+}

@@ -36,27 +36,7 @@ done
 bench_build nvflare >/dev/null
 nvflare="$build/apps/nvflare/nvflare"
 
-work="$(mktemp -d "${TMPDIR:-/tmp}/nvf-bench-job.XXXXXX")"
-export HOME="$work/home" NVFLARE_POC_WORKSPACE="$work/poc"
-mkdir -p "$HOME"
-cleanup() {
-  "$nvflare" poc stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-[[ -n "${KEEP:-}" ]] && trap - EXIT
-
-"$nvflare" poc prepare -n "$clients" >/dev/null
-python3 - "$NVFLARE_POC_WORKSPACE/project.yml" "$work/project.yml" <<'PY'
-import socket, sys
-def free():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-text = open(sys.argv[1]).read()
-text = text.replace("fed_learn_port: 8002", f"fed_learn_port: {free()}").replace("admin_port: 8003", f"admin_port: {free()}")
-open(sys.argv[2], "w").write(text)
-PY
-printf 'y\n' | "$nvflare" poc prepare -i "$work/project.yml" >/dev/null
-"$nvflare" poc start -ex admin@nvidia.com >/dev/null
+bench_start_poc nvf-bench-job "$clients"
 
 # submit JOB: prints "peaks-file start-epoch end-epoch" after `job submit --wait` ends.
 submit() {
