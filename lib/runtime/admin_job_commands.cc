@@ -360,9 +360,14 @@ void ServerParent::handle_download(const cellnet::Message& request, cellnet::Res
   base::atomic_write(content / "meta.json", config::to_pretty_json(*meta)).ignore();
   fs::copy_file(store_->data_path(id), content / "job.zip", ec);
   if (auto ws = store_->workspace_path(id)) fs::copy_file(*ws, content / "workspace.zip", ec);
-  auto bytes = job::pack_zip_to_string(content);
-  if (!bytes.ok()) return fail("internal_error", bytes.status().message());
-  cellnet::Message m = cellnet::Message::of(std::move(*bytes));
+  // The zip is offered for the admin to pull from disk (its open file outlives the scratch
+  // folder); a job with a large model never sits in this process's memory.
+  const fs::path zip = scratch / "download.zip";
+  if (Status s = job::pack_zip(content, zip); !s.ok()) return fail("internal_error", s.message());
+  auto offer = offer_job_zip(*downloads_, zip, 1, std::chrono::minutes(5));
+  if (!offer.ok()) return fail("internal_error", offer.status().message());
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobZip, offer->header);
   m.headers.set("reply", ok_string("content of job " + id).dump());
   respond(std::move(m));
 }

@@ -82,13 +82,15 @@ inline constexpr std::string_view kTopicResetErrors = "reset_errors";
 
 // Admin → server parent: one console command (JSON {"command": line}), a job upload (its folder
 // name in kHdrJobFolderName; the zip offered for download in kHdrJobZip, or as the payload), a
-// job download (the reply's payload is a zip).
+// job download (the reply offers a zip in kHdrJobZip; download_job_components sends it as the
+// payload).
 inline constexpr std::string_view kTopicCommand = "command";
 inline constexpr std::string_view kTopicSubmitJob = "submit_job";
 inline constexpr std::string_view kTopicDownloadJob = "download_job";
 // On a download request: "true" asks for the job's extra components (download_job_components).
 inline constexpr std::string_view kHdrComponents = "components";
-// On a job upload (admin → server parent) and a deploy order (server parent → client parent): the
+// On a job upload (admin → server parent), a deploy order (server parent → client parent) and a
+// job download's reply (server parent → admin): the
 // job's zip offered by the sender for download, as an encoded cellnet::Manifest of one item. The
 // receiver pulls it from disk to disk in bounded ranges (no copy of the job in memory) from the
 // sender that sent the message, and from nobody else. Absent: the zip is the message's payload.

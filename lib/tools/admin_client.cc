@@ -163,7 +163,7 @@ Status place(const fs::path& from, const fs::path& target) {
 
 }  // namespace
 
-Result<std::pair<config::Value, std::string>> AdminClient::fetch(const std::string& id, bool components) {
+Result<config::Value> AdminClient::fetch(const std::string& id, bool components, const fs::path& zip) {
   cellnet::Message m;
   m.headers.set(deploy::kHdrJobId, id);
   if (components) m.headers.set(deploy::kHdrComponents, "true");
@@ -172,16 +172,20 @@ Result<std::pair<config::Value, std::string>> AdminClient::fetch(const std::stri
                                       std::string(deploy::kTopicDownloadJob), std::move(m),
                                       std::max(timeout_, std::chrono::milliseconds(300000))));
   NVF_ASSIGN_OR_RETURN(config::Value reply, parse_reply(r.headers.get_or("reply", "{}")));
-  return std::make_pair(std::move(reply), r.payload.to_string());
+  if (reply.value("status", "") != "ok") return reply;
+  // The zip is offered for download (pulled to disk in ranges) or, from an older server, sent.
+  NVF_RETURN_IF_ERROR(runtime::receive_job_zip(*cell_, r, "server", zip, runtime::kMaxJobZipBytes)
+                          .with_context("downloading job " + id));
+  return reply;
 }
 
 Result<config::Value> AdminClient::download(const std::string& id, const fs::path& dest, bool components) {
-  NVF_ASSIGN_OR_RETURN(auto fetched, fetch(id, components));
-  if (fetched.first.value("status", "") != "ok") return fetched.first;
-  const fs::path target = unique_target(dest, id);
   NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-download"));
   base::ScopedRemove cleanup(tmp);
-  NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(fetched.second, tmp / "x"));
+  NVF_ASSIGN_OR_RETURN(config::Value reply, fetch(id, components, tmp / "download.zip"));
+  if (reply.value("status", "") != "ok") return reply;
+  const fs::path target = unique_target(dest, id);
+  NVF_RETURN_IF_ERROR(job::unpack_zip(tmp / "download.zip", tmp / "x"));
   const fs::path content = tmp / "x" / id;
   if (components) {
     NVF_RETURN_IF_ERROR(place(content, target));

@@ -65,8 +65,8 @@ class AdminClient {
 
  private:
   AdminClient() = default;
-  /// The server's reply to a job download and the payload (a zip), as sent.
-  Result<std::pair<config::Value, std::string>> fetch(const std::string& id, bool components);
+  /// The server's reply to a job download; on success the zip it sent or offered is in `zip`.
+  Result<config::Value> fetch(const std::string& id, bool components, const std::filesystem::path& zip);
   /// download_job (unpacked job and workspace) or download_job_components (as sent) into `dest`.
   Result<config::Value> download(const std::string& id, const std::filesystem::path& dest, bool components);
   runtime::AdminKit kit_;
