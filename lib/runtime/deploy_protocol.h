@@ -90,10 +90,10 @@ inline constexpr std::string_view kTopicDownloadJob = "download_job";
 // On a download request: "true" asks for the job's extra components (download_job_components).
 inline constexpr std::string_view kHdrComponents = "components";
 // On a job upload (admin → server parent), a deploy order (server parent → client parent) and a
-// job download's reply (server parent → admin): the
-// job's zip offered by the sender for download, as an encoded cellnet::Manifest of one item. The
-// receiver pulls it from disk to disk in bounded ranges (no copy of the job in memory) from the
-// sender that sent the message, and from nobody else. Absent: the zip is the message's payload.
+// job download's reply (server parent → admin): the job's zip offered by the sender for download,
+// as an encoded cellnet::Manifest of one item. The receiver pulls it from disk to disk in bounded
+// ranges (no copy of the job in memory) from the sender that sent the message, and from nobody
+// else. Absent: the zip is the message's payload.
 inline constexpr std::string_view kHdrJobZip = "job_zip";
 
 // Job process exit codes (FLARE's ProcessExitCode).
