@@ -11,8 +11,10 @@
 #include "base/strings.h"
 #include "cellnet_grpc/grpc_driver.h"
 #include "commands.h"
+#include "config/timeouts.h"
 #include "runtime/client_parent.h"
 #include "runtime/job_process.h"
+#include "runtime/relay.h"
 #include "runtime/server_parent.h"
 #include "tools/user_config.h"
 
@@ -130,6 +132,33 @@ int run_client(const DaemonOptions& o, int verbose) {
   return run_daemon(client, kit->root, *log);
 }
 
+int run_relay(const DaemonOptions& o, int verbose) {
+  auto sets = parse_sets(o.set);
+  if (!sets.ok()) return report(sets.status());
+  auto kit = runtime::load_relay_kit(o.workspace, o.config);
+  if (!kit.ok()) return report(kit.status());
+  auto log = daemon_logger(kit->name, kit->root, verbose);
+  if (!log.ok()) return report(log.status());
+  runtime::RelayOptions ro;
+  ro.kit = *kit;
+  ro.secure = truthy(*sets, "secure_train", true);
+  ro.external_driver = grpc_driver_factory();
+  ro.logger = *log;
+  ro.heart_beat_interval = seconds_setting(*sets, "heart_beat_interval", ro.heart_beat_interval);
+  ro.cache_max_bytes = static_cast<uint64_t>(
+      config::TimeoutRegistry::defaults().effective().get("relay_cache_max_bytes").value_or(0));
+  if (sets->count("relay_cache_max_bytes")) {
+    auto n = base::parse_int(sets->at("relay_cache_max_bytes"), 0, int64_t{1} << 40);
+    if (!n) {
+      return report(InvalidArgumentError("--set relay_cache_max_bytes=" + sets->at("relay_cache_max_bytes") +
+                                         ": expected a number of bytes (0 turns the relay's cache off)"));
+    }
+    ro.cache_max_bytes = static_cast<uint64_t>(*n);
+  }
+  runtime::Relay relay(ro);
+  return run_daemon(relay, kit->root, *log);
+}
+
 struct JobOptions {
   std::string workspace, job_id, site, parent, parent_fqcn, clients;
   bool insecure = false;
@@ -138,18 +167,21 @@ struct JobOptions {
 }  // namespace
 
 void register_daemon_commands(CLI::App& app, AppContext& ctx) {
-  for (const char* role : {"server", "client"}) {
+  for (const char* role : {"server", "client", "relay"}) {
     auto o = std::make_shared<DaemonOptions>();
-    bool is_server = std::string(role) == "server";
-    if (!is_server) o->config = "fed_client.json";
+    const std::string r = role;
+    if (r == "client") o->config = "fed_client.json";
+    if (r == "relay") o->config = "fed_relay.json";
     CLI::App* d = app.add_subcommand(role, std::string("run the ") + role + " of a startup kit (what sub_start.sh runs)");
     d->add_option("-m,--workspace", o->workspace, "the participant's folder (holds startup/)")->required();
     d->add_option("-s,--fed_" + std::string(role) + "," + "--config", o->config,
                   std::string("startup/ config file (") + o->config + ")");
     d->add_option("--set", o->set, "key=value settings (secure_train, uid, heart_beat_interval, ...)")
         ->expected(0, 1 << 20);
-    d->callback([o, &ctx, is_server] {
-      ctx.exit_code = is_server ? run_server(*o, ctx.verbose) : run_client(*o, ctx.verbose);
+    d->callback([o, &ctx, r] {
+      ctx.exit_code = r == "server"   ? run_server(*o, ctx.verbose)
+                      : r == "client" ? run_client(*o, ctx.verbose)
+                                      : run_relay(*o, ctx.verbose);
     });
   }
   for (const char* role : {"_server_job", "_client_job"}) {

@@ -19,6 +19,7 @@ struct SimulatorCli {
   std::string gpu;
   std::string log_config = "concise";
   int max_clients = 100;
+  int relays = 0;
   bool end_run_for_all = false;
 };
 
@@ -32,6 +33,7 @@ int run(const SimulatorCli& c, int verbose) {
   o.log_config = c.log_config;
   if (verbose > 0 && c.log_config == "concise") o.log_config = verbose > 1 ? "trace" : "debug";
   o.max_clients = c.max_clients;
+  o.relays = c.relays;
   o.nvflare_bin = tools::self_exe().string();
   o.print = [](const std::string& line) { std::cout << line << std::endl; };
   o.warn = [](const std::string& line) { std::cerr << line << std::endl; };
@@ -52,6 +54,8 @@ void register_simulator_command(CLI::App& app, AppContext& ctx) {
   sim->add_option("--gpu", c->gpu, "GPU groups (ignored: CPU build; also -gpu)");
   sim->add_option("-l,--log_config", c->log_config, "concise, full, verbose or a level name");
   sim->add_option("-m,--max_clients", c->max_clients, "upper bound on the client count (100)");
+  sim->add_option("--relays", c->relays, "put the clients behind this many in-process relays (default 0)")
+      ->check(CLI::Range(0, 100));
   sim->add_flag("--end_run_for_all", c->end_run_for_all, "accepted for compatibility");
   sim->callback([c, &ctx] { ctx.exit_code = run(*c, ctx.verbose); });
 }

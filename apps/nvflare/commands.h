@@ -41,10 +41,7 @@ void register_poc_command(CLI::App& app, AppContext& ctx);
 void register_preflight_command(CLI::App& app, AppContext& ctx);
 /// nvflare authz_preview -p authorization.json: FLARE's interactive evaluator of a policy.
 void register_authz_preview_command(CLI::App& app, AppContext& ctx);
-/// Commands whose implementation is not in this build yet: they parse FLARE's flags, say so, and
-/// exit kExitNotAvailable.
-void register_pending_commands(CLI::App& app, AppContext& ctx);
-/// nvflare server / client (the daemons of a startup kit) and the hidden job processes.
+/// nvflare server / client / relay (the daemons of a startup kit) and the hidden job processes.
 void register_daemon_commands(CLI::App& app, AppContext& ctx);
 /// nvflare admin (the interactive console, or one command with -c) and `nvflare job submit` (added
 /// to the job group).

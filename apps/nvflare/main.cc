@@ -32,7 +32,6 @@ int main(int argc, char** argv) {
   register_poc_command(app, ctx);
   register_preflight_command(app, ctx);
   register_authz_preview_command(app, ctx);
-  register_pending_commands(app, ctx);  // relay
   register_admin_command(app, ctx);
   register_daemon_commands(app, ctx);
   register_provision_command(app, ctx);

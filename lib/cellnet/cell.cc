@@ -65,7 +65,32 @@ void Cell::register_message_handler(const std::string& channel, const std::strin
   impl_->register_message_handler(channel, topic, std::move(h));
 }
 void Cell::on_peer_event(PeerCallback cb) { impl_->on_peer_event(std::move(cb)); }
+void Cell::intercept_forwarded(const std::string& channel, const std::string& topic, ForwardInterceptor f) {
+  impl_->intercept_forwarded(channel, topic, std::move(f));
+}
+
+void Cell::Impl::intercept_forwarded(const std::string& channel, const std::string& topic, ForwardInterceptor f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  interceptors_[channel + "\n" + topic] = std::move(f);
+}
 CellStats Cell::stats() const { return impl_->stats(); }
+
+void Cell::set_alias(const std::string& name, const std::string& fqcn) { impl_->set_alias(name, fqcn); }
+
+void Cell::Impl::set_alias(const std::string& name, const std::string& fqcn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fqcn.empty() || fqcn == name) {
+    aliases_.erase(name);
+  } else {
+    aliases_[name] = fqcn;
+  }
+}
+
+std::string Cell::Impl::resolve(const std::string& target) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = aliases_.find(target);
+  return it == aliases_.end() ? target : it->second;
+}
 
 Result<Message> Cell::request(const std::string& target, const std::string& channel, const std::string& topic,
                               Message message, std::chrono::milliseconds timeout) {

@@ -84,6 +84,12 @@ using Responder = std::function<void(Result<Message> reply)>;
 using AsyncRequestHandler = std::function<void(const Message& request, Responder respond)>;
 /// A handler for fire-and-forget messages.
 using MessageHandler = std::function<void(const Message& message)>;
+/// Looks at a request this cell is about to forward to another cell (a relay's view of traffic
+/// passing through): returns false to let it pass on as usual, or true after taking it, in which
+/// case it calls `respond` once (any thread, now or later) and the reply reaches the requester as
+/// if the request's destination had sent it. Only unstreamed requests are shown. Runs on the
+/// transport thread that read the frame: it must be quick and must not block.
+using ForwardInterceptor = std::function<bool(const Message& request, Responder respond)>;
 /// Called with a neighbour's FQCN when its connection comes up (true) or goes down (false).
 using PeerCallback = std::function<void(const std::string& peer, bool up)>;
 /// Checks one incoming frame's headers (data frames, stream chunks and acks, forwarded or local)
@@ -187,6 +193,9 @@ class Cell {
   void register_async_request_handler(const std::string& channel, const std::string& topic,
                                       AsyncRequestHandler handler);
   void on_peer_event(PeerCallback callback);
+  /// Installs `interceptor` for requests on (channel, topic) that pass through this cell (see
+  /// ForwardInterceptor); a later one for the same pair replaces it.
+  void intercept_forwarded(const std::string& channel, const std::string& topic, ForwardInterceptor interceptor);
 
   /// Sends a request and waits for the reply. timeout 0 → default_request_timeout.
   /// Errors: DEADLINE_EXCEEDED, UNAVAILABLE (unreachable / connection lost), the handler's error
@@ -211,6 +220,12 @@ class Cell {
   /// gets this cell's `ssid`). Thread-safe; replaces the previous set (an empty set stamps
   /// nothing); frames already queued keep what they had.
   void set_auth_headers(Headers headers);
+
+  /// Names a cell by another name: messages this cell sends to `name` (request, request_async,
+  /// fire) go to the cell `fqcn` instead. The server parent addresses a client by its site name;
+  /// behind a relay that site's cell is "R1.site-1". An empty `fqcn` drops the alias. Frames
+  /// forwarded through this cell are not affected. Thread-safe.
+  void set_alias(const std::string& name, const std::string& fqcn);
 
   CellStats stats() const;
   const CellOptions& options() const;

@@ -27,6 +27,8 @@ class Cell::Impl : public ConnectionHandler {
 
   Status start();
   void stop();
+  void set_alias(const std::string& name, const std::string& fqcn);
+  void intercept_forwarded(const std::string& channel, const std::string& topic, ForwardInterceptor f);
 
   Result<std::string> listen(const std::string& url, IncomingFilter filter);
   Status connect(const std::string& url);
@@ -101,6 +103,8 @@ class Cell::Impl : public ConnectionHandler {
 
   // Sending.
   Status send_message(const std::string& target, Message message, std::string* via);
+  // As send_message, naming `origin` as the sender (a reply given in another cell's place).
+  Status send_message_as(const std::string& origin, const std::string& target, Message message);
   Status send_frame_to(const std::string& peer, Frame frame);
   Status stream_message(const std::string& next, Message message);
   void reply_to(const Message& request, Result<Message> result);
@@ -112,6 +116,10 @@ class Cell::Impl : public ConnectionHandler {
   void handle_data(const std::shared_ptr<Connection>& conn, Frame frame);
   void refuse(const std::shared_ptr<Connection>& conn, const Frame& frame, const Status& why);
   void forward(Frame frame, const std::string& dest);
+  // True when an interceptor took this request (intercept_forwarded).
+  bool intercepted(const Frame& frame);
+  // The cell `target` stands for (set_alias), else `target`.
+  std::string resolve(const std::string& target) const;
   void handle_chunk(const Connection* conn, Frame frame);
   void handle_ack(const Frame& frame);
   void dispatch_local(Message message);
@@ -134,6 +142,8 @@ class Cell::Impl : public ConnectionHandler {
   std::vector<std::unique_ptr<Gate>> gates_;         // outlive their listeners and connections
   std::map<const Connection*, ConnFilter> filters_;  // connections accepted by a filtered listener
   std::shared_ptr<const Headers> auth_headers_;      // stamped on outgoing data frames; null: none
+  std::map<std::string, std::string> aliases_;       // name → the cell it stands for (set_alias)
+  std::map<std::string, ForwardInterceptor> interceptors_;  // "channel\ntopic"
   std::vector<std::unique_ptr<Connector>> connectors_;
   std::map<std::string, AsyncRequestHandler> request_handlers_;  // "channel\ntopic"
   std::map<std::string, MessageHandler> message_handlers_;

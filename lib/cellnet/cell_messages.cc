@@ -41,6 +41,16 @@ Status Cell::Impl::send_frame_to(const std::string& peer, Frame frame) {
   return conn->send(std::move(frame));
 }
 
+Status Cell::Impl::send_message_as(const std::string& origin, const std::string& target, Message message) {
+  message.headers.set(hdr::kOrigin, origin);
+  message.headers.set(hdr::kDestination, target);
+  message.headers.erase(hdr::kHops);
+  std::string next = fqcn::next_hop(opt.fqcn, target, peers());
+  if (next.empty()) return UnavailableError("no route from " + opt.fqcn + " to " + target);
+  if (message.payload.size() > opt.chunk_size) return stream_message(next, std::move(message));
+  return send_frame_to(next, to_frame(std::move(message)));
+}
+
 Status Cell::Impl::send_message(const std::string& target, Message message, std::string* via) {
   // A message handed on (a result relayed to the server) carries the previous hop's routing
   // headers: this cell is the origin of what it sends.
@@ -63,10 +73,11 @@ Status Cell::Impl::send_message(const std::string& target, Message message, std:
   return send_frame_to(next, to_frame(std::move(message)));
 }
 
-void Cell::Impl::request_async(const std::string& target, const std::string& channel, const std::string& topic,
+void Cell::Impl::request_async(const std::string& target_name, const std::string& channel, const std::string& topic,
                                Message message, std::chrono::milliseconds timeout,
                                std::function<void(Result<Message>)> done, bool inline_done,
                                ReplyPlacement place) {
+  const std::string target = resolve(target_name);
   if (timeout.count() <= 0) timeout = opt.default_request_timeout;
   std::string req_id = new_id("r");
   message.headers.set(hdr::kChannel, channel);
@@ -108,8 +119,9 @@ void Cell::Impl::request_async(const std::string& target, const std::string& cha
   }
 }
 
-Status Cell::Impl::fire(const std::string& target, const std::string& channel, const std::string& topic,
+Status Cell::Impl::fire(const std::string& target_name, const std::string& channel, const std::string& topic,
                         Message message) {
+  const std::string target = resolve(target_name);
   message.headers.set(hdr::kChannel, channel);
   message.headers.set(hdr::kTopic, topic);
   message.headers.set(hdr::kMsgType, "fire");
@@ -242,6 +254,7 @@ void Cell::Impl::handle_data(const std::shared_ptr<Connection>& conn, Frame fram
     return;
   }
   if (*dest != opt.fqcn) {
+    if (intercepted(frame)) return;
     forward(std::move(frame), std::string(*dest));
     return;
   }
@@ -256,6 +269,42 @@ void Cell::Impl::handle_data(const std::shared_ptr<Connection>& conn, Frame fram
   }
   Message m{std::move(frame.headers), std::move(frame.payload)};
   dispatch_local(std::move(m));
+}
+
+bool Cell::Impl::intercepted(const Frame& frame) {
+  const Headers& h = frame.headers;
+  if (h.get(hdr::kMsgType) != std::optional<std::string_view>("req") || h.has(hdr::kStreamType)) return false;
+  ForwardInterceptor f;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (interceptors_.empty()) return false;
+    auto it = interceptors_.find(key(h.get_or(hdr::kChannel, ""), h.get_or(hdr::kTopic, "")));
+    if (it == interceptors_.end()) return false;
+    f = it->second;
+  }
+  Message request{h, frame.payload};
+  auto request_headers = std::make_shared<Headers>(h);
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  Responder respond = [this, request_headers, once](Result<Message> result) {
+    if (once->exchange(true)) return;
+    // The reply travels as if the request's destination had sent it.
+    Message reply = result.ok() ? std::move(*result) : Message{};
+    reply.headers.set(hdr::kMsgType, "reply");
+    reply.headers.set(hdr::kReqId, request_headers->get_or(hdr::kReqId, ""));
+    reply.headers.set(hdr::kReturnCode, std::string(return_code_for(result.status())));
+    if (!result.ok()) reply.headers.set(hdr::kError, result.status().message());
+    const std::string origin = request_headers->get_or(hdr::kOrigin, "");
+    Status s = send_message_as(request_headers->get_or(hdr::kDestination, opt.fqcn), origin, std::move(reply));
+    if (!s.ok()) log->debug("{}: cannot answer {} in place of {}: {}", opt.fqcn, origin,
+                            request_headers->get_or(hdr::kDestination, "?"), s.message());
+  };
+  try {
+    return f(request, std::move(respond));
+  } catch (const std::exception& e) {
+    log->error("{}: the interceptor of channel '{}' topic '{}' threw: {}", opt.fqcn, h.get_or(hdr::kChannel, ""),
+               h.get_or(hdr::kTopic, ""), e.what());
+    return false;  // forwarded as usual (if it had taken the request, it also answers it)
+  }
 }
 
 void Cell::Impl::forward(Frame frame, const std::string& dest) {

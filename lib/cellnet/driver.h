@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct DriverOptions {
   uint64_t max_payload = 2144337904;  // max_message_size: a larger frame is refused
   std::chrono::milliseconds send_timeout{30000};  // streaming_send_timeout: one blocked write
   TlsConfig tls;
+  /// The TLS of listeners, when it differs from that of connections (a relay accepts its children
+  /// with its server certificate and connects to its parent with its client certificate); unset:
+  /// `tls` for both.
+  std::optional<TlsConfig> listen_tls;
 };
 
 struct PeerInfo {

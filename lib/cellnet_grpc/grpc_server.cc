@@ -111,8 +111,9 @@ Result<std::shared_ptr<ListenerCore>> ListenerCore::start(const std::string& url
   if (parsed.scheme != "grpc" && parsed.scheme != "grpcs") {
     return InvalidArgumentError("the gRPC driver cannot listen on '" + url + "': scheme must be grpc or grpcs");
   }
-  auto mode = effective_tls_mode(parsed.scheme, options.tls);
-  NVF_ASSIGN_OR_RETURN(auto creds, make_server_credentials(mode, options.tls));
+  const cellnet::TlsConfig& tls = options.listen_tls ? *options.listen_tls : options.tls;
+  auto mode = effective_tls_mode(parsed.scheme, tls);
+  NVF_ASSIGN_OR_RETURN(auto creds, make_server_credentials(mode, tls));
 
   std::shared_ptr<ListenerCore> core(new ListenerCore());
   core->registry_ = std::make_shared<StreamRegistry>();

@@ -72,6 +72,14 @@ void add_transport(SpecList& l) {
   l.add("subnet_heartbeat_interval", 5, "s", S::kCommConfig, "NetAgent subnet heartbeat");
   l.add("backbone_conn_gen", 2, "count", S::kCommConfig,
         "which cell generations connect to the server");
+  {
+    TimeoutSpec& relay_cache = l.add(
+        "relay_cache_max_bytes", 64 * kMiB, "bytes", S::kCode,
+        "download chunks a relay holds for its children (`nvflare relay --set relay_cache_max_bytes=N`; 0 = no "
+        "cache); FLARE's relay keeps cached items until every receiver took them, without a bound");
+    relay_cache.zero_allowed = true;
+    differs(relay_cache, std::nullopt);
+  }
   l.add("grpc_max_workers", 100, "count", S::kCommConfig, "gRPC server worker threads")
       .key = "grpc.max_workers";
   l.add("connector_reconnect_initial", 1, "s", S::kCode,

@@ -2,6 +2,7 @@
 // scopes, site log levels, shutdown and restart, removing clients; orders to client parents.
 #include <future>
 
+#include "cellnet/fqcn.h"
 #include "runtime/admin_service_internal.h"
 #include "runtime/fan_out.h"
 
@@ -119,6 +120,21 @@ config::Value ServerParent::cmd_check_status(const AdminCall& call) {
       crows.push_back({c.name, c.fqcn, c.name, "True", c.token, std::to_string(ago.count()) + " s ago"});
     }
     items.push_back(table(crows));
+    // Relays: a client's fqcn above names the relays it connects through.
+    auto relays = registrar_->principals("relay");
+    if (!relays.empty()) {
+      std::sort(relays.begin(), relays.end(), [](const Principal& a, const Principal& b) { return a.fqcn < b.fqcn; });
+      items.push_back({{"type", "string"}, {"data", "Registered relays: " + std::to_string(relays.size()) + " "}});
+      std::vector<std::vector<std::string>> rrows{{"relay", "fqcn", "clients", "last connect time"}};
+      for (const auto& r : relays) {
+        size_t below = std::count_if(clients.begin(), clients.end(), [&](const Principal& c) {
+          return cellnet::fqcn::is_ancestor(r.fqcn, c.fqcn);
+        });
+        auto ago = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - r.last_seen);
+        rrows.push_back({r.name, r.fqcn, std::to_string(below), std::to_string(ago.count()) + " s ago"});
+      }
+      items.push_back(table(rrows));
+    }
     add_unsaved_warnings(items, *store_);
     return reply("ok", items);
   }

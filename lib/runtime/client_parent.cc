@@ -37,7 +37,13 @@ Status ClientParent::start() {
   for (const auto& d : base::remove_stale_temp_dirs())
     log_->info("removed {}, left by a process that ended without cleaning up", d.string());
   NVF_ASSIGN_OR_RETURN(runtime_dir_, base::make_owned_temp_dir("nvflare-cp"));
-  NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell(kit.name, kit, true, opt_.external_driver, log_));
+  // Behind a relay the cell is "<relay fqcn>.<name>" and the connection goes to the relay.
+  cellnet::DriverOptions external;
+  external.tls = kit.relay ? tls_config_for_relay(kit, *kit.relay) : tls_config(kit, true);
+  const std::string fqcn = kit.relay ? kit.relay->fqcn + "." + kit.name : kit.name;
+  parent_cell_ = kit.relay ? kit.relay->fqcn : "server";
+  const std::string parent_url = kit.relay ? relay_url(*kit.relay) : server_url(kit, kit.server);
+  NVF_ASSIGN_OR_RETURN(DaemonCell dc, make_daemon_cell(fqcn, external, opt_.external_driver, log_));
   drivers_ = std::move(dc.drivers);
   cell_ = std::move(dc.cell);
   auto sync = [this](Result<cellnet::Message> (ClientParent::*fn)(const cellnet::Message&)) {
@@ -80,13 +86,14 @@ Status ClientParent::start() {
     request_shutdown("the server is shutting down");
   });
   NVF_ASSIGN_OR_RETURN(internal_url_, cell_->listen("uds://" + (runtime_dir_ / "cp.sock").string()));
-  NVF_RETURN_IF_ERROR(cell_->connect(server_url(kit, kit.server)));
+  NVF_RETURN_IF_ERROR(cell_->connect(parent_url));
   {
     std::lock_guard<std::mutex> lock(mu_);
     started_ = true;
   }
   maintenance_ = std::thread([this] { run_maintenance(); });
-  log_->info("client '{}' of project '{}' connecting to {}", kit.name, kit.project, server_url(kit, kit.server));
+  log_->info("client '{}' of project '{}' connecting to {}{}", kit.name, kit.project, parent_url,
+             kit.relay ? " (relay " + kit.relay->fqcn + ")" : std::string());
   return Status::OK();
 }
 
@@ -163,7 +170,7 @@ void ClientParent::stop() {
 // ---- registration and heartbeats -------------------------------------------------------------
 
 bool ClientParent::register_once() {
-  if (!cell_->wait_for_peer("server", opt_.register_interval).ok()) return false;
+  if (!cell_->wait_for_peer(parent_cell_, opt_.register_interval).ok()) return false;
   auto creds = register_with_server(*cell_, opt_.kit, "client", opt_.request_timeout);
   if (!creds.ok()) {
     log_->warn("registration with the server failed: {}", creds.status().message());

@@ -102,6 +102,7 @@ class ClientParent {
   std::unique_ptr<cellnet::Cell> cell_;
   security::AuthorizationPolicy policy_ = security::AuthorizationPolicy::allow_all();
   std::string org_, root_ca_pem_, internal_url_;
+  std::string parent_cell_;  // "server", or the relay this client connects through
   std::filesystem::path runtime_dir_;
 
   std::mutex mu_;

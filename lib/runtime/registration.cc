@@ -1,5 +1,7 @@
 #include "runtime/registration.h"
 
+#include <algorithm>
+
 #include "base/strings.h"
 #include "base/version.h"
 #include "runtime/deploy_protocol.h"
@@ -78,12 +80,57 @@ Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& k
                        cell.request("server", std::string(deploy::kChannelTask), std::string(deploy::kTopicRegister),
                                     cellnet::Message::of(reg.dump()), timeout));
   NVF_ASSIGN_OR_RETURN(config::Value t, json_payload(reg_reply, "the server's register reply"));
-  Credentials c{kit.name, str(t, "token"), str(t, "token_signature"), str(t, "ssid")};
+  Credentials c{kit.name, str(t, "token"), str(t, "token_signature"), str(t, "ssid"), server_cert};
   if (c.token.empty()) return UnauthenticatedError("the server gave no token");
   if (Status s = verify_b64(server_cert, kit.name + c.token, c.token_signature); !s.ok()) {
     return UnauthenticatedError("the server's token signature is invalid: " + s.message());
   }
   return c;
+}
+
+void TokenVerifier::set_server_cert(std::string pem) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pem != server_cert_) verified_.clear();
+  server_cert_ = std::move(pem);
+}
+
+Result<std::string> TokenVerifier::check(const cellnet::Headers& h) const {
+  if (h.get_or(cellnet::hdr::kChannel, "") == deploy::kChannelTask) {
+    std::string topic = h.get_or(cellnet::hdr::kTopic, "");
+    if (topic == deploy::kTopicChallenge || topic == deploy::kTopicRegister) return std::string();
+  }
+  const std::string name = h.get_or(deploy::kHdrClientName, ""), token = h.get_or(deploy::kHdrToken, ""),
+                    sig = h.get_or(deploy::kHdrTokenSignature, ""), origin = h.get_or(cellnet::hdr::kOrigin, "");
+  if (name.empty() || token.empty() || sig.empty()) {
+    return UnauthenticatedError("not registered: the message carries no token (register with the server first)");
+  }
+  // The sender is below this relay, and its cell names it ("relay-1.site-1", "relay-1.site-1.<job>").
+  auto parts = cellnet::fqcn::split(origin);
+  const size_t skip = cellnet::fqcn::split(relay_fqcn_).size();
+  bool named = cellnet::fqcn::is_ancestor(relay_fqcn_, origin) &&
+               std::find(parts.begin() + static_cast<std::ptrdiff_t>(std::min(skip, parts.size())), parts.end(),
+                         name) != parts.end();
+  if (!named) {
+    return UnauthenticatedError("'" + name + "' sent a message as " + (origin.empty() ? std::string("?") : origin) +
+                                ", which is not its cell below relay " + relay_fqcn_);
+  }
+  const std::string key = name + "\n" + token + "\n" + sig;
+  std::string cert;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (server_cert_.empty()) {
+      return UnavailableError("relay " + relay_fqcn_ + " has not registered with the server yet; try again shortly");
+    }
+    if (verified_.count(key)) return name;
+    cert = server_cert_;
+  }
+  if (!verify_b64(cert, name + token, sig).ok()) {
+    return UnauthenticatedError("the token of '" + name + "' is not signed by the server");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (verified_.size() >= kMaxRemembered) verified_.clear();
+  verified_.insert(key);
+  return name;
 }
 
 Registrar::Registrar(Identity identity) : id_(std::move(identity)), ssid_(base::uuid4()) {}
@@ -130,7 +177,7 @@ void Registrar::handle_register(const cellnet::Message& request, cellnet::Respon
   auto refuse = [&](const std::string& why) {
     respond(UnauthenticatedError("registration of '" + name + "' refused: " + why));
   };
-  if (kind != "client" && kind != "admin") return refuse("unknown kind '" + kind + "'");
+  if (kind != "client" && kind != "relay" && kind != "admin") return refuse("unknown kind '" + kind + "'");
   if (str(*body, "project") != id_.project) {
     return refuse("it belongs to project '" + str(*body, "project") + "', this server to '" + id_.project + "'");
   }
@@ -159,7 +206,7 @@ void Registrar::handle_register(const cellnet::Message& request, cellnet::Respon
   // a session name of its own choosing.
   std::string origin = request.headers.get_or(cellnet::hdr::kOrigin, "");
   if (!cellnet::fqcn::validate(origin).ok()) return refuse("its cell name '" + origin + "' is not valid");
-  if (kind == "client" && cellnet::fqcn::split(origin).back() != name) {
+  if (kind != "admin" && cellnet::fqcn::split(origin).back() != name) {
     return refuse("it registers from cell '" + origin + "', which is not named '" + name + "'");
   }
   Principal p;
@@ -176,9 +223,9 @@ void Registrar::handle_register(const cellnet::Message& request, cellnet::Respon
   std::function<void(const Principal&)> cb;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (kind == "client") {
+    if (kind != "admin") {
       for (auto it = principals_.begin(); it != principals_.end();) {
-        it = it->second.kind == "client" && it->second.name == name ? principals_.erase(it) : ++it;
+        it = it->second.kind == kind && it->second.name == name ? principals_.erase(it) : ++it;
       }
     }
     principals_[p.token] = p;

@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,13 +34,14 @@ struct Credentials {
   std::string token;
   std::string token_signature;
   std::string ssid;
+  std::string server_cert_pem;  // the server's certificate, checked against the root CA
 };
 
 /// The headers a registered sender stamps on everything it sends.
 cellnet::Headers auth_headers(const Credentials& credentials);
 
 /// Runs challenge + register with the server through `cell` (connected to the server).
-/// `kind`: "client" or "admin". Errors: UNAUTHENTICATED naming what the server or we refused,
+/// `kind`: "client", "relay" or "admin". Errors: UNAUTHENTICATED naming what the server or we refused,
 /// UNAVAILABLE / DEADLINE_EXCEEDED when the server cannot be reached.
 Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& kit, const std::string& kind,
                                          std::chrono::milliseconds timeout);
@@ -47,7 +49,7 @@ Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& k
 /// Someone registered with the server.
 struct Principal {
   std::string name;       // client name or admin user
-  std::string kind;       // client | admin
+  std::string kind;       // client | relay | admin
   /// The cell it registered from ("site-1", or "R1.site-1" behind a relay). Its later messages
   /// must come from this cell or a cell below it (its job cells); its name is `name`, never a part
   /// of this.
@@ -56,6 +58,29 @@ struct Principal {
   std::string token, token_signature;
   std::string session_id;  // shown by list_sessions (the token is a secret)
   std::chrono::steady_clock::time_point registered, last_seen;
+};
+
+/// A relay's check of every frame its children send (FLARE's relays check auth headers too): the
+/// token's signature must be the server's (verified with the server certificate the relay got when
+/// it registered) and the sender's cell must lie below the relay and carry the token's name
+/// ("relay-1.site-1", "relay-1.site-1.<job>"). The server still checks the token itself and binds
+/// it to the registered cell. Verified tokens are remembered (at most kMaxRemembered). Thread-safe.
+class TokenVerifier {
+ public:
+  explicit TokenVerifier(std::string relay_fqcn) : relay_fqcn_(std::move(relay_fqcn)) {}
+  /// The server's certificate (after each registration: a restarted server may have a new one).
+  void set_server_cert(std::string pem);
+  /// As an IncomingFilter: the token's name; "" for challenge and register requests. Errors:
+  /// UNAVAILABLE before the relay has registered, UNAUTHENTICATED naming what is wrong.
+  Result<std::string> check(const cellnet::Headers& headers) const;
+
+  static constexpr size_t kMaxRemembered = 4096;
+
+ private:
+  const std::string relay_fqcn_;
+  mutable std::mutex mu_;
+  std::string server_cert_;                 // guarded by mu_
+  mutable std::set<std::string> verified_;  // name, token, signature; guarded by mu_
 };
 
 class Registrar {

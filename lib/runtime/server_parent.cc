@@ -108,6 +108,8 @@ Status ServerParent::start() {
   registrar_->on_registered([this](const Principal& p) {
     log_->info("{} '{}' registered (org {}, role {})", p.kind, p.name, p.person.org,
                p.person.role.empty() ? "-" : p.person.role);
+    // The server addresses a client by its name; behind relays its cell is "relay-1.site-1".
+    if (p.kind == "client") cell_->set_alias(p.name, p.fqcn);
     if (p.kind == "client") cv_.notify_all();  // the scheduler may now place a job
   });
   cell_->register_async_request_handler(std::string(deploy::kChannelTask), std::string(deploy::kTopicHeartbeat),
@@ -228,6 +230,9 @@ void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Re
   std::string name = who.ok() ? who->name : request.headers.get_or(deploy::kHdrClientName, "");
   if (!who.ok() && opt_.secure) return respond(who.status());
   registrar_->touch(name);
+  if (who.ok() && who->kind == "relay") {  // a relay runs no jobs: it only says it is alive
+    return respond(cellnet::Message::of(config::Value{{"abort_jobs", config::Value::array()}}.dump()));
+  }
   std::set<std::string> reported, finished;
   try {
     auto body = config::Value::parse(request.payload.to_string());
@@ -277,9 +282,11 @@ void ServerParent::tell_job_client_left(const std::string& job, const std::strin
 
 void ServerParent::sweep_dead_clients() {
   auto now = Clock::now();
-  for (const auto& p : registrar_->principals("client")) {
+  auto gone = registrar_->principals("client");
+  for (auto& r : registrar_->principals("relay")) gone.push_back(std::move(r));
+  for (const auto& p : gone) {
     if (now - p.last_seen > opt_.heart_beat_timeout) {
-      log_->warn("client {} sent no heartbeat for {} s: removed", p.name,
+      log_->warn("{} {} sent no heartbeat for {} s: removed", p.kind, p.name,
                  std::chrono::duration_cast<std::chrono::seconds>(opt_.heart_beat_timeout).count());
       registrar_->remove(p.name);
     }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/strings.h"
+#include "cellnet/fqcn.h"
 #include "cellnet/socket_driver.h"
 #include "security/folder_signature.h"
 #include "security/pki.h"
@@ -104,6 +105,28 @@ Result<ServerKit> load_server_kit(const fs::path& root, const std::string& confi
   return kit;
 }
 
+// "host:port". Errors: INVALID_ARGUMENT naming `where`.
+Result<Endpoint> parse_address(const std::string& text, const std::string& where) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return InvalidArgumentError(where + " '" + text + "' is not host:port");
+  auto port = base::parse_int(text.substr(colon + 1), 1, 65535);
+  if (!port) return InvalidArgumentError(where + " '" + text + "' has an invalid port");
+  return Endpoint{text.substr(0, colon), static_cast<int>(*port)};
+}
+
+// {identity, fqcn, address, connection_security} of a parent relay.
+Result<RelayParent> parse_relay_parent(const config::Value& v, const std::string& where) {
+  RelayParent r;
+  NVF_ASSIGN_OR_RETURN(r.identity, get_string(v, "identity", where));
+  NVF_ASSIGN_OR_RETURN(r.fqcn, get_string(v, "fqcn", where));
+  if (Status s = cellnet::fqcn::validate(r.fqcn); !s.ok()) return InvalidArgumentError(where + ".fqcn: " + s.message());
+  NVF_ASSIGN_OR_RETURN(std::string address, get_string(v, "address", where));
+  NVF_ASSIGN_OR_RETURN(r.endpoint, parse_address(address, where + ".address"));
+  r.connection_security = get_or(v, "connection_security", "mtls");
+  NVF_RETURN_IF_ERROR(check_security(r.connection_security, where + ".connection_security"));
+  return r;
+}
+
 Result<ClientKit> load_client_kit(const fs::path& root, const std::string& config_name, const std::string& uid) {
   ClientKit kit;
   kit.root = fs::absolute(root).lexically_normal();
@@ -124,6 +147,78 @@ Result<ClientKit> load_client_kit(const fs::path& root, const std::string& confi
   kit.root_ca = kit.root / "startup" / get_or(c, "ssl_root_cert", "rootCA.pem");
   NVF_ASSIGN_OR_RETURN(auto end, sp_end_point_of(v, f));
   kit.server = Endpoint{end.first, end.second.first};
+  std::error_code ec;
+  const fs::path relay_file = kit.root / "local" / "relay__resources.json";
+  if (fs::exists(relay_file, ec)) {
+    NVF_ASSIGN_OR_RETURN(config::Value r, load_json(relay_file));
+    if (!r.is_object() || !r.contains("relay_config") || !r["relay_config"].is_object()) {
+      return InvalidArgumentError(relay_file.string() + ": relay_config is missing");
+    }
+    NVF_ASSIGN_OR_RETURN(kit.relay, parse_relay_parent(r["relay_config"], relay_file.string() + ": relay_config"));
+  }
+  return kit;
+}
+
+size_t relay_depth(const RelayKit& kit) { return cellnet::fqcn::split(kit.fqcn).size() - 1; }
+
+Result<RelayKit> load_relay_kit(const fs::path& root, const std::string& config_name) {
+  RelayKit kit;
+  kit.root = fs::absolute(root).lexically_normal();
+  kit.config_file = kit.root / "startup" / config_name;
+  NVF_ASSIGN_OR_RETURN(config::Value v, load_json(kit.config_file));
+  const std::string f = kit.config_file.string();
+  if (!v.is_object()) return InvalidArgumentError(f + " is not a JSON object");
+  NVF_ASSIGN_OR_RETURN(kit.project, get_string(v, "project_name", f + ": field"));
+  NVF_ASSIGN_OR_RETURN(kit.name, get_string(v, "identity", f + ": field"));
+  NVF_ASSIGN_OR_RETURN(kit.server_identity, get_string(v, "server_identity", f + ": field"));
+  NVF_ASSIGN_OR_RETURN(kit.fqcn, get_string(v, "fqcn", f + ": field"));
+  if (Status s = cellnet::fqcn::validate(kit.fqcn); !s.ok()) return InvalidArgumentError(f + ": fqcn: " + s.message());
+  if (cellnet::fqcn::split(kit.fqcn).back() != kit.name) {
+    return InvalidArgumentError(f + ": fqcn '" + kit.fqcn + "' does not end in the relay's name '" + kit.name + "'");
+  }
+  kit.connection_security = get_or(v, "connection_security", "mtls");
+  NVF_RETURN_IF_ERROR(check_security(kit.connection_security, f + ": connection_security"));
+  kit.cert = kit.root / "startup" / get_or(v, "ssl_cert", "client.crt");
+  kit.key = kit.root / "startup" / get_or(v, "ssl_private_key", "client.key");
+  kit.root_ca = kit.root / "startup" / get_or(v, "ssl_root_cert", "rootCA.pem");
+  kit.server_cert = kit.root / "startup" / "server.crt";
+  kit.server_key = kit.root / "startup" / "server.key";
+  if (!v.contains("connect_to") || !v["connect_to"].is_object()) return InvalidArgumentError(f + ": connect_to is missing");
+  const config::Value& to = v["connect_to"];
+  const std::string w = f + ": connect_to";
+  NVF_ASSIGN_OR_RETURN(std::string parent_fqcn, get_string(to, "fqcn", w));
+  NVF_ASSIGN_OR_RETURN(std::string address, get_string(to, "address", w));
+  if (parent_fqcn == "server") {
+    NVF_ASSIGN_OR_RETURN(kit.server, parse_address(address, w + ".address"));
+    kit.connection_security = get_or(to, "connection_security", kit.connection_security);
+    NVF_RETURN_IF_ERROR(check_security(kit.connection_security, w + ".connection_security"));
+  } else {
+    NVF_ASSIGN_OR_RETURN(kit.parent, parse_relay_parent(to, w));
+    if (kit.fqcn != kit.parent->fqcn + "." + kit.name) {
+      return InvalidArgumentError(f + ": fqcn '" + kit.fqcn + "' is not its parent's ('" + kit.parent->fqcn +
+                                  "') followed by its name");
+    }
+  }
+  if (kit.parent == std::nullopt && kit.fqcn != kit.name) {
+    return InvalidArgumentError(f + ": a relay connected to the server has the fqcn '" + kit.name + "', not '" +
+                                kit.fqcn + "'");
+  }
+  const fs::path comm = kit.root / "local" / "comm_config.json";
+  NVF_ASSIGN_OR_RETURN(config::Value c, load_json(comm));
+  const std::string cw = comm.string() + ": internal.resources";
+  if (!c.is_object() || !c.contains("internal") || !c["internal"].is_object() ||
+      !c["internal"].contains("resources") || !c["internal"]["resources"].is_object()) {
+    return InvalidArgumentError(cw + " is missing: where does this relay listen?");
+  }
+  const config::Value& res = c["internal"]["resources"];
+  kit.listen.host = get_or(res, "host", "localhost");
+  if (!res.contains("port") || !res["port"].is_number_integer() || res["port"].get<int64_t>() < 1 ||
+      res["port"].get<int64_t>() > 65535) {
+    return InvalidArgumentError(cw + ".port is missing or not a port number (1-65535)");
+  }
+  kit.listen.port = res["port"].get<int>();
+  kit.listen_security = get_or(res, "connection_security", "mtls");
+  NVF_RETURN_IF_ERROR(check_security(kit.listen_security, cw + ".connection_security"));
   return kit;
 }
 
@@ -241,6 +336,18 @@ cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client) {
   return t;
 }
 
+std::string relay_url(const RelayParent& r) {
+  return std::string(r.connection_security == "clear" ? "grpc" : "grpcs") + "://" + r.endpoint.host + ":" +
+         std::to_string(r.endpoint.port);
+}
+
+cellnet::TlsConfig tls_config_for_relay(const KitCommon& kit, const RelayParent& relay) {
+  KitCommon k = kit;
+  k.connection_security = relay.connection_security;
+  k.server_identity = relay.identity;
+  return tls_config(k, true);
+}
+
 std::string server_url(const KitCommon& kit, const Endpoint& e) {
   return std::string(kit.connection_security == "clear" ? "grpc" : "grpcs") + "://" + e.host + ":" +
          std::to_string(e.port);
@@ -248,11 +355,16 @@ std::string server_url(const KitCommon& kit, const Endpoint& e) {
 
 Result<DaemonCell> make_daemon_cell(const std::string& fqcn, const KitCommon& kit, bool is_client,
                                     const DriverFactory& external_driver, base::Logger logger) {
+  cellnet::DriverOptions dopt;
+  dopt.tls = tls_config(kit, is_client);
+  return make_daemon_cell(fqcn, dopt, external_driver, std::move(logger));
+}
+
+Result<DaemonCell> make_daemon_cell(const std::string& fqcn, const cellnet::DriverOptions& dopt,
+                                    const DriverFactory& external_driver, base::Logger logger) {
   DaemonCell d;
   d.drivers = std::make_unique<cellnet::DriverRegistry>();
   d.drivers->add(std::make_shared<cellnet::UdsDriver>());
-  cellnet::DriverOptions dopt;
-  dopt.tls = tls_config(kit, is_client);
   d.drivers->add(external_driver(dopt));
   cellnet::CellOptions co;
   co.fqcn = fqcn;

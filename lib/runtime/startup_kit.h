@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <functional>
@@ -44,8 +45,31 @@ struct ServerKit : KitCommon {
   int admin_port = 0;
 };
 
+/// A relay that a participant connects to instead of the server (its parent in the relay tier).
+struct RelayParent {
+  std::string identity;  // the relay's name: its certificates' CN and the TLS target name
+  std::string fqcn;      // its cell: "relay-1", or "relay-1.relay-2" behind another relay
+  Endpoint endpoint;
+  std::string connection_security = "mtls";
+};
+
 struct ClientKit : KitCommon {
   Endpoint server;
+  /// From local/relay__resources.json: the client connects through this relay, and its cell is
+  /// "<relay fqcn>.<name>".
+  std::optional<RelayParent> relay;
+};
+
+/// A relay's kit (startup/fed_relay.json, local/comm_config.json). `cert`/`key` are its client
+/// certificate (towards its parent), `server_cert`/`server_key` the server certificate it shows
+/// its children.
+struct RelayKit : KitCommon {
+  std::string fqcn;                   // its cell: its parents' names and its own, dotted
+  Endpoint server;                    // the server's endpoint, when the server is its parent
+  std::optional<RelayParent> parent;  // its parent relay, when it has one
+  Endpoint listen;                    // where its children connect (comm_config internal.resources)
+  std::string listen_security = "mtls";
+  std::filesystem::path server_cert, server_key;
 };
 
 struct AdminKit : KitCommon {
@@ -62,6 +86,10 @@ Result<ServerKit> load_server_kit(const std::filesystem::path& root, const std::
 /// `uid` (from `--set uid=NAME`) overrides the kit's client name when not empty.
 Result<ClientKit> load_client_kit(const std::filesystem::path& root, const std::string& config_name,
                                   const std::string& uid = "");
+/// The number of relays above a relay (0 when its parent is the server).
+size_t relay_depth(const RelayKit& kit);
+/// Errors: NOT_FOUND / INVALID_ARGUMENT naming the file and the field.
+Result<RelayKit> load_relay_kit(const std::filesystem::path& root, const std::string& config_name);
 Result<AdminKit> load_admin_kit(const std::filesystem::path& admin_dir, const std::string& config_name);
 
 /// Finds an admin kit under `dir` (FLARE searches recursively for fed_admin.json): the folder
@@ -76,6 +104,10 @@ Status verify_kit_signatures(const std::filesystem::path& root);
 cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client);
 /// "grpc://host:port" or "grpcs://host:port" by the kit's connection security.
 std::string server_url(const KitCommon& kit, const Endpoint& endpoint);
+/// The URL of a parent relay, by its connection security.
+std::string relay_url(const RelayParent& relay);
+/// The TLS settings of a connection to a parent relay (the relay's identity as the target name).
+cellnet::TlsConfig tls_config_for_relay(const KitCommon& kit, const RelayParent& relay);
 /// The address a server binds: 127.0.0.1 for a server reached as localhost, else 0.0.0.0.
 std::string listen_host_for(const std::string& host);
 
@@ -90,6 +122,9 @@ struct DaemonCell {
   std::unique_ptr<cellnet::Cell> cell;
 };
 Result<DaemonCell> make_daemon_cell(const std::string& fqcn, const KitCommon& kit, bool is_client,
+                                    const DriverFactory& external_driver, base::Logger logger);
+/// As above with the external driver's TLS given (a client behind a relay, a relay).
+Result<DaemonCell> make_daemon_cell(const std::string& fqcn, const cellnet::DriverOptions& external,
                                     const DriverFactory& external_driver, base::Logger logger);
 
 /// A site's authorization policy: local/authorization.json, else its .default; allow-all when

@@ -183,12 +183,17 @@ Result<std::vector<PocParticipant>> poc_participants(const fs::path& workspace) 
     part.type = p.value("type", "");
     part.dir = prod / part.name;
     if (part.name.empty() || !fs::is_directory(part.dir, ec)) continue;
+    if (part.type == "relay") {
+      auto kit = runtime::load_relay_kit(part.dir, "fed_relay.json");
+      if (!kit.ok()) return kit.status();
+      part.depth = runtime::relay_depth(*kit);
+    }
     out.push_back(part);
   }
-  // The server first, then the clients; admins last.
+  // The server first, then the relays (parents before children), then the clients; admins last.
   std::stable_sort(out.begin(), out.end(), [](const PocParticipant& a, const PocParticipant& b) {
-    auto rank = [](const std::string& t) { return t == "server" ? 0 : t == "client" ? 1 : 2; };
-    return rank(a.type) < rank(b.type);
+    auto rank = [](const std::string& t) { return t == "server" ? 0 : t == "relay" ? 1 : t == "client" ? 2 : 3; };
+    return std::make_pair(rank(a.type), a.depth) < std::make_pair(rank(b.type), b.depth);
   });
   return out;
 }
@@ -214,7 +219,7 @@ Status poc_start(const PocServiceOptions& o) {
       if (!admin_kit || p.name == "admin@nvidia.com") admin_kit = p.dir;
       continue;
     }
-    if (p.type != "server" && p.type != "client") continue;
+    if (p.type != "server" && p.type != "client" && p.type != "relay") continue;
     auto pid = base::read_pid_file(p.dir / "daemon_pid.fl");
     if (pid && base::process_running(*pid)) {
       if (o.print) o.print(p.name + " is already running (pid " + std::to_string(*pid) + ")");
@@ -254,6 +259,19 @@ Status poc_start(const PocServiceOptions& o) {
         if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(20)) {
           return InternalError("the server did not accept connections on ports " + std::to_string(kit->fl_port) +
                                " and " + std::to_string(kit->admin_port) + " within 30 s; see " +
+                               (p.dir / "log.txt").string());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    // A relay is started when its children can connect.
+    if (p.type == "relay") {
+      auto kit = runtime::load_relay_kit(p.dir, "fed_relay.json");
+      if (!kit.ok()) return kit.status();
+      while (!base::local_port_accepts(kit->listen.port)) {
+        if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(20)) {
+          return InternalError("relay " + p.name + " did not accept connections on port " +
+                               std::to_string(kit->listen.port) + " within 30 s; see " +
                                (p.dir / "log.txt").string());
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -301,7 +319,7 @@ Status poc_prepare_jobs_dir(const fs::path& workspace, const fs::path& jobs_dir,
 
 Status poc_stop(const PocServiceOptions& o) {
   NVF_ASSIGN_OR_RETURN(auto parts, poc_participants(o.workspace));
-  // Clients first, the server last.
+  // Clients first, then relays (children first), the server last.
   std::reverse(parts.begin(), parts.end());
   struct Stopping {
     std::string name;
@@ -310,7 +328,7 @@ Status poc_stop(const PocServiceOptions& o) {
   };
   std::vector<Stopping> stopping;
   for (const auto& p : parts) {
-    if (!selected(p, o.only, o.exclude) || (p.type != "server" && p.type != "client")) continue;
+    if (!selected(p, o.only, o.exclude) || (p.type != "server" && p.type != "client" && p.type != "relay")) continue;
     Stopping s{p.name, p.dir, base::read_pid_file(p.dir / "daemon_pid.fl"), base::read_pid_file(p.dir / "pid.fl")};
     if (!(s.watchdog && base::process_running(*s.watchdog)) && !(s.daemon && base::process_running(*s.daemon))) {
       if (o.print) o.print(p.name + " is not running");

@@ -52,6 +52,7 @@ Result<std::optional<std::filesystem::path>> poc_prepare(const PocPrepareOptions
 struct PocParticipant {
   std::string name, type;  // type: server | client | admin | relay
   std::filesystem::path dir;  // its startup kit in prod_00
+  size_t depth = 0;           // relays: the number of relays above it
 };
 
 /// Errors (FLARE's messages): "<ws>/project.yml is missing, make sure you have first run 'nvflare
@@ -71,14 +72,14 @@ struct PocServiceOptions {
   std::function<void(const std::string&)> warn;
 };
 
-/// Starts the server, then the clients, each by its kit's start.sh (a watchdog that writes
+/// Starts the server, then the relays (parents first), then the clients, each by its kit's start.sh (a watchdog that writes
 /// daemon_pid.fl and pid.fl), in its own session with output in <kit>/log_console.txt, and returns
 /// once the server accepts connections. Then, unless the admin is excluded (`-ex admin@nvidia.com`)
 /// or another participant was chosen (`-p`), it ends in the admin console of the project admin
 /// (FLARE's POC), through `console`.
 Status poc_start(const PocServiceOptions& options);
 
-/// Stops clients, then the server: writes shutdown.fl, sends SIGTERM to the daemon (it stops its
+/// Stops clients, then relays (children first), then the server: writes shutdown.fl, sends SIGTERM to the daemon (it stops its
 /// jobs), waits up to `grace` for the daemon and its watchdog to exit, then kills what is left.
 Status poc_stop(const PocServiceOptions& options);
 

@@ -76,6 +76,25 @@ security::CertRequest request_for(const Participant& p) {
   return r;
 }
 
+// The server-type certificate a listening relay or client shows its children: SAN = its
+// listening host, its host_names and its name (the children's TLS target name).
+security::CertRequest listener_request_for(const Participant& p) {
+  security::CertRequest r;
+  r.common_name = p.name;
+  r.org = p.org;
+  r.host_names.push_back(p.listen_host);
+  for (const std::string& h : p.listen_host_names) {
+    if (std::find(r.host_names.begin(), r.host_names.end(), h) == r.host_names.end()) r.host_names.push_back(h);
+  }
+  if (std::find(r.host_names.begin(), r.host_names.end(), p.name) == r.host_names.end()) {
+    r.host_names.push_back(p.name);
+  }
+  return r;
+}
+
+// The key in state/cert.json of a participant's listener certificate.
+std::string listener_key(const Participant& p) { return p.name + ":server"; }
+
 // The root CA and every participant's credential, reused from `state` when present.
 Result<Credentials> make_credentials(const Project& project, Value& state) {
   Credentials out;
@@ -107,6 +126,18 @@ Result<Credentials> make_credentials(const Project& project, Value& state) {
     state[p.name] = Value{{"cert", cred->cert_pem}, {"pri_key", cred->key_pem}};
     out[p.name] = *cred;
   }
+  for (const Participant& p : project.participants) {
+    if (!p.listening) continue;
+    const std::string key = listener_key(p);
+    if (state.contains(key) && state[key].is_object()) {
+      out[key] = security::Credential{state[key].value("cert", ""), state[key].value("pri_key", "")};
+      continue;
+    }
+    auto cred = security::issue_certificate(ca, listener_request_for(p));
+    if (!cred.ok()) return cred.status().with_context("listener certificate for " + p.name);
+    state[key] = Value{{"cert", cred->cert_pem}, {"pri_key", cred->key_pem}};
+    out[key] = *cred;
+  }
   return out;
 }
 
@@ -129,7 +160,19 @@ Status write_kit(const fs::path& dir, const Project& project, const Participant&
   NVF_RETURN_IF_ERROR(base::atomic_write(startup / "rootCA.pem", ca.cert_pem));
   NVF_RETURN_IF_ERROR(base::atomic_write(startup / (kind + ".crt"), mine.cert_pem));
   NVF_RETURN_IF_ERROR(security::write_private_key(startup / (kind + ".key"), mine.key_pem));
-  if (p.type == "admin") {
+  if (p.listening) {
+    const security::Credential& listener = creds.at(listener_key(p));
+    NVF_RETURN_IF_ERROR(base::atomic_write(startup / "server.crt", listener.cert_pem));
+    NVF_RETURN_IF_ERROR(security::write_private_key(startup / "server.key", listener.key_pem));
+  }
+  if (p.type == "relay") {
+    NVF_RETURN_IF_ERROR(write_json(startup / "fed_relay.json", provision::fed_relay_json(project, p)));
+    NVF_RETURN_IF_ERROR(write_exe(startup / "start.sh", provision::start_sh()));
+    NVF_RETURN_IF_ERROR(write_exe(startup / "sub_start.sh", provision::sub_start_sh(project, p, nvflare_bin)));
+    NVF_RETURN_IF_ERROR(write_exe(startup / "stop_fl.sh", provision::stop_fl_sh()));
+    NVF_RETURN_IF_ERROR(write_json(local / "log_config.json.default", provision::log_config_json()));
+    NVF_RETURN_IF_ERROR(write_json(local / "comm_config.json", provision::comm_config_json(project, p)));
+  } else if (p.type == "admin") {
     NVF_RETURN_IF_ERROR(
         write_json(startup / "fed_admin.json", provision::fed_admin_json(project, p)));
     NVF_RETURN_IF_ERROR(write_exe(startup / "fl_admin.sh", provision::fl_admin_sh(nvflare_bin)));
@@ -154,6 +197,13 @@ Status write_kit(const fs::path& dir, const Project& project, const Participant&
         write_json(local / "log_config.json.default", provision::log_config_json()));
     NVF_RETURN_IF_ERROR(
         write_json(local / "privacy.json.sample", provision::privacy_sample_json()));
+    if (p.type == "client" && !p.connect_to.empty()) {
+      NVF_RETURN_IF_ERROR(
+          write_json(local / "relay__resources.json", provision::relay_resources_json(project, p)));
+    }
+    if (p.type == "client" && (p.listening || !p.connect_to.empty())) {
+      NVF_RETURN_IF_ERROR(write_json(local / "comm_config.json", provision::comm_config_json(project, p)));
+    }
   }
   NVF_RETURN_IF_ERROR(security::sign_folder(startup, ca.key_pem));
   return security::sign_folder(local, ca.key_pem);
@@ -200,6 +250,14 @@ Result<fs::path> run_provision(const ProvisionOptions& o) {
     // FLARE's POC: everything runs on this machine, whatever host names the project uses; the
     // server's name stays in its certificate beside "localhost".
     for (auto& part : project.participants) {
+      if (part.listening && part.listen_host != "localhost") {  // relays too run here
+        if (std::find(part.listen_host_names.begin(), part.listen_host_names.end(), part.listen_host) ==
+            part.listen_host_names.end()) {
+          part.listen_host_names.push_back(part.listen_host);
+        }
+        part.listen_host = "localhost";
+      }
+      part.connect_host.clear();
       if (part.type != "server" || part.default_host == "localhost") continue;
       if (std::find(part.host_names.begin(), part.host_names.end(), part.default_host) == part.host_names.end()) {
         part.host_names.push_back(part.default_host);

@@ -1,4 +1,5 @@
 // The contents of each startup-kit file, in FLARE 2.7.2's shapes (spec: cli-and-formats §3.2).
+#include <algorithm>
 #include <string>
 
 #include "tools/provision_internal.h"
@@ -10,9 +11,12 @@ using config::Value;
 
 constexpr const char* kOverseer = "nvflare.ha.dummy_overseer_agent.DummyOverseerAgent";
 
-Value overseer(const Participant& server) {
-  std::string sp = server.default_host + ":" + std::to_string(server.fed_learn_port) + ":" +
-                   std::to_string(server.admin_port);
+// `connector` (a client connecting to the server at a host of its own) may override the host and port.
+Value overseer(const Participant& server, const Participant* connector = nullptr) {
+  const bool own = connector && connector->connect_to.empty();
+  std::string host = own && !connector->connect_host.empty() ? connector->connect_host : server.default_host;
+  int port = own && connector->connect_port ? connector->connect_port : server.fed_learn_port;
+  std::string sp = host + ":" + std::to_string(port) + ":" + std::to_string(server.admin_port);
   return Value{{"path", kOverseer}, {"args", Value{{"sp_end_point", sp}}}};
 }
 
@@ -70,7 +74,7 @@ Value fed_client_json(const Project& p, const Participant& c) {
   return Value{{"format_version", 2},
                {"servers", Value::array({server})},
                {"client", client},
-               {"overseer_agent", overseer(s)}};
+               {"overseer_agent", overseer(s, &c)}};
 }
 
 Value fed_admin_json(const Project& p, const Participant& a) {
@@ -80,8 +84,8 @@ Value fed_admin_json(const Project& p, const Participant& a) {
       {"username", p.poc ? std::string() : a.name},
       {"server_identity", s.name},
       {"scheme", p.scheme},
-      {"host", s.default_host},
-      {"port", s.admin_port},
+      {"host", a.connect_host.empty() ? s.default_host : a.connect_host},
+      {"port", a.connect_port ? a.connect_port : s.admin_port},
       {"connection_security", a.connection_security},
       {"uid_source", "cert"},
       {"with_file_transfer", true},
@@ -92,6 +96,77 @@ Value fed_admin_json(const Project& p, const Participant& a) {
       {"ca_cert", "rootCA.pem"},
   };
   return Value{{"format_version", 1}, {"admin", admin}};
+}
+
+namespace {
+
+std::string listen_security_of(const Participant& p) {
+  return p.listen_security.empty() ? p.connection_security : p.listen_security;
+}
+
+// Where `child` connects: {name, identity, fqcn, scheme, address, connection_security}.
+Value parent_of(const Project& p, const Participant& child) {
+  const Participant* relay = child.connect_to.empty() ? nullptr : p.find(child.connect_to);
+  if (!relay) {
+    const Participant& s = p.server();
+    std::string host = child.connect_host.empty() ? s.default_host : child.connect_host;
+    int port = child.connect_port ? child.connect_port : s.fed_learn_port;
+    return Value{{"name", s.name},
+                 {"identity", s.name},
+                 {"fqcn", "server"},
+                 {"scheme", p.scheme},
+                 {"address", host + ":" + std::to_string(port)},
+                 {"connection_security",
+                  child.connect_security.empty() ? child.connection_security : child.connect_security}};
+  }
+  std::string host = child.connect_host.empty() ? relay->listen_host : child.connect_host;
+  int port = child.connect_port ? child.connect_port : relay->listen_port;
+  return Value{{"name", relay->name},
+               {"identity", relay->name},
+               {"fqcn", relay->fqcn},
+               {"scheme", p.scheme},
+               {"address", host + ":" + std::to_string(port)},
+               {"connection_security",
+                child.connect_security.empty() ? listen_security_of(*relay) : child.connect_security}};
+}
+
+}  // namespace
+
+Value fed_relay_json(const Project& p, const Participant& r) {
+  return Value{{"format_version", 2},
+               {"project_name", p.name},
+               {"identity", r.name},
+               {"server_identity", p.server().name},
+               {"fqcn", r.fqcn},
+               {"ssl_private_key", "client.key"},
+               {"ssl_cert", "client.crt"},
+               {"ssl_root_cert", "rootCA.pem"},
+               {"connection_security", r.connection_security},
+               {"connect_to", parent_of(p, r)}};
+}
+
+Value comm_config_json(const Project& p, const Participant& part) {
+  // A relay listens on the project's scheme (this build's external driver is gRPC) with its
+  // listening_host's security; a client's internal listener is for its own job processes.
+  Value resources = part.type == "relay"
+                        ? Value{{"host", part.listen_host}, {"connection_security", listen_security_of(part)}}
+                        : Value{{"host", "localhost"}, {"connection_security", "clear"}};
+  if (part.type == "relay" && part.listen_port) resources["port"] = part.listen_port;
+  const bool via_relay = part.type == "relay" || !part.connect_to.empty();
+  return Value{{"allow_adhoc_conns", false},
+               {"backbone_conn_gen", via_relay ? 1 : 2},
+               {"internal", Value{{"scheme", part.type == "relay" ? p.scheme : std::string("tcp")},
+                                  {"resources", resources}}}};
+}
+
+Value relay_resources_json(const Project& p, const Participant& client) {
+  Value parent = parent_of(p, client);
+  return Value{{"format_version", 2},
+               {"relay_config", Value{{"scheme", parent["scheme"]},
+                                      {"identity", parent["identity"]},
+                                      {"address", parent["address"]},
+                                      {"fqcn", parent["fqcn"]},
+                                      {"connection_security", parent["connection_security"]}}}};
 }
 
 Value server_resources_json(const Project& p) {
@@ -251,7 +326,9 @@ std::string sub_start_sh(const Project& p, const Participant& part,
   bool server = part.type == "server";
   std::string args =
       server ? "server -m \"$WS\" -s fed_server.json --set secure_train=true"
-             : "client -m \"$WS\" -s fed_client.json --set secure_train=true uid=" + part.name;
+      : part.type == "relay"
+          ? "relay -m \"$WS\" -s fed_relay.json --set secure_train=true"
+          : "client -m \"$WS\" -s fed_client.json --set secure_train=true uid=" + part.name;
   args += " org=" + part.org + " config_folder=" + p.config_folder;
   return "#!/usr/bin/env bash\n"
          "# Starts this participant with a watchdog: restarts it when it exits, stops on "
@@ -331,6 +408,18 @@ std::string start_all_sh(const Project& p) {
       "DIR=\"$( cd \"$( dirname \"${BASH_SOURCE[0]}\" )\" >/dev/null 2>&1 && pwd )\"\n";
   out += "echo \"Starting server " + p.server().name + "\"\n";
   out += "\"$DIR/" + p.server().name + "/startup/start.sh\"\n";
+  // Relays parents first (by the depth of their cell name), then the clients.
+  std::vector<const Participant*> relays;
+  for (const Participant& r : p.participants) {
+    if (r.type == "relay") relays.push_back(&r);
+  }
+  auto depth = [](const Participant* r) { return std::count(r->fqcn.begin(), r->fqcn.end(), '.'); };
+  std::stable_sort(relays.begin(), relays.end(),
+                   [&](const Participant* a, const Participant* b) { return depth(a) < depth(b); });
+  for (const Participant* r : relays) {
+    out += "echo \"Starting relay " + r->name + "\"\n";
+    out += "\"$DIR/" + r->name + "/startup/start.sh\"\n";
+  }
   for (const Participant& c : p.participants) {
     if (c.type != "client") continue;
     out += "echo \"Starting client " + c.name + "\"\n";

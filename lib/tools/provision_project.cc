@@ -1,8 +1,10 @@
 // project.yml (api_version 3): validation into the Project model, and FLARE's sample file.
+#include <algorithm>
 #include <regex>
 #include <set>
 #include <string>
 
+#include "base/strings.h"
 #include "tools/provision_internal.h"
 
 namespace nvf::tools::provision {
@@ -50,8 +52,8 @@ Status check_name(const Participant& p, const std::string& where) {
                                 "' is not a valid host name (letters, digits, "
                                 "'-' and '.')");
   }
-  if (p.type == "client" && !std::regex_match(p.name, kSiteName)) {
-    return InvalidArgumentError(where + ": client name '" + p.name +
+  if ((p.type == "client" || p.type == "relay") && !std::regex_match(p.name, kSiteName)) {
+    return InvalidArgumentError(where + ": " + p.type + " name '" + p.name +
                                 "' may contain only letters, digits, '-' and '_'");
   }
   if (p.type == "admin" && !std::regex_match(p.name, kEmail)) {
@@ -77,12 +79,9 @@ Result<Participant> parse_participant(const Value& v, const std::string& where,
     return InvalidArgumentError(at +
                                 ": type 'overseer' is not supported in api_version 3; remove it");
   }
-  if (p.type == "relay") {
-    return UnimplementedError(at + ": relay participants are not supported by this build yet");
-  }
-  if (p.type != "server" && p.type != "client" && p.type != "admin") {
+  if (p.type != "server" && p.type != "client" && p.type != "admin" && p.type != "relay") {
     return InvalidArgumentError(at + ": unknown participant type '" + p.type +
-                                "' (use server, client or admin)");
+                                "' (use server, client, relay or admin)");
   }
   NVF_RETURN_IF_ERROR(check_name(p, at));
   p.connection_security =
@@ -112,6 +111,60 @@ Result<Participant> parse_participant(const Value& v, const std::string& where,
         return InvalidArgumentError(at + ": host_names must be a list");
       for (const Value& h : v["host_names"]) p.host_names.push_back(scalar_text(h));
     }
+  }
+  if (v.contains("connect_to") && !v["connect_to"].is_null()) {
+    if (p.type == "server") return InvalidArgumentError(at + ": connect_to does not apply to the server");
+    const Value& c = v["connect_to"];
+    if (c.is_string()) {
+      p.connect_host = c.get<std::string>();
+    } else if (c.is_object()) {
+      if (c.contains("name")) p.connect_to = scalar_text(c["name"]);
+      if (c.contains("host")) p.connect_host = scalar_text(c["host"]);
+      NVF_ASSIGN_OR_RETURN(p.connect_port, port_field(c, "port", 0, at + ": connect_to"));
+      if (c.contains("connection_security")) p.connect_security = scalar_text(c["connection_security"]);
+    } else {
+      return InvalidArgumentError(at + ": connect_to must be a host name or a mapping {name, host, port, "
+                                  "connection_security}");
+    }
+    if (!p.connect_security.empty() && p.connect_security != "clear" && p.connect_security != "tls" &&
+        p.connect_security != "mtls") {
+      return InvalidArgumentError(at + ": connect_to.connection_security must be clear, tls or mtls, got '" +
+                                  p.connect_security + "'");
+    }
+  }
+  if (v.contains("listening_host") && !v["listening_host"].is_null()) {
+    if (p.type != "relay" && p.type != "client") {
+      return InvalidArgumentError(at + ": listening_host applies to relays and clients only");
+    }
+    const Value& l = v["listening_host"];
+    p.listening = true;
+    if (l.is_string()) {
+      p.listen_host = l.get<std::string>();
+    } else if (l.is_object()) {
+      if (l.contains("scheme")) p.listen_scheme = scalar_text(l["scheme"]);
+      if (l.contains("default_host")) p.listen_host = scalar_text(l["default_host"]);
+      if (l.contains("host_names")) {
+        if (!l["host_names"].is_array()) return InvalidArgumentError(at + ": listening_host.host_names must be a list");
+        for (const Value& h : l["host_names"]) p.listen_host_names.push_back(scalar_text(h));
+      }
+      NVF_ASSIGN_OR_RETURN(p.listen_port, port_field(l, "port", 0, at + ": listening_host"));
+      if (l.contains("connection_security")) p.listen_security = scalar_text(l["connection_security"]);
+    } else {
+      return InvalidArgumentError(at + ": listening_host must be a host name or a mapping {scheme, host_names, "
+                                  "default_host, port, connection_security}");
+    }
+    if (!std::regex_match(p.listen_host, kHostName)) {
+      return InvalidArgumentError(at + ": listening_host.default_host '" + p.listen_host + "' is not a host name");
+    }
+    if (!p.listen_security.empty() && p.listen_security != "clear" && p.listen_security != "tls" &&
+        p.listen_security != "mtls") {
+      return InvalidArgumentError(at + ": listening_host.connection_security must be clear, tls or mtls, got '" +
+                                  p.listen_security + "'");
+    }
+  }
+  if (p.type == "relay" && (!p.listening || p.listen_port == 0)) {
+    return InvalidArgumentError(at + ": a relay needs listening_host with a port, e.g. listening_host: "
+                                "{default_host: relay1.example.com, port: 8102}; its children connect there");
   }
   if (p.type == "client") {
     if (v.contains("capacity") && v["capacity"].is_object()) {
@@ -152,6 +205,52 @@ void read_builders(const Value& yml, Project& project, const std::string& source
       }
     }
   }
+}
+
+}  // namespace
+
+const Participant* Project::find(const std::string& name) const {
+  for (const Participant& p : participants) {
+    if (p.name == name) return &p;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Each relay's and client's cell name from the chain of connect_to names: "relay-1.relay-2.site-3".
+// Errors: a connect_to naming no relay, a cycle.
+Status resolve_tiers(Project& project, const std::string& source) {
+  const std::string server = project.server().name;
+  for (Participant& p : project.participants) {
+    if (p.connect_to == server) p.connect_to.clear();
+  }
+  for (Participant& p : project.participants) {
+    if (p.type != "relay" && p.type != "client" && p.type != "admin") {
+      p.fqcn = p.name;
+      continue;
+    }
+    std::vector<std::string> chain{p.name};
+    const Participant* at = &p;
+    while (!at->connect_to.empty()) {
+      const Participant* parent = project.find(at->connect_to);
+      const std::string where = source + ": participant '" + at->name + "': connect_to '" + at->connect_to + "'";
+      if (!parent) return InvalidArgumentError(where + " names no participant of the project");
+      if (parent->type != "relay") {
+        return InvalidArgumentError(where + " is a " + parent->type + "; a participant connects to the server or a relay");
+      }
+      if (at->type == "admin") return InvalidArgumentError(where + ": admins connect to the server, not to a relay");
+      if (std::find(chain.begin(), chain.end(), parent->name) != chain.end()) {
+        return InvalidArgumentError(where + " makes a loop of relays (" + base::join(chain, " -> ") + " -> " +
+                                    parent->name + ")");
+      }
+      chain.push_back(parent->name);
+      at = parent;
+    }
+    std::reverse(chain.begin(), chain.end());
+    p.fqcn = base::join(chain, ".");
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -205,6 +304,7 @@ Result<Project> parse_project(const Value& yml, const std::string& source,
                                 ": a project needs exactly one server participant, found " +
                                 std::to_string(servers));
   }
+  NVF_RETURN_IF_ERROR(resolve_tiers(project, source));
   read_builders(yml, project, source, warn);
   return project;
 }

@@ -23,7 +23,9 @@
 #include "base/strings.h"
 #include "cellnet/cell.h"
 #include "cellnet/cell_settings.h"
+#include "cellnet/fqcn.h"
 #include "cellnet/inproc_driver.h"
+#include "cellnet/relay_cache.h"
 #include "cellnet/socket_driver.h"
 #include "config/substitute.h"
 #include "config/timeouts.h"
@@ -64,6 +66,7 @@ struct Site {
   base::Logger log;
   std::optional<runtime::SiteApp> app;
   std::unique_ptr<cellnet::Cell> cp, cj;
+  std::string cp_fqcn;  // "site-1", or "relay-1.site-1" behind a relay
   std::unique_ptr<runtime::ClientJobEngine> engine;
   std::thread thread;
   Status result;
@@ -177,6 +180,8 @@ class Simulation {
   std::vector<std::unique_ptr<Site>> sites_;
   cellnet::DriverRegistry drivers_;
   std::unique_ptr<cellnet::Cell> sp_, sj_;
+  std::vector<std::unique_ptr<cellnet::Cell>> relays_;              // --relays
+  std::vector<std::unique_ptr<cellnet::RelayCache>> relay_caches_;  // after relays_: go first
   std::unique_ptr<runtime::TrainerSlots> slots_;
   std::unique_ptr<runtime::ServerJobEngine> server_;
   bool stopped_ = false;
@@ -315,23 +320,43 @@ std::optional<int> Simulation::connect() {
   // The simulator made every cell, so it knows who each is: a site's client parent cell (and the
   // cells below it: its client job, its trainer) is that site; the server job is the server.
   std::map<std::string, std::string> identities{{std::string("server.") + kJobId, "server"}};
-  for (const auto& site : sites_) identities[site->name] = site->name;
+  const int nrelays = std::max(0, o_.relays);
+  for (size_t i = 0; i < sites_.size(); ++i) {
+    Site& site = *sites_[i];
+    site.cp_fqcn = nrelays ? "relay-" + std::to_string(i % nrelays + 1) + "." + site.name : site.name;
+    identities[site.cp_fqcn] = site.name;
+  }
+  for (int r = 1; r <= nrelays; ++r) identities["relay-" + std::to_string(r)] = "relay-" + std::to_string(r);
   if (auto u = sp_->listen(server_url, cellnet::identify_known_cells(std::move(identities))); !u.ok()) {
     return fail(u.status(), kSimSetupFailed);
   }
   sj_ = make_cell(std::string("server.") + kJobId, server_log_, server_t);
   sj_->connect(server_url).ignore();
+  // Relays: forward both ways; each serves its clients' downloads from its cache.
+  for (int r = 1; r <= nrelays; ++r) {
+    const std::string name = "relay-" + std::to_string(r);
+    relays_.push_back(make_cell(name, server_log_, server_t));
+    relays_.back()->connect(server_url).ignore();
+    if (auto u = relays_.back()->listen("inproc://sim-" + name); !u.ok()) return fail(u.status(), kSimSetupFailed);
+    relay_caches_.push_back(std::make_unique<cellnet::RelayCache>(*relays_.back()));
+    relay_caches_.back()->install();
+  }
+  for (auto& relay : relays_) {
+    if (Status s = relay->wait_for_peer("server", 10s); !s.ok()) return fail(s, kSimSetupFailed);
+  }
   for (auto& site : sites_) {
-    site->cp = make_cell(site->name, site->log, site->app->timeouts);
-    site->cp->connect(server_url).ignore();
+    site->cp = make_cell(site->cp_fqcn, site->log, site->app->timeouts);
+    const std::string parent = cellnet::fqcn::parent(site->cp_fqcn);
+    site->cp->connect(parent.empty() ? server_url : "inproc://sim-" + parent).ignore();
     std::string cp_url = "inproc://sim-" + site->name;
     if (auto u = site->cp->listen(cp_url); !u.ok()) return fail(u.status(), kSimSetupFailed);
-    site->cj = make_cell(site->name + "." + kJobId, site->log, site->app->timeouts);
+    site->cj = make_cell(site->cp_fqcn + "." + kJobId, site->log, site->app->timeouts);
     site->cj->connect(cp_url).ignore();
   }
   for (auto& site : sites_) {
-    Status s = site->cj->wait_for_peer(site->name, 10s);
-    if (s.ok()) s = site->cp->wait_for_peer("server", 10s);
+    Status s = site->cj->wait_for_peer(site->cp_fqcn, 10s);
+    const std::string parent = cellnet::fqcn::parent(site->cp_fqcn);
+    if (s.ok()) s = site->cp->wait_for_peer(parent.empty() ? "server" : parent, 10s);
     if (!s.ok()) return fail(s, kSimSetupFailed);
   }
   if (Status s = sj_->wait_for_peer("server", 10s); !s.ok()) return fail(s, kSimSetupFailed);
@@ -393,6 +418,8 @@ void Simulation::stop() {
     if (site->cj) site->cj->stop();
     if (site->cp) site->cp->stop();
   }
+  for (auto& cache : relay_caches_) cache->close();
+  for (auto& relay : relays_) relay->stop();
   if (sj_) sj_->stop();
   if (sp_) sp_->stop();
   drivers_.stop_all();

@@ -25,6 +25,10 @@ struct SimulatorOptions {
   int threads = 0;                  // -t: trainers working at once (0: 1)
   std::string log_config;           // -l: concise | full | verbose | a level name
   int max_clients = 100;            // -m
+  /// --relays: the clients connect through this many in-process relays (relay-1..relay-N, each
+  /// with its download cache; clients are spread over them in turn), as on a deployment with
+  /// relays; 0: straight to the server.
+  int relays = 0;
   std::string nvflare_bin;          // the binary trainers run as {NVFLARE_BIN}
   std::function<void(const std::string&)> print;  // progress and summary lines (stdout)
   std::function<void(const std::string&)> warn;   // warnings (stderr)

@@ -12,8 +12,8 @@
                                lines of the server-side LOG; round 1 starts at its "FedAvg:" line),
                                divided by the model's 4 KiB pages.
 
-Roles: simulator, server_parent, server_job, client_parent, client_job, trainer (`nvflare train`),
-submitter (`nvflare job submit`).
+Roles: simulator, server_parent, server_job, client_parent, client_job, relay, trainer (`nvflare
+train`), submitter (`nvflare job submit`).
 """
 import os
 import re
@@ -33,7 +33,7 @@ def role_of(argv):
         if argv[1] == "job" and len(argv) > 2 and argv[2] == "submit":
             return "submitter"
         return {"server": "server_parent", "client": "client_parent", "simulator": "simulator",
-                "train": "trainer"}.get(argv[1])
+                "train": "trainer", "relay": "relay"}.get(argv[1])
     return None
 
 

@@ -36,10 +36,10 @@ TEST_F(CliTest, UnknownFlagIsUsageErrorWithExitTwo) {
   EXPECT_NE(r.out.find("error: nvflare job create"), std::string::npos) << r.out;
 }
 
-TEST_F(CliTest, PendingCommandSaysSoAndExitsThree) {
-  auto r = run({"relay", "-m", "kit"});
-  EXPECT_EQ(r.exit_code, 3);
-  EXPECT_NE(r.out.find("nvflare relay is not available in this build yet"), std::string::npos) << r.out;
+TEST_F(CliTest, ARelayWithoutAKitNamesTheMissingFile) {
+  auto r = run({"relay", "-m", "no-such-kit"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("fed_relay.json is missing"), std::string::npos) << r.out;
 }
 
 TEST_F(CliTest, TheAdminConsoleWithoutAKitSaysHowToGiveOne) {

@@ -158,6 +158,111 @@ TEST_F(ProvisionTest, DuplicateServerIsRejectedBeforeWriting) {
   EXPECT_FALSE(fs::exists(work_.path() / "ws"));
 }
 
+// The held-out style project: several orgs, a relay tier (relay-2 behind relay-1), a client of
+// each relay and one of the server. Every kit verifies with openssl, relays get FLARE's files
+// and their cells' names, start_all.sh starts parents before children.
+TEST_F(ProvisionTest, ARelayTierProvisionsVerifiableKitsWithTheirCellNames) {
+  ASSERT_TRUE(base::atomic_write(
+                  work_.path() / "relays.yml",
+                  "api_version: 3\nname: tiers\nparticipants:\n"
+                  "  - {name: fl.example.com, type: server, org: acme, fed_learn_port: 8002, host_names: [10.0.0.5]}\n"
+                  "  - {name: relay-1, type: relay, org: acme, listening_host: {default_host: relay1.example.com, "
+                  "port: 8102}}\n"
+                  "  - {name: relay-2, type: relay, org: beta, connect_to: {name: relay-1}, listening_host: "
+                  "{default_host: relay2.example.com, host_names: [10.0.0.7], port: 8103}}\n"
+                  "  - {name: site-1, type: client, org: acme, connect_to: {name: relay-1}}\n"
+                  "  - {name: site-2, type: client, org: beta, connect_to: {name: relay-2}}\n"
+                  "  - {name: site-3, type: client, org: gamma}\n"
+                  "  - {name: admin@acme.com, type: admin, org: acme, role: project_admin}\n"
+                  "builders:\n  - path: nvflare.lighter.impl.workspace.WorkspaceBuilder\n"
+                  "  - path: nvflare.lighter.impl.static_file.StaticFileBuilder\n    args: {scheme: grpc}\n"
+                  "  - path: nvflare.lighter.impl.cert.CertBuilder\n"
+                  "  - path: nvflare.lighter.impl.signature.SignatureBuilder\n")
+                  .ok());
+  RunResult r = run({"provision", "-p", "relays.yml", "-w", "ws", "-s"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  fs::path prod = work_.path() / "ws" / "tiers" / "prod_00";
+  for (const char* who : {"relay-1", "relay-2"}) {
+    for (const char* f : {"startup/fed_relay.json", "startup/start.sh", "startup/sub_start.sh", "startup/stop_fl.sh",
+                          "startup/client.crt", "startup/client.key", "startup/server.crt", "startup/server.key",
+                          "startup/rootCA.pem", "startup/signature.json", "local/comm_config.json",
+                          "local/log_config.json.default", "local/signature.json"}) {
+      EXPECT_TRUE(fs::exists(prod / who / f)) << who << "/" << f;
+    }
+  }
+  for (const auto& [who, cert] : std::vector<std::pair<std::string, std::string>>{
+           {"relay-1", "client.crt"}, {"relay-1", "server.crt"}, {"relay-2", "client.crt"},
+           {"relay-2", "server.crt"}, {"site-1", "client.crt"}, {"site-2", "client.crt"},
+           {"site-3", "client.crt"}, {"fl.example.com", "server.crt"}, {"admin@acme.com", "client.crt"}}) {
+    std::string out;
+    EXPECT_EQ(run_openssl_verify(prod / who / "startup" / "rootCA.pem", prod / who / "startup" / cert, &out), 0)
+        << who << "/" << cert << ": " << out;
+    EXPECT_NE(out.find(": OK"), std::string::npos) << out;
+  }
+  config::Value r2 = load(prod / "relay-2" / "startup" / "fed_relay.json");
+  EXPECT_EQ(r2["identity"], "relay-2");
+  EXPECT_EQ(r2["server_identity"], "fl.example.com");
+  EXPECT_EQ(r2["fqcn"], "relay-1.relay-2");
+  EXPECT_EQ(r2["connect_to"]["fqcn"], "relay-1");
+  EXPECT_EQ(r2["connect_to"]["address"], "relay1.example.com:8102");
+  config::Value r1 = load(prod / "relay-1" / "startup" / "fed_relay.json");
+  EXPECT_EQ(r1["connect_to"]["fqcn"], "server");
+  EXPECT_EQ(r1["connect_to"]["address"], "fl.example.com:8002");
+  config::Value comm = load(prod / "relay-2" / "local" / "comm_config.json");
+  EXPECT_EQ(comm["internal"]["resources"]["port"], 8103);
+  EXPECT_EQ(comm["backbone_conn_gen"], 1);
+  config::Value rr = load(prod / "site-2" / "local" / "relay__resources.json");
+  EXPECT_EQ(rr["relay_config"]["fqcn"], "relay-1.relay-2");
+  EXPECT_EQ(rr["relay_config"]["identity"], "relay-2");
+  EXPECT_EQ(rr["relay_config"]["address"], "relay2.example.com:8103");
+  EXPECT_FALSE(fs::exists(prod / "site-3" / "local" / "relay__resources.json"));
+  // The relay's server certificate names its hosts and itself (its children's TLS target).
+  base::SpawnOptions o;
+  o.argv = {"openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+            (prod / "relay-2" / "startup" / "server.crt").string()};
+  o.capture_output = true;
+  auto child = base::spawn(o);
+  ASSERT_TRUE(child.ok());
+  std::string san;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(child->output_fd(), buf, sizeof(buf))) > 0) san.append(buf, static_cast<size_t>(n));
+  ASSERT_TRUE(child->wait(std::chrono::seconds(30)).ok());
+  for (const char* name : {"DNS:relay2.example.com", "IP Address:10.0.0.7", "DNS:relay-2"}) {
+    EXPECT_NE(san.find(name), std::string::npos) << name << ": " << san;
+  }
+  std::string all = slurp(prod / "start_all.sh");
+  EXPECT_LT(all.find("fl.example.com/startup/start.sh"), all.find("relay-1/startup/start.sh")) << all;
+  EXPECT_LT(all.find("relay-1/startup/start.sh"), all.find("relay-2/startup/start.sh")) << all;
+  EXPECT_LT(all.find("relay-2/startup/start.sh"), all.find("site-1/startup/start.sh")) << all;
+  EXPECT_NE(slurp(prod / "relay-1" / "startup" / "sub_start.sh").find("relay -m \"$WS\" -s fed_relay.json"),
+            std::string::npos);
+}
+
+TEST_F(ProvisionTest, BadRelayTiersAreRefusedNamingTheParticipantAndNothingIsWritten) {
+  const std::string head = "api_version: 3\nname: p\nparticipants:\n  - {name: s, type: server, org: a}\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"  - {name: site-1, type: client, org: a, connect_to: {name: relay-9}}\n",
+       "participant 'site-1': connect_to 'relay-9' names no participant of the project"},
+      {"  - {name: r1, type: relay, org: a}\n", "a relay needs listening_host with a port"},
+      {"  - {name: c, type: client, org: a}\n  - {name: site-1, type: client, org: a, connect_to: {name: c}}\n",
+       "connect_to 'c' is a client; a participant connects to the server or a relay"},
+      {"  - {name: r1, type: relay, org: a, connect_to: {name: r2}, listening_host: {port: 9001}}\n"
+       "  - {name: r2, type: relay, org: a, connect_to: {name: r1}, listening_host: {port: 9002}}\n",
+       "makes a loop of relays"},
+      {"  - {name: r.1, type: relay, org: a, listening_host: {port: 9001}}\n",
+       "relay name 'r.1' may contain only letters, digits, '-' and '_'"},
+      {"  - {name: r1, type: relay, org: a, listening_host: {port: 70000}}\n", "must be a port number"},
+  };
+  for (const auto& [parts, message] : cases) {
+    ASSERT_TRUE(base::atomic_write(work_.path() / "p.yml", head + parts).ok());
+    RunResult r = run({"provision", "-p", "p.yml", "-w", "ws"});
+    EXPECT_EQ(r.exit_code, 1) << r.out;
+    EXPECT_NE(r.out.find(message), std::string::npos) << message << ": " << r.out;
+    EXPECT_FALSE(fs::exists(work_.path() / "ws" / "p" / "prod_00")) << message;
+  }
+}
+
 TEST_F(ProvisionTest, NoModeIsUsageError) {
   RunResult r = run({"provision"});
   EXPECT_EQ(r.exit_code, 2) << r.out;

@@ -132,6 +132,22 @@ TEST_F(SimulatorTest, HelloNumpyGivesFlaresExactWeights) {
   EXPECT_EQ(meta["job_clients"].size(), 2u);
 }
 
+// Proves: with --relays the clients run behind in-process relays (each with its download cache)
+// and the job gives the same exact result; the client cells are named below their relays.
+TEST_F(SimulatorTest, HelloNumpyBehindTwoRelaysGivesTheSameExactWeights) {
+  fs::path ws = work_.path() / "ws";
+  auto r = run({"simulator", fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", "-w", ws.string(), "-n", "4", "-t",
+                "2", "--relays", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 4/4 clients"), std::string::npos) << r.out;
+  EXPECT_EQ(server_weights(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  auto log = base::read_file(ws / "site-3" / "log.txt");
+  ASSERT_TRUE(log.ok()) << log.status().to_string();
+  EXPECT_NE(log->find("relay-1.site-3"), std::string::npos) << *log;
+  auto bad = run({"simulator", fs::path(NVF_SOURCE_DIR) / "jobs" / "hello-numpy", "-w", ws.string(), "--relays", "-1"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+}
+
 TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
   NVF_SKIP_WITHOUT_LIBTORCH();
   fs::path ws = work_.path() / "ws";

@@ -193,6 +193,56 @@ TEST_F(CellTest, RoutesJobToJobThroughParents) {
   EXPECT_GE(server_->stats().frames_forwarded, 4u);
 }
 
+// Proves: cells of relay tiers ("R1", "R1.R2", "R1.R2.site-3") route by name alone, both ways,
+// through every tier; an alias lets the server address a site by its name; a stream passes the
+// tiers chunk by chunk.
+TEST_F(CellTest, RelayTiersRouteByNameAndAnAliasNamesASiteBehindThem) {
+  Cell* server = make("server");
+  ASSERT_TRUE(server->listen(url("server")).ok());
+  Cell* r1 = make("R1");
+  ASSERT_TRUE(r1->listen(url("R1")).ok());
+  ASSERT_TRUE(r1->connect(url("server")).ok());
+  Cell* r2 = make("R1.R2");
+  ASSERT_TRUE(r2->listen(url("R1.R2")).ok());
+  ASSERT_TRUE(r2->connect(url("R1")).ok());
+  Cell* site = make("R1.R2.site-3");
+  ASSERT_TRUE(site->connect(url("R1.R2")).ok());
+  ASSERT_TRUE(server->wait_for_peer("R1", 5s).ok());
+  ASSERT_TRUE(r1->wait_for_peer("R1.R2", 5s).ok());
+  ASSERT_TRUE(r2->wait_for_peer("R1.R2.site-3", 5s).ok());
+  ASSERT_TRUE(site->wait_for_peer("R1.R2", 5s).ok());
+  server->register_request_handler("task", "register", echo("server"));
+  site->register_request_handler("admin", "deploy", echo("site-3"));
+
+  auto up = site->request("server", "task", "register", Message::of("up"), 5s);
+  ASSERT_TRUE(up.ok()) << up.status().to_string();
+  EXPECT_EQ(up->headers.get_or("seen_origin", ""), "R1.R2.site-3");
+  auto down = server->request("R1.R2.site-3", "admin", "deploy", Message::of("down"), 5s);
+  ASSERT_TRUE(down.ok()) << down.status().to_string();
+  EXPECT_EQ(down->payload.to_string(), "site-3:down");
+
+  // By the site's name: unreachable until the alias says where it is.
+  EXPECT_EQ(server->request("site-3", "admin", "deploy", Message::of("x"), 2s).status().code(),
+            StatusCode::kUnavailable);
+  server->set_alias("site-3", "R1.R2.site-3");
+  auto named = server->request("site-3", "admin", "deploy", Message::of("named"), 5s);
+  ASSERT_TRUE(named.ok()) << named.status().to_string();
+  EXPECT_EQ(named->payload.to_string(), "site-3:named");
+  EXPECT_TRUE(server->fire("site-3", "admin", "deploy", Message::of("f")).ok());
+  server->set_alias("site-3", "");
+  EXPECT_EQ(server->request("site-3", "admin", "deploy", Message::of("x"), 2s).status().code(),
+            StatusCode::kUnavailable);
+
+  // A payload larger than a chunk crosses both relays as a stream.
+  std::string big(3 * (1 << 20) + 5, 'q');
+  auto streamed = server->request("R1.R2.site-3", "admin", "deploy", Message::of(big), 10s);
+  ASSERT_TRUE(streamed.ok()) << streamed.status().to_string();
+  EXPECT_EQ(streamed->payload.size(), big.size() + 7);  // "site-3:" + the payload
+  EXPECT_GE(r1->stats().frames_forwarded, 6u);
+  EXPECT_GE(r2->stats().frames_forwarded, 6u);
+  EXPECT_EQ(r1->stats().streams_received, 0u);  // relays pass chunks on, they reassemble nothing
+}
+
 TEST_F(CellTest, ErrorsReachTheRequesterWithTheirMeaning) {
   make_federation();
   sj_->register_request_handler("server_command", "submit_update", [](const Message&) -> Result<Message> {

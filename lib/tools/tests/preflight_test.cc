@@ -555,6 +555,81 @@ TEST_F(PreflightTest, RegistrationBindsASiteToTheCellItRegisteredFrom) {
   drivers.stop_all();
 }
 
+// A relay checks its children's frames itself (runtime::TokenVerifier): the token must carry the
+// server's signature (checked with the certificate the relay got when it registered), and the
+// sender's cell must lie below the relay and be named for the token's holder. Registration
+// requests pass (the server checks those); before the relay registered, nothing else does.
+TEST_F(PreflightTest, ARelayAcceptsOnlyFramesWithTheServersTokenFromCellsBelowIt) {
+  RegisteringServer server(load(kit("server")));
+  CheckedKit client = load(kit("site-1"));
+  cellnet::DriverRegistry drivers;
+  drivers.add(std::make_shared<testing::FakeGrpcOverTcp>());
+  cellnet::CellOptions co;
+  co.fqcn = "R1.site-1";
+  co.drivers = &drivers;
+  cellnet::Cell cell(co);
+  ASSERT_TRUE(cell.start().ok());
+  ASSERT_TRUE(cell.connect("grpcs://127.0.0.1:" + std::to_string(server.port())).ok());
+  ASSERT_TRUE(cell.wait_for_peer("server", std::chrono::seconds(5)).ok());
+  auto creds = runtime::register_with_server(cell, client.kit, "client", milliseconds(5000));
+  ASSERT_TRUE(creds.ok()) << creds.status().to_string();
+  ASSERT_NE(creds->server_cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
+
+  runtime::TokenVerifier relay("R1");
+  auto from = [&](const std::string& origin) {
+    cellnet::Headers h = runtime::auth_headers(*creds);
+    h.set(cellnet::hdr::kOrigin, origin);
+    return h;
+  };
+  auto before = relay.check(from("R1.site-1"));
+  EXPECT_EQ(before.status().code(), StatusCode::kUnavailable) << before.status().to_string();
+  cellnet::Headers reg;
+  reg.set(cellnet::hdr::kChannel, std::string(runtime::deploy::kChannelTask));
+  reg.set(cellnet::hdr::kTopic, std::string(runtime::deploy::kTopicRegister));
+  reg.set(cellnet::hdr::kOrigin, "R1.site-1");
+  ASSERT_TRUE(relay.check(reg).ok());
+  EXPECT_EQ(*relay.check(reg), "");
+
+  relay.set_server_cert(creds->server_cert_pem);
+  for (const char* origin : {"R1.site-1", "R1.site-1.job-7", "R1.site-1.job-7.site-1_job-7_active"}) {
+    auto who = relay.check(from(origin));
+    ASSERT_TRUE(who.ok()) << origin << ": " << who.status().to_string();
+    EXPECT_EQ(*who, "site-1");
+  }
+  for (const char* origin : {"R2.site-1", "R1.site-2", "site-1", "R1", "R10.site-1"}) {
+    auto who = relay.check(from(origin));
+    EXPECT_EQ(who.status().code(), StatusCode::kUnauthenticated) << origin;
+  }
+  cellnet::Headers forged = from("R1.site-1");
+  forged.set(std::string(runtime::deploy::kHdrToken), "not-the-token");
+  auto bad = relay.check(forged);
+  EXPECT_EQ(bad.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(bad.status().message().find("is not signed by the server"), std::string::npos) << bad.status().message();
+  cellnet::Headers none;
+  none.set(cellnet::hdr::kOrigin, "R1.site-1");
+  EXPECT_EQ(relay.check(none).status().code(), StatusCode::kUnauthenticated);
+  // Another project's server certificate verifies nothing.
+  relay.set_server_cert(*base::read_file(load(kit("server", *other_prod_)).kit.cert));
+  EXPECT_EQ(relay.check(from("R1.site-1")).status().code(), StatusCode::kUnauthenticated);
+
+  // A relay registers as a relay: it is not listed among the clients.
+  cellnet::CellOptions ro;
+  ro.fqcn = "site-2";
+  ro.drivers = &drivers;
+  cellnet::Cell relay_cell(ro);
+  ASSERT_TRUE(relay_cell.start().ok());
+  ASSERT_TRUE(relay_cell.connect("grpcs://127.0.0.1:" + std::to_string(server.port())).ok());
+  ASSERT_TRUE(relay_cell.wait_for_peer("server", std::chrono::seconds(5)).ok());
+  auto relay_creds = runtime::register_with_server(relay_cell, load(kit("site-2")).kit, "relay", milliseconds(5000));
+  ASSERT_TRUE(relay_creds.ok()) << relay_creds.status().to_string();
+  ASSERT_EQ(server.registrar().principals("relay").size(), 1u);
+  EXPECT_EQ(server.registrar().principals("relay")[0].fqcn, "site-2");
+  EXPECT_EQ(server.registrar().principals("client").size(), 1u);  // site-1 only
+  relay_cell.stop();
+  cell.stop();
+  drivers.stop_all();
+}
+
 TEST_F(PreflightTest, TheDryRunLeavesARunningClientAlone) {
   RegisteringServer server(load(kit("server")));
   CheckedKit client = load(kit("site-1"));
