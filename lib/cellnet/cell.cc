@@ -526,9 +526,14 @@ void Cell::Impl::on_frame(const std::shared_ptr<Connection>& conn, Frame frame) 
 IncomingFilter identify_known_cells(std::map<std::string, std::string> names) {
   auto table = std::make_shared<const std::map<std::string, std::string>>(std::move(names));
   return [table](const Headers& h, const PeerInfo&) -> Result<std::string> {
-    const std::string origin = h.get_or(hdr::kOrigin, "");
-    for (const auto& [cell, name] : *table) {
-      if (origin == cell || fqcn::is_ancestor(cell, origin)) return name;
+    // The nearest known cell at or above the origin: "relay-1.site-1.job" is site-1's even when
+    // relay-1 is known too.
+    std::string at = h.get_or(hdr::kOrigin, "");
+    const std::string origin = at;
+    while (!at.empty()) {
+      auto it = table->find(at);
+      if (it != table->end()) return it->second;
+      at = fqcn::parent(at);
     }
     return UnauthenticatedError("a message from an unknown cell '" + origin + "'");
   };

@@ -377,20 +377,22 @@ TEST_F(AuthTest, TheFiltersIdentityReplacesAForgedOne) {
 TEST_F(AuthTest, KnownCellsAreIdentifiedWithRelayStyleNames) {
   Cell* server = make(options("server"));
   ASSERT_TRUE(server->listen(url("server"),
-                             identify_known_cells({{"R1.site-1", "site-1"}, {"R1.R2.site-2", "site-2"}}))
+                             identify_known_cells({{"R1.site-1", "site-1"}, {"R1.R2.site-2", "site-2"}, {"R1", "R1"}}))
                   .ok());
   server->register_request_handler("task", "who", [](const Message& m) -> Result<Message> {
     return Message::of(m.headers.get_or(hdr::kAuthenticated, "<none>"));
   });
+  // Regression: with the relay R1 known too, its children were taken for R1 (the first match in
+  // name order won, not the nearest known cell).
   for (auto [cell, expected] : {std::pair{"R1.site-1", "site-1"}, {"R1.site-1.job-7", "site-1"},
-                                {"R1.R2.site-2.job-7", "site-2"}}) {
+                                {"R1.R2.site-2.job-7", "site-2"}, {"R1", "R1"}, {"R1.R3", "R1"}}) {
     Cell* c = make(cell);
     connect(c, "server", "server");
     auto r = c->request("server", "task", "who", Message{}, 5s);
     ASSERT_TRUE(r.ok()) << cell << ": " << r.status().to_string();
     EXPECT_EQ(r->payload.to_string(), expected) << cell;
   }
-  for (const char* liar : {"R1.site-10", "R1", "site-1"}) {
+  for (const char* liar : {"R2.site-10", "R2", "site-1"}) {
     Cell* c = make(liar);
     connect(c, "server", "server");
     auto r = c->request("server", "task", "who", Message{}, 5s);
