@@ -1,13 +1,20 @@
 // Hierarchical federations on a POC system: a server, relays (one or two tiers) and clients that
 // connect to the relays, all real daemons over mTLS gRPC, provisioned from a project.yml with
 // relay participants and connect_to / listening_host.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/files.h"
+#include "base/strings.h"
 #include "e2e_util.h"
 #include "tensor/npy.h"
 
@@ -160,6 +167,143 @@ TEST_F(RelayTest, TwoTiersOfRelaysRunAJobToItsExactResult) {
   wait_for_clients({"site-1", "site-2"});
   auto status = admin("check_status server");
   EXPECT_NE(status.out.find("relay-1.relay-2.site-1"), std::string::npos) << status.out;
+  run_hello_numpy();
+}
+
+// Counts the occurrences of `what` in `file` (0 when it cannot be read).
+size_t count_in(const fs::path& file, const std::string& what) {
+  auto text = base::read_file(file);
+  size_t n = 0;
+  for (size_t at = text.ok() ? text->find(what) : std::string::npos; at != std::string::npos;
+       at = text->find(what, at + what.size())) {
+    ++n;
+  }
+  return n;
+}
+
+// FLARE 2.7.2's startup stability through relays: 16 client daemons behind 2 relays, 2 of whose
+// client jobs are slow to start and 1 site that never starts. The job completes with the exact
+// result, the server names the site left out, and no site is declared dead before it was seen.
+TEST_F(RelayTest, SixteenClientsBehindTwoRelaysSurviveSlowAndMissingSites) {
+  std::vector<std::pair<std::string, std::string>> clients;
+  for (int i = 1; i <= 16; ++i) clients.emplace_back("site-" + std::to_string(i), i <= 8 ? "relay-1" : "relay-2");
+  prepare({{"relay-1", ""}, {"relay-2", ""}}, clients);
+  for (const char* p : {"server", "relay-1", "relay-2"}) ASSERT_EQ(nv({"poc", "start", "-p", p}).exit_code, 0) << p;
+  for (int i = 1; i <= 13; ++i) {
+    auto r = nv({"poc", "start", "-p", "site-" + std::to_string(i)});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  for (const char* slow : {"site-14", "site-15"}) {  // their client jobs take 4 s to start
+    auto r = run_nvflare({"poc", "start", "-p", slow}, work_.path(),
+                         {{"HOME", home_.path().string()}, {"NVFLARE_POC_WORKSPACE", ws().string()},
+                          {"NVFLARE_TEST_CLIENT_JOB_START_DELAY_MS", "4000"}});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  std::vector<std::string> started;
+  for (int i = 1; i <= 15; ++i) started.push_back("site-" + std::to_string(i));
+  wait_for_clients(started);
+  // site-16 (behind relay-2) never starts. The job names all 16 sites and needs 13.
+  fs::path dir = work_.path() / "job16";
+  std::error_code ec;
+  fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+  config::Value meta = load(dir / "meta.json");
+  config::Value sites = config::Value::array({"server"});
+  for (int i = 1; i <= 16; ++i) sites.push_back("site-" + std::to_string(i));
+  meta["deploy_map"] = {{"app", sites}};
+  meta["min_clients"] = 13;
+  save(dir / "meta.json", meta);
+  config::Value srv = load(dir / "app" / "config" / "config_fed_server.json");
+  srv["min_clients"] = 13;
+  save(dir / "app" / "config" / "config_fed_server.json", srv);
+
+  auto sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "240"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto server_log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(server_log.ok());
+  EXPECT_NE(server_log->find("deploy to site-16 failed"), std::string::npos) << *server_log;
+  auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
+  ASSERT_EQ(dl.exit_code, 0) << dl.out;
+  auto job_log = base::read_file(work_.path() / "dl" / id / "workspace" / "log.txt");
+  ASSERT_TRUE(job_log.ok());
+  EXPECT_EQ(job_log->find("declared dead"), std::string::npos) << *job_log;
+  auto npy = tensor::read_npy(work_.path() / "dl" / id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  for (const char* slow : {"site-14", "site-15"}) {
+    EXPECT_TRUE(fs::exists(prod() / slow / id / ("app_" + std::string(slow)))) << slow;
+  }
+}
+
+// A relay killed mid-job: its clients fall silent, the server job counts them as missing and the
+// job ends per min_clients naming them; the relay's watchdog then starts it again, its clients
+// reconnect by themselves (no restart of theirs) and the next job runs to its exact result.
+TEST_F(RelayTest, ARelayKilledMidJobLosesItsClientsUntilItsWatchdogRestartsIt) {
+  prepare({{"relay-1", ""}, {"relay-2", ""}},
+          {{"site-1", "relay-1"}, {"site-2", "relay-1"}, {"site-3", "relay-2"}, {"site-4", "relay-2"}});
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  wait_for_clients({"site-1", "site-2", "site-3", "site-4"});
+  const fs::path relay2 = prod() / "relay-2";
+  ASSERT_TRUE(wait_for_text(relay2 / "log.txt", "relay-2.site-4 connected", std::chrono::seconds(60)));
+
+  // site-3 and site-4 (behind relay-2) train forever; the job needs 3 of 4 sites.
+  fs::path fifo = work_.path() / "started.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::path dir = work_.path() / "hold-job";
+  std::error_code ec;
+  fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+  fs::copy(dir / "app", dir / "app_hold", fs::copy_options::recursive, ec);
+  config::Value meta = load(dir / "meta.json");
+  meta["deploy_map"] = {{"app", {"server", "site-1", "site-2"}}, {"app_hold", {"site-3", "site-4"}}};
+  meta["min_clients"] = 3;
+  save(dir / "meta.json", meta);
+  for (const char* app : {"app", "app_hold"}) {
+    config::Value c = load(dir / app / "config" / "config_fed_client.json");
+    c["job_heartbeat_interval"] = 1;
+    if (std::string(app) == "app_hold") {
+      c["trainer_command"] = "/bin/sh -c 'echo started > " + fifo.string() + "; exec sleep 600'";
+    }
+    save(dir / app / "config" / "config_fed_client.json", c);
+    config::Value srv = load(dir / app / "config" / "config_fed_server.json");
+    srv["min_clients"] = 3;
+    srv["dead_client_grace_period"] = 3;
+    srv["dead_client_check_lead_time"] = 2;
+    save(dir / app / "config" / "config_fed_server.json", srv);
+  }
+  RunResult sub;
+  std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "180"}); });
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  pollfd p{fd, POLLIN, 0};
+  const bool held = ::poll(&p, 1, 90000) == 1;
+  ::close(fd);
+  EXPECT_TRUE(held) << "the trainers behind relay-2 never started";
+  // Hold the watchdog, kill the relay: nothing restarts it until the watchdog goes on.
+  auto watchdog = read_pid(relay2 / "daemon_pid.fl");
+  auto daemon = read_pid(relay2 / "pid.fl");
+  ASSERT_TRUE(watchdog && daemon);
+  ASSERT_EQ(::kill(*watchdog, SIGSTOP), 0);
+  ASSERT_EQ(::kill(*daemon, SIGKILL), 0);
+  t.join();
+  EXPECT_EQ(sub.exit_code, 1) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:EXECUTION_EXCEPTION"), std::string::npos) << sub.out;
+  auto meta_out = admin("get_job_meta " + id);
+  EXPECT_TRUE(meta_out.out.find("site-3") != std::string::npos || meta_out.out.find("site-4") != std::string::npos)
+      << meta_out.out;  // the reason names the sites behind the dead relay
+
+  // The watchdog restarts the relay; its clients come back on their own.
+  const size_t connected_before = count_in(relay2 / "log.txt", "relay-2.site-3 connected");
+  ASSERT_EQ(::kill(*watchdog, SIGCONT), 0);
+  ASSERT_TRUE(wait_until({relay2}, std::chrono::seconds(90), [&] {
+    return count_in(relay2 / "log.txt", "relay-2.site-3 connected") > connected_before &&
+           count_in(relay2 / "log.txt", "relay-2.site-4 connected") > connected_before &&
+           count_in(relay2 / "log.txt", "relay relay-2 registered") >= 2;
+  })) << count_in(relay2 / "log.txt", "connected") << " connection lines in relay-2's log";
+  auto now = read_pid(relay2 / "pid.fl");
+  ASSERT_TRUE(now);
+  EXPECT_NE(*now, *daemon);
   run_hello_numpy();
 }
 
