@@ -58,19 +58,23 @@ bool has(const std::vector<std::string>& v, std::string_view s) {
 
 std::string next_hop(std::string_view self, std::string_view target, const std::vector<std::string>& connected) {
   if (has(connected, target)) return std::string(target);
-  std::string my_parent = parent(self);
+  // Up: my parent, or (when a cell connects to a grandparent, as the preflight dry run's
+  // "relay-1.preflight_x.site-1" does) the nearest connected cell above me.
+  std::string up;
+  for (const auto& c : connected) {
+    if (is_ancestor(c, self) && c.size() > up.size()) up = c;
+  }
   if (same_family(self, target)) {
     if (is_ancestor(self, target)) {
       // Below me: the connected child on the way down, never up.
       return longest_connected_prefix(target, connected);
     }
-    return !my_parent.empty() && has(connected, my_parent) ? my_parent : std::string();
+    return up;
   }
   std::string via = longest_connected_prefix(target, connected);
   if (!via.empty()) return via;
   if (self != "server" && has(connected, "server")) return "server";
-  if (!my_parent.empty() && has(connected, my_parent)) return my_parent;
-  return {};
+  return up;
 }
 
 }  // namespace nvf::cellnet::fqcn

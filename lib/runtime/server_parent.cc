@@ -260,11 +260,11 @@ void ServerParent::handle_heartbeat(const cellnet::Message& request, cellnet::Re
 
 void ServerParent::handle_quit(const cellnet::Message& request, cellnet::Responder respond) {
   auto who = registrar_->principal_of(request.headers);
-  if (!who.ok() || who->kind != "client") {
-    return respond(who.ok() ? Status(PermissionDeniedError("only a client may quit")) : who.status());
+  if (!who.ok() || (who->kind != "client" && who->kind != "relay")) {
+    return respond(who.ok() ? Status(PermissionDeniedError("only a client or a relay may quit")) : who.status());
   }
   registrar_->remove(who->name);
-  log_->info("client {} quit: it is no longer registered", who->name);
+  log_->info("{} {} quit: it is no longer registered", who->kind, who->name);
   // The running jobs it took part in stop waiting for it.
   for (const auto& id : client_jobs_.jobs_of(who->name)) tell_job_client_left(id, who->name);
   respond(cellnet::Message{});

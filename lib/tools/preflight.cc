@@ -19,7 +19,7 @@ using Clock = std::chrono::system_clock;
 
 namespace {
 
-constexpr const char* kConfigNames[] = {"fed_server.json", "fed_client.json", "fed_admin.json"};
+constexpr const char* kConfigNames[] = {"fed_server.json", "fed_client.json", "fed_admin.json", "fed_relay.json"};
 
 Finding passed(std::string check, std::string detail) {
   return Finding{std::move(check), CheckResult::kPassed, std::move(detail), ""};
@@ -110,6 +110,27 @@ std::string signature_problems(const CheckedKit& k, const Status& s) {
   return text;
 }
 
+// What the kit connects to: "the server", or "relay 'relay-1'".
+std::string parent_label(const CheckedKit& k) {
+  return k.via_relay ? "relay '" + k.via_relay->identity + "'" : std::string("the server");
+}
+
+// Where the kit names its parent's address.
+std::string parent_address_field(const CheckedKit& k) {
+  if (k.kind == KitKind::kAdmin) return "admin.host in " + config_rel(k);
+  if (k.kind == KitKind::kRelay) return "connect_to.address in " + config_rel(k);
+  if (k.via_relay) return "relay_config.address in local/relay__resources.json";
+  return "overseer_agent.args.sp_end_point in " + config_rel(k);
+}
+
+// The URL and the TLS settings of the kit's connection to its parent.
+std::string parent_url(const CheckedKit& k) {
+  return k.via_relay ? runtime::relay_url(*k.via_relay) : runtime::server_url(k.kit, k.server);
+}
+cellnet::TlsConfig parent_tls(const CheckedKit& k) {
+  return k.via_relay ? runtime::tls_config_for_relay(k.kit, *k.via_relay) : runtime::tls_config(k.kit, true);
+}
+
 bool any_failed(const std::vector<Finding>& fs) {
   return std::any_of(fs.begin(), fs.end(),
                      [](const Finding& f) { return f.result == CheckResult::kFailed; });
@@ -125,6 +146,8 @@ std::string_view kit_kind_name(KitKind kind) {
       return "client";
     case KitKind::kAdmin:
       return "admin";
+    case KitKind::kRelay:
+      return "relay";
   }
   return "?";
 }
@@ -145,8 +168,8 @@ Result<KitKind> detect_kit_kind(const fs::path& dir) {
   const std::string what =
       "a startup kit folder is one participant's folder of a provisioned project (prod_NN/<name>, "
       "e.g. "
-      "prod_00/site-1); it holds startup/ with fed_server.json, fed_client.json or fed_admin.json, "
-      "and local/";
+      "prod_00/site-1); it holds startup/ with fed_server.json, fed_client.json, fed_admin.json or "
+      "fed_relay.json, and local/";
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return NotFoundError("package path " + dir.string() + " is not a folder: " + what);
@@ -154,17 +177,13 @@ Result<KitKind> detect_kit_kind(const fs::path& dir) {
   if (!fs::is_directory(dir / "startup", ec)) {
     return NotFoundError("package path " + dir.string() + " has no startup/ folder: " + what);
   }
-  const KitKind kinds[] = {KitKind::kServer, KitKind::kClient, KitKind::kAdmin};
-  for (size_t i = 0; i < 3; ++i) {
+  const KitKind kinds[] = {KitKind::kServer, KitKind::kClient, KitKind::kAdmin, KitKind::kRelay};
+  for (size_t i = 0; i < 4; ++i) {
     if (is_file(dir / "startup" / kConfigNames[i])) return kinds[i];
-  }
-  if (is_file(dir / "startup" / "fed_relay.json")) {
-    return UnimplementedError("package path " + dir.string() +
-                              " is a relay kit; relays are not in this build");
   }
   return NotFoundError("package path " + dir.string() +
                        ": startup/ holds none of fed_server.json, "
-                       "fed_client.json, fed_admin.json: " +
+                       "fed_client.json, fed_admin.json, fed_relay.json: " +
                        what);
 }
 
@@ -182,8 +201,19 @@ Result<CheckedKit> load_checked_kit(const fs::path& dir) {
     }
     case KitKind::kClient: {
       NVF_ASSIGN_OR_RETURN(runtime::ClientKit c, runtime::load_client_kit(dir, "fed_client.json"));
-      k.server = c.server;
+      k.server = c.relay ? c.relay->endpoint : c.server;
+      k.via_relay = c.relay;
       k.kit = c;
+      break;
+    }
+    case KitKind::kRelay: {
+      NVF_ASSIGN_OR_RETURN(runtime::RelayKit r, runtime::load_relay_kit(dir, "fed_relay.json"));
+      k.server = r.parent ? r.parent->endpoint : r.server;
+      k.via_relay = r.parent;
+      k.listen = r.listen;
+      k.listener_cert = r.server_cert;
+      k.listener_key = r.server_key;
+      k.kit = r;
       break;
     }
     case KitKind::kAdmin: {
@@ -199,7 +229,13 @@ Result<CheckedKit> load_checked_kit(const fs::path& dir) {
 std::vector<Finding> check_kit_files(const CheckedKit& k) {
   std::vector<Finding> out;
   std::vector<std::string> present, missing;
-  for (const fs::path& p : {k.kit.config_file, k.kit.cert, k.kit.key, k.kit.root_ca}) {
+  std::vector<fs::path> files{k.kit.config_file, k.kit.cert, k.kit.key, k.kit.root_ca};
+  if (k.kind == KitKind::kRelay) {
+    files.push_back(k.listener_cert);
+    files.push_back(k.listener_key);
+    files.push_back(k.kit.root / "local" / "comm_config.json");
+  }
+  for (const fs::path& p : files) {
     (is_file(p) ? present : missing).push_back(rel(k, p));
   }
   if (missing.empty()) {
@@ -338,12 +374,16 @@ std::vector<Finding> check_certificates(const CheckedKit& k, Clock::time_point n
 }
 
 Finding check_server_name(const CheckedKit& k) {
-  const std::string where = k.kind == KitKind::kAdmin
-                                ? "admin.host in " + config_rel(k)
-                                : "overseer_agent.args.sp_end_point in " + config_rel(k);
+  const std::string where = parent_address_field(k);
   auto addrs = preflight_net::resolve(k.server.host);
+  const std::string check = k.via_relay ? "relay name" : "server name";
   if (addrs.ok()) {
-    return passed("server name", "'" + k.server.host + "' resolves to " + base::join(*addrs, ", "));
+    return passed(check, "'" + k.server.host + "' resolves to " + base::join(*addrs, ", "));
+  }
+  if (k.via_relay) {
+    return failed(check, "'" + k.server.host + "' (" + where + ") does not resolve: " + addrs.status().message(),
+                  "add '" + k.server.host + "' to DNS or /etc/hosts on this machine, or re-provision with the name " +
+                      parent_label(k) + " is reachable as (its listening_host)");
   }
   const std::string detail =
       "'" + k.server.host + "' (" + where + ") does not resolve: " + addrs.status().message();
@@ -396,9 +436,38 @@ std::vector<Finding> check_server_ports(const CheckedKit& k) {
   return out;
 }
 
+Finding check_relay_port(const CheckedKit& k) {
+  const std::string host = runtime::listen_host_for(k.listen.host);
+  const std::string addr = host + ":" + std::to_string(k.listen.port);
+  Status s = preflight_net::try_bind(host, k.listen.port);
+  if (s.ok()) return passed("relay port", addr + " is free to bind");
+  if (s.code() == StatusCode::kAlreadyExists) {
+    if (auto running = preflight_net::running_pid(k.kit.root)) {
+      return failed("relay port",
+                    addr + " is in use — the relay of this kit is running (pid " + std::to_string(*running) +
+                        ", from pid.fl)",
+                    "stop it (startup/stop_fl.sh, or nvflare poc stop -p " + k.kit.name +
+                        ") before starting it again");
+    }
+    return failed("relay port", addr + " is in use — is the relay already running?",
+                  "stop the relay (startup/stop_fl.sh) or the program that holds port " +
+                      std::to_string(k.listen.port) + " (ss -ltnp), or provision another listening port");
+  }
+  return failed("relay port", "cannot bind " + addr + ": " + s.message(),
+                k.listen.port < 1024 ? "ports below 1024 need privileges: provision a port above 1023"
+                                     : "check the host's network settings");
+}
+
 Finding check_server_reachable(const CheckedKit& k, std::chrono::milliseconds timeout) {
   const std::string addr = k.server.host + ":" + std::to_string(k.server.port);
   Status s = preflight_net::tcp_connect(k.server.host, k.server.port, timeout);
+  if (k.via_relay) {
+    const std::string check = "relay reachable";
+    if (s.ok()) return passed(check, parent_label(k) + " at " + addr + " accepts TCP connections");
+    return failed(check, addr + ": " + s.message(),
+                  "start " + parent_label(k) + " (startup/start.sh on its machine; POC: nvflare poc start -p " +
+                      k.via_relay->identity + "), and check " + parent_address_field(k));
+  }
   if (s.ok()) return passed("server reachable", addr + " accepts TCP connections");
   if (s.code() == StatusCode::kDeadlineExceeded) {
     return failed(
@@ -416,12 +485,22 @@ Finding check_server_reachable(const CheckedKit& k, std::chrono::milliseconds ti
 
 Finding check_tls_handshake(const CheckedKit& k, const runtime::DriverFactory& factory,
                             std::chrono::milliseconds timeout) {
-  const std::string url = runtime::server_url(k.kit, k.server);
-  const bool clear = k.kit.connection_security == "clear";
+  const std::string url = parent_url(k);
+  const cellnet::TlsConfig tls = parent_tls(k);
+  const bool clear = tls.mode == cellnet::TlsConfig::Mode::kClear;
   const std::string check = "TLS handshake";
   if (!factory)
     return warning(check, "not run: no transport to the server", "run it with the nvflare binary");
-  Status s = preflight_net::probe_connection(k.kit, url, factory, timeout);
+  Status s = preflight_net::probe_connection(tls, url, factory, timeout);
+  if (s.ok() && k.via_relay) {
+    if (clear) {
+      return warning(check, "connection security is clear: " + url + " accepts a connection without TLS",
+                     "traffic to " + parent_label(k) + " is not encrypted; provision its listening_host with "
+                     "connection_security mtls for production");
+    }
+    return passed(check, k.via_relay->connection_security + " with " + parent_label(k) + " at " + url +
+                             ": the certificates were accepted");
+  }
   if (s.ok()) {
     if (clear) {
       return warning(check,
@@ -441,28 +520,29 @@ Finding check_tls_handshake(const CheckedKit& k, const runtime::DriverFactory& f
 Finding check_dry_run(const CheckedKit& k, const runtime::DriverFactory& factory,
                       std::chrono::milliseconds timeout) {
   const std::string check = "dry run";
-  const std::string kind = k.kind == KitKind::kAdmin ? "admin" : "client";
+  const std::string kind = k.kind == KitKind::kAdmin ? "admin" : k.kind == KitKind::kRelay ? "relay" : "client";
   if (!factory)
     return warning(check, "not run: no transport to the server", "run it with the nvflare binary");
-  if (k.kind == KitKind::kClient) {
+  if (k.kind == KitKind::kClient || k.kind == KitKind::kRelay) {
     if (auto pid = preflight_net::running_pid(k.kit.root)) {
       return warning(check,
-                     "not run: the client of this kit is running (pid " + std::to_string(*pid) +
+                     "not run: the " + kind + " of this kit is running (pid " + std::to_string(*pid) +
                          ", from pid.fl); registering again would take over its session",
                      "nothing, if it runs as it should; else stop it (startup/stop_fl.sh) and run "
                      "the check again");
     }
   }
-  Status s = preflight_net::register_once(k.kit, kind, runtime::server_url(k.kit, k.server),
-                                          factory, timeout);
+  Status s = preflight_net::register_once(k.kit, kind, parent_tls(k), parent_url(k),
+                                          k.via_relay ? k.via_relay->fqcn : "server", factory, timeout);
   if (!s.ok()) {
     return failed(check, "registration as " + kind + " '" + k.kit.name + "' failed: " + s.message(),
                   "use a kit of this server's project and provisioning; the server's log.txt says "
                   "why it refused");
   }
   Finding f = passed(check, "registered with server '" + k.kit.server_identity + "' as " + kind +
-                                " '" + k.kit.name + "' of project '" + k.kit.project +
-                                "', then closed the session");
+                                " '" + k.kit.name + "' of project '" + k.kit.project + "'" +
+                                (k.via_relay ? " through " + parent_label(k) : std::string()) +
+                                ", then closed the session");
   return f;
 }
 
@@ -528,13 +608,26 @@ Result<PreflightReport> run_preflight(const PreflightOptions& o) {
   report.findings.push_back(passed(
       "kit config",
       config_rel(k) + ": " + std::string(kit_kind_name(kind)) + " '" + k.kit.name +
-          "' of project '" + k.kit.project + "', server " + server +
+          "' of project '" + k.kit.project + "', " +
+          (k.via_relay ? "through relay " + k.via_relay->fqcn + " at " : std::string("server ")) + server +
           (kind == KitKind::kServer ? " (admin port " + std::to_string(k.admin_port) + ")" : "") +
           ", connection security " + k.kit.connection_security));
   for (auto& f : check_kit_files(k)) report.findings.push_back(std::move(f));
   report.findings.push_back(check_kit_signatures(k));
   const auto now = o.now == Clock::time_point{} ? Clock::now() : o.now;
   for (auto& f : check_certificates(k, now)) report.findings.push_back(std::move(f));
+  if (kind == KitKind::kRelay) {
+    // The server certificate the relay shows its children: the same checks, as "listener ...".
+    CheckedKit listener = k;
+    listener.kit.cert = k.listener_cert;
+    listener.kit.key = k.listener_key;
+    for (auto& f : check_certificates(listener, now)) {
+      if (f.check == "root CA validity") continue;
+      f.check = "listener " + f.check;
+      report.findings.push_back(std::move(f));
+    }
+    report.findings.push_back(check_relay_port(k));
+  }
   Finding dns = check_server_name(k);
   if (kind == KitKind::kServer) {
     report.findings.push_back(std::move(dns));

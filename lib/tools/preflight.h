@@ -2,12 +2,16 @@
 // server, client and console package checkers do, and reports one finding per check: its name,
 // PASSED / WARNING / FAILED, what was found and what to do.
 //
-// The kit's kind comes from its startup/ folder (fed_server.json, fed_client.json or
-// fed_admin.json). Every kind: its files (config, certificate, key with mode 0600, rootCA.pem,
+// The kit's kind comes from its startup/ folder (fed_server.json, fed_client.json,
+// fed_admin.json or fed_relay.json). Every kind: its files (config, certificate, key with mode 0600, rootCA.pem,
 // start scripts), its signatures, its certificates (chain to rootCA.pem, validity, CN, key) and
 // whether the server's host name resolves. A server kit: whether its fl and admin ports can be
 // bound. A client or admin kit: whether the server accepts TCP, a TLS handshake with the kit's
-// certificates, and a dry run (registration with the server, then the session is closed).
+// certificates, and a dry run (registration with the server, then the session is closed). A relay
+// kit: its listener certificate too, whether its port can be bound, and the connection checks
+// towards its parent. A kit behind a relay (a client with local/relay__resources.json, a relay
+// whose parent is a relay) runs the connection checks against that relay, and the dry run
+// registers with the server through it.
 //
 // The network checks use the transport the caller passes (the gRPC driver from apps/nvflare), so
 // this module does not link gRPC. Checks that need an earlier one to pass (TLS needs TCP, the dry
@@ -18,6 +22,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,8 +32,8 @@
 
 namespace nvf::tools {
 
-enum class KitKind { kServer, kClient, kAdmin };
-/// "server", "client", "admin".
+enum class KitKind { kServer, kClient, kAdmin, kRelay };
+/// "server", "client", "admin", "relay".
 std::string_view kit_kind_name(KitKind kind);
 
 enum class CheckResult { kPassed, kWarning, kFailed };
@@ -47,14 +52,20 @@ struct Finding {
 struct CheckedKit {
   KitKind kind = KitKind::kClient;
   runtime::KitCommon kit;    // root, config file, name, project, certificate files
-  runtime::Endpoint server;  // where the server is reached: the fl port (server and client
-                             // kits) or the admin port (admin kits)
+  runtime::Endpoint server;  // where the kit connects: the server's fl port (server and client
+                             // kits), its admin port (admin kits), or the parent relay's
+                             // listener (a client or relay behind a relay)
   int admin_port = 0;        // server kits
+  /// The relay a client or relay kit connects through (the connection checks then go there, and
+  /// the dry run registers through it).
+  std::optional<runtime::RelayParent> via_relay;
+  runtime::Endpoint listen;  // relay kits: where its children connect
+  std::filesystem::path listener_cert, listener_key;  // relay kits: the server certificate shown to them
 };
 
 /// The kind of the kit in `dir`. Errors: NOT_FOUND when `dir` does not exist or holds no
-/// startup/fed_server.json, fed_client.json or fed_admin.json (the message says what a kit
-/// folder holds), UNIMPLEMENTED for a relay kit.
+/// startup/fed_server.json, fed_client.json, fed_admin.json or fed_relay.json (the message says
+/// what a kit folder holds).
 Result<KitKind> detect_kit_kind(const std::filesystem::path& dir);
 
 /// Loads the kit in `dir` (detect_kit_kind, then the runtime's loader). Errors: those of
@@ -87,6 +98,10 @@ Finding check_server_name(const CheckedKit& kit);
 /// this kit when its pid.fl names a live process ("in use — is the server already running?"
 /// otherwise).
 std::vector<Finding> check_server_ports(const CheckedKit& kit);
+
+/// "relay port": a relay kit's listening port can be bound (FAILED when in use, naming the
+/// running relay of this kit when its pid.fl names a live process).
+Finding check_relay_port(const CheckedKit& kit);
 
 /// "server reachable": a TCP connection to the server opens within `timeout`.
 Finding check_server_reachable(const CheckedKit& kit, std::chrono::milliseconds timeout);

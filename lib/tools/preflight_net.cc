@@ -128,10 +128,10 @@ Status tcp_connect(const std::string& host, int port, std::chrono::milliseconds 
   return UnavailableError(base::errno_text(last));
 }
 
-Status probe_connection(const runtime::KitCommon& kit, const std::string& url,
-                        const runtime::DriverFactory& factory, std::chrono::milliseconds timeout) {
+Status probe_connection(const cellnet::TlsConfig& tls, const std::string& url, const runtime::DriverFactory& factory,
+                        std::chrono::milliseconds timeout) {
   cellnet::DriverOptions dopt;
-  dopt.tls = runtime::tls_config(kit, true);
+  dopt.tls = tls;
   NullHandler handler;
   auto driver = factory(dopt);
   auto conn = driver->connect(url, &handler, timeout);
@@ -140,30 +140,33 @@ Status probe_connection(const runtime::KitCommon& kit, const std::string& url,
   return conn.status();
 }
 
-Status register_once(const runtime::KitCommon& kit, const std::string& kind, const std::string& url,
-                     const runtime::DriverFactory& factory, std::chrono::milliseconds timeout) {
+Status register_once(const runtime::KitCommon& kit, const std::string& kind, const cellnet::TlsConfig& tls,
+                     const std::string& url, const std::string& parent_cell, const runtime::DriverFactory& factory,
+                     std::chrono::milliseconds timeout) {
   cellnet::DriverRegistry drivers;
   cellnet::DriverOptions dopt;
-  dopt.tls = runtime::tls_config(kit, true);
+  dopt.tls = tls;
   drivers.add(factory(dopt));
   cellnet::CellOptions co;
   // Its own cell name, so that a running site keeps its route at the server while the check
   // registers. A client registers from a cell named for it (the server refuses any other), here
   // as if behind a relay of its own: "preflight_<hex>.site-1".
-  co.fqcn = "preflight_" + base::random_hex(6) + (kind == "client" ? "." + kit.name : "");
+  // Behind a relay the cell is below it: "relay-1.preflight_<hex>.site-1".
+  co.fqcn = "preflight_" + base::random_hex(6) + (kind != "admin" ? "." + kit.name : "");
+  if (parent_cell != "server") co.fqcn = parent_cell + "." + co.fqcn;
   co.drivers = &drivers;
   co.connect_timeout = timeout;
   cellnet::Cell cell(co);
   Status s = cell.start();
   if (s.ok()) s = cell.connect(url);
-  if (s.ok() && !cell.wait_for_peer("server", timeout).ok()) {
-    s = DeadlineExceededError("the server at " + url + " did not answer within " +
-                              std::to_string(timeout.count() / 1000) + " s");
+  if (s.ok() && !cell.wait_for_peer(parent_cell, timeout).ok()) {
+    s = DeadlineExceededError((parent_cell == "server" ? std::string("the server") : "relay " + parent_cell) + " at " +
+                              url + " did not answer within " + std::to_string(timeout.count() / 1000) + " s");
   }
   if (s.ok()) {
     auto creds = runtime::register_with_server(cell, kit, kind, timeout);
     s = creds.status();
-    if (creds.ok() && kind == "client") {
+    if (creds.ok() && kind != "admin") {
       // Leave again, so that the server does not list a client that is not running.
       cell.set_auth_headers(runtime::auth_headers(*creds));
       cell.request("server", std::string(runtime::deploy::kChannelTask), std::string(runtime::deploy::kTopicQuit),

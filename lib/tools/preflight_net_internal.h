@@ -27,17 +27,19 @@ Status try_bind(const std::string& host, int port);
 /// unresolved), DEADLINE_EXCEEDED.
 Status tcp_connect(const std::string& host, int port, std::chrono::milliseconds timeout);
 
-/// One connection to `url` through a driver made by `factory` with the kit's client-side TLS
-/// settings, closed at once. Errors: the driver's (UNAVAILABLE naming a refused port or a failed
-/// TLS handshake, DEADLINE_EXCEEDED).
-Status probe_connection(const runtime::KitCommon& kit, const std::string& url,
-                        const runtime::DriverFactory& factory, std::chrono::milliseconds timeout);
+/// One connection to `url` through a driver made by `factory` with the client-side TLS settings
+/// `tls`, closed at once. Errors: the driver's (UNAVAILABLE naming a refused port or a failed TLS
+/// handshake, DEADLINE_EXCEEDED).
+Status probe_connection(const cellnet::TlsConfig& tls, const std::string& url, const runtime::DriverFactory& factory,
+                        std::chrono::milliseconds timeout);
 
-/// A cell (its own FQCN, the factory's driver) connects to `url`, registers as `kind` ("client" or
-/// "admin") with the kit's credentials, and stops. Errors: DEADLINE_EXCEEDED when the server does
-/// not answer, those of runtime::register_with_server.
-Status register_once(const runtime::KitCommon& kit, const std::string& kind, const std::string& url,
-                     const runtime::DriverFactory& factory, std::chrono::milliseconds timeout);
+/// A cell (its own FQCN, the factory's driver with `tls`) connects to `url` (the server, or the
+/// relay `parent_cell` — the cell is then named below it), registers as `kind` ("client", "relay"
+/// or "admin") with the kit's credentials, leaves again (clients and relays) and stops. Errors:
+/// DEADLINE_EXCEEDED when the parent does not answer, those of runtime::register_with_server.
+Status register_once(const runtime::KitCommon& kit, const std::string& kind, const cellnet::TlsConfig& tls,
+                     const std::string& url, const std::string& parent_cell, const runtime::DriverFactory& factory,
+                     std::chrono::milliseconds timeout);
 
 /// The daemon of the kit in `root` when its pid.fl names a live process (not a zombie).
 std::optional<pid_t> running_pid(const std::filesystem::path& root);

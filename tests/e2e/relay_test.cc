@@ -170,6 +170,30 @@ TEST_F(RelayTest, TwoTiersOfRelaysRunAJobToItsExactResult) {
   run_hello_numpy();
 }
 
+// Proves: preflight_check understands relay kits and kits behind relays: a relay kit's listener
+// certificate and port, and its dry run (registration as a relay) with the server; a client
+// behind the relay checks the relay's address, TLS with the relay and a registration through it.
+TEST_F(RelayTest, PreflightChecksARelayKitAndAClientBehindItThroughTheTier) {
+  prepare({{"relay-1", ""}}, {{"site-1", "relay-1"}});
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
+  auto relay = nv({"preflight_check", "-p", (prod() / "relay-1").string()});
+  EXPECT_EQ(relay.exit_code, 0) << relay.out;
+  for (const char* row : {"listener certificate chain", "relay port", "TLS handshake",
+                          "registered with server 'server' as relay 'relay-1'"}) {
+    EXPECT_NE(relay.out.find(row), std::string::npos) << row << ":\n" << relay.out;
+  }
+  ASSERT_EQ(nv({"poc", "start", "-p", "relay-1"}).exit_code, 0);
+  auto client = nv({"preflight_check", "-p", (prod() / "site-1").string()});
+  EXPECT_EQ(client.exit_code, 0) << client.out;
+  for (const char* row : {"relay reachable", "with relay 'relay-1'", "through relay 'relay-1'"}) {
+    EXPECT_NE(client.out.find(row), std::string::npos) << row << ":\n" << client.out;
+  }
+  // The running relay holds its port: the check says so and fails.
+  auto running = nv({"preflight_check", "-p", (prod() / "relay-1").string()});
+  EXPECT_EQ(running.exit_code, 1) << running.out;
+  EXPECT_NE(running.out.find("the relay of this kit is running"), std::string::npos) << running.out;
+}
+
 // Counts the occurrences of `what` in `file` (0 when it cannot be read).
 size_t count_in(const fs::path& file, const std::string& what) {
   auto text = base::read_file(file);

@@ -451,6 +451,10 @@ TEST(FqcnTest, NextHopFollowsFlareRouting) {
   EXPECT_EQ(next_hop("site-1.job.trainer", "server.job", {"site-1.job"}), "site-1.job");
   EXPECT_EQ(next_hop("site-1", "site-1.job", {"server"}), "");  // my child is not connected
   EXPECT_EQ(next_hop("server.job", "site-2.job", {"server"}), "server");
+  // A cell connected to a grandparent (the preflight dry run behind a relay) goes up through it.
+  EXPECT_EQ(next_hop("R1.preflight_1.site-1", "server", {"R1"}), "R1");
+  EXPECT_EQ(next_hop("R1.preflight_1.site-1", "R1.site-2", {"R1"}), "R1");
+  EXPECT_EQ(next_hop("R1.site-1", "server", {"R1.site-1.job"}), "");  // only a child: no way up
 }
 
 }  // namespace

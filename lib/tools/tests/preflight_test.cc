@@ -140,7 +140,7 @@ TEST_F(PreflightTest, DetectsEachKindAndSaysWhatAKitFolderHolds) {
   EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
   EXPECT_NE(none.status().message().find("nowhere is not a folder"), std::string::npos)
       << none.status().message();
-  EXPECT_NE(none.status().message().find("fed_server.json, fed_client.json or fed_admin.json"),
+  EXPECT_NE(none.status().message().find("fed_server.json, fed_client.json, fed_admin.json or fed_relay.json"),
             std::string::npos);
 
   auto prod = detect_kit_kind(*prod_);  // the prod folder, not a participant's
