@@ -76,8 +76,9 @@ void add_transport(SpecList& l) {
     TimeoutSpec& relay_cache = l.add(
         "relay_cache_max_bytes", 64 * kMiB, "bytes", S::kCode,
         "download chunks a relay holds for its children (`nvflare relay --set relay_cache_max_bytes=N`; 0 = no "
-        "cache); FLARE's relay keeps cached items until every receiver took them, without a bound");
+        "cache); None = no bound: FLARE's relay keeps cached items until every receiver took them");
     relay_cache.zero_allowed = true;
+    relay_cache.none_allowed = true;
     differs(relay_cache, std::nullopt);
   }
   l.add("grpc_max_workers", 100, "count", S::kCommConfig, "gRPC server worker threads")

@@ -226,22 +226,15 @@ void ClientParent::heartbeat_once() {
 }
 
 void ClientParent::run_maintenance() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_ && !shutdown_requested_) {
-    if (!registered_) {
-      lock.unlock();
-      bool ok = register_once();
-      lock.lock();
-      registered_ = ok;
-      if (!ok) cv_.wait_for(lock, opt_.register_interval);
-      continue;
-    }
-    lock.unlock();
-    heartbeat_once();
-    lock.lock();
-    if (!registered_) continue;
-    cv_.wait_for(lock, opt_.heart_beat_interval);
-  }
+  RegistrationLoop{mu_,
+                   cv_,
+                   registered_,
+                   [this] { return stopping_ || shutdown_requested_; },
+                   [this] { return register_once(); },
+                   [this] { heartbeat_once(); },
+                   opt_.register_interval,
+                   opt_.heart_beat_interval}
+      .run();
 }
 
 // ---- orders from the server ------------------------------------------------------------------

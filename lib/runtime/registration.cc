@@ -88,6 +88,25 @@ Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& k
   return c;
 }
 
+void RegistrationLoop::run() {
+  std::unique_lock<std::mutex> lock(mu);
+  while (!done()) {
+    if (!registered) {
+      lock.unlock();
+      const bool ok = register_once();
+      lock.lock();
+      registered = ok;
+      if (!ok) cv.wait_for(lock, register_interval);
+      continue;
+    }
+    lock.unlock();
+    heartbeat_once();
+    lock.lock();
+    if (!registered) continue;
+    cv.wait_for(lock, heart_beat_interval);
+  }
+}
+
 void TokenVerifier::set_server_cert(std::string pem) {
   std::lock_guard<std::mutex> lock(mu_);
   if (pem != server_cert_) verified_.clear();

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -45,6 +46,23 @@ cellnet::Headers auth_headers(const Credentials& credentials);
 /// UNAVAILABLE / DEADLINE_EXCEEDED when the server cannot be reached.
 Result<Credentials> register_with_server(cellnet::Cell& cell, const KitCommon& kit, const std::string& kind,
                                          std::chrono::milliseconds timeout);
+
+/// The maintenance loop of a daemon that registers with the server (the client parent, a relay),
+/// run on its own thread with `mu` unlocked: until `done()` holds (checked with `mu` held), it
+/// registers (`register_once`, again every `register_interval` until it succeeds), then sends a
+/// heartbeat (`heartbeat_once`) every `heart_beat_interval`; a heartbeat that finds the
+/// registration gone sets `registered` to false (with `mu` held) and the loop registers again.
+/// Notifying `cv` wakes it early (to stop).
+struct RegistrationLoop {
+  std::mutex& mu;
+  std::condition_variable& cv;
+  bool& registered;  // guarded by mu
+  std::function<bool()> done;
+  std::function<bool()> register_once;
+  std::function<void()> heartbeat_once;
+  std::chrono::milliseconds register_interval, heart_beat_interval;
+  void run();
+};
 
 /// Someone registered with the server.
 struct Principal {

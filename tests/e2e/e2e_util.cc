@@ -1,5 +1,7 @@
 #include "e2e_util.h"
 
+#include "tensor/npy.h"
+
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -145,6 +147,60 @@ void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins, bool 
   ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());
   auto r = nv({"poc", "prepare", "-i", (work_.path() / "project.yml").string()});
   ASSERT_EQ(r.exit_code, 0) << r.out;
+}
+
+void PocE2eTest::start_sites(int normal, const std::vector<std::string>& slow) {
+  for (int i = 1; i <= normal; ++i) {
+    auto r = nv({"poc", "start", "-p", "site-" + std::to_string(i)});
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+  for (const auto& site : slow) {
+    std::map<std::string, std::string> env = extra_env_;
+    env["HOME"] = home_.path().string();
+    env["NVFLARE_POC_WORKSPACE"] = ws().string();
+    env["NVFLARE_TEST_CLIENT_JOB_START_DELAY_MS"] = "4000";
+    auto r = run_nvflare({"poc", "start", "-p", site}, work_.path(), env);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+  }
+}
+
+std::filesystem::path PocE2eTest::source_job(const std::string& name) {
+  return std::filesystem::path(NVF_SOURCE_DIR) / "jobs" / name;
+}
+
+std::filesystem::path PocE2eTest::hello_numpy_for_sites(int sites, int min_clients) {
+  namespace fs = std::filesystem;
+  fs::path dir = work_.path() / ("job" + std::to_string(sites));
+  std::error_code ec;
+  fs::copy(source_job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+  config::Value meta = load(dir / "meta.json");
+  config::Value names = config::Value::array({"server"});
+  for (int i = 1; i <= sites; ++i) names.push_back("site-" + std::to_string(i));
+  meta["deploy_map"] = {{"app", names}};
+  meta["min_clients"] = min_clients;
+  save(dir / "meta.json", meta);
+  config::Value srv = load(dir / "app" / "config" / "config_fed_server.json");
+  srv["min_clients"] = min_clients;
+  save(dir / "app" / "config" / "config_fed_server.json", srv);
+  return dir;
+}
+
+void PocE2eTest::expect_completed_without(const std::string& id, const std::string& missing,
+                                          const std::vector<std::string>& slow) {
+  namespace fs = std::filesystem;
+  auto server_log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(server_log.ok());
+  EXPECT_NE(server_log->find("deploy to " + missing + " failed"), std::string::npos) << *server_log;
+  const fs::path dl = work_.path() / ("dl-" + id);
+  auto r = admin("download_job " + id + " " + dl.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto job_log = base::read_file(dl / id / "workspace" / "log.txt");
+  ASSERT_TRUE(job_log.ok());
+  EXPECT_EQ(job_log->find("declared dead"), std::string::npos) << *job_log;
+  auto npy = tensor::read_npy(dl / id / "workspace" / "models" / "server.npy");
+  ASSERT_TRUE(npy.ok()) << npy.status().to_string();
+  EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  for (const auto& site : slow) EXPECT_TRUE(fs::exists(prod() / site / id / ("app_" + site))) << site;
 }
 
 bool wait_until(const std::vector<std::filesystem::path>& dirs, std::chrono::seconds timeout,

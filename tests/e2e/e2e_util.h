@@ -122,6 +122,19 @@ class PocE2eTest : public E2eTest {
     return nv({"admin", "-m", (prod() / who).string(), "-c", command});
   }
   std::filesystem::path ws() { return work_.path() / "poc"; }
+  /// `poc start -p` site-1..site-`normal`, then each of `slow` with its client jobs taking 4 s to
+  /// start (NVFLARE_TEST_CLIENT_JOB_START_DELAY_MS). Fails the test when one does not start.
+  void start_sites(int normal, const std::vector<std::string>& slow);
+  /// A job of this repository (jobs/NAME).
+  static std::filesystem::path source_job(const std::string& name);
+  /// hello-numpy deployed to site-1..site-`sites` (all of them named, whether they run or not),
+  /// needing `min_clients`, in <work>/job<sites>.
+  std::filesystem::path hello_numpy_for_sites(int sites, int min_clients);
+  /// After such a job `id` completed without `missing` (a site that never started) and with `slow`
+  /// (sites whose client jobs started late): the server log names `missing` as left out, nobody
+  /// was declared dead, the global model is exactly [4 .. 12], and the slow sites ran the job.
+  void expect_completed_without(const std::string& id, const std::string& missing,
+                                const std::vector<std::string>& slow);
   std::filesystem::path prod() { return ws() / "example_project" / "prod_00"; }
 
   std::string project_yml_;  // what prepare_poc() provisioned

@@ -177,7 +177,7 @@ TEST_F(PreflightCliTest, AFolderThatIsNoKitIsAnErrorThatSaysWhatAKitHolds) {
       r.out.find("Error: package path " + (work_.path() / "nowhere").string() + " is not a folder"),
       std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("it holds startup/ with fed_server.json, fed_client.json or fed_admin.json"),
+  EXPECT_NE(r.out.find("it holds startup/ with fed_server.json, fed_client.json, fed_admin.json or fed_relay.json"),
             std::string::npos)
       << r.out;
   fs::create_directories(work_.path() / "prod_00");
