@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cellnet/download_wire_internal.h"
+#include "cellnet/fqcn.h"
 
 namespace nvf::cellnet {
 namespace {
@@ -22,11 +23,13 @@ struct Entry {
   bool ready = false;
   Message reply;  // the download headers and the payload, once ready
   std::vector<Responder> waiters;
+  std::set<std::string> takers;  // receivers that asked for it
   Clock::time_point last_used;
 };
 
 struct RefInfo {
   std::set<std::string> seen, done;
+  bool all_done = false;  // every child seen so far said "done"
   Clock::time_point last_used;
   uint64_t fetched_bytes = 0, served_bytes = 0;
 };
@@ -72,9 +75,16 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
     refs.erase(ref_key);
   }
 
-  void sweep_locked(Clock::time_point now) {
-    if (now - last_sweep < std::chrono::seconds(1)) return;
+  void sweep_locked(Clock::time_point now, bool force = false) {
+    if (!force && now - last_sweep < std::chrono::seconds(1)) return;
     last_sweep = now;
+    // A ref every child finished goes once none came back for done_grace (a child that starts
+    // later than the others still finds it).
+    std::vector<std::string> finished;
+    for (const auto& [key, info] : refs) {
+      if (info.all_done && now - info.last_used >= opt.done_grace) finished.push_back(key);
+    }
+    for (const auto& key : finished) drop_ref_locked(key);
     for (auto it = entries.begin(); it != entries.end();) {
       if (it->second->ready && now - it->second->last_used > opt.idle_release) {
         stats.held_bytes -= it->second->held;
@@ -88,13 +98,28 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
     }
   }
 
-  // Makes room for `need` bytes by dropping the least recently used ready entries.
+  // Every child seen pulling the entry's ref has taken it: it is the first to go when room is
+  // needed (a child that starts later may still want it, so it is not dropped before that).
+  bool taken_by_all_locked(const Entry& e) const {
+    auto r = refs.find(e.ref_key);
+    return r == refs.end() || r->second.all_done || e.takers.size() >= r->second.seen.size();
+  }
+
+  // Makes room for `need` bytes: drops ready entries every child of their ref took, then the
+  // least recently used ones, the oldest first. (Keeping the entries children behind still need
+  // and passing the leader's requests through instead measured the same on a POC, and a child
+  // that stalls would then keep the cache full until idle_release.)
   bool make_room_locked(uint64_t need) {
     while (stats.held_bytes + need > opt.max_bytes) {
       auto victim = entries.end();
+      bool victim_taken = false;
       for (auto it = entries.begin(); it != entries.end(); ++it) {
-        if (it->second->ready && (victim == entries.end() || it->second->last_used < victim->second->last_used)) {
+        if (!it->second->ready) continue;
+        const bool taken = taken_by_all_locked(*it->second);
+        if (victim == entries.end() || (taken && !victim_taken) ||
+            (taken == victim_taken && it->second->last_used < victim->second->last_used)) {
           victim = it;
+          victim_taken = taken;
         }
       }
       if (victim == entries.end()) return false;
@@ -107,6 +132,10 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
     const Headers& h = request.headers;
     const std::string op = h.get_or(wire::kOp, "");
     const std::string source = h.get_or(hdr::kDestination, "");
+    // Only what children pull from above: the server job pulling a child's result is one receiver
+    // of one-off bytes, nothing to share.
+    const std::string& self = cell->fqcn();
+    if (!fqcn::is_ancestor(self, h.get_or(hdr::kOrigin, "")) || fqcn::is_ancestor(self, source)) return false;
     const std::string ref_key = source + "\n" + h.get_or(wire::kRef, "");
     std::string receiver = h.get_or(wire::kReceiver, "");
     if (receiver.empty()) receiver = h.get_or(hdr::kOrigin, "?");
@@ -122,11 +151,12 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
         std::optional<RelayRefReport> report;
         if (r != refs.end()) {
           r->second.done.insert(receiver);
-          if (std::includes(r->second.done.begin(), r->second.done.end(), r->second.seen.begin(),
-                            r->second.seen.end())) {
+          r->second.last_used = now;
+          if (!r->second.all_done && std::includes(r->second.done.begin(), r->second.done.end(),
+                                                   r->second.seen.begin(), r->second.seen.end())) {
             report = RelayRefReport{source, h.get_or(wire::kRef, ""), r->second.seen.size(),
                                     r->second.fetched_bytes, r->second.served_bytes, stats.fetched_bytes};
-            drop_ref_locked(ref_key);
+            r->second.all_done = true;  // its entries go first when room is needed, all after done_grace
           }
         }
         if (report && opt.on_ref_done) {
@@ -137,7 +167,7 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
       }
       if (op != wire::kOpGet) return false;
       RefInfo& info = refs[ref_key];
-      info.seen.insert(receiver);
+      if (info.seen.insert(receiver).second) info.all_done = false;
       info.last_used = now;
       key = ref_key + "\n" + h.get_or(wire::kItem, "") + "\n" + h.get_or(wire::kOffset, "") + "\n" +
             h.get_or(wire::kLength, "");
@@ -145,6 +175,7 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
       if (it != entries.end()) {
         std::shared_ptr<Entry> e = it->second;
         e->last_used = now;
+        e->takers.insert(receiver);
         ++stats.served_from_cache;
         info.served_bytes += e->held;
         if (!e->ready) {
@@ -163,6 +194,7 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
       fetch->ref_key = ref_key;
       fetch->held = want;
       fetch->last_used = now;
+      fetch->takers.insert(receiver);
       fetch->waiters.push_back(std::move(respond));
       entries[key] = fetch;
       stats.held_bytes += want;
@@ -249,6 +281,11 @@ void RelayCache::close() {
     core_->stats.held_bytes = 0;
   }
   for (auto& w : waiters) w(UnavailableError("the relay's download cache was closed"));
+}
+
+void RelayCache::sweep() {
+  std::lock_guard<std::mutex> lock(core_->mu);
+  core_->sweep_locked(Clock::now(), true);
 }
 
 RelayCacheStats RelayCache::stats() const {

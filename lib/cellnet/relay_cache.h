@@ -4,13 +4,15 @@
 // child from that one reply, so the source sends each model byte about once per relay, not once
 // per client.
 //
-// How: installed on the relay's cell as a ForwardInterceptor for download requests. A "get" for a
+// How: installed on the relay's cell as a ForwardInterceptor for download requests that a child
+// sends to a source above the relay (a result the server pulls from a child passes as usual). A "get" for a
 // range that is cached is answered at once; one that is being fetched waits for that fetch only
 // (fetches of different ranges run concurrently, and a lock is held only for the tables); any
 // other starts a fetch, unless the cache is full, in which case the request passes through as
-// usual. Only successful replies are kept. An entry is dropped when the bytes bound needs room
-// (least recently used first), when every child that pulled its ref has said "done", when the
-// source says the ref is gone, or after `idle_release` unused. (A relay does not know how many
+// usual. Only successful replies are kept. When the bytes bound needs room, entries every child
+// of their ref has taken go first, then the least recently used. A ref's entries are dropped
+// `done_grace` after every child that pulled it said "done" (a child that starts late still finds
+// them), when the source says the ref is gone, or after `idle_release` unused. (A relay does not know how many
 // children will pull a ref, so it cannot drop a chunk after its last taker the way the source's
 // cache does: a child that starts late would make it fetch again.) "manifest" and "done" requests always pass through, so the source still
 // counts every receiver's completion.
@@ -39,9 +41,10 @@ struct RelayRefReport {
 };
 
 struct RelayCacheOptions {
-  uint64_t max_bytes = 64ull << 20;                   // relay_cache_max_bytes
+  uint64_t max_bytes = 32ull << 20;                   // relay_cache_max_bytes
   std::chrono::milliseconds fetch_timeout{600000};    // one fetch from the source
   std::chrono::milliseconds idle_release{60000};      // an entry nobody asked for this long goes
+  std::chrono::milliseconds done_grace{5000};         // a ref every child finished goes after this
   /// Called (outside the lock, on the thread that forwarded the last "done") for each ref that
   /// every child finished; for logs.
   std::function<void(const RelayRefReport&)> on_ref_done;
@@ -66,6 +69,9 @@ class RelayCache {
 
   /// Starts intercepting download requests through the cell.
   void install();
+  /// Drops what has expired (idle entries; refs every child finished more than done_grace ago).
+  /// Requests sweep too (at most once a second); the owner calls this now and then.
+  void sweep();
   /// Stops answering (later requests pass through) and drops every entry.
   void close();
   RelayCacheStats stats() const;

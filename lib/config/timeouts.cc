@@ -74,7 +74,7 @@ void add_transport(SpecList& l) {
         "which cell generations connect to the server");
   {
     TimeoutSpec& relay_cache = l.add(
-        "relay_cache_max_bytes", 64 * kMiB, "bytes", S::kCode,
+        "relay_cache_max_bytes", 32 * kMiB, "bytes", S::kCode,
         "download chunks a relay holds for its children (`nvflare relay --set relay_cache_max_bytes=N`; 0 = no "
         "cache); None = no bound: FLARE's relay keeps cached items until every receiver took them");
     relay_cache.zero_allowed = true;

@@ -129,6 +129,7 @@ bool Relay::register_once() {
 }
 
 void Relay::heartbeat_once() {
+  if (cache_) cache_->sweep();
   auto r = cell_->request("server", std::string(deploy::kChannelTask), std::string(deploy::kTopicHeartbeat),
                           cellnet::Message::of(config::Value{{"jobs", config::Value::array()}}.dump()),
                           opt_.request_timeout);

@@ -43,7 +43,7 @@ struct RelayOptions {
   std::chrono::milliseconds request_timeout{30000};  // maint_msg_timeout
   /// relay_cache_max_bytes: the download chunks held for the children (RelayCache); 0 turns the
   /// cache off (every child's pull then reaches the source).
-  uint64_t cache_max_bytes = 64ull << 20;
+  uint64_t cache_max_bytes = 32ull << 20;
   /// The listening address; empty: the kit's (listen_host_for(listen.host):listen.port). Tests
   /// pass port 0 here.
   std::string listen_url;

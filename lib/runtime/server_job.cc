@@ -149,6 +149,8 @@ void ServerJobEngine::stop() {
   }
   cv_.notify_all();
   downloads_.stop();
+  const cellnet::DownloadServiceStats served = downloads_.stats();
+  log_->info("download service: served {} chunks, {} bytes", served.chunks_served, served.bytes_served);
 }
 
 void ServerJobEngine::abort(const std::string& reason) {

@@ -338,7 +338,8 @@ std::string sub_start_sh(const Project& p, const Participant& part,
          "WS=\"$( cd \"$DIR/..\" && pwd )\"\n"
          "echo \"WORKSPACE set to $WS\"\n"
          "mkdir -p \"$WS/transfer\"\n"
-         "export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-4}\n" +
+         // A relay only forwards: one heap arena keeps its memory to what is in flight.
+         "export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-" + std::string(part.type == "relay" ? "1" : "4") + "}\n" +
          find_nvflare_block(nvflare_bin) + "run() { exec \"$NVFLARE\" " + args +
          "; }\n"
          "if [ \"$1\" = \"--once\" ]; then run; exit $?; fi\n"

@@ -6,9 +6,10 @@
 # --size-mib safetensors model of 128 float32 tensors; every client runs `nvflare train --add 1`):
 #   1. a server, --relays relays, --clients-per-relay clients behind each relay;
 #   2. the same clients connected straight to the server.
-# The server parent's bytes sent are the growth of `bytes_acked` over its TCP sockets (ss -ti)
-# during the job: model downloads, and the job's deploy (small: the model is loaded by path). A
-# sampler (procwatch.py) keeps each relay's peak VmHWM; its baseline is its VmHWM before the job.
+# The server's bytes sent are what the server job's download service served (its log's last
+# "download service: served N chunks, B bytes"): every model byte a client or relay pulled from
+# it; the server parent forwards exactly these. A sampler (procwatch.py) keeps each relay's peak
+# VmHWM; its baseline is its VmHWM before the job.
 #
 # Usage: scripts/bench/relay_fanout.sh [--size-mib 256] [--relays 2] [--clients-per-relay 4]
 #                                      [--rounds 2] [--timeout-s 1800]
@@ -40,7 +41,6 @@ while [[ $# -gt 0 ]]; do
     *) echo "relay_fanout.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-command -v ss >/dev/null || { echo "relay_fanout.sh: needs ss (Debian package 'iproute2')" >&2; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "relay_fanout.sh: needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
 
 bench_build nvflare nvf_bench_download >/dev/null
@@ -85,28 +85,15 @@ PY
   "$nvflare" poc start -ex admin@nvidia.com >/dev/null
 }
 
-# Bytes the server parent's TCP sockets sent and had acknowledged, summed.
-server_bytes_acked() {
-  local pid
-  pid="$(cat "$NVFLARE_POC_WORKSPACE/example_project/prod_00/server/pid.fl")"
-  ss -tinpH 2>/dev/null | awk -v pid="pid=$pid," '
-    /users:/ { mine = index($0, pid) > 0; next }
-    mine && match($0, /bytes_acked:[0-9]+/) { sum += substr($0, RSTART + 12, RLENGTH - 12); mine = 0 }
-    END { printf "%d\n", sum }'
-}
-
 # run NAME: submits the large job to the running POC; prints "round_seconds bytes_sent".
 run() {
   local job="$work/job-$1"
   bench_make_job "$job" "$work/model.safetensors" "$rounds" "$clients"
-  local before after
-  before="$(server_bytes_acked)"
   if ! timeout "$timeout_s" "$nvflare" job submit -j "$job" --wait >"$job.out" 2>&1; then
     echo "relay_fanout.sh: the job ($1) did not complete:" >&2
     tail -n 20 "$job.out" >&2
     return 1
   fi
-  after="$(server_bytes_acked)"
   local id
   id="$(awk '/Submitted job: / { print $3; exit }' "$job.out")"
   "$nvflare" admin -c "download_job $id $work/dl-$1" >/dev/null
@@ -119,7 +106,11 @@ run() {
     echo "relay_fanout.sh: cannot find $rounds rounds in the server job's log ($1)" >&2
     return 1
   }
-  echo "$rs $((after - before))"
+  local served
+  served="$(grep -o 'download service: served [0-9]* chunks, [0-9]* bytes' "$work/dl-$1/$id/workspace/log.txt" |
+            tail -n 1 | awk '{ print $6 }')"
+  [[ -n "$served" ]] || { echo "relay_fanout.sh: no download service line in the server job's log ($1)" >&2; return 1; }
+  echo "$rs $served"
 }
 
 echo "size_mib: $size_mib"
@@ -144,7 +135,7 @@ wait "$sampler" || true
 relay_peak="$(awk '$1 == "relay" { print $2 }' "$work/relays.watch.peaks")"
 fetched=0
 for r in $(seq 1 "$relays"); do
-  f="$(grep -o '(fetched [0-9]* bytes in all)' "$NVFLARE_POC_WORKSPACE/example_project/prod_00/relay-$r/log.txt" | tail -n 1 | awk '{ print $2 }')"
+  f="$( (grep -o '(fetched [0-9]* bytes in all)' "$NVFLARE_POC_WORKSPACE/example_project/prod_00/relay-$r/log.txt" || true) | tail -n 1 | awk '{ print $2 }')"
   fetched=$((fetched + ${f:-0}))
 done
 "$nvflare" poc stop >/dev/null

@@ -139,7 +139,7 @@ class RelayCacheTest : public ::testing::Test {
 // Proves: 24 receivers behind one relay pulling the same ref get every byte, while the source is
 // asked for each chunk once (it serves 11 chunks, not 264) and the cache stays within its bound.
 TEST_F(RelayCacheTest, TwentyFourReceiversCostTheSourceEachChunkOnce) {
-  install(RelayCacheOptions{64 << 10, 10s, 60s});
+  install(RelayCacheOptions{64 << 10, 10s, 60s, 0ms});
   const std::string bytes = pattern(10 * 1000 + 7);
   auto blob = std::make_shared<Blob>(bytes);
   TransactionOptions to;
@@ -173,10 +173,12 @@ TEST_F(RelayCacheTest, TwentyFourReceiversCostTheSourceEachChunkOnce) {
   EXPECT_EQ(s.served_from_cache, 24u * 11u - 11u);
   EXPECT_LE(s.peak_held_bytes, 64u << 10);
   // Every receiver said "done" through the relay: the source counted all 24 (the transaction
-  // finished) and the cache is empty.
+  // finished), and the ref's entries go at the next sweep after done_grace (0 here).
   EXPECT_EQ(service_->transaction_count(), 0u);
-  EXPECT_EQ(s.entries, 0u);
-  EXPECT_EQ(s.held_bytes, 0u);
+  EXPECT_EQ(s.entries, 11u);
+  cache_->sweep();
+  EXPECT_EQ(cache_->stats().entries, 0u);
+  EXPECT_EQ(cache_->stats().held_bytes, 0u);
 }
 
 // Proves: fetches of different chunks run at once (the source's produce() of chunk 0 finishes
@@ -211,7 +213,7 @@ TEST_F(RelayCacheTest, DifferentChunksAreFetchedConcurrently) {
 // Proves: a receiver that stalls (it took chunk 0 and never comes back) keeps nothing pinned:
 // the bound holds by dropping the least recently used chunks, and the others finish.
 TEST_F(RelayCacheTest, AStalledReceiverDoesNotBlockTheOthersAndTheBoundHolds) {
-  install(RelayCacheOptions{3000, 10s, 60s});  // three chunks
+  install(RelayCacheOptions{3000, 10s, 60s, 5s});  // three chunks
   const std::string bytes = pattern(20000);
   auto blob = std::make_shared<Blob>(bytes);
   std::string tx = service_->new_transaction(TransactionOptions{});
@@ -242,6 +244,27 @@ TEST_F(RelayCacheTest, AStalledReceiverDoesNotBlockTheOthersAndTheBoundHolds) {
   EXPECT_LE(s.peak_held_bytes, 3000u);
   EXPECT_LE(s.held_bytes, 3000u);
   EXPECT_GE(s.fetches + s.passed_through, 20u);  // each of the 20 chunks reached the source at least once
+}
+
+// Proves: only downloads from above are cached: the source pulling from a child (a result) passes
+// through untouched.
+TEST_F(RelayCacheTest, PullsFromAboveByTheSourceAreNotCached) {
+  install(RelayCacheOptions{});
+  Cell* a = child("a");
+  DownloadService below(*a);
+  ASSERT_TRUE(below.start().ok());
+  const std::string bytes = pattern(3000);
+  std::string tx = below.new_transaction(TransactionOptions{});
+  auto ref = below.add(tx, std::make_shared<Blob>(bytes), 1000);
+  ASSERT_TRUE(ref.ok());
+  DownloadOptions o;
+  o.per_request_timeout = 10s;
+  auto got = download_bytes(*server_, "R1.a", *ref, o);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(got->to_string(), bytes);
+  EXPECT_EQ(cache_->stats().fetches, 0u);
+  EXPECT_EQ(cache_->stats().served_from_cache, 0u);
+  below.stop();
 }
 
 // Proves: errors are passed on and never kept: a ref the source does not know is NOT_FOUND for
