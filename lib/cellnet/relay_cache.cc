@@ -17,6 +17,12 @@ namespace {
 namespace wire = download_wire;
 using Clock = std::chrono::steady_clock;
 
+// Each entry counts at least this much against max_bytes (its bookkeeping too), so tiny ranges
+// asked by a child cannot grow the table without bound.
+constexpr uint64_t kMinEntryBytes = 4096;
+// Receivers remembered per ref; a child naming more is served but not counted.
+constexpr size_t kMaxReceiversPerRef = 4096;
+
 struct Entry {
   std::string ref_key;
   uint64_t held = 0;  // bytes counted against max_bytes
@@ -167,7 +173,7 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
       }
       if (op != wire::kOpGet) return false;
       RefInfo& info = refs[ref_key];
-      if (info.seen.insert(receiver).second) info.all_done = false;
+      if (info.seen.size() < kMaxReceiversPerRef && info.seen.insert(receiver).second) info.all_done = false;
       info.last_used = now;
       key = ref_key + "\n" + h.get_or(wire::kItem, "") + "\n" + h.get_or(wire::kOffset, "") + "\n" +
             h.get_or(wire::kLength, "");
@@ -175,18 +181,21 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
       if (it != entries.end()) {
         std::shared_ptr<Entry> e = it->second;
         e->last_used = now;
-        e->takers.insert(receiver);
+        if (e->takers.size() < kMaxReceiversPerRef) e->takers.insert(receiver);
         ++stats.served_from_cache;
         info.served_bytes += e->held;
         if (!e->ready) {
           e->waiters.push_back(std::move(respond));
           return true;
         }
-        respond(clean_reply(e->reply));  // queues a frame: quick
+        Message reply = clean_reply(e->reply);
+        lock.unlock();
+        respond(std::move(reply));  // queues a frame: quick
         return true;
       }
-      const uint64_t want = static_cast<uint64_t>(h.get_int(wire::kLength).value_or(0));
-      if (want == 0 || want > opt.max_bytes || !make_room_locked(want)) {
+      const int64_t asked = h.get_int(wire::kLength).value_or(0);
+      const uint64_t want = std::max<uint64_t>(asked > 0 ? static_cast<uint64_t>(asked) : 0, kMinEntryBytes);
+      if (asked <= 0 || want > opt.max_bytes || !make_room_locked(want)) {
         ++stats.passed_through;
         return false;
       }
@@ -232,9 +241,10 @@ struct RelayCache::Core : std::enable_shared_from_this<RelayCache::Core> {
         }
       }
       if (mine && r.ok() && code == "0" && !e->ref_key.empty()) {
-        stats.held_bytes = stats.held_bytes - e->held + r->payload.size();
+        const uint64_t held = std::max<uint64_t>(r->payload.size(), kMinEntryBytes);
+        stats.held_bytes = stats.held_bytes - e->held + held;
         stats.peak_held_bytes = std::max(stats.peak_held_bytes, stats.held_bytes);
-        e->held = r->payload.size();
+        e->held = held;
         e->ready = true;
         e->reply = *answer;
         e->last_used = Clock::now();

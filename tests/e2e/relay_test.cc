@@ -135,6 +135,39 @@ TEST_F(RelayTest, EightClientsBehindTwoRelaysRunHelloNumpyToItsExactResult) {
   EXPECT_EQ(denied.exit_code, 3) << denied.out;
   EXPECT_NE(denied.out.find("is not authorized"), std::string::npos) << denied.out;
 
+  // abort_job reaches the client jobs behind the relays: site-5's trainer holds round 1.
+  fs::path fifo = work_.path() / "held.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  fs::path hold = work_.path() / "hold-job";
+  std::error_code ec;
+  fs::copy(job("hello-numpy"), hold, fs::copy_options::recursive, ec);
+  fs::copy(hold / "app", hold / "app_hold", fs::copy_options::recursive, ec);
+  config::Value meta = load(hold / "meta.json");
+  config::Value others = config::Value::array({"server"});
+  for (const auto& n : names) {
+    if (n != "site-5") others.push_back(n);
+  }
+  meta["deploy_map"] = {{"app", others}, {"app_hold", {"site-5"}}};
+  save(hold / "meta.json", meta);
+  config::Value c = load(hold / "app_hold" / "config" / "config_fed_client.json");
+  c["trainer_command"] = "/bin/sh -c 'echo started > " + fifo.string() + "; exec sleep 600'";
+  save(hold / "app_hold" / "config" / "config_fed_client.json", c);
+  auto held = nv({"job", "submit", "-j", hold.string()});
+  ASSERT_EQ(held.exit_code, 0) << held.out;
+  const std::string held_id = submitted_id(held.out);
+  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(fd, 0);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(::poll(&p, 1, 90000), 1) << "site-5's trainer never started";
+  ::close(fd);
+  auto abort = admin("abort_job " + held_id);
+  EXPECT_EQ(abort.exit_code, 0) << abort.out;
+  EXPECT_TRUE(wait_for_text(prod() / "site-5" / "log.txt", "job " + held_id + ": client job ended",
+                            std::chrono::seconds(60)))
+      << base::read_file(prod() / "site-5" / "log.txt").status().to_string();
+  auto held_meta = admin("get_job_meta " + held_id);
+  EXPECT_NE(held_meta.out.find("FINISHED:ABORTED"), std::string::npos) << held_meta.out;
+
   // The relays forwarded: they hold no job folder and their logs name their children.
   EXPECT_FALSE(fs::exists(prod() / "relay-1" / id));
   auto relay_log = base::read_file(prod() / "relay-1" / "log.txt");

@@ -213,15 +213,15 @@ TEST_F(RelayCacheTest, DifferentChunksAreFetchedConcurrently) {
 // Proves: a receiver that stalls (it took chunk 0 and never comes back) keeps nothing pinned:
 // the bound holds by dropping the least recently used chunks, and the others finish.
 TEST_F(RelayCacheTest, AStalledReceiverDoesNotBlockTheOthersAndTheBoundHolds) {
-  install(RelayCacheOptions{3000, 10s, 60s, 5s});  // three chunks
-  const std::string bytes = pattern(20000);
+  install(RelayCacheOptions{3 * 4096, 10s, 60s, 5s});  // three chunks
+  const std::string bytes = pattern(20 * 4096);
   auto blob = std::make_shared<Blob>(bytes);
   std::string tx = service_->new_transaction(TransactionOptions{});
-  auto ref = service_->add(tx, blob, 1000);
+  auto ref = service_->add(tx, blob, 4096);
   ASSERT_TRUE(ref.ok());
   auto manifest = *service_->manifest(*ref);
   Cell* stalled = child("stalled");
-  auto first = get(stalled, *ref, 0, 1000, "stalled");
+  auto first = get(stalled, *ref, 0, 4096, "stalled");
   ASSERT_EQ(first.wait_for(10s), std::future_status::ready);
   ASSERT_TRUE(first.get().ok());
   std::vector<Cell*> others{child("x"), child("y"), child("z")};
@@ -241,9 +241,30 @@ TEST_F(RelayCacheTest, AStalledReceiverDoesNotBlockTheOthersAndTheBoundHolds) {
     EXPECT_EQ(b->to_string(), bytes);
   }
   auto s = cache_->stats();
-  EXPECT_LE(s.peak_held_bytes, 3000u);
-  EXPECT_LE(s.held_bytes, 3000u);
+  EXPECT_LE(s.peak_held_bytes, 3u * 4096);
+  EXPECT_LE(s.held_bytes, 3u * 4096);
   EXPECT_GE(s.fetches + s.passed_through, 20u);  // each of the 20 chunks reached the source at least once
+}
+
+// Proves: a child asking for tiny ranges cannot grow the cache's table past its bound (each
+// entry counts at least 4 KiB).
+TEST_F(RelayCacheTest, TinyRangesCountAtLeastAPageEach) {
+  install(RelayCacheOptions{8 * 4096, 10s, 60s, 5s});
+  const std::string bytes = pattern(1000);
+  std::string tx = service_->new_transaction(TransactionOptions{});
+  auto ref = service_->add(tx, std::make_shared<Blob>(bytes), 1000);
+  ASSERT_TRUE(ref.ok());
+  Cell* a = child("a");
+  for (uint64_t offset = 0; offset < 100; ++offset) {
+    auto r = get(a, *ref, offset, 1, "a");
+    ASSERT_EQ(r.wait_for(10s), std::future_status::ready);
+    auto m = r.get();
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    EXPECT_EQ(m->payload.to_string(), bytes.substr(offset, 1));
+  }
+  auto s = cache_->stats();
+  EXPECT_LE(s.entries, 8u);
+  EXPECT_LE(s.peak_held_bytes, 8u * 4096);
 }
 
 // Proves: only downloads from above are cached: the source pulling from a child (a result) passes
