@@ -54,13 +54,6 @@ std::vector<std::string> processes_under(const fs::path& root) {
   return out;
 }
 
-// The job id in "Submitted job: <id>".
-std::string submitted_id(const std::string& out) {
-  auto at = out.find("Submitted job: ");
-  if (at == std::string::npos) return "";
-  return out.substr(at + 15, 36);
-}
-
 class DeployTest : public PocE2eTest {
  protected:
   // FLARE's POC project on free ports, plus a lead of another org and a member.
@@ -143,22 +136,6 @@ class DeployTest : public PocE2eTest {
     then();
     t.join();
     return sub;
-  }
-
-  // `job submit --wait` of a hello-numpy job ended FINISHED:COMPLETED, and the global model it
-  // left is exactly [4 .. 12] (three rounds of +1 from [1 .. 9]). Returns the job id.
-  std::string expect_exact_hello_numpy(const RunResult& sub) {
-    EXPECT_EQ(sub.exit_code, 0) << sub.out;
-    std::string id = submitted_id(sub.out);
-    EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
-    auto dl = admin("download_job " + id + " " + (work_.path() / ("dl-" + id)).string());
-    EXPECT_EQ(dl.exit_code, 0) << dl.out;
-    auto npy = tensor::read_npy(work_.path() / ("dl-" + id) / id / "workspace" / "models" / "server.npy");
-    EXPECT_TRUE(npy.ok()) << npy.status().to_string();
-    if (npy.ok()) {
-      EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
-    }
-    return id;
   }
 
   // A trainer command for site-3: its first trainer writes its pid to `fifo`, then runs `hold`

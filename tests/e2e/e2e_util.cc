@@ -164,6 +164,25 @@ void PocE2eTest::start_sites(int normal, const std::vector<std::string>& slow) {
   }
 }
 
+std::string PocE2eTest::submitted_id(const std::string& out) {
+  auto at = out.find("Submitted job: ");
+  return at == std::string::npos ? std::string() : out.substr(at + 15, 36);
+}
+
+std::string PocE2eTest::expect_exact_hello_numpy(const RunResult& sub) {
+  EXPECT_EQ(sub.exit_code, 0) << sub.out;
+  std::string id = submitted_id(sub.out);
+  EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
+  auto dl = admin("download_job " + id + " " + (work_.path() / ("dl-" + id)).string());
+  EXPECT_EQ(dl.exit_code, 0) << dl.out;
+  auto npy = tensor::read_npy(work_.path() / ("dl-" + id) / id / "workspace" / "models" / "server.npy");
+  EXPECT_TRUE(npy.ok()) << npy.status().to_string();
+  if (npy.ok()) {
+    EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  }
+  return id;
+}
+
 std::filesystem::path PocE2eTest::source_job(const std::string& name) {
   return std::filesystem::path(NVF_SOURCE_DIR) / "jobs" / name;
 }

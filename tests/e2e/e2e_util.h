@@ -125,6 +125,11 @@ class PocE2eTest : public E2eTest {
   /// `poc start -p` site-1..site-`normal`, then each of `slow` with its client jobs taking 4 s to
   /// start (NVFLARE_TEST_CLIENT_JOB_START_DELAY_MS). Fails the test when one does not start.
   void start_sites(int normal, const std::vector<std::string>& slow);
+  /// `job submit --wait` of a hello-numpy job (`sub`) ended FINISHED:COMPLETED, and the global
+  /// model it left is exactly [4 .. 12] (three rounds of +1 from [1 .. 9]). Returns the job id.
+  std::string expect_exact_hello_numpy(const RunResult& sub);
+  /// The job id in "Submitted job: <id>" ("" when there is none).
+  static std::string submitted_id(const std::string& out);
   /// A job of this repository (jobs/NAME).
   static std::filesystem::path source_job(const std::string& name);
   /// hello-numpy deployed to site-1..site-`sites` (all of them named, whether they run or not),

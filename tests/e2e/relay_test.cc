@@ -23,11 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string submitted_id(const std::string& out) {
-  auto at = out.find("Submitted job: ");
-  return at == std::string::npos ? std::string() : out.substr(at + 15, 36);
-}
-
 class RelayTest : public PocE2eTest {
  protected:
   // A project with `relays` (name, parent: "" = the server) and `clients` (name, relay), on free
@@ -69,18 +64,50 @@ class RelayTest : public PocE2eTest {
 
   // Runs hello-numpy on every client to its exact result ([1..9] + 3 rounds of +1); returns its id.
   std::string run_hello_numpy() {
-    auto sub = nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "240"});
-    EXPECT_EQ(sub.exit_code, 0) << sub.out;
-    std::string id = submitted_id(sub.out);
-    EXPECT_NE(sub.out.find("job " + id + ": FINISHED:COMPLETED"), std::string::npos) << sub.out;
-    auto dl = admin("download_job " + id + " " + (work_.path() / ("dl-" + id)).string());
-    EXPECT_EQ(dl.exit_code, 0) << dl.out;
-    auto npy = tensor::read_npy(work_.path() / ("dl-" + id) / id / "workspace" / "models" / "server.npy");
-    EXPECT_TRUE(npy.ok()) << npy.status().to_string();
-    if (npy.ok()) {
-      EXPECT_EQ(npy->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10, 11, 12}));
+    return expect_exact_hello_numpy(
+        nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "240"}));
+  }
+
+  // hello-numpy in <work>/hold-job whose `held` sites train forever (their trainer writes to
+  // `fifo`, then sleeps) while `others` train; `min_clients` of them are needed, and a site
+  // silent for 3 s is dead (client job heartbeats every second).
+  fs::path hold_job(const std::vector<std::string>& others, const std::vector<std::string>& held, int min_clients,
+                    const fs::path& fifo) {
+    fs::path dir = work_.path() / "hold-job";
+    std::error_code ec;
+    fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
+    fs::copy(dir / "app", dir / "app_hold", fs::copy_options::recursive, ec);
+    config::Value meta = load(dir / "meta.json");
+    config::Value app = config::Value::array({"server"}), app_hold = config::Value::array();
+    for (const auto& s : others) app.push_back(s);
+    for (const auto& s : held) app_hold.push_back(s);
+    meta["deploy_map"] = {{"app", app}, {"app_hold", app_hold}};
+    meta["min_clients"] = min_clients;
+    save(dir / "meta.json", meta);
+    for (const char* a : {"app", "app_hold"}) {
+      config::Value c = load(dir / a / "config" / "config_fed_client.json");
+      c["job_heartbeat_interval"] = 1;
+      if (std::string(a) == "app_hold") {
+        c["trainer_command"] = "/bin/sh -c 'echo started > " + fifo.string() + "; exec sleep 600'";
+      }
+      save(dir / a / "config" / "config_fed_client.json", c);
+      config::Value srv = load(dir / a / "config" / "config_fed_server.json");
+      srv["min_clients"] = min_clients;
+      srv["dead_client_grace_period"] = 3;
+      srv["dead_client_check_lead_time"] = 2;
+      save(dir / a / "config" / "config_fed_server.json", srv);
     }
-    return id;
+    return dir;
+  }
+
+  // Waits (90 s at most) until a held trainer wrote to `fifo`.
+  static bool held_trainer_started(const fs::path& fifo) {
+    int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    if (fd < 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const bool started = ::poll(&p, 1, 90000) == 1;
+    ::close(fd);
+    return started;
   }
 
   // Waits until the server logged the registration of every client.
@@ -138,28 +165,14 @@ TEST_F(RelayTest, EightClientsBehindTwoRelaysRunHelloNumpyToItsExactResult) {
   // abort_job reaches the client jobs behind the relays: site-5's trainer holds round 1.
   fs::path fifo = work_.path() / "held.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  fs::path hold = work_.path() / "hold-job";
-  std::error_code ec;
-  fs::copy(job("hello-numpy"), hold, fs::copy_options::recursive, ec);
-  fs::copy(hold / "app", hold / "app_hold", fs::copy_options::recursive, ec);
-  config::Value meta = load(hold / "meta.json");
-  config::Value others = config::Value::array({"server"});
+  std::vector<std::string> others;
   for (const auto& n : names) {
     if (n != "site-5") others.push_back(n);
   }
-  meta["deploy_map"] = {{"app", others}, {"app_hold", {"site-5"}}};
-  save(hold / "meta.json", meta);
-  config::Value c = load(hold / "app_hold" / "config" / "config_fed_client.json");
-  c["trainer_command"] = "/bin/sh -c 'echo started > " + fifo.string() + "; exec sleep 600'";
-  save(hold / "app_hold" / "config" / "config_fed_client.json", c);
-  auto held = nv({"job", "submit", "-j", hold.string()});
+  auto held = nv({"job", "submit", "-j", hold_job(others, {"site-5"}, 2, fifo).string()});
   ASSERT_EQ(held.exit_code, 0) << held.out;
   const std::string held_id = submitted_id(held.out);
-  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  ASSERT_GE(fd, 0);
-  pollfd p{fd, POLLIN, 0};
-  ASSERT_EQ(::poll(&p, 1, 90000), 1) << "site-5's trainer never started";
-  ::close(fd);
+  ASSERT_TRUE(held_trainer_started(fifo)) << "site-5's trainer never started";
   auto abort = admin("abort_job " + held_id);
   EXPECT_EQ(abort.exit_code, 0) << abort.out;
   EXPECT_TRUE(wait_for_text(prod() / "site-5" / "log.txt", "job " + held_id + ": client job ended",
@@ -272,35 +285,10 @@ TEST_F(RelayTest, ARelayKilledMidJobLosesItsClientsUntilItsWatchdogRestartsIt) {
   // site-3 and site-4 (behind relay-2) train forever; the job needs 3 of 4 sites.
   fs::path fifo = work_.path() / "started.fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  fs::path dir = work_.path() / "hold-job";
-  std::error_code ec;
-  fs::copy(job("hello-numpy"), dir, fs::copy_options::recursive, ec);
-  fs::copy(dir / "app", dir / "app_hold", fs::copy_options::recursive, ec);
-  config::Value meta = load(dir / "meta.json");
-  meta["deploy_map"] = {{"app", {"server", "site-1", "site-2"}}, {"app_hold", {"site-3", "site-4"}}};
-  meta["min_clients"] = 3;
-  save(dir / "meta.json", meta);
-  for (const char* app : {"app", "app_hold"}) {
-    config::Value c = load(dir / app / "config" / "config_fed_client.json");
-    c["job_heartbeat_interval"] = 1;
-    if (std::string(app) == "app_hold") {
-      c["trainer_command"] = "/bin/sh -c 'echo started > " + fifo.string() + "; exec sleep 600'";
-    }
-    save(dir / app / "config" / "config_fed_client.json", c);
-    config::Value srv = load(dir / app / "config" / "config_fed_server.json");
-    srv["min_clients"] = 3;
-    srv["dead_client_grace_period"] = 3;
-    srv["dead_client_check_lead_time"] = 2;
-    save(dir / app / "config" / "config_fed_server.json", srv);
-  }
+  fs::path dir = hold_job({"site-1", "site-2"}, {"site-3", "site-4"}, 3, fifo);
   RunResult sub;
   std::thread t([&] { sub = nv_long({"job", "submit", "-j", dir.string(), "--wait", "--timeout", "180"}); });
-  int fd = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
-  ASSERT_GE(fd, 0);
-  pollfd p{fd, POLLIN, 0};
-  const bool held = ::poll(&p, 1, 90000) == 1;
-  ::close(fd);
-  EXPECT_TRUE(held) << "the trainers behind relay-2 never started";
+  EXPECT_TRUE(held_trainer_started(fifo)) << "the trainers behind relay-2 never started";
   // Hold the watchdog, kill the relay: nothing restarts it until the watchdog goes on.
   auto watchdog = read_pid(relay2 / "daemon_pid.fl");
   auto daemon = read_pid(relay2 / "pid.fl");
