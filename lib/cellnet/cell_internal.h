@@ -102,12 +102,11 @@ class Cell::Impl : public ConnectionHandler {
   };
 
   // Sending.
-  Status send_message(const std::string& target, Message message, std::string* via);
-  // As send_message, naming `origin` as the sender (a reply given in another cell's place).
-  Status send_message_as(const std::string& origin, const std::string& target, Message message);
+  // `as`: the origin to name instead of this cell (a reply given in another cell's place).
+  Status send_message(const std::string& target, Message message, std::string* via, const std::string& as = "");
   Status send_frame_to(const std::string& peer, Frame frame);
   Status stream_message(const std::string& next, Message message);
-  void reply_to(const Message& request, Result<Message> result);
+  void reply_to(const Message& request, Result<Message> result, const std::string& as = "");
   void send_return(const Headers& request_headers, std::string_view code, const std::string& error);
   void send_stream_error(const std::string& to, const std::string& sid, const std::string& error);
 

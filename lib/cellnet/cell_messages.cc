@@ -41,20 +41,11 @@ Status Cell::Impl::send_frame_to(const std::string& peer, Frame frame) {
   return conn->send(std::move(frame));
 }
 
-Status Cell::Impl::send_message_as(const std::string& origin, const std::string& target, Message message) {
-  message.headers.set(hdr::kOrigin, origin);
-  message.headers.set(hdr::kDestination, target);
-  message.headers.erase(hdr::kHops);
-  std::string next = fqcn::next_hop(opt.fqcn, target, peers());
-  if (next.empty()) return UnavailableError("no route from " + opt.fqcn + " to " + target);
-  if (message.payload.size() > opt.chunk_size) return stream_message(next, std::move(message));
-  return send_frame_to(next, to_frame(std::move(message)));
-}
-
-Status Cell::Impl::send_message(const std::string& target, Message message, std::string* via) {
+Status Cell::Impl::send_message(const std::string& target, Message message, std::string* via,
+                                 const std::string& as) {
   // A message handed on (a result relayed to the server) carries the previous hop's routing
-  // headers: this cell is the origin of what it sends.
-  message.headers.set(hdr::kOrigin, opt.fqcn);
+  // headers: this cell is the origin of what it sends (or `as`, a reply in another cell's place).
+  message.headers.set(hdr::kOrigin, as.empty() ? opt.fqcn : as);
   message.headers.set(hdr::kDestination, target);
   message.headers.erase(hdr::kHops);
   if (target == opt.fqcn) {
@@ -178,7 +169,7 @@ PayloadTarget Cell::Impl::payload_target(const std::shared_ptr<Connection>& conn
   return place(h, payload_len);
 }
 
-void Cell::Impl::reply_to(const Message& request, Result<Message> result) {
+void Cell::Impl::reply_to(const Message& request, Result<Message> result, const std::string& as) {
   Message reply = result.ok() ? std::move(*result) : Message{};
   reply.headers.set(hdr::kMsgType, "reply");
   reply.headers.set(hdr::kReqId, request.headers.get_or(hdr::kReqId, ""));
@@ -186,7 +177,7 @@ void Cell::Impl::reply_to(const Message& request, Result<Message> result) {
   if (!result.ok()) reply.headers.set(hdr::kError, result.status().message());
   reply.headers.erase(hdr::kOrigin);
   std::string origin = request.headers.get_or(hdr::kOrigin, "");
-  Status s = send_message(origin, std::move(reply), nullptr);
+  Status s = send_message(origin, std::move(reply), nullptr, as);
   if (!s.ok()) log->warn("{}: cannot reply to {}: {}", opt.fqcn, origin, s.message());
 }
 
@@ -283,20 +274,13 @@ bool Cell::Impl::intercepted(const Frame& frame) {
     f = it->second;
   }
   Message request{h, frame.payload};
-  auto request_headers = std::make_shared<Headers>(h);
+  auto request_headers = std::make_shared<Message>();
+  request_headers->headers = h;
   auto once = std::make_shared<std::atomic<bool>>(false);
   Responder respond = [this, request_headers, once](Result<Message> result) {
     if (once->exchange(true)) return;
     // The reply travels as if the request's destination had sent it.
-    Message reply = result.ok() ? std::move(*result) : Message{};
-    reply.headers.set(hdr::kMsgType, "reply");
-    reply.headers.set(hdr::kReqId, request_headers->get_or(hdr::kReqId, ""));
-    reply.headers.set(hdr::kReturnCode, std::string(return_code_for(result.status())));
-    if (!result.ok()) reply.headers.set(hdr::kError, result.status().message());
-    const std::string origin = request_headers->get_or(hdr::kOrigin, "");
-    Status s = send_message_as(request_headers->get_or(hdr::kDestination, opt.fqcn), origin, std::move(reply));
-    if (!s.ok()) log->debug("{}: cannot answer {} in place of {}: {}", opt.fqcn, origin,
-                            request_headers->get_or(hdr::kDestination, "?"), s.message());
+    reply_to(*request_headers, std::move(result), request_headers->headers.get_or(hdr::kDestination, opt.fqcn));
   };
   try {
     return f(request, std::move(respond));

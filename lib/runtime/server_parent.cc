@@ -108,9 +108,11 @@ Status ServerParent::start() {
   registrar_->on_registered([this](const Principal& p) {
     log_->info("{} '{}' registered (org {}, role {})", p.kind, p.name, p.person.org,
                p.person.role.empty() ? "-" : p.person.role);
-    // The server addresses a client by its name; behind relays its cell is "relay-1.site-1".
-    if (p.kind == "client") cell_->set_alias(p.name, p.fqcn);
-    if (p.kind == "client") cv_.notify_all();  // the scheduler may now place a job
+    if (p.kind == "client") {
+      // The server addresses a client by its name; behind relays its cell is "relay-1.site-1".
+      cell_->set_alias(p.name, p.fqcn);
+      cv_.notify_all();  // the scheduler may now place a job
+    }
   });
   cell_->register_async_request_handler(std::string(deploy::kChannelTask), std::string(deploy::kTopicHeartbeat),
                                         [this](const cellnet::Message& m, cellnet::Responder r) {

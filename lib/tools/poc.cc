@@ -187,6 +187,7 @@ Result<std::vector<PocParticipant>> poc_participants(const fs::path& workspace) 
       auto kit = runtime::load_relay_kit(part.dir, "fed_relay.json");
       if (!kit.ok()) return kit.status();
       part.depth = runtime::relay_depth(*kit);
+      part.listen_port = kit->listen.port;
     }
     out.push_back(part);
   }
@@ -266,12 +267,10 @@ Status poc_start(const PocServiceOptions& o) {
     }
     // A relay is started when its children can connect.
     if (p.type == "relay") {
-      auto kit = runtime::load_relay_kit(p.dir, "fed_relay.json");
-      if (!kit.ok()) return kit.status();
-      while (!base::local_port_accepts(kit->listen.port)) {
+      while (!base::local_port_accepts(p.listen_port)) {
         if (std::chrono::steady_clock::now() > deadline + std::chrono::seconds(20)) {
           return InternalError("relay " + p.name + " did not accept connections on port " +
-                               std::to_string(kit->listen.port) + " within 30 s; see " +
+                               std::to_string(p.listen_port) + " within 30 s; see " +
                                (p.dir / "log.txt").string());
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -53,6 +53,7 @@ struct PocParticipant {
   std::string name, type;  // type: server | client | admin | relay
   std::filesystem::path dir;  // its startup kit in prod_00
   size_t depth = 0;           // relays: the number of relays above it
+  int listen_port = 0;        // relays: where their children connect
 };
 
 /// Errors (FLARE's messages): "<ws>/project.yml is missing, make sure you have first run 'nvflare
