@@ -52,9 +52,12 @@ Result<std::pair<std::string, std::pair<int, int>>> parse_sp_end_point(const std
 
 // overseer_agent.args.sp_end_point of fed_server.json / fed_client.json.
 Result<std::pair<std::string, std::pair<int, int>>> sp_end_point_of(const config::Value& v, const std::string& f) {
-  std::string sp = v.contains("overseer_agent") ? get_or(v["overseer_agent"].value("args", config::Value::object()),
-                                                         "sp_end_point", "")
-                                                : "";
+  // Any part may be of the wrong type in a damaged file: each is checked before it is read.
+  std::string sp;
+  if (v.is_object() && v.contains("overseer_agent") && v["overseer_agent"].is_object() &&
+      v["overseer_agent"].contains("args")) {
+    sp = get_or(v["overseer_agent"]["args"], "sp_end_point", "");
+  }
   if (sp.empty()) return InvalidArgumentError(f + ": overseer_agent.args.sp_end_point is missing");
   return parse_sp_end_point(sp, f + ": overseer_agent.args.sp_end_point");
 }

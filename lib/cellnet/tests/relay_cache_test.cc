@@ -144,6 +144,11 @@ TEST_F(RelayCacheTest, TwentyFourReceiversCostTheSourceEachChunkOnce) {
   auto blob = std::make_shared<Blob>(bytes);
   TransactionOptions to;
   to.num_receivers = 24;
+  std::promise<std::pair<TransactionOutcome, size_t>> ended;
+  to.done = [&ended](const std::string&, TransactionOutcome outcome, const std::map<std::string, size_t>& c) {
+    ended.set_value({outcome, c.empty() ? 0 : c.begin()->second});
+  };
+  auto ended_future = ended.get_future();
   std::string tx = service_->new_transaction(to);
   auto ref = service_->add(tx, blob, /*chunk_size=*/1000);  // 11 chunks
   ASSERT_TRUE(ref.ok());
@@ -172,9 +177,13 @@ TEST_F(RelayCacheTest, TwentyFourReceiversCostTheSourceEachChunkOnce) {
   EXPECT_EQ(s.fetched_bytes, bytes.size());
   EXPECT_EQ(s.served_from_cache, 24u * 11u - 11u);
   EXPECT_LE(s.peak_held_bytes, 64u << 10);
-  // Every receiver said "done" through the relay: the source counted all 24 (the transaction
-  // finished), and the ref's entries go at the next sweep after done_grace (0 here).
-  EXPECT_EQ(service_->transaction_count(), 0u);
+  // Every receiver said "done" through the relay: the source counted all 24 and the transaction
+  // finished (the last "done" may land after the download returned: waited for), and the ref's
+  // entries go at the next sweep after done_grace (0 here).
+  ASSERT_EQ(ended_future.wait_for(10s), std::future_status::ready);
+  auto [outcome, completions] = ended_future.get();
+  EXPECT_EQ(outcome, TransactionOutcome::kFinished);
+  EXPECT_EQ(completions, 24u);
   EXPECT_EQ(s.entries, 11u);
   cache_->sweep();
   EXPECT_EQ(cache_->stats().entries, 0u);
