@@ -211,6 +211,9 @@ TEST_F(CellTest, RelayTiersRouteByNameAndAnAliasNamesASiteBehindThem) {
   ASSERT_TRUE(r1->wait_for_peer("R1.R2", 5s).ok());
   ASSERT_TRUE(r2->wait_for_peer("R1.R2.site-3", 5s).ok());
   ASSERT_TRUE(site->wait_for_peer("R1.R2", 5s).ok());
+  // Each side registers the other on its own handshake frame: wait for the connecting sides too.
+  ASSERT_TRUE(r1->wait_for_peer("server", 5s).ok());
+  ASSERT_TRUE(r2->wait_for_peer("R1", 5s).ok());
   server->register_request_handler("task", "register", echo("server"));
   site->register_request_handler("admin", "deploy", echo("site-3"));
 
