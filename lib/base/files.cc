@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -110,14 +111,7 @@ Status atomic_write(const fs::path& path, std::string_view data, unsigned mode) 
 
 AtomicFileWriter::~AtomicFileWriter() { abandon(); }
 
-AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
-    : fd_(other.fd_),
-      target_(std::move(other.target_)),
-      temp_(std::move(other.temp_)),
-      written_(other.written_),
-      keep_previous_(other.keep_previous_) {
-  other.fd_ = -1;
-}
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept { *this = std::move(other); }
 
 AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept {
   if (this != &other) {
@@ -127,10 +121,16 @@ AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept
     temp_ = std::move(other.temp_);
     written_ = other.written_;
     keep_previous_ = other.keep_previous_;
+    direct_ = other.direct_;
+    stage_ = std::move(other.stage_);
+    flushed_ = other.flushed_;
     other.fd_ = -1;
+    other.temp_.clear();
   }
   return *this;
 }
+
+void AtomicFileWriter::FreeStage::operator()(std::byte* p) const { std::free(p); }
 
 fs::path previous_version_path(const fs::path& target) {
   return target.parent_path() / ("." + target.filename().string() + ".prev");
@@ -139,13 +139,25 @@ fs::path previous_version_path(const fs::path& target) {
 void remove_previous(const fs::path& target) { ::unlink(previous_version_path(target).c_str()); }
 
 Status AtomicFileWriter::open(const fs::path& target, unsigned mode, bool keep_previous) {
+  Options options;
+  options.mode = mode;
+  options.keep_previous = keep_previous;
+  return open(target, options);
+}
+
+Status AtomicFileWriter::open(const fs::path& target, const Options& options) {
   abandon();
   target_ = target;
   written_ = 0;
-  keep_previous_ = keep_previous;
-  if (keep_previous) {
+  flushed_ = 0;
+  keep_previous_ = options.keep_previous;
+  direct_ = false;
+  const unsigned mode = options.mode;
+  // Direct mode reads blocks back to patch them, so it opens the file for reading too.
+  const int access = options.direct ? O_RDWR : O_WRONLY;
+  if (keep_previous_) {
     temp_ = previous_version_path(target);
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    fd_ = ::open(temp_.c_str(), access | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
     struct stat st {};
     if (fd_ >= 0 && (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))) {
       ::close(fd_);
@@ -157,21 +169,40 @@ Status AtomicFileWriter::open(const fs::path& target, unsigned mode, bool keep_p
       temp_.clear();
       return errno_status(err, "cannot open the scratch file", previous_version_path(target));
     }
-    ::fchmod(fd_, mode);
-    return Status::OK();
+  } else {
+    fs::path dir = target.parent_path();
+    if (dir.empty()) dir = ".";
+    std::random_device rd;
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      temp_ = dir / ("." + target.filename().string() + ".tmp" + std::to_string(rd() % 1000000));
+      fd_ = ::open(temp_.c_str(), access | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+      if (fd_ >= 0) break;
+      if (errno != EEXIST) {
+        const int err = errno;
+        const fs::path failed = temp_;
+        temp_.clear();
+        return errno_status(err, "cannot create", failed);
+      }
+    }
+    if (fd_ < 0) {
+      temp_.clear();
+      return AlreadyExistsError("cannot create a temporary file beside " + target.string());
+    }
   }
-  fs::path dir = target.parent_path();
-  if (dir.empty()) dir = ".";
-  std::random_device rd;
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    temp_ = dir / ("." + target.filename().string() + ".tmp" + std::to_string(rd() % 1000000));
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd_ >= 0) break;
-    if (errno != EEXIST) return errno_status(errno, "cannot create", temp_);
-  }
-  if (fd_ < 0) return AlreadyExistsError("cannot create a temporary file beside " + target.string());
   ::fchmod(fd_, mode);
-  written_ = 0;
+  if (options.direct) {
+    // Set after open: a filesystem without O_DIRECT refuses it here (EINVAL) and the file is
+    // written through the page cache instead.
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && ::fcntl(fd_, F_SETFL, flags | O_DIRECT) == 0) {
+      if (!stage_) {
+        void* p = std::aligned_alloc(kDirectAlign, kDirectStageBytes);
+        stage_.reset(static_cast<std::byte*>(p));
+      }
+      direct_ = stage_ != nullptr;
+      if (!direct_) ::fcntl(fd_, F_SETFL, flags);
+    }
+  }
   return Status::OK();
 }
 
@@ -180,6 +211,18 @@ Status AtomicFileWriter::write(std::string_view data) { return write(data.data()
 Status AtomicFileWriter::write(const void* data, size_t size) {
   if (fd_ < 0) return FailedPreconditionError("write to " + target_.string() + " before open()");
   const char* p = static_cast<const char*>(data);
+  if (direct_) {
+    while (size > 0) {
+      const size_t staged = written_ - flushed_;
+      const size_t n = std::min(size, kDirectStageBytes - staged);
+      std::memcpy(stage_.get() + staged, p, n);
+      p += n;
+      size -= n;
+      written_ += n;
+      if (written_ - flushed_ == kDirectStageBytes) NVF_RETURN_IF_ERROR(flush_stage(/*pad=*/false));
+    }
+    return Status::OK();
+  }
   while (size > 0) {
     ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
@@ -193,14 +236,19 @@ Status AtomicFileWriter::write(const void* data, size_t size) {
   return Status::OK();
 }
 
-Status AtomicFileWriter::pwrite(const void* data, size_t size, uint64_t offset) {
-  if (fd_ < 0) return FailedPreconditionError("write to " + target_.string() + " before open()");
+Status AtomicFileWriter::write_all_at(const void* data, size_t size, uint64_t offset) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
     ssize_t n = ::pwrite(fd_, p, size, static_cast<off_t>(offset));
     if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_status(errno, "cannot write", temp_);
+      const int err = errno;
+      if (err == EINTR) continue;
+      const int flags = ::fcntl(fd_, F_GETFL);
+      if (err == EINVAL && flags >= 0 && (flags & O_DIRECT) != 0 &&
+          ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) == 0) {
+        continue;  // the device wants other alignments: the page cache then
+      }
+      return errno_status(err, "cannot write", temp_);
     }
     p += n;
     size -= static_cast<size_t>(n);
@@ -209,10 +257,72 @@ Status AtomicFileWriter::pwrite(const void* data, size_t size, uint64_t offset) 
   return Status::OK();
 }
 
+// Writes the staged bytes at flushed_. Without `pad` they fill whole blocks; with it (the end of
+// the file) the last block is padded with zeros, and commit() truncates the file to its length.
+Status AtomicFileWriter::flush_stage(bool pad) {
+  const size_t staged = written_ - flushed_;
+  if (staged == 0) return Status::OK();
+  size_t len = staged;
+  if (pad) {
+    len = (staged + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    std::memset(stage_.get() + staged, 0, len - staged);
+  }
+  NVF_RETURN_IF_ERROR(write_all_at(stage_.get(), len, flushed_));
+  flushed_ = written_;
+  return Status::OK();
+}
+
+// Rewrites `size` bytes at `at` inside block `block`, which is already on disk.
+Status AtomicFileWriter::patch_block(uint64_t block, size_t at, const void* data, size_t size) {
+  void* raw = std::aligned_alloc(kDirectAlign, kDirectAlign);
+  if (raw == nullptr) return ResourceExhaustedError("cannot patch " + temp_.string() + ": out of memory");
+  std::unique_ptr<std::byte, FreeStage> buf(static_cast<std::byte*>(raw));
+  const uint64_t offset = block * kDirectAlign;
+  size_t got = 0;
+  while (got < kDirectAlign) {
+    ssize_t n = ::pread(fd_, buf.get() + got, kDirectAlign - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_status(errno, "cannot read back", temp_);
+    if (n == 0) break;  // a reused scratch file may be shorter than what is being written
+    got += static_cast<size_t>(n);
+  }
+  std::memset(buf.get() + got, 0, kDirectAlign - got);
+  std::memcpy(buf.get() + at, data, size);
+  return write_all_at(buf.get(), kDirectAlign, offset);
+}
+
+Status AtomicFileWriter::pwrite(const void* data, size_t size, uint64_t offset) {
+  if (fd_ < 0) return FailedPreconditionError("write to " + target_.string() + " before open()");
+  if (!direct_) return write_all_at(data, size, offset);
+  if (offset > written_ || size > written_ - offset) {
+    return InvalidArgumentError("patch of " + temp_.string() + " at " + std::to_string(offset) +
+                                " past the " + std::to_string(written_) + " bytes written");
+  }
+  const auto* p = static_cast<const std::byte*>(data);
+  while (size > 0 && offset < flushed_) {  // on disk already: read, patch, rewrite its block
+    const uint64_t block = offset / kDirectAlign;
+    const size_t at = static_cast<size_t>(offset % kDirectAlign);
+    const size_t n = std::min<uint64_t>({size, kDirectAlign - at, flushed_ - offset});
+    NVF_RETURN_IF_ERROR(patch_block(block, at, p, n));
+    p += n;
+    size -= n;
+    offset += n;
+  }
+  if (size > 0) std::memcpy(stage_.get() + (offset - flushed_), p, size);
+  return Status::OK();
+}
+
 Status AtomicFileWriter::commit() {
   if (fd_ < 0) return FailedPreconditionError("commit of " + target_.string() + " before open()");
-  // A reused scratch may be longer than what was written over it.
-  if (keep_previous_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
+  if (direct_) {
+    if (Status s = flush_stage(/*pad=*/true); !s.ok()) {
+      abandon();
+      return s;
+    }
+  }
+  // A reused scratch may be longer than what was written over it; a direct write pads its last
+  // block.
+  if ((keep_previous_ || direct_) && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
     int err = errno;
     abandon();
     return errno_status(err, "cannot truncate", temp_);

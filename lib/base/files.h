@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,8 +42,23 @@ Status atomic_write(const fs::path& path, std::string_view data, unsigned mode =
 /// instead of fresh ones (a fresh page cache page costs as much as any first touch of memory).
 /// The scratch costs the file's size on disk; remove_previous() deletes it. Only one writer per
 /// target at a time. Filesystems without RENAME_EXCHANGE get a plain rename.
+///
+/// With `direct` (large files written once and not read back soon, like a model checkpoint), the
+/// bytes bypass the page cache (O_DIRECT): they go through an aligned staging buffer of
+/// kDirectStageBytes to the disk, pwrite() patches of bytes already on disk read and rewrite their
+/// block, and commit() pads the last block and truncates the file to its length. A fresh page cache
+/// page costs as much as any first touch of memory, so a file of a GiB written this way takes a
+/// fraction of the time (decision 024). Filesystems that refuse O_DIRECT get buffered writes.
 class AtomicFileWriter {
  public:
+  struct Options {
+    unsigned mode = 0644;
+    bool keep_previous = false;
+    bool direct = false;
+  };
+  static constexpr size_t kDirectAlign = 4096;
+  static constexpr size_t kDirectStageBytes = size_t{8} << 20;
+
   AtomicFileWriter() = default;
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
@@ -51,20 +67,35 @@ class AtomicFileWriter {
   AtomicFileWriter& operator=(AtomicFileWriter&& other) noexcept;
 
   Status open(const fs::path& target, unsigned mode = 0644, bool keep_previous = false);
+  Status open(const fs::path& target, const Options& options);
   Status write(std::string_view data);
   Status write(const void* data, size_t size);
   /// Writes at an absolute offset of the temporary file (to patch headers after streaming).
+  /// Errors: INVALID_ARGUMENT past bytes_written() in direct mode.
   Status pwrite(const void* data, size_t size, uint64_t offset);
   uint64_t bytes_written() const { return written_; }
+  /// True while writes bypass the page cache (direct asked for and the filesystem allows it).
+  bool direct() const { return direct_ && stage_ != nullptr; }
   Status commit();
   void abandon();
 
  private:
+  struct FreeStage {
+    void operator()(std::byte* p) const;
+  };
+  Status write_all_at(const void* data, size_t size, uint64_t offset);
+  Status flush_stage(bool pad);
+  Status patch_block(uint64_t block, size_t at, const void* data, size_t size);
+
   int fd_ = -1;
   fs::path target_;
   fs::path temp_;
   uint64_t written_ = 0;
   bool keep_previous_ = false;
+  // Direct mode: bytes [flushed_, written_) wait in stage_; flushed_ is a multiple of kDirectAlign.
+  bool direct_ = false;
+  std::unique_ptr<std::byte, FreeStage> stage_;
+  uint64_t flushed_ = 0;
 };
 
 /// The scratch file AtomicFileWriter keeps beside `target` with keep_previous.

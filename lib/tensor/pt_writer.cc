@@ -195,7 +195,7 @@ Status PtWriter::open(const fs::path& path, const Options& options) {
     return InvalidArgumentError(path.string() + ": archive name \"" + options.archive_name +
                                 "\" must be one non-empty path component");
   }
-  NVF_RETURN_IF_ERROR(file_.open(path, 0644, options.keep_previous));
+  NVF_RETURN_IF_ERROR(file_.open(path, options.file));
   path_ = path;
   options_ = options;
   records_.clear();
@@ -423,11 +423,12 @@ void PtWriter::abandon() {
   in_record_ = false;
 }
 
-Status write_pt(const fs::path& path, const TensorDict& tensors, bool wrap_in_model_dict, bool keep_previous) {
+Status write_pt(const fs::path& path, const TensorDict& tensors, bool wrap_in_model_dict,
+                const base::AtomicFileWriter::Options& file) {
   PtWriter writer;
   PtWriter::Options options;
   options.wrap_in_model_dict = wrap_in_model_dict;
-  options.keep_previous = keep_previous;
+  options.file = file;
   NVF_RETURN_IF_ERROR(writer.open(path, options));
   for (const auto& [name, t] : tensors) NVF_RETURN_IF_ERROR(writer.add_tensor(name, t));
   return writer.commit();

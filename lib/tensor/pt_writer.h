@@ -36,8 +36,9 @@ class PtWriter {
     bool force_zip64 = false;
     /// The folder all entries live in; torch reads it from the first entry.
     std::string archive_name = "archive";
-    /// Rewrite the file in the pages of its previous version (base::AtomicFileWriter).
-    bool keep_previous = false;
+    /// How the file is written (base::AtomicFileWriter): keep_previous rewrites it in the pages
+    /// of its previous version, direct bypasses the page cache.
+    base::AtomicFileWriter::Options file;
   };
 
   PtWriter() = default;
@@ -106,9 +107,9 @@ class PtWriter {
   uint32_t crc_ = 0;
 };
 
-/// Writes every tensor of `tensors` (in order) as a torch.save checkpoint; `keep_previous` as in
+/// Writes every tensor of `tensors` (in order) as a torch.save checkpoint; `file` as in
 /// Options. Errors: as PtWriter.
 Status write_pt(const std::filesystem::path& path, const TensorDict& tensors,
-                bool wrap_in_model_dict = false, bool keep_previous = false);
+                bool wrap_in_model_dict = false, const base::AtomicFileWriter::Options& file = {});
 
 }  // namespace nvf::tensor

@@ -232,13 +232,13 @@ Result<SafetensorsHeader> parse_safetensors_header(std::string_view json, uint64
 // Writer
 
 Status SafetensorsWriter::open(const fs::path& path, std::vector<TensorSpec> specs,
-                               const Metadata& metadata, bool keep_previous) {
+                               const Metadata& metadata, const base::AtomicFileWriter::Options& file) {
   abandon();
   auto header = encode_safetensors_header(specs, metadata);
   if (!header.ok()) return header.status().with_context(path.string());
   sizes_.clear();
   for (const auto& s : specs) sizes_.push_back(*shape_nbytes(s.dtype, s.shape));
-  NVF_RETURN_IF_ERROR(file_.open(path, 0644, keep_previous));
+  NVF_RETURN_IF_ERROR(file_.open(path, file));
   NVF_RETURN_IF_ERROR(file_.write(*header));
   path_ = path;
   specs_ = std::move(specs);
@@ -315,12 +315,12 @@ void SafetensorsWriter::abandon() {
 }
 
 Status write_safetensors(const fs::path& path, const TensorDict& tensors,
-                         const Metadata& metadata, bool keep_previous) {
+                         const Metadata& metadata, const base::AtomicFileWriter::Options& file) {
   std::vector<TensorSpec> specs;
   specs.reserve(tensors.size());
   for (const auto& [name, t] : tensors) specs.push_back({name, t.dtype(), t.shape()});
   SafetensorsWriter writer;
-  NVF_RETURN_IF_ERROR(writer.open(path, std::move(specs), metadata, keep_previous));
+  NVF_RETURN_IF_ERROR(writer.open(path, std::move(specs), metadata, file));
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i].second;
     NVF_RETURN_IF_ERROR(writer.write_tensor(i, t.data(), t.nbytes()));

@@ -83,10 +83,10 @@ class SafetensorsWriter {
 
   /// Starts the file: writes the header for `specs` (data laid out in this order).
   /// Errors: those of encode_safetensors_header, and file errors naming the path.
-  /// `keep_previous`: rewrite the file in the pages of its previous version
-  /// (base::AtomicFileWriter); no reader may map an older version meanwhile.
+  /// `file`: how it is written (base::AtomicFileWriter); with keep_previous, in the pages of its
+  /// previous version, so no reader may map an older version meanwhile.
   Status open(const std::filesystem::path& path, std::vector<TensorSpec> specs,
-              const Metadata& metadata = {}, bool keep_previous = false);
+              const Metadata& metadata = {}, const base::AtomicFileWriter::Options& file = {});
 
   /// Appends bytes of tensor `name`, which must be the current tensor (tensors are written in spec
   /// order; a tensor may come in several pieces). Errors: FAILED_PRECONDITION (not open, or the
@@ -115,7 +115,8 @@ class SafetensorsWriter {
 
 /// Writes every tensor of `tensors` in order. Errors: as SafetensorsWriter.
 Status write_safetensors(const std::filesystem::path& path, const TensorDict& tensors,
-                         const Metadata& metadata = {}, bool keep_previous = false);
+                         const Metadata& metadata = {},
+                         const base::AtomicFileWriter::Options& file = {});
 
 class SafetensorsReader {
  public:

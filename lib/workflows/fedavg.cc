@@ -126,6 +126,7 @@ Status FedAvg::run(fl::ControllerContext& ctx) {
     if (!result.ok() || stop) break;
     if (opt_.memory_gc_rounds > 0 && (r + 1) % opt_.memory_gc_rounds == 0) base::trim_heap();
   }
+  if (Status flushed = persistor_->flush(); result.ok()) result = flushed;
   {
     std::lock_guard<std::mutex> lock(stats_mu_);
     phase_ = "finished";
@@ -181,6 +182,8 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
                         "; missing: " + missing);
   }
   NVF_ASSIGN_OR_RETURN(fl::FLModel aggregated, agg->aggregate());
+  // The last round's save, written while this round ran, must end before the global model changes.
+  NVF_RETURN_IF_ERROR(persistor_->flush());
   std::map<std::string, double> metrics = aggregated.metrics;
   bool best = selector_ && selector_->before_aggregation();
   // FLARE's selector keeps the model the clients just evaluated (this round's global model).
@@ -207,7 +210,11 @@ Status FedAvg::run_round(fl::ControllerContext& ctx, fl::FLModel& global, int ro
     if (it != metrics.end() && stop_->met(it->second)) *stop = true;
     if (opt_.patience > 0 && rounds_without_improvement_ >= opt_.patience) *stop = true;
   }
-  if (save) NVF_RETURN_IF_ERROR(persistor_->save(global, false));
+  if (save) {
+    // Written while the next round runs; the last round waits for it.
+    NVF_RETURN_IF_ERROR(persistor_->save_in_background(global, false));
+    if (*stop || round + 1 >= opt_.start_round + opt_.num_rounds) NVF_RETURN_IF_ERROR(persistor_->flush());
+  }
   agg->recycle(std::move(previous));
   agg->recycle(std::move(applied));
   std::string line = "round " + std::to_string(human_round) + "/" + std::to_string(opt_.num_rounds) + ": " +

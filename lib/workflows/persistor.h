@@ -30,6 +30,13 @@ class ModelPersistor : public Component {
 
   /// Saves the global model; when `is_best`, also writes the best-model files.
   virtual Status save(const FLModel& global, bool is_best) = 0;
+  /// As save(), but the persistor may still be writing when it returns (a large model's files take
+  /// seconds, which the next round can overlap). It keeps reading `global`'s tensors until flush()
+  /// or its next call returns, so the caller must not change them in place before; errors of the
+  /// write come from that call. Default: save().
+  virtual Status save_in_background(const FLModel& global, bool is_best) { return save(global, is_best); }
+  /// Waits for a save still being written. Errors: that save's.
+  virtual Status flush() { return Status::OK(); }
 
   /// Writes only the best-model files (FLARE's GLOBAL_BEST_MODEL_AVAILABLE: the model the clients
   /// just evaluated, before the round's update). Persistors without best files do nothing.

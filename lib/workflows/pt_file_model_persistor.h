@@ -28,6 +28,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/logging.h"
@@ -85,12 +86,19 @@ class PTFileModelPersistor : public ModelPersistor, public EndRunListener {
   Result<FLModel> load() override;
   /// Errors: file errors naming the path; INVALID_ARGUMENT for tensors the writers refuse.
   Status save(const FLModel& global, bool is_best) override;
+  /// Models of at least kDirectSaveBytes are written by a thread of the persistor; smaller ones
+  /// as save() does.
+  Status save_in_background(const FLModel& global, bool is_best) override;
+  Status flush() override;
   Status save_best(const FLModel& model) override;
+  ~PTFileModelPersistor() override;
 
   std::filesystem::path global_model_path() const;
   std::filesystem::path best_model_path() const;
   /// The safetensors twin of a .pt path ("x.pt" -> "x.safetensors").
   static std::filesystem::path safetensors_twin(const std::filesystem::path& pt);
+  /// Models of at least this many bytes are saved bypassing the page cache (decision 024).
+  static constexpr uint64_t kDirectSaveBytes = uint64_t{64} << 20;
 
  private:
   PTFileModelPersistor(PersistorContext context, PTFileModelPersistorOptions options,
@@ -109,7 +117,10 @@ class PTFileModelPersistor : public ModelPersistor, public EndRunListener {
   /// The stored value of every key (borrowed from the last file written, or the initial source).
   Result<tensor::TensorDict> stored_values() const;
   Result<tensor::TensorDict> merged(const FLModel& model) const;
-  Status write_pair(const std::filesystem::path& pt, const tensor::TensorDict& dict) const;
+  /// Writes `pt` and its twin; returns what was written for the log ("<pt> and its ... in 0.8 s").
+  Result<std::string> write_pair(const std::filesystem::path& pt, const tensor::TensorDict& dict) const;
+  /// Writes the global files (and the best files when `is_best`) of `dict`, logging each.
+  Status write_global(const tensor::TensorDict& dict, bool is_best) const;
 
   PersistorContext context_;
   PTFileModelPersistorOptions options_;
@@ -118,6 +129,10 @@ class PTFileModelPersistor : public ModelPersistor, public EndRunListener {
   std::vector<std::string> stored_names_;  // the state dict's keys, in order
   std::filesystem::path last_written_;     // safetensors holding the stored dict ("" before save)
   std::filesystem::path initial_file_;     // safetensors of the initial weights ("": model zoo)
+  // A save_in_background() being written: its thread, and what it reports when joined.
+  std::thread saver_;
+  Status saver_status_;
+  std::vector<std::string> saver_names_;   // stored_names_ once it succeeds
 };
 
 }  // namespace nvf::fl

@@ -13,7 +13,7 @@
 # Usage: scripts/bench/fedavg_large.sh [--size-mib 1024] [--clients 4] [--rounds 2]
 #                                      [--threads N (default: clients)] [--timeout-s 1800]
 #                                      [--transfer FULL|DIFF (default: the template's, DIFF)]
-# Env: BUILD_DIR (default: <repo>/build).
+# Env: BUILD_DIR (default: <repo>/build); KEEP=1 keeps the work folder (printed on stderr).
 # Prints `name: value` lines:
 #   round_seconds             mean round time (server log: FedAvg start → "round i/N" lines)
 #   last_round_seconds        the last round alone (the first rounds also write the checkpoint
@@ -61,6 +61,7 @@ done
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/nvf-bench-fedavg.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+[[ -n "${KEEP:-}" ]] && { trap - EXIT; echo "fedavg_large.sh: keeping $work" >&2; }
 
 # Runs job $1; prints "simulator_peak_bytes largest_trainer_peak_bytes". The simulator's own peak
 # is its VmHWM, polled from /proc every 20 ms while it runs (a high-water mark, so a late sample
@@ -118,15 +119,15 @@ read -r sim_peak trainer_peak <<<"$(run_job "$work/large")"
 rounds_line="$(awk -v n="$rounds" '
   function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
   / - FedAvg: / && start == "" { start = t($0) }
-  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++ }
-  END { if (count != n) exit 1; printf "%.3f %.3f\n", (last - start) / n, last - (n > 1 ? prev : start) }' "$work/large.ws/server/log.txt")" || {
+  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++; each = each sprintf(",%.3f", last - (count > 1 ? prev : start)) }
+  END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$work/large.ws/server/log.txt")" || {
   echo "fedavg_large.sh: cannot find $rounds rounds in the server log" >&2
   exit 1
 }
-read -r round_seconds last_round_seconds <<<"$rounds_line"
+read -r round_seconds last_round_seconds each_round_seconds <<<"$rounds_line"
 memcpy_gib="$("$acc" 256 3 | awk '$1 == "memcpy_gib_per_s:" { print $2 }')"
 
-awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v m="$model_bytes" -v c="$clients" -v mg="$memcpy_gib" \
+awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v each="$each_round_seconds" -v m="$model_bytes" -v c="$clients" -v mg="$memcpy_gib" \
     -v sp="$sim_peak" -v sb="$sim_base" -v tp="$trainer_peak" -v tb="$trainer_base" 'BEGIN {
   printf "baseline_rss_mib: %.1f\n", sb / 1048576
   printf "trainer_baseline_rss_mib: %.1f\n", tb / 1048576
@@ -134,6 +135,7 @@ awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v m="$model_bytes" -v c
   printf "trainer_peak_rss_mib: %.1f\n", tp / 1048576
   printf "round_seconds: %.3f\n", rs
   printf "last_round_seconds: %.3f\n", lrs
+  printf "each_round_seconds: %s\n", each
   printf "memcpy_gib_per_s: %.2f\n", mg
   printf "simulator_rss_over_model: %.2f\n", (sp - sb) / m
   printf "trainer_rss_over_model: %.2f\n", (tp - tb) / m

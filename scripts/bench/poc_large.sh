@@ -90,14 +90,14 @@ id="$(awk '/Submitted job: / { print $3; exit }' "$work/large.out")"
 rounds_line="$(awk -v n="$rounds" '
   function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
   / - FedAvg: / && start == "" { start = t($0) }
-  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++ }
-  END { if (count != n) exit 1; printf "%.3f %.3f\n", (last - start) / n, last - (n > 1 ? prev : start) }' "$work/dl/$id/workspace/log.txt")" || {
+  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++; each = each sprintf(",%.3f", last - (count > 1 ? prev : start)) }
+  END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$work/dl/$id/workspace/log.txt")" || {
   echo "poc_large.sh: cannot find $rounds rounds in the server job's log" >&2
   exit 1
 }
-read -r round_seconds last_round_seconds <<<"$rounds_line"
+read -r round_seconds last_round_seconds each_round_seconds <<<"$rounds_line"
 
-awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v m="$model_bytes" \
+awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v each="$each_round_seconds" -v m="$model_bytes" \
     -v spp="$sp_p" -v spb="$sp_b" -v sjp="$sj_p" -v sjb="$sj_b" -v cpp="$cp_p" -v cpb="$cp_b" \
     -v cjp="$cj_p" -v cjb="$cj_b" -v trp="$tr_p" -v trb="$tr_b" 'BEGIN {
   printf "server_parent_peak_rss_mib: %.1f\n", spp / 1048576
@@ -107,6 +107,7 @@ awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v m="$model_bytes" \
   printf "trainer_peak_rss_mib: %.1f\n", trp / 1048576
   printf "round_seconds: %.3f\n", rs
   printf "last_round_seconds: %.3f\n", lrs
+  printf "each_round_seconds: %s\n", each
   printf "server_job_rss_over_model: %.2f\n", (sjp - sjb) / m
   printf "client_job_rss_over_model: %.2f\n", (cjp - cjb) / m
   printf "server_parent_rss_over_model: %.2f\n", (spp - spb) / m

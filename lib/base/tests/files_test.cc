@@ -1,5 +1,6 @@
 #include "base/files.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +11,8 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace nvf::base {
 namespace {
@@ -133,6 +136,111 @@ TEST_F(FilesTest, KeepPreviousRewritesInTheOldVersionsPages) {
   remove_previous(f);
   EXPECT_FALSE(fs::exists(scratch));
   EXPECT_EQ(*read_file(f), "round 4");
+}
+
+// Writes `content` through a direct-mode writer in pieces of uneven sizes, then applies `patches`
+// (offset, bytes) before commit; returns the writer's status.
+Status write_direct(const fs::path& f, const std::string& content,
+                    const std::vector<std::pair<uint64_t, std::string>>& patches,
+                    bool keep_previous = false, bool* was_direct = nullptr) {
+  AtomicFileWriter w;
+  AtomicFileWriter::Options o;
+  o.direct = true;
+  o.keep_previous = keep_previous;
+  NVF_RETURN_IF_ERROR(w.open(f, o));
+  if (was_direct != nullptr) *was_direct = w.direct();
+  size_t at = 0;
+  for (size_t piece = 1; at < content.size(); piece = piece * 7 + 4093) {
+    const size_t n = std::min(piece % (3u << 20), content.size() - at);
+    NVF_RETURN_IF_ERROR(w.write(content.data() + at, n));
+    at += n;
+  }
+  for (const auto& [offset, bytes] : patches) NVF_RETURN_IF_ERROR(w.pwrite(bytes.data(), bytes.size(), offset));
+  EXPECT_EQ(w.bytes_written(), content.size());
+  return w.commit();
+}
+
+// Whether the filesystem under `dir` takes O_DIRECT (most disk filesystems do; tmpfs before
+// Linux 6.6 does not).
+bool direct_io_supported(const fs::path& dir) {
+  const fs::path probe = dir / "probe";
+  const int fd = ::open(probe.c_str(), O_RDWR | O_CREAT, 0600);
+  if (fd < 0) return false;
+  const int flags = ::fcntl(fd, F_GETFL);
+  const bool ok = flags >= 0 && ::fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return ok;
+}
+
+std::string pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : s) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+// Proves: a direct (page-cache bypassing) write yields exactly the bytes written, at lengths that
+// are and are not whole blocks or whole staging buffers, with patches on blocks already on disk,
+// across a block edge, across the staged/on-disk edge and inside the staged bytes; the file's
+// length is its content's, not the padded last block's. On this filesystem O_DIRECT is taken.
+TEST_F(FilesTest, DirectWritesGiveTheExactBytesAndPatchesBlocksOnDisk) {
+  constexpr size_t kStage = AtomicFileWriter::kDirectStageBytes;
+  constexpr size_t kBlock = AtomicFileWriter::kDirectAlign;
+  for (size_t size : {size_t{0}, size_t{1}, kBlock, kBlock + 1, kStage, kStage + 13, 2 * kStage + 3 * kBlock - 7}) {
+    SCOPED_TRACE(size);
+    std::string want = pattern(size, static_cast<unsigned>(size));
+    std::vector<std::pair<uint64_t, std::string>> patches;
+    auto patch = [&](uint64_t offset, std::string bytes) {
+      if (offset + bytes.size() > want.size()) return;
+      want.replace(offset, bytes.size(), bytes);
+      patches.emplace_back(offset, std::move(bytes));
+    };
+    patch(14, "CRC!");                         // first block, long flushed for large sizes
+    patch(kBlock - 2, "EDGE");                 // across a block edge
+    patch(kStage - 3, "STAGED");               // across the flushed/staged edge
+    patch(want.size() >= 5 ? want.size() - 5 : 0, "tail");  // inside the staged bytes
+    const fs::path f = root_ / ("direct-" + std::to_string(size));
+    bool direct = false;
+    ASSERT_TRUE(write_direct(f, want.substr(0, want.size()), {}, false, &direct).ok());
+    // The patches go over a fresh write of the unpatched content.
+    std::string base = pattern(size, static_cast<unsigned>(size));
+    ASSERT_TRUE(write_direct(f, base, patches, false, &direct).ok());
+    EXPECT_EQ(direct, direct_io_supported(root_));
+    EXPECT_EQ(fs::file_size(f), size);
+    EXPECT_TRUE(*read_file(f) == want) << "content differs";
+    EXPECT_FALSE(fs::exists(previous_version_path(f)));
+  }
+}
+
+// Proves: direct writes with keep_previous go over a longer previous version and are cut to their
+// own length; a patch beyond the bytes written is refused with the file's name and the target is
+// left as it was.
+TEST_F(FilesTest, DirectWritesOverALongerScratchAndRefusePatchesPastTheEnd) {
+  const fs::path f = root_ / "FL_global_model.pt";
+  const std::string big = pattern(3 * AtomicFileWriter::kDirectStageBytes / 2, 1);
+  const std::string small = pattern(10000, 2);
+  ASSERT_TRUE(write_direct(f, big, {}, true).ok());
+  ASSERT_TRUE(write_direct(f, big, {}, true).ok());  // the scratch now holds the big version
+  ASSERT_TRUE(write_direct(f, small, {{9000, "patch"}}, true).ok());
+  std::string want = small;
+  want.replace(9000, 5, "patch");
+  EXPECT_TRUE(*read_file(f) == want);
+  EXPECT_EQ(fs::file_size(previous_version_path(f)), big.size());
+
+  AtomicFileWriter w;
+  AtomicFileWriter::Options o;
+  o.direct = true;
+  ASSERT_TRUE(w.open(f, o).ok());
+  ASSERT_TRUE(w.write("abc").ok());
+  Status s = w.pwrite("xy", 2, 2);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("FL_global_model.pt"), std::string::npos) << s.message();
+  w.abandon();
+  EXPECT_TRUE(*read_file(f) == want);
 }
 
 // Proves: a scratch path that is not a regular file (a link planted beside the target) is refused

@@ -197,6 +197,56 @@ TEST_F(EnginesTest, FedAvgHandsEachRoundsAggregateToItsModelUpdater) {
   engine.stop();
 }
 
+// A persistor whose saves stay pending until flush(), as a large model's background save does;
+// it records the order of saves, flushes and model updates.
+class PendingSavePersistor : public InMemoryPersistor {
+ public:
+  Status save_in_background(const fl::FLModel& global, bool is_best) override {
+    EXPECT_FALSE(pending) << "a second save while one is pending";
+    events.push_back("save");
+    pending = true;
+    return save(global, is_best);
+  }
+  Status flush() override {
+    if (pending) events.push_back("flush");
+    pending = false;
+    return Status::OK();
+  }
+  bool pending = false;
+  std::vector<std::string> events;
+};
+
+class RecordingHalfStep : public HalfStep {
+ public:
+  explicit RecordingHalfStep(PendingSavePersistor& p) : p_(p) {}
+  Status update(fl::FLModel& global, fl::FLModel aggregated, int round) override {
+    EXPECT_FALSE(p_.pending) << "the global model changed while its save was being written";
+    p_.events.push_back("update");
+    return HalfStep::update(global, std::move(aggregated), round);
+  }
+  PendingSavePersistor& p_;
+};
+
+// Proves: FedAvg saves each round's model in the background, waits for that save before it
+// changes the global model again, and waits for the last save before the last round ends.
+TEST_F(EnginesTest, FedAvgWaitsForABackgroundSaveBeforeTheModelChanges) {
+  ServerJobEngine engine(*sj_, server_options({"site-1", "site-2"}));
+  ASSERT_TRUE(engine.start().ok());
+  run_client(client("site-1"), "site-1", 2);
+  run_client(client("site-2"), "site-2", 4);
+  PendingSavePersistor persistor;
+  RecordingHalfStep updater(persistor);
+  workflows::FedAvgOptions o;
+  o.min_clients = 2;
+  o.num_rounds = 3;
+  workflows::FedAvg fedavg(o, &persistor, nullptr, nullptr, &updater);
+  ASSERT_TRUE(engine.run({&fedavg}).ok());
+  EXPECT_EQ(persistor.events, (std::vector<std::string>{"update", "save", "flush", "update", "save", "flush",
+                                                         "update", "save", "flush"}));
+  EXPECT_EQ(persistor.saved, (std::vector<double>{5.5, 6.5, 7.5}));
+  engine.stop();
+}
+
 // An executor that also speaks aux: it answers "ping" with its site, and during a task asks the
 // workflow's "hello" handler and keeps the reply.
 class AuxExecutor : public AddExecutor {

@@ -206,6 +206,81 @@ TEST_F(PTFileModelPersistorTest, ExcludedKeysStayOutOfTheModelButKeepStoredValue
   }
 }
 
+constexpr const char* kTorchSums = R"PY(
+import json, sys, zipfile, torch
+path = sys.argv[1]
+bad = zipfile.ZipFile(path).testzip()
+sd = torch.load(path, map_location="cpu")["model"]
+print(json.dumps({"bad_member": bad, "keys": list(sd.keys()),
+                  "sums": [float(t.double().sum()) for t in sd.values()],
+                  "numel": [t.numel() for t in sd.values()]}))
+)PY";
+
+// Proves: a model of kDirectSaveBytes or more is saved by save_in_background() while the caller
+// goes on; after flush() both files hold exactly its bytes (the .pt's CRCs, patched on blocks
+// already on disk, pass Python's zipfile check and torch.load reads it), the best files too, and
+// no page-cache scratch (.prev) is left beside them. A save that cannot be written reports its
+// error, naming the file, from flush(); the next save works again.
+TEST_F(PTFileModelPersistorTest, LargeModelsAreSavedInTheBackground) {
+  const auto custom = dir_.path() / "app_server" / "custom";
+  ASSERT_TRUE(base::make_dirs(custom).ok());
+  constexpr int64_t kBig = PTFileModelPersistor::kDirectSaveBytes / 4;  // float32
+  tensor::TensorDict init;
+  auto big = Tensor::zeros(tensor::DType::kF32, {kBig});
+  ASSERT_TRUE(big.ok());
+  double big_sum = 0;
+  {
+    auto v = big->template mutable_view<float>();
+    for (int64_t i = 0; i < kBig; ++i) big_sum += v[static_cast<size_t>(i)] = static_cast<float>(i % 1000);
+  }
+  ASSERT_TRUE(init.insert("odd", Tensor::from_vector<float>({7}, {1, 2, 3, 4, 5, 6, 7})).ok());
+  ASSERT_TRUE(init.insert("big", std::move(*big)).ok());
+  ASSERT_TRUE(tensor::write_safetensors(custom / "init.safetensors", init).ok());
+
+  PTFileModelPersistorOptions o;
+  o.source_ckpt_file_full_name = "init.safetensors";
+  auto p = make(o);
+  auto m = p->load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  m->params.insert_or_assign("odd", Tensor::from_vector<float>({7}, {10, 20, 30, 40, 50, 60, 70}));
+  ASSERT_TRUE(p->save_in_background(*m, /*is_best=*/true).ok());
+  ASSERT_TRUE(p->flush().ok());
+  const auto app = dir_.path() / "app_server";
+  for (const char* name : {"FL_global_model", "best_FL_global_model"}) {
+    SCOPED_TRACE(name);
+    auto reader = tensor::SafetensorsReader::open(app / (std::string(name) + ".safetensors"));
+    ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+    EXPECT_EQ(tensor_bytes(*reader->tensor("big")), tensor_bytes(*m->params.find("big")));
+    EXPECT_EQ(reader->tensor("odd")->to_doubles(), (std::vector<double>{10, 20, 30, 40, 50, 60, 70}));
+    EXPECT_FALSE(std::filesystem::exists(base::previous_version_path(app / (std::string(name) + ".pt"))));
+  }
+  if (auto reason = tensor::testing::torch_unavailable_reason(); reason.empty()) {
+    auto r = tensor::testing::run_python({"-c", kTorchSums, p->global_model_path().string()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::string line = r.output;
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    auto out = nlohmann::json::parse(line.substr(line.find_last_of('\n') + 1), nullptr, false);
+    ASSERT_FALSE(out.is_discarded()) << r.output;
+    EXPECT_TRUE(out["bad_member"].is_null()) << out.dump();
+    EXPECT_EQ(out["keys"], nlohmann::json::array({"odd", "big"}));
+    EXPECT_EQ(out["sums"], nlohmann::json::array({280.0, big_sum}));
+    EXPECT_EQ(out["numel"], nlohmann::json::array({7, kBig}));
+  }
+
+  // A directory where the file should go: the write fails in the background; flush() says so.
+  ASSERT_TRUE(std::filesystem::remove(p->global_model_path()));
+  ASSERT_TRUE(base::make_dirs(p->global_model_path() / "in-the-way").ok());
+  ASSERT_TRUE(p->save_in_background(*m, false).ok());
+  Status failed = p->flush();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("FL_global_model.pt"), std::string::npos) << failed.message();
+  EXPECT_TRUE(p->flush().ok());  // reported once
+  std::filesystem::remove_all(p->global_model_path());
+  ASSERT_TRUE(p->save_in_background(*m, false).ok());
+  ASSERT_TRUE(p->flush().ok());
+  EXPECT_TRUE(std::filesystem::is_regular_file(p->global_model_path()));
+}
+
 TEST_F(PTFileModelPersistorTest, SourceCheckpointFormats) {
   auto init = init_model(find_architecture("mlp:3:2").value(), 1);
   ASSERT_TRUE(init.ok());
