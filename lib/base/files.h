@@ -57,7 +57,7 @@ class AtomicFileWriter {
     bool direct = false;
   };
   static constexpr size_t kDirectAlign = 4096;
-  static constexpr size_t kDirectStageBytes = size_t{8} << 20;
+  static constexpr size_t kDirectStageBytes = size_t{16} << 20;
 
   AtomicFileWriter() = default;
   ~AtomicFileWriter();

@@ -216,7 +216,10 @@ Status PtWriter::begin_record(const std::string& entry, uint64_t size) {
   put16(header, 0);                // method: STORED
   put16(header, 0);                // time
   put16(header, kDosDate);
-  put32(header, 0);  // CRC-32, patched by end_record()
+  crc_known_ = next_crc_.has_value();
+  const uint32_t put_crc = next_crc_.value_or(0);
+  put32(header, put_crc);  // CRC-32: known, or patched by end_record()
+  next_crc_.reset();
   put32(header, zip64 ? kMax32 : static_cast<uint32_t>(size));
   put32(header, zip64 ? kMax32 : static_cast<uint32_t>(size));
   put16(header, static_cast<uint16_t>(entry.size()));
@@ -236,16 +239,16 @@ Status PtWriter::begin_record(const std::string& entry, uint64_t size) {
   header += entry;
   header += extra;
   NVF_RETURN_IF_ERROR(file_.write(header));
-  records_.push_back({entry, offset, size, 0});
+  records_.push_back({entry, offset, size, crc_known_ ? put_crc : 0});
   in_record_ = true;
   record_done_ = 0;
-  crc_ = static_cast<uint32_t>(::crc32(0L, Z_NULL, 0));
+  crc_ = crc_known_ ? records_.back().crc : static_cast<uint32_t>(::crc32(0L, Z_NULL, 0));
   return Status::OK();
 }
 
 Status PtWriter::append(const void* data, size_t size) {
   if (size == 0) return Status::OK();
-  crc_ = crc_update(crc_, data, size);
+  if (!crc_known_) crc_ = crc_update(crc_, data, size);
   NVF_RETURN_IF_ERROR(file_.write(data, size));
   record_done_ += size;
   return Status::OK();
@@ -253,15 +256,17 @@ Status PtWriter::append(const void* data, size_t size) {
 
 Status PtWriter::end_record() {
   Record& r = records_.back();
+  in_record_ = false;
+  if (crc_known_) return Status::OK();  // already in the header
   r.crc = crc_;
   std::string crc;
   put32(crc, crc_);
   NVF_RETURN_IF_ERROR(file_.pwrite(crc.data(), crc.size(), r.offset + 14));
-  in_record_ = false;
   return Status::OK();
 }
 
 Status PtWriter::write_small_record(const std::string& entry, std::string_view bytes) {
+  next_crc_ = crc_update(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)), bytes.data(), bytes.size());
   NVF_RETURN_IF_ERROR(begin_record(entry, bytes.size()));
   NVF_RETURN_IF_ERROR(append(bytes.data(), bytes.size()));
   return end_record();
@@ -310,7 +315,10 @@ Status PtWriter::write(const std::byte* data, size_t size) {
 }
 
 Status PtWriter::add_tensor(std::string name, const Tensor& tensor) {
-  NVF_RETURN_IF_ERROR(add_tensor(std::move(name), tensor.dtype(), tensor.shape()));
+  next_crc_ = crc_update(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)), tensor.data(), tensor.nbytes());
+  Status s = add_tensor(std::move(name), tensor.dtype(), tensor.shape());
+  next_crc_.reset();
+  NVF_RETURN_IF_ERROR(s);
   return write(tensor.data(), tensor.nbytes());
 }
 

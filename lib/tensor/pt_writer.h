@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -105,6 +106,11 @@ class PtWriter {
   bool in_record_ = false;
   uint64_t record_done_ = 0;
   uint32_t crc_ = 0;
+  // The CRC of the next record when its bytes are known up front (a whole tensor): the header
+  // then carries it, and no patch of bytes already written is needed (a patch of a direct write
+  // reads and rewrites a block).
+  std::optional<uint32_t> next_crc_;
+  bool crc_known_ = false;
 };
 
 /// Writes every tensor of `tensors` (in order) as a torch.save checkpoint; `file` as in

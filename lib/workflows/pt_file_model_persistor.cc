@@ -205,6 +205,11 @@ Result<FLModel> PTFileModelPersistor::load() {
   model.params_type = ParamsType::kFull;
   for (auto& [name, t] : dict) {
     if (exclude_ && std::regex_search(name, *exclude_)) continue;
+    // Owned, not a view of the mapped file: once the first round replaces this model, the
+    // aggregator takes its memory for the second round's sums (Aggregator::recycle takes owned
+    // memory only), so no round after the first needs fresh memory for them. The copy is made
+    // here, while the clients are still starting.
+    NVF_RETURN_IF_ERROR(t.make_owned());
     NVF_RETURN_IF_ERROR(model.params.insert(name, std::move(t)));
   }
   return model;
@@ -255,8 +260,24 @@ Result<std::string> PTFileModelPersistor::write_pair(const fs::path& pt, const t
   file.direct = model_bytes(dict) >= kDirectSaveBytes;
   file.keep_previous = !file.direct;
   const auto start = std::chrono::steady_clock::now();
-  NVF_RETURN_IF_ERROR(tensor::write_pt(pt, dict, /*wrap_in_model_dict=*/true, file));
-  NVF_RETURN_IF_ERROR(tensor::write_safetensors(safetensors_twin(pt), dict, {}, file));
+  if (file.direct) {
+    // Two writers at once: one's CRC and copying overlap the other's waiting for the disk.
+    Status twin;
+    std::thread writer([&] {
+      try {
+        twin = tensor::write_safetensors(safetensors_twin(pt), dict, {}, file);
+      } catch (const std::exception& e) {
+        twin = InternalError("writing " + safetensors_twin(pt).string() + ": " + e.what());
+      }
+    });
+    Status main = tensor::write_pt(pt, dict, /*wrap_in_model_dict=*/true, file);
+    writer.join();
+    NVF_RETURN_IF_ERROR(main);
+    NVF_RETURN_IF_ERROR(twin);
+  } else {
+    NVF_RETURN_IF_ERROR(tensor::write_pt(pt, dict, /*wrap_in_model_dict=*/true, file));
+    NVF_RETURN_IF_ERROR(tensor::write_safetensors(safetensors_twin(pt), dict, {}, file));
+  }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   return fmt::format("{} and its safetensors twin, {} each, in {:.2f} s", pt.string(),
                      base::human_bytes(static_cast<double>(model_bytes(dict))), took.count());

@@ -14,10 +14,12 @@
 #                                      [--threads N (default: clients)] [--timeout-s 1800]
 #                                      [--transfer FULL|DIFF (default: the template's, DIFF)]
 # Env: BUILD_DIR (default: <repo>/build); KEEP=1 keeps the work folder (printed on stderr).
-# Prints `name: value` lines:
+# Prints `name: value` lines, among them:
 #   round_seconds             mean round time (server log: FedAvg start → "round i/N" lines)
-#   last_round_seconds        the last round alone (the first rounds also write the checkpoint
-#                             files' page cache for the first time)
+#   last_round_seconds        the last round alone (the first round also touches the sums'
+#                             memory and the trainers' for the first time)
+#   each_round_seconds        every round's seconds, comma-separated
+#   job_seconds               the large job's simulator run, from its start to its exit
 #   simulator_rss_over_model  (simulator peak RSS − baseline) / model bytes
 #   trainer_rss_over_model    (largest trainer peak RSS − trainer baseline) / model bytes
 #   round_vs_memcpy_ratio     round_seconds / (2 × clients × model bytes / memcpy bytes per s),
@@ -69,7 +71,8 @@ trap 'rm -rf "$work"' EXIT
 run_job() {
   local job="$1"
   "$here/procwatch.py" sample "$job.watch" &
-  local watcher=$!
+  local watcher=$! t0
+  t0="$(date +%s.%N)"
   "$nvflare" simulator "$job" -w "$job.ws" -n "$clients" -t "$threads" >"$job.out" 2>"$job.err" &
   local pid=$! hwm=0 v deadline=$((SECONDS + timeout_s))
   while kill -0 "$pid" 2>/dev/null; do
@@ -83,6 +86,8 @@ run_job() {
   done
   local rc=0
   wait "$pid" || rc=$?
+  local t1
+  t1="$(date +%s.%N)"
   kill -TERM "$watcher" 2>/dev/null || true
   wait "$watcher" || true
   if ((rc != 0)); then
@@ -93,7 +98,7 @@ run_job() {
   local trainer
   trainer="$(cat "$job.rss"/trainer.* | sort -n | tail -n 1)"
   [[ -n "$trainer" && "$hwm" -gt 0 ]] || { echo "fedavg_large.sh: no RSS recorded" >&2; return 1; }
-  echo "$((hwm * 1024)) $((trainer * 1024))"
+  echo "$((hwm * 1024)) $((trainer * 1024)) $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 }
 
 model_bytes=$((size_mib * 1048576))
@@ -108,11 +113,11 @@ echo "model_bytes: $model_bytes"
 # Baselines: the same job with a tiny model.
 "$bench" safetensors --out "$work/tiny.safetensors" --size-bytes $((128 * 256 * 4)) >/dev/null
 bench_make_job "$work/tiny" "$work/tiny.safetensors" 1 "$clients" "$transfer"
-read -r sim_base trainer_base <<<"$(run_job "$work/tiny")"
+read -r sim_base trainer_base _ <<<"$(run_job "$work/tiny")"
 
 "$bench" safetensors --out "$work/model.safetensors" --size-mib "$size_mib" >/dev/null
 bench_make_job "$work/large" "$work/model.safetensors" "$rounds" "$clients" "$transfer"
-read -r sim_peak trainer_peak <<<"$(run_job "$work/large")"
+read -r sim_peak trainer_peak job_seconds <<<"$(run_job "$work/large")"
 
 # Round times from the server log: round 1 starts at the "FedAvg:" line, round i ends at its
 # "round i/N" line (timestamps "YYYY-MM-DD HH:MM:SS,mmm").
@@ -127,7 +132,7 @@ rounds_line="$(awk -v n="$rounds" '
 read -r round_seconds last_round_seconds each_round_seconds <<<"$rounds_line"
 memcpy_gib="$("$acc" 256 3 | awk '$1 == "memcpy_gib_per_s:" { print $2 }')"
 
-awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v each="$each_round_seconds" -v m="$model_bytes" -v c="$clients" -v mg="$memcpy_gib" \
+awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v each="$each_round_seconds" -v js="$job_seconds" -v m="$model_bytes" -v c="$clients" -v mg="$memcpy_gib" \
     -v sp="$sim_peak" -v sb="$sim_base" -v tp="$trainer_peak" -v tb="$trainer_base" 'BEGIN {
   printf "baseline_rss_mib: %.1f\n", sb / 1048576
   printf "trainer_baseline_rss_mib: %.1f\n", tb / 1048576
@@ -136,6 +141,7 @@ awk -v rs="$round_seconds" -v lrs="$last_round_seconds" -v each="$each_round_sec
   printf "round_seconds: %.3f\n", rs
   printf "last_round_seconds: %.3f\n", lrs
   printf "each_round_seconds: %s\n", each
+  printf "job_seconds: %.3f\n", js
   printf "memcpy_gib_per_s: %.2f\n", mg
   printf "simulator_rss_over_model: %.2f\n", (sp - sb) / m
   printf "trainer_rss_over_model: %.2f\n", (tp - tb) / m

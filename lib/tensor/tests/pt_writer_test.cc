@@ -212,6 +212,44 @@ TEST(PtWriterErrorsTest, RejectsIncompleteDuplicateAndOversizedTensors) {
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
+// Proves: a whole tensor's CRC goes into its header up front and a streamed one's is patched in
+// later, and both give the same file, byte for byte, through the page cache or around it (direct
+// writes, where the patch lands on a block already on disk: the tensor is larger than the stage).
+TEST(PtWriterErrorsTest, WholeAndStreamedTensorsGiveTheSameFileBufferedOrDirect) {
+  TempDir dir;
+  TensorDict d = mixed_dict();
+  const int64_t n = static_cast<int64_t>(base::AtomicFileWriter::kDirectStageBytes / 4 + 1000);
+  std::vector<float> big(static_cast<size_t>(n));
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 1013);
+  ASSERT_TRUE(d.insert("big", Tensor::from_vector<float>({n}, big)).ok());
+  std::vector<std::string> files;
+  for (bool direct : {false, true}) {
+    for (bool streamed : {false, true}) {
+      const auto path = dir / ("m" + std::to_string(direct) + std::to_string(streamed) + ".pt");
+      PtWriter w;
+      PtWriter::Options o;
+      o.wrap_in_model_dict = true;
+      o.file.direct = direct;
+      ASSERT_TRUE(w.open(path, o).ok());
+      for (const auto& [name, t] : d) {
+        if (!streamed) {
+          ASSERT_TRUE(w.add_tensor(name, t).ok());
+          continue;
+        }
+        ASSERT_TRUE(w.add_tensor(name, t.dtype(), t.shape()).ok());
+        for (size_t off = 0; off < t.nbytes(); off += 1 << 20) {
+          ASSERT_TRUE(w.write(t.data() + off, std::min<size_t>(1 << 20, t.nbytes() - off)).ok());
+        }
+      }
+      ASSERT_TRUE(w.commit().ok());
+      auto bytes = base::read_file(path);
+      ASSERT_TRUE(bytes.ok());
+      files.push_back(std::move(*bytes));
+    }
+  }
+  for (size_t i = 1; i < files.size(); ++i) EXPECT_TRUE(files[i] == files[0]) << "file " << i << " differs";
+}
+
 TEST(PtWriterErrorsTest, WritesAZipWithVersionAndPickleRecords) {
   TempDir dir;
   const auto path = dir / "layout.pt";
