@@ -220,7 +220,7 @@ Tensor Tensor::alias() const {
 }
 
 Result<Tensor> Tensor::clone() const {
-  NVF_ASSIGN_OR_RETURN(Tensor t, zeros(dtype_, shape_));
+  NVF_ASSIGN_OR_RETURN(Tensor t, uninitialized(dtype_, shape_));  // every byte is copied over
   if (nbytes_ > 0) std::memcpy(t.mutable_data(), data_, nbytes_);
   return t;
 }
