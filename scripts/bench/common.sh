@@ -54,7 +54,10 @@ bench_start_poc() {
   export HOME="$work/home" NVFLARE_POC_WORKSPACE="$work/poc"
   mkdir -p "$HOME"
   trap '"$nvflare" poc stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-  [[ -n "${KEEP:-}" ]] && trap - EXIT
+  if [[ -n "${KEEP:-}" ]]; then
+    trap - EXIT
+    echo "keeping $work; its POC system keeps running: HOME=$HOME NVFLARE_POC_WORKSPACE=$NVFLARE_POC_WORKSPACE $nvflare poc stop" >&2
+  fi
   "$nvflare" poc prepare -n "$2" >/dev/null
   python3 - "$NVFLARE_POC_WORKSPACE/project.yml" "$work/project.yml" <<'PY'
 import socket, sys

@@ -11,10 +11,12 @@
 # (128 tensors of 256 floats, one round).
 #
 # Usage: scripts/bench/poc_large.sh [--size-mib 1024] [--clients 4] [--rounds 2] [--timeout-s 1800]
-# Env: BUILD_DIR (default: <repo>/build).
+# Env: BUILD_DIR (default: <repo>/build); KEEP=1 leaves the folder and the POC system running
+# (stderr prints the `poc stop` command that ends it).
 # Prints `name: value` lines, among them (each `(peak − baseline) / model bytes`):
 #   round_seconds                 mean round time (server job log: FedAvg start → "round i/N")
 #   last_round_seconds            the last round alone
+#   each_round_seconds            every round's seconds, comma-separated
 #   server_job_rss_over_model     target ≤ 2.5 whatever the client count
 #   client_job_rss_over_model     the largest client job; target ≤ 0.2 (it only forwards)
 #   server_parent_rss_over_model  target ≤ 0.2 (it only forwards)
