@@ -189,6 +189,85 @@ TEST_F(SimulatorTest, JobCreatedFromFedavgPtTemplateRuns) {
   EXPECT_NE(r.out.find("round 1/1: 2/2 clients"), std::string::npos) << r.out;
 }
 
+// Proves: a model large enough to be saved off the round's path (64 MiB or more: direct writes,
+// the .pt and its twin at once, each round's save overlapping the next round) ends the job with
+// both files complete and exact: 3 DIFF rounds of `train --add 1` give the initial values + 3 in
+// every tensor, torch.load reads the .pt (its CRCs checked) with the twin's bytes, each round
+// logs its save, and no page-cache scratch file is left.
+TEST_F(SimulatorTest, ALargeModelIsSavedWhileTheNextRoundRunsAndEndsExact) {
+  NVF_SKIP_WITHOUT_LIBTORCH();
+  fs::path job = work_.path() / "large-job";
+  ASSERT_EQ(run({"job", "create", "-j", job.string(), "-w", "fedavg_pt", "-f", "config_fed_server.json",
+                 "num_rounds=3", "min_clients=2"})
+                .exit_code,
+            0);
+  // 9 tensors, 80 MiB and 28 bytes: one tensor's size is not a multiple of a disk block.
+  tensor::TensorDict init;
+  constexpr int64_t kN = 10 * 1024 * 1024 / 4;
+  std::vector<float> values(static_cast<size_t>(kN));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 100);
+  for (int t = 0; t < 8; ++t) ASSERT_TRUE(init.insert("layer" + std::to_string(t), tensor::Tensor::from_vector<float>({kN}, values)).ok());
+  ASSERT_TRUE(init.insert("odd", tensor::Tensor::from_vector<float>({7}, {1, 2, 3, 4, 5, 6, 7})).ok());
+  const fs::path model = work_.path() / "initial.safetensors";
+  ASSERT_TRUE(tensor::write_safetensors(model, init).ok());
+  config::Value server = load(job / "app" / "config" / "config_fed_server.json");
+  server.erase("model");
+  for (auto& c : server["components"]) {
+    if (c["id"] == "persistor") c["args"] = config::Value{{"source_ckpt_file_full_name", model.string()}};
+  }
+  save(job / "app" / "config" / "config_fed_server.json", server);
+  config::Value client = load(job / "app" / "config" / "config_fed_client.json");
+  for (auto& c : client["components"]) {
+    if (c["id"] == "launcher") c["args"]["script"] = "{NVFLARE_BIN} train --add 1";
+  }
+  save(job / "app" / "config" / "config_fed_client.json", client);
+
+  fs::path ws = work_.path() / "ws";
+  auto r = run({"simulator", job.string(), "-w", ws.string(), "-n", "2", "-t", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("round 3/3: 2/2 clients"), std::string::npos) << r.out;
+  fs::path app = ws / "server" / "simulate_job" / "app_server";
+  auto log = base::read_file(ws / "server" / "log.txt");
+  ASSERT_TRUE(log.ok());
+  size_t saves = 0;
+  for (size_t at = log->find("and its safetensors twin, 80.0 MiB each, in "); at != std::string::npos;
+       at = log->find("and its safetensors twin, 80.0 MiB each, in ", at + 1)) {
+    ++saves;
+  }
+  EXPECT_EQ(saves, 3u) << *log;
+  for (const char* f : {".FL_global_model.pt.prev", ".FL_global_model.safetensors.prev"}) {
+    EXPECT_FALSE(fs::exists(app / f)) << f;
+  }
+  auto reader = tensor::SafetensorsReader::open(app / "FL_global_model.safetensors");
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  ASSERT_EQ(reader->names().size(), 9u);
+  EXPECT_EQ(reader->tensor("odd")->to_doubles(), (std::vector<double>{4, 5, 6, 7, 8, 9, 10}));
+  for (int t = 0; t < 8; ++t) {
+    auto got = reader->tensor("layer" + std::to_string(t));
+    ASSERT_TRUE(got.ok());
+    auto v = got->view<float>();
+    size_t wrong = 0;
+    for (size_t i = 0; i < v.size(); ++i) wrong += v[i] != static_cast<float>(i % 100) + 3.0f;
+    EXPECT_EQ(wrong, 0u) << "layer" << t;
+  }
+  RunResult py = run_program({"/usr/bin/python3", "-c",
+             "import sys, torch, struct, json, zipfile\n"
+             "assert zipfile.ZipFile(sys.argv[1]).testzip() is None\n"
+             "m = torch.load(sys.argv[1])['model']\n"
+             "raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]\n"
+             "h = json.loads(raw[8:8+n]); h.pop('__metadata__', None)\n"
+             "assert sorted(h) == sorted(m.keys()), (sorted(h), sorted(m))\n"
+             "for k, info in h.items():\n"
+             "  b, e = info['data_offsets']\n"
+             "  assert m[k].contiguous().numpy().tobytes() == raw[8+n+b:8+n+e], k\n"
+             "print('same', len(h))\n",
+             (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()},
+                             work_.path(), {}, std::chrono::seconds(120));
+  if (py.out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
+  EXPECT_EQ(py.exit_code, 0) << py.out;
+  EXPECT_NE(py.out.find("same 9"), std::string::npos) << py.out;
+}
+
 TEST_F(SimulatorTest, CrashingTrainerEndsTheJobWithAClearMessage) {
   fs::path job = np_job("crash", "sh -c 'exit 3'", config::Value::object());
   auto r = run({"simulator", job.string(), "-w", (work_.path() / "ws").string(), "-n", "2", "-t", "2"});
