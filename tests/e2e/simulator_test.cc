@@ -94,6 +94,23 @@ class SimulatorTest : public E2eTest {
     }
     return job;
   }
+  // Python checks app/FL_global_model.pt: its zip CRCs, torch.load, and every tensor's bytes
+  // against FL_global_model.safetensors; prints "same <count>".
+  RunResult pt_matches_its_twin(const fs::path& app) {
+    return run_program({"/usr/bin/python3", "-c",
+                        "import sys, torch, struct, json, zipfile\n"
+                        "assert zipfile.ZipFile(sys.argv[1]).testzip() is None\n"
+                        "m = torch.load(sys.argv[1])['model']\n"
+                        "raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]\n"
+                        "h = json.loads(raw[8:8+n]); h.pop('__metadata__', None)\n"
+                        "assert sorted(h) == sorted(m.keys()), (sorted(h), sorted(m))\n"
+                        "for k, info in h.items():\n"
+                        "  b, e = info['data_offsets']\n"
+                        "  assert m[k].contiguous().numpy().tobytes() == raw[8+n+b:8+n+e], k\n"
+                        "print('same', len(h))\n",
+                        (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()},
+                       work_.path(), {}, std::chrono::seconds(120));
+  }
   std::vector<double> server_weights() {
     auto npy = tensor::read_npy(work_.path() / "ws" / "server" / "simulate_job" / "models" / "server.npy");
     EXPECT_TRUE(npy.ok()) << npy.status().to_string();
@@ -159,23 +176,10 @@ TEST_F(SimulatorTest, HelloPtLearnsAndItsPtFileMatchesTheSafetensors) {
   EXPECT_GE(acc.back(), acc.front() + 0.15) << r.out;
   fs::path app = ws / "server" / "simulate_job" / "app_server";
   ASSERT_TRUE(fs::exists(app / "FL_global_model.pt"));
-  RunResult py = run_program({"/usr/bin/python3", "-c",
-             "import sys, torch, struct, json\n"
-             "m = torch.load(sys.argv[1])['model']\n"
-             "raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]\n"
-             "h = json.loads(raw[8:8+n]); h.pop('__metadata__', None)\n"
-             "assert sorted(h) == sorted(m.keys()), (sorted(h), sorted(m))\n"
-             "for k, info in h.items():\n"
-             "  b, e = info['data_offsets']\n"
-             "  want = raw[8+n+b:8+n+e]\n"
-             "  assert m[k].contiguous().numpy().tobytes() == want, k\n"
-             "print('same', len(h))\n",
-             (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()},
-                             work_.path(), {}, std::chrono::seconds(120));
-  const std::string& out = py.out;
-  if (out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
-  EXPECT_EQ(py.exit_code, 0) << out;
-  EXPECT_NE(out.find("same 10"), std::string::npos) << out;
+  RunResult py = pt_matches_its_twin(app);
+  if (py.out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
+  EXPECT_EQ(py.exit_code, 0) << py.out;
+  EXPECT_NE(py.out.find("same 10"), std::string::npos) << py.out;
 }
 
 TEST_F(SimulatorTest, JobCreatedFromFedavgPtTemplateRuns) {
@@ -250,19 +254,7 @@ TEST_F(SimulatorTest, ALargeModelIsSavedWhileTheNextRoundRunsAndEndsExact) {
     for (size_t i = 0; i < v.size(); ++i) wrong += v[i] != static_cast<float>(i % 100) + 3.0f;
     EXPECT_EQ(wrong, 0u) << "layer" << t;
   }
-  RunResult py = run_program({"/usr/bin/python3", "-c",
-             "import sys, torch, struct, json, zipfile\n"
-             "assert zipfile.ZipFile(sys.argv[1]).testzip() is None\n"
-             "m = torch.load(sys.argv[1])['model']\n"
-             "raw = open(sys.argv[2], 'rb').read(); n = struct.unpack('<Q', raw[:8])[0]\n"
-             "h = json.loads(raw[8:8+n]); h.pop('__metadata__', None)\n"
-             "assert sorted(h) == sorted(m.keys()), (sorted(h), sorted(m))\n"
-             "for k, info in h.items():\n"
-             "  b, e = info['data_offsets']\n"
-             "  assert m[k].contiguous().numpy().tobytes() == raw[8+n+b:8+n+e], k\n"
-             "print('same', len(h))\n",
-             (app / "FL_global_model.pt").string(), (app / "FL_global_model.safetensors").string()},
-                             work_.path(), {}, std::chrono::seconds(120));
+  RunResult py = pt_matches_its_twin(app);
   if (py.out.find("No module named 'torch'") != std::string::npos) GTEST_SKIP() << "python3-torch is not installed";
   EXPECT_EQ(py.exit_code, 0) << py.out;
   EXPECT_NE(py.out.find("same 9"), std::string::npos) << py.out;
