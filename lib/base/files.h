@@ -75,7 +75,7 @@ class AtomicFileWriter {
   Status pwrite(const void* data, size_t size, uint64_t offset);
   uint64_t bytes_written() const { return written_; }
   /// True while writes bypass the page cache (direct asked for and the filesystem allows it).
-  bool direct() const { return direct_ && stage_ != nullptr; }
+  bool direct() const { return direct_; }
   Status commit();
   void abandon();
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace nvf::tensor {
 
@@ -43,6 +44,11 @@ uint32_t crc_update(uint32_t crc, const void* data, size_t size) {
     size -= n;
   }
   return crc;
+}
+
+// The CRC-32 of `size` bytes on their own.
+uint32_t crc_of(const void* data, size_t size) {
+  return crc_update(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)), data, size);
 }
 
 bool valid_utf8(std::string_view s) {
@@ -216,10 +222,9 @@ Status PtWriter::begin_record(const std::string& entry, uint64_t size) {
   put16(header, 0);                // method: STORED
   put16(header, 0);                // time
   put16(header, kDosDate);
-  crc_known_ = next_crc_.has_value();
-  const uint32_t put_crc = next_crc_.value_or(0);
-  put32(header, put_crc);  // CRC-32: known, or patched by end_record()
-  next_crc_.reset();
+  const std::optional<uint32_t> known = std::exchange(next_crc_, std::nullopt);
+  crc_known_ = known.has_value();
+  put32(header, known.value_or(0));  // CRC-32: known, or patched by end_record()
   put32(header, zip64 ? kMax32 : static_cast<uint32_t>(size));
   put32(header, zip64 ? kMax32 : static_cast<uint32_t>(size));
   put16(header, static_cast<uint16_t>(entry.size()));
@@ -239,10 +244,10 @@ Status PtWriter::begin_record(const std::string& entry, uint64_t size) {
   header += entry;
   header += extra;
   NVF_RETURN_IF_ERROR(file_.write(header));
-  records_.push_back({entry, offset, size, crc_known_ ? put_crc : 0});
+  records_.push_back({entry, offset, size, known.value_or(0)});
   in_record_ = true;
   record_done_ = 0;
-  crc_ = crc_known_ ? records_.back().crc : static_cast<uint32_t>(::crc32(0L, Z_NULL, 0));
+  crc_ = known.value_or(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)));
   return Status::OK();
 }
 
@@ -266,7 +271,7 @@ Status PtWriter::end_record() {
 }
 
 Status PtWriter::write_small_record(const std::string& entry, std::string_view bytes) {
-  next_crc_ = crc_update(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)), bytes.data(), bytes.size());
+  next_crc_ = crc_of(bytes.data(), bytes.size());
   NVF_RETURN_IF_ERROR(begin_record(entry, bytes.size()));
   NVF_RETURN_IF_ERROR(append(bytes.data(), bytes.size()));
   return end_record();
@@ -315,7 +320,7 @@ Status PtWriter::write(const std::byte* data, size_t size) {
 }
 
 Status PtWriter::add_tensor(std::string name, const Tensor& tensor) {
-  next_crc_ = crc_update(static_cast<uint32_t>(::crc32(0L, Z_NULL, 0)), tensor.data(), tensor.nbytes());
+  next_crc_ = crc_of(tensor.data(), tensor.nbytes());
   Status s = add_tensor(std::move(name), tensor.dtype(), tensor.shape());
   next_crc_.reset();
   NVF_RETURN_IF_ERROR(s);

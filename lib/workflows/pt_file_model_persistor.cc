@@ -242,22 +242,15 @@ Result<tensor::TensorDict> PTFileModelPersistor::merged(const FLModel& model) co
   return out;
 }
 
-namespace {
-uint64_t model_bytes(const tensor::TensorDict& dict) {
-  uint64_t n = 0;
-  for (const auto& [name, t] : dict) n += t.nbytes();
-  return n;
-}
-}  // namespace
-
 Result<std::string> PTFileModelPersistor::write_pair(const fs::path& pt, const tensor::TensorDict& dict) const {
   NVF_RETURN_IF_ERROR(base::make_dirs(pt.parent_path()));
   // Saved every round. A large model bypasses the page cache: fresh page cache costs a first touch
   // per page, and nothing reads the files back soon (decision 024). A small one is rewritten in
   // the pages of its version before last, which stays beside it as a hidden scratch until the end
   // of the run (decision 021).
+  const uint64_t bytes = dict.total_bytes();
   base::AtomicFileWriter::Options file;
-  file.direct = model_bytes(dict) >= kDirectSaveBytes;
+  file.direct = bytes >= kDirectSaveBytes;
   file.keep_previous = !file.direct;
   const auto start = std::chrono::steady_clock::now();
   if (file.direct) {
@@ -280,7 +273,7 @@ Result<std::string> PTFileModelPersistor::write_pair(const fs::path& pt, const t
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   return fmt::format("{} and its safetensors twin, {} each, in {:.2f} s", pt.string(),
-                     base::human_bytes(static_cast<double>(model_bytes(dict))), took.count());
+                     base::human_bytes(static_cast<double>(bytes)), took.count());
 }
 
 void PTFileModelPersistor::end_run() {
@@ -302,19 +295,23 @@ Status PTFileModelPersistor::write_global(const tensor::TensorDict& dict, bool i
 }
 
 Status PTFileModelPersistor::save(const FLModel& global, bool is_best) {
-  NVF_RETURN_IF_ERROR(flush());
-  NVF_ASSIGN_OR_RETURN(tensor::TensorDict dict, merged(global));
-  NVF_RETURN_IF_ERROR(write_global(dict, is_best));
-  // The stored dict now lives in the file just written; new keys join it.
-  last_written_ = safetensors_twin(global_model_path());
-  stored_names_ = dict.names();
-  return Status::OK();
+  return save_pair(global, is_best, /*background=*/false);
 }
 
 Status PTFileModelPersistor::save_in_background(const FLModel& global, bool is_best) {
+  return save_pair(global, is_best, /*background=*/true);
+}
+
+Status PTFileModelPersistor::save_pair(const FLModel& global, bool is_best, bool background) {
   NVF_RETURN_IF_ERROR(flush());
   NVF_ASSIGN_OR_RETURN(tensor::TensorDict dict, merged(global));
-  if (model_bytes(dict) < kDirectSaveBytes) return save(global, is_best);
+  if (!background || dict.total_bytes() < kDirectSaveBytes) {
+    NVF_RETURN_IF_ERROR(write_global(dict, is_best));
+    // The stored dict now lives in the file just written; new keys join it.
+    last_written_ = safetensors_twin(global_model_path());
+    stored_names_ = dict.names();
+    return Status::OK();
+  }
   saver_names_ = dict.names();
   // The thread owns the dict (shares of the caller's tensors) and drops it before it ends, so a
   // joined saver holds no tensor (the aggregator may then reuse their memory).

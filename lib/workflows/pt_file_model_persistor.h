@@ -119,6 +119,8 @@ class PTFileModelPersistor : public ModelPersistor, public EndRunListener {
   Result<tensor::TensorDict> merged(const FLModel& model) const;
   /// Writes `pt` and its twin; returns what was written for the log ("<pt> and its ... in 0.8 s").
   Result<std::string> write_pair(const std::filesystem::path& pt, const tensor::TensorDict& dict) const;
+  /// save() and save_in_background(): the latter writes on saver_ when the model is large.
+  Status save_pair(const FLModel& global, bool is_best, bool background);
   /// Writes the global files (and the best files when `is_best`) of `dict`, logging each.
   Status write_global(const tensor::TensorDict& dict, bool is_best) const;
 

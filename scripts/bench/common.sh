@@ -45,6 +45,17 @@ json.dump(c, open(p, "w"), indent=4)
 PY
 }
 
+# bench_round_times LOG ROUNDS: "mean last each" seconds of a FedAvg run from its server log:
+# round 1 starts at the "FedAvg:" line, round i ends at its "round i/N" line (timestamps
+# "YYYY-MM-DD HH:MM:SS,mmm"); `each` is comma-separated. Fails unless ROUNDS rounds are there.
+bench_round_times() {
+  awk -v n="$2" '
+  function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
+  / - FedAvg: / && start == "" { start = t($0) }
+  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++; each = each sprintf(",%.3f", last - (count > 1 ? prev : start)) }
+  END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$1"
+}
+
 # bench_start_poc PREFIX CLIENTS: a POC system of CLIENTS clients on two free ports in a fresh
 # folder $work (named PREFIX.XXXXXX under $TMPDIR), with HOME and NVFLARE_POC_WORKSPACE inside it;
 # `poc stop` and the folder's removal run at exit (not with KEEP=1 in the environment). Needs

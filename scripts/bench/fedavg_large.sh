@@ -119,13 +119,8 @@ read -r sim_base trainer_base _ <<<"$(run_job "$work/tiny")"
 bench_make_job "$work/large" "$work/model.safetensors" "$rounds" "$clients" "$transfer"
 read -r sim_peak trainer_peak job_seconds <<<"$(run_job "$work/large")"
 
-# Round times from the server log: round 1 starts at the "FedAvg:" line, round i ends at its
-# "round i/N" line (timestamps "YYYY-MM-DD HH:MM:SS,mmm").
-rounds_line="$(awk -v n="$rounds" '
-  function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
-  / - FedAvg: / && start == "" { start = t($0) }
-  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++; each = each sprintf(",%.3f", last - (count > 1 ? prev : start)) }
-  END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$work/large.ws/server/log.txt")" || {
+# Round times from the server log.
+rounds_line="$(bench_round_times "$work/large.ws/server/log.txt" "$rounds")" || {
   echo "fedavg_large.sh: cannot find $rounds rounds in the server log" >&2
   exit 1
 }

@@ -89,11 +89,7 @@ read -r sp_p sj_p cp_p cj_p tr_p <<<"$(run_job "$work/large")"
 # Round times from the large job's server log (downloaded with the job).
 id="$(awk '/Submitted job: / { print $3; exit }' "$work/large.out")"
 "$nvflare" admin -c "download_job $id $work/dl" >/dev/null
-rounds_line="$(awk -v n="$rounds" '
-  function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
-  / - FedAvg: / && start == "" { start = t($0) }
-  / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++; each = each sprintf(",%.3f", last - (count > 1 ? prev : start)) }
-  END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$work/dl/$id/workspace/log.txt")" || {
+rounds_line="$(bench_round_times "$work/dl/$id/workspace/log.txt" "$rounds")" || {
   echo "poc_large.sh: cannot find $rounds rounds in the server job's log" >&2
   exit 1
 }

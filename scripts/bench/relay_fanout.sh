@@ -98,11 +98,7 @@ run() {
   id="$(awk '/Submitted job: / { print $3; exit }' "$job.out")"
   "$nvflare" admin -c "download_job $id $work/dl-$1" >/dev/null
   local rs
-  rs="$(awk -v n="$rounds" '
-    function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
-    / - FedAvg: / && start == "" { start = t($0) }
-    / - round [0-9]+\// && start != "" { last = t($0); count++ }
-    END { if (count != n) exit 1; printf "%.3f\n", (last - start) / n }' "$work/dl-$1/$id/workspace/log.txt")" || {
+  rs="$(bench_round_times "$work/dl-$1/$id/workspace/log.txt" "$rounds" | awk '{ print $1 }')" || {
     echo "relay_fanout.sh: cannot find $rounds rounds in the server job's log ($1)" >&2
     return 1
   }
