@@ -15,7 +15,7 @@
 namespace nvf::app {
 namespace fs = std::filesystem;
 
-runtime::DriverFactory grpc_driver_factory();  // cmd_daemon.cc
+runtime::DriverFactory external_driver_factory();  // cmd_daemon.cc
 
 namespace {
 
@@ -64,8 +64,8 @@ int run_admin(const AdminOptions& o) {
   auto kit = find_kit(o);
   if (!kit.ok()) return report(kit.status());
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
-  if (o.command.empty()) return report(tools::run_admin_console(*kit, grpc_driver_factory(), timeout));
-  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(), timeout);
+  if (o.command.empty()) return report(tools::run_admin_console(*kit, external_driver_factory(), timeout));
+  auto client = tools::AdminClient::connect(*kit, external_driver_factory(), timeout);
   if (!client.ok()) return report(client.status());
   auto reply = tools::run_admin_command(**client, o.command);
   (*client)->logout();
@@ -84,7 +84,7 @@ int run_submit(const AdminOptions& o) {
   }
   auto kit = find_kit(o);
   if (!kit.ok()) return report(kit.status());
-  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(), std::chrono::seconds(10));
+  auto client = tools::AdminClient::connect(*kit, external_driver_factory(), std::chrono::seconds(10));
   if (!client.ok()) return report(client.status());
   auto reply = (*client)->submit_job(o.job_folder);
   if (!reply.ok()) return report(reply.status());
@@ -117,7 +117,7 @@ int submit_and_follow(const std::string& job_folder, const std::string& kit_dir,
   }
   auto kit = find_kit(o);
   if (!kit.ok()) return report(kit.status());
-  auto client = tools::AdminClient::connect(*kit, grpc_driver_factory(), std::chrono::seconds(10));
+  auto client = tools::AdminClient::connect(*kit, external_driver_factory(), std::chrono::seconds(10));
   if (!client.ok()) return report(client.status());
   struct Logout {
     tools::AdminClient& c;

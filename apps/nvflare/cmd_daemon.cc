@@ -10,7 +10,10 @@
 #include "base/logging.h"
 #include "base/signals.h"
 #include "base/strings.h"
+#include "cellnet/composite_driver.h"
+#include "cellnet/socket_driver.h"
 #include "cellnet_grpc/grpc_driver.h"
+#include "cellnet_tls/tls_driver.h"
 #include "commands.h"
 #include "config/timeouts.h"
 #include "runtime/client_parent.h"
@@ -22,9 +25,15 @@
 namespace nvf::app {
 namespace fs = std::filesystem;
 
-runtime::DriverFactory grpc_driver_factory() {
+// The drivers between hosts: gRPC (grpc, grpcs: the default scheme), TLS sockets (stcp) and plain
+// TCP (tcp), chosen by each URL's scheme (runtime::url_scheme maps a kit's scheme onto them).
+runtime::DriverFactory external_driver_factory() {
   return [](const cellnet::DriverOptions& o) {
-    return std::shared_ptr<cellnet::Driver>(cellnet_grpc::make_grpc_driver(o));
+    std::vector<std::shared_ptr<cellnet::Driver>> drivers;
+    drivers.push_back(cellnet_grpc::make_grpc_driver(o));
+    drivers.push_back(cellnet_tls::make_stcp_driver(o));
+    drivers.push_back(std::make_shared<cellnet::TcpDriver>(o));
+    return std::shared_ptr<cellnet::Driver>(std::make_shared<cellnet::CompositeDriver>(std::move(drivers)));
   };
 }
 
@@ -105,7 +114,7 @@ int run_server(const DaemonOptions& o, int verbose) {
   so.kit = *kit;
   so.secure = truthy(*sets, "secure_train", true);
   so.nvflare_bin = tools::self_exe().string();
-  so.external_driver = grpc_driver_factory();
+  so.external_driver = external_driver_factory();
   so.logger = *log;
   so.heart_beat_timeout = seconds_setting(*sets, "heart_beat_timeout", so.heart_beat_timeout);
   so.strict_start_job_reply_check = truthy(*sets, "strict_start_job_reply_check", false);
@@ -126,7 +135,7 @@ int run_client(const DaemonOptions& o, int verbose) {
   co.kit = *kit;
   co.secure = truthy(*sets, "secure_train", true);
   co.nvflare_bin = tools::self_exe().string();
-  co.external_driver = grpc_driver_factory();
+  co.external_driver = external_driver_factory();
   co.logger = *log;
   co.heart_beat_interval = seconds_setting(*sets, "heart_beat_interval", co.heart_beat_interval);
   runtime::ClientParent client(co);
@@ -146,7 +155,7 @@ int run_relay(const DaemonOptions& o, int verbose) {
   runtime::RelayOptions ro;
   ro.kit = *kit;
   ro.secure = truthy(*sets, "secure_train", true);
-  ro.external_driver = grpc_driver_factory();
+  ro.external_driver = external_driver_factory();
   ro.logger = *log;
   ro.heart_beat_interval = seconds_setting(*sets, "heart_beat_interval", ro.heart_beat_interval);
   ro.cache_max_bytes = static_cast<uint64_t>(

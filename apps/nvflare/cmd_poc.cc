@@ -12,7 +12,7 @@
 
 namespace nvf::app {
 
-runtime::DriverFactory grpc_driver_factory();  // cmd_daemon.cc
+runtime::DriverFactory external_driver_factory();  // cmd_daemon.cc
 
 namespace {
 
@@ -72,7 +72,7 @@ int run_service(const PocCliOptions& o, bool start) {
   so.warn = [](const std::string& line) { std::cerr << line << std::endl; };
   so.console = [](const std::filesystem::path& admin_dir) -> Status {
     NVF_ASSIGN_OR_RETURN(runtime::AdminKit kit, runtime::load_admin_kit(admin_dir, "fed_admin.json"));
-    return tools::run_admin_console(kit, grpc_driver_factory(), std::chrono::seconds(10));
+    return tools::run_admin_console(kit, external_driver_factory(), std::chrono::seconds(10));
   };
   return report(start ? tools::poc_start(so) : tools::poc_stop(so));
 }

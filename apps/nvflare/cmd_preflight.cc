@@ -9,7 +9,7 @@
 
 namespace nvf::app {
 
-runtime::DriverFactory grpc_driver_factory();  // cmd_daemon.cc
+runtime::DriverFactory external_driver_factory();  // cmd_daemon.cc
 
 namespace {
 
@@ -22,7 +22,7 @@ struct PreflightCommandOptions {
 int run_preflight_check(const PreflightCommandOptions& o) {
   tools::PreflightOptions po;
   po.kit_dir = o.package_path;
-  po.external_driver = grpc_driver_factory();
+  po.external_driver = external_driver_factory();
   po.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout * 1000));
   auto r = tools::run_preflight(po);
   if (!r.ok()) return report(r.status());

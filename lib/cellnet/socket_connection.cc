@@ -24,12 +24,19 @@ std::string errno_text(int err) { return std::strerror(err); }
 }  // namespace
 
 SocketConnection::SocketConnection(int fd, PeerInfo peer, ConnectionHandler* handler,
-                                   const DriverOptions& options)
+                                   const DriverOptions& options,
+                                   std::unique_ptr<SecureSession> session,
+                                   std::shared_ptr<SocketSecurity> accept_security,
+                                   std::chrono::milliseconds handshake_timeout)
     : peer_(std::move(peer)),
       handler_(handler),
       max_payload_(options.max_payload),
       send_timeout_(options.send_timeout),
-      fd_(fd) {}
+      session_(std::move(session)),
+      accept_security_(std::move(accept_security)),
+      handshake_timeout_(handshake_timeout),
+      fd_(fd),
+      secure_ready_(accept_security_ == nullptr) {}
 
 SocketConnection::~SocketConnection() {
   // Only when the threads never started (or both finished, which already closed it).
@@ -68,6 +75,7 @@ void SocketConnection::close(const Status& reason) {
   closed_ = true;
   reason_ = reason.ok() ? CancelledError("connection to " + peer_.address + " closed") : reason;
   out_.close();  // before the threads can observe the shutdown: send() fails from now on
+  ready_cv_.notify_all();
   // Wakes the reader (recv returns 0) and the writer (poll/sendmsg fail); the descriptor itself
   // stays open until both threads are done, so it cannot be reused under them.
   if (fd_open_) ::shutdown(fd_, SHUT_RDWR);
@@ -93,7 +101,41 @@ void SocketConnection::thread_done() {
   }
 }
 
+bool SocketConnection::accept_handshake() {
+  std::string common_name;
+  auto session = accept_security_->handshake(
+      fd_, true, peer_.address, std::chrono::steady_clock::now() + handshake_timeout_, &common_name);
+  if (!session.ok()) {
+    close(session.status());
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(session_mu_);
+    session_ = std::move(session).value();
+  }
+  peer_.common_name = std::move(common_name);
+  std::lock_guard<std::mutex> lock(mu_);
+  secure_ready_ = true;
+  ready_cv_.notify_all();
+  return !closed_;
+}
+
+bool SocketConnection::wait_handshake() {
+  std::unique_lock<std::mutex> lock(mu_);
+  ready_cv_.wait(lock, [this] { return secure_ready_ || closed_; });
+  return !closed_;
+}
+
+void SocketConnection::wait_socket(short events, int timeout_ms) const {
+  pollfd p{fd_, events, 0};
+  ::poll(&p, 1, timeout_ms);  // EINTR, timeout or a shut-down socket: the caller tries again
+}
+
 void SocketConnection::read_loop() {
+  if (accept_security_ && !accept_handshake()) {
+    thread_done();  // never announced: no on_connected, no on_closed
+    return;
+  }
   auto self = shared_from_this();
   handler_->on_connected(self);
   Status why;
@@ -116,6 +158,41 @@ void SocketConnection::read_loop() {
 Status SocketConnection::read_exact(std::byte* p, size_t n, size_t frame_offset,
                                     uint64_t frame_size) {
   size_t got = 0;
+  auto ended = [&]() -> Status {
+    size_t at = frame_offset + got;
+    if (at == 0) return UnavailableError("peer closed the connection (" + peer_.address + ")");
+    std::string total = frame_size ? std::to_string(frame_size) : "at least 16";
+    return InvalidArgumentError("truncated frame from " + peer_.address +
+                                ": the connection ended after " + std::to_string(at) + " of " +
+                                total + " bytes");
+  };
+  while (session_ && got < n) {
+    size_t k = 0;
+    SecureSession::Io io;
+    std::string error;
+    {
+      std::lock_guard<std::mutex> lock(session_mu_);
+      io = session_->read(p + got, n - got, &k);
+      if (io == SecureSession::Io::kError) error = session_->error_text();
+    }
+    switch (io) {
+      case SecureSession::Io::kDone:
+        got += k;
+        break;
+      case SecureSession::Io::kWantRead:
+        wait_socket(POLLIN, -1);
+        break;
+      case SecureSession::Io::kWantWrite:
+        wait_socket(POLLOUT, -1);
+        break;
+      case SecureSession::Io::kEof:
+        if (closed()) return CancelledError("connection closed");
+        return ended();
+      case SecureSession::Io::kError:
+        if (closed()) return CancelledError("connection closed");
+        return UnavailableError("TLS read from " + peer_.address + " failed: " + error);
+    }
+  }
   while (got < n) {
     ssize_t r = ::recv(fd_, p + got, n - got, 0);
     if (r > 0) {
@@ -124,14 +201,7 @@ Status SocketConnection::read_exact(std::byte* p, size_t n, size_t frame_offset,
     }
     if (r < 0 && errno == EINTR) continue;
     if (closed()) return CancelledError("connection closed");
-    if (r == 0) {
-      size_t at = frame_offset + got;
-      if (at == 0) return UnavailableError("peer closed the connection (" + peer_.address + ")");
-      std::string total = frame_size ? std::to_string(frame_size) : "at least 16";
-      return InvalidArgumentError("truncated frame from " + peer_.address +
-                                  ": the connection ended after " + std::to_string(at) + " of " +
-                                  total + " bytes");
-    }
+    if (r == 0) return ended();
     int err = errno;
     if (err == ECONNRESET)
       return UnavailableError("connection reset by peer (" + peer_.address + ")");
@@ -189,10 +259,14 @@ Status SocketConnection::read_frame(const std::shared_ptr<Connection>& self, Fra
 }
 
 void SocketConnection::write_loop() {
+  if (!wait_handshake()) {
+    thread_done();
+    return;
+  }
   while (auto frame = out_.pop()) {
     Buffer wire = encode_frame(*frame);
     write_since_ns_ = now_ns();
-    Status s = write_all(wire);
+    Status s = session_ ? write_secure(wire) : write_all(wire);
     write_since_ns_ = 0;
     if (!s.ok()) {
       close(s);
@@ -242,6 +316,57 @@ Status SocketConnection::write_all(const Buffer& wire) {
     if (err == EPIPE || err == ECONNRESET)
       return UnavailableError("peer closed the connection (" + peer_.address + ")");
     return UnavailableError("write to " + peer_.address + " failed: " + errno_text(err));
+  }
+  return Status::OK();
+}
+
+// Frames up to this size are gathered into one TLS write (one record, one system call): a
+// frame's prefix and headers are separate small slices.
+constexpr size_t kGatherBytes = 16u << 10;
+
+Status SocketConnection::write_secure(const Buffer& wire) {
+  std::vector<std::byte> gathered;
+  std::vector<std::pair<const std::byte*, size_t>> pieces;
+  if (wire.size() <= kGatherBytes) {
+    gathered.reserve(wire.size());
+    for (const Slice& s : wire.slices()) gathered.insert(gathered.end(), s.data, s.data + s.size);
+    pieces.emplace_back(gathered.data(), gathered.size());
+  } else {
+    for (const Slice& s : wire.slices()) pieces.emplace_back(s.data, s.size);
+  }
+  auto last_progress = std::chrono::steady_clock::now();
+  for (auto [p, left] : pieces) {
+    while (left > 0) {
+      size_t k = 0;
+      SecureSession::Io io;
+      std::string error;
+      {
+        std::lock_guard<std::mutex> lock(session_mu_);
+        io = session_->write(p, left, &k);
+        if (io == SecureSession::Io::kError) error = session_->error_text();
+      }
+      if (io == SecureSession::Io::kDone) {
+        p += k;
+        left -= k;
+        last_progress = std::chrono::steady_clock::now();
+        continue;
+      }
+      if (closed()) return CancelledError("connection closed");
+      if (io == SecureSession::Io::kEof)
+        return UnavailableError("peer closed the connection (" + peer_.address + ")");
+      if (io == SecureSession::Io::kError)
+        return UnavailableError("TLS write to " + peer_.address + " failed: " + error);
+      auto blocked = std::chrono::steady_clock::now() - last_progress;
+      if (blocked >= send_timeout_) {
+        return DeadlineExceededError(
+            "a write to " + peer_.address + " made no progress for " +
+            std::to_string(send_timeout_.count()) +
+            " ms (streaming_send_timeout): the peer is not reading; closing the connection");
+      }
+      auto remaining = std::chrono::ceil<std::chrono::milliseconds>(send_timeout_ - blocked);
+      wait_socket(io == SecureSession::Io::kWantRead ? POLLIN : POLLOUT,
+                  static_cast<int>(remaining.count()));
+    }
   }
   return Status::OK();
 }

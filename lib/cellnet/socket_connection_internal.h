@@ -11,22 +11,36 @@
 // DEADLINE_EXCEEDED. The socket stays blocking for reads; writes use MSG_DONTWAIT + poll. close()
 // never joins: it shuts the socket down and both threads exit; the last one to finish closes the
 // descriptor. Public methods may be called from any thread, including the handler's own callbacks.
+//
+// With a SecureSession (stcp) the socket is non-blocking both ways and every byte goes through
+// the session, under a mutex of its own (the reader and the writer never call it at once; each
+// waits for the socket in poll() without the mutex). An accepted secure connection does its
+// handshake on the reader thread before on_connected (the writer waits for it), so a slow or
+// hostile peer never holds up the accept loop; one that fails the handshake is closed without
+// any callback, as if it had never connected.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 
 #include "cellnet/driver.h"
 #include "cellnet/send_queue.h"
+#include "cellnet/socket_security.h"
 #include "cellnet/thread_group_internal.h"
 
 namespace nvf::cellnet {
 
 class SocketConnection : public Connection, public std::enable_shared_from_this<SocketConnection> {
  public:
-  /// Takes ownership of the connected socket `fd` (blocking mode).
-  SocketConnection(int fd, PeerInfo peer, ConnectionHandler* handler, const DriverOptions& options);
+  /// Takes ownership of the connected socket `fd` (blocking mode; non-blocking with a session or
+  /// `accept_security`). `session`: the connecting side's finished handshake. `accept_security`:
+  /// an accepted socket whose handshake the reader does first, within `handshake_timeout`.
+  SocketConnection(int fd, PeerInfo peer, ConnectionHandler* handler, const DriverOptions& options,
+                   std::unique_ptr<SecureSession> session = nullptr,
+                   std::shared_ptr<SocketSecurity> accept_security = nullptr,
+                   std::chrono::milliseconds handshake_timeout = std::chrono::milliseconds(0));
   ~SocketConnection() override;
   SocketConnection(const SocketConnection&) = delete;
   SocketConnection& operator=(const SocketConnection&) = delete;
@@ -52,8 +66,17 @@ class SocketConnection : public Connection, public std::enable_shared_from_this<
   // (for the truncation message; frame_size 0 while the prefix is still unread).
   Status read_exact(std::byte* p, size_t n, size_t frame_offset, uint64_t frame_size);
   Status write_all(const Buffer& wire);
+  Status write_secure(const Buffer& wire);
+  // Waits until `fd_` is readable (POLLIN) or writable (POLLOUT), at most `timeout_ms` (-1: no
+  // limit); a shut-down socket counts as ready.
+  void wait_socket(short events, int timeout_ms) const;
+  // The accepting side's handshake (reader thread); false when it failed (the connection is
+  // closed and no callback runs).
+  bool accept_handshake();
+  // The writer's wait for the handshake; false when the connection closed first.
+  bool wait_handshake();
 
-  const PeerInfo peer_;
+  PeerInfo peer_;  // common_name is set by the accepting handshake, before on_connected
   ConnectionHandler* const handler_;
   const uint64_t max_payload_;
   const std::chrono::milliseconds send_timeout_;
@@ -62,12 +85,19 @@ class SocketConnection : public Connection, public std::enable_shared_from_this<
   std::atomic<int64_t> write_since_ns_{
       0};  // steady-clock start of the write in progress, 0 if none
 
+  std::unique_ptr<SecureSession> session_;  // null: plain; guarded by session_mu_ once started
+  std::mutex session_mu_;
+  const std::shared_ptr<SocketSecurity> accept_security_;
+  const std::chrono::milliseconds handshake_timeout_;
+
   const int fd_;  // valid until fd_open_ turns false
   mutable std::mutex mu_;
   bool fd_open_ = true;   // guarded by mu_
   bool closed_ = false;   // guarded by mu_
   Status reason_;         // guarded by mu_
   int threads_left_ = 0;  // guarded by mu_: the last thread to finish closes fd_
+  bool secure_ready_;     // guarded by mu_: no handshake pending (the writer may start)
+  std::condition_variable ready_cv_;
 };
 
 }  // namespace nvf::cellnet

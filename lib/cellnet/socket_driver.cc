@@ -21,6 +21,8 @@ namespace nvf::cellnet {
 namespace {
 
 constexpr int kSocketBufferBytes = 4 << 20;
+// How long an accepted stcp peer has to finish its TLS handshake.
+constexpr std::chrono::milliseconds kHandshakeTimeout{10000};
 
 std::string errno_text(int err) { return std::strerror(err); }
 
@@ -147,13 +149,17 @@ class SocketListener;
 struct SocketDriver::Core {
   Kind kind;
   DriverOptions options;
+  std::shared_ptr<SocketSecurity> security;  // set: stcp
   std::mutex mu;
   bool stopped = false;                                  // guarded by mu
   std::vector<std::weak_ptr<SocketListener>> listeners;  // guarded by mu
   std::vector<std::weak_ptr<SocketConnection>> conns;    // guarded by mu
   ThreadGroup threads;
 
-  std::string scheme() const { return kind == Kind::kUds ? "uds" : "tcp"; }
+  std::string scheme() const {
+    if (kind == Kind::kUds) return "uds";
+    return security ? "stcp" : "tcp";
+  }
 
   // Registers and starts a connection; false (and the connection closed) when stopped.
   bool adopt(const std::shared_ptr<SocketConnection>& conn) {
@@ -245,8 +251,10 @@ class SocketListener : public std::enable_shared_from_this<SocketListener> {
       set_buffers(cfd);
       if (core_->kind == SocketDriver::Kind::kTcp) set_nodelay(cfd);
       PeerInfo peer{url_, describe_accepted(cfd, core_->kind, path_), ""};
-      auto conn =
-          std::make_shared<SocketConnection>(cfd, std::move(peer), handler_, core_->options);
+      if (core_->security) set_blocking(cfd, false);  // the reader does the handshake
+      auto conn = std::make_shared<SocketConnection>(cfd, std::move(peer), handler_,
+                                                     core_->options, nullptr, core_->security,
+                                                     kHandshakeTimeout);
       {
         std::lock_guard<std::mutex> lock(mu_);
         std::erase_if(accepted_, [](const auto& w) { return w.expired(); });
@@ -349,9 +357,12 @@ Result<std::pair<int, int>> bind_tcp(const std::string& url, const Url& u) {
 
 }  // namespace
 
-SocketDriver::SocketDriver(Kind kind, DriverOptions options) : core_(std::make_shared<Core>()) {
+SocketDriver::SocketDriver(Kind kind, DriverOptions options,
+                           std::shared_ptr<SocketSecurity> security)
+    : core_(std::make_shared<Core>()) {
   core_->kind = kind;
   core_->options = std::move(options);
+  core_->security = std::move(security);
 }
 
 SocketDriver::~SocketDriver() { stop(); }
@@ -364,9 +375,12 @@ Result<std::unique_ptr<Listener>> SocketDriver::listen(const std::string& url,
   if (u.scheme != core_->scheme()) {
     return InvalidArgumentError("the " + core_->scheme() + " driver cannot serve '" + url + "'");
   }
-  if (core_->options.tls.mode != TlsConfig::Mode::kClear) {
+  if (core_->security) {
+    Status ready = core_->security->prepare(true);
+    if (!ready.ok()) return Status(ready.code(), "cannot listen on " + url + ": " + ready.message());
+  } else if (core_->options.tls.mode != TlsConfig::Mode::kClear) {
     return FailedPreconditionError("cannot listen on " + url + ": the " + core_->scheme() +
-                                   " driver is plain only; use grpcs for TLS");
+                                   " driver is plain only; use stcp or grpcs for TLS");
   }
   int fd = -1;
   std::string real_url;
@@ -404,9 +418,12 @@ Result<std::shared_ptr<Connection>> SocketDriver::connect(const std::string& url
   if (u.scheme != core_->scheme()) {
     return InvalidArgumentError("the " + core_->scheme() + " driver cannot serve '" + url + "'");
   }
-  if (core_->options.tls.mode != TlsConfig::Mode::kClear) {
+  if (core_->security) {
+    Status ready = core_->security->prepare(false);
+    if (!ready.ok()) return Status(ready.code(), "cannot connect to " + url + ": " + ready.message());
+  } else if (core_->options.tls.mode != TlsConfig::Mode::kClear) {
     return FailedPreconditionError("cannot connect to " + url + ": the " + core_->scheme() +
-                                   " driver is plain only; use grpcs for TLS");
+                                   " driver is plain only; use stcp or grpcs for TLS");
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   int fd = -1;
@@ -438,8 +455,19 @@ Result<std::shared_ptr<Connection>> SocketDriver::connect(const std::string& url
   }
   if (err != 0)
     return UnavailableError("cannot connect to " + url + ": " + connect_error_text(err));
-  auto conn =
-      std::make_shared<SocketConnection>(fd, PeerInfo{url, address, ""}, handler, core_->options);
+  PeerInfo peer{url, address, ""};
+  std::unique_ptr<SecureSession> session;
+  if (core_->security) {
+    set_blocking(fd, false);
+    auto done = core_->security->handshake(fd, false, url, deadline, &peer.common_name);
+    if (!done.ok()) {
+      ::close(fd);
+      return Status(done.status().code(), "cannot connect to " + url + ": " + done.status().message());
+    }
+    session = std::move(done).value();
+  }
+  auto conn = std::make_shared<SocketConnection>(fd, std::move(peer), handler, core_->options,
+                                                 std::move(session));
   if (!core_->adopt(conn))
     return UnavailableError("cannot connect to " + url + ": the driver was stopped");
   return std::shared_ptr<Connection>(conn);

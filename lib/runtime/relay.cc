@@ -39,7 +39,7 @@ Status Relay::start() {
 
   std::string url = opt_.listen_url;
   if (url.empty()) {
-    url = std::string(kit.listen_security == "clear" ? "grpc" : "grpcs") + "://" + listen_host_for(kit.listen.host) +
+    url = url_scheme(kit.listen_scheme, kit.listen_security) + "://" + listen_host_for(kit.listen.host) +
           ":" + std::to_string(kit.listen.port);
   }
   cell_->on_peer_event([log = log_, self = kit.fqcn](const std::string& peer, bool up) {

@@ -153,7 +153,7 @@ Status ServerParent::start() {
     };
   }
   const std::string host = listen_host_for(kit.host);
-  const std::string scheme = kit.connection_security == "clear" ? "grpc" : "grpcs";
+  const std::string scheme = url_scheme(kit.scheme, kit.connection_security);
   auto listen = [&](int port) -> Result<std::string> {
     std::string url = scheme + "://" + host + ":" + std::to_string(port);
     auto r = cell_->listen(url, filter);

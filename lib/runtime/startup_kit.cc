@@ -85,6 +85,16 @@ Result<std::string> read_text(const fs::path& path) {
   return ss.str();
 }
 
+// `scheme` of `v` (default grpc), one FLARE knows. Errors: INVALID_ARGUMENT naming `where`.
+Result<std::string> scheme_of(const config::Value& v, const std::string& where) {
+  std::string scheme = v.is_object() ? get_or(v, "scheme", "grpc") : "grpc";
+  for (const char* known : {"grpc", "grpcs", "agrpc", "agrpcs", "http", "https", "tcp", "stcp", "atcp", "satcp"}) {
+    if (scheme == known) return scheme;
+  }
+  return InvalidArgumentError(where + ".scheme '" + scheme +
+                              "' is not a scheme: use grpc (the default) or tcp (TLS sockets, fastest for large models)");
+}
+
 Result<ServerKit> load_server_kit(const fs::path& root, const std::string& config_name) {
   ServerKit kit;
   kit.root = fs::absolute(root).lexically_normal();
@@ -101,6 +111,9 @@ Result<ServerKit> load_server_kit(const fs::path& root, const std::string& confi
   kit.cert = kit.root / "startup" / get_or(s, "ssl_cert", "server.crt");
   kit.key = kit.root / "startup" / get_or(s, "ssl_private_key", "server.key");
   kit.root_ca = kit.root / "startup" / get_or(s, "ssl_root_cert", "rootCA.pem");
+  if (s.contains("service")) {
+    NVF_ASSIGN_OR_RETURN(kit.scheme, scheme_of(s["service"], w + ".service"));
+  }
   NVF_ASSIGN_OR_RETURN(auto end, sp_end_point_of(v, f));
   kit.host = end.first;
   kit.fl_port = end.second.first;
@@ -127,6 +140,7 @@ Result<RelayParent> parse_relay_parent(const config::Value& v, const std::string
   NVF_ASSIGN_OR_RETURN(r.endpoint, parse_address(address, where + ".address"));
   r.connection_security = get_or(v, "connection_security", "mtls");
   NVF_RETURN_IF_ERROR(check_security(r.connection_security, where + ".connection_security"));
+  NVF_ASSIGN_OR_RETURN(r.scheme, scheme_of(v, where));
   return r;
 }
 
@@ -139,6 +153,9 @@ Result<ClientKit> load_client_kit(const fs::path& root, const std::string& confi
   NVF_ASSIGN_OR_RETURN(config::Value s, first_server(v, f));
   NVF_ASSIGN_OR_RETURN(kit.project, get_string(s, "name", f + ": servers[0]"));
   NVF_ASSIGN_OR_RETURN(kit.server_identity, get_string(s, "identity", f + ": servers[0]"));
+  if (s.contains("service")) {
+    NVF_ASSIGN_OR_RETURN(kit.scheme, scheme_of(s["service"], f + ": servers[0].service"));
+  }
   if (!v.contains("client") || !v["client"].is_object()) return InvalidArgumentError(f + ": client is missing");
   const auto& c = v["client"];
   kit.name = uid.empty() ? get_or(c, "fqsn", "") : uid;
@@ -195,6 +212,7 @@ Result<RelayKit> load_relay_kit(const fs::path& root, const std::string& config_
     NVF_ASSIGN_OR_RETURN(kit.server, parse_address(address, w + ".address"));
     kit.connection_security = get_or(to, "connection_security", kit.connection_security);
     NVF_RETURN_IF_ERROR(check_security(kit.connection_security, w + ".connection_security"));
+    NVF_ASSIGN_OR_RETURN(kit.scheme, scheme_of(to, w));
   } else {
     NVF_ASSIGN_OR_RETURN(kit.parent, parse_relay_parent(to, w));
     if (kit.fqcn != kit.parent->fqcn + "." + kit.name) {
@@ -222,6 +240,7 @@ Result<RelayKit> load_relay_kit(const fs::path& root, const std::string& config_
   kit.listen.port = res["port"].get<int>();
   kit.listen_security = get_or(res, "connection_security", "mtls");
   NVF_RETURN_IF_ERROR(check_security(kit.listen_security, cw + ".connection_security"));
+  NVF_ASSIGN_OR_RETURN(kit.listen_scheme, scheme_of(c["internal"], comm.string() + ": internal"));
   return kit;
 }
 
@@ -242,6 +261,7 @@ Result<AdminKit> load_admin_kit(const fs::path& admin_dir, const std::string& co
   kit.server.port = a["port"].get<int>();
   kit.connection_security = get_or(a, "connection_security", "mtls");
   NVF_RETURN_IF_ERROR(check_security(kit.connection_security, w + ".connection_security"));
+  NVF_ASSIGN_OR_RETURN(kit.scheme, scheme_of(a, w));
   kit.cert = kit.root / "startup" / get_or(a, "client_cert", "client.crt");
   kit.key = kit.root / "startup" / get_or(a, "client_key", "client.key");
   kit.root_ca = kit.root / "startup" / get_or(a, "ca_cert", "rootCA.pem");
@@ -339,8 +359,14 @@ cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client) {
   return t;
 }
 
+std::string url_scheme(const std::string& scheme, const std::string& connection_security) {
+  const bool clear = connection_security == "clear";
+  if (scheme == "tcp" || scheme == "stcp" || scheme == "atcp" || scheme == "satcp") return clear ? "tcp" : "stcp";
+  return clear ? "grpc" : "grpcs";
+}
+
 std::string relay_url(const RelayParent& r) {
-  return std::string(r.connection_security == "clear" ? "grpc" : "grpcs") + "://" + r.endpoint.host + ":" +
+  return url_scheme(r.scheme, r.connection_security) + "://" + r.endpoint.host + ":" +
          std::to_string(r.endpoint.port);
 }
 
@@ -352,7 +378,7 @@ cellnet::TlsConfig tls_config_for_relay(const KitCommon& kit, const RelayParent&
 }
 
 std::string server_url(const KitCommon& kit, const Endpoint& e) {
-  return std::string(kit.connection_security == "clear" ? "grpc" : "grpcs") + "://" + e.host + ":" +
+  return url_scheme(kit.scheme, kit.connection_security) + "://" + e.host + ":" +
          std::to_string(e.port);
 }
 

@@ -36,6 +36,9 @@ struct KitCommon {
   std::string name;               // server identity, client name or admin user (the certificate CN)
   std::string server_identity;    // the server certificate's CN
   std::string connection_security = "mtls";  // mtls | tls | clear
+  /// The project's scheme (FLARE's): grpc (the default; also what http, https and agrpc run
+  /// on here) or tcp (stcp with TLS: TLS sockets; also atcp, satcp). See url_scheme().
+  std::string scheme = "grpc";
   std::filesystem::path cert, key, root_ca;
 };
 
@@ -51,6 +54,7 @@ struct RelayParent {
   std::string fqcn;      // its cell: "relay-1", or "relay-1.relay-2" behind another relay
   Endpoint endpoint;
   std::string connection_security = "mtls";
+  std::string scheme = "grpc";  // as KitCommon::scheme
 };
 
 struct ClientKit : KitCommon {
@@ -69,6 +73,7 @@ struct RelayKit : KitCommon {
   std::optional<RelayParent> parent;  // its parent relay, when it has one
   Endpoint listen;                    // where its children connect (comm_config internal.resources)
   std::string listen_security = "mtls";
+  std::string listen_scheme = "grpc";  // comm_config internal.scheme
   std::filesystem::path server_cert, server_key;
 };
 
@@ -102,9 +107,13 @@ Status verify_kit_signatures(const std::filesystem::path& root);
 
 /// The TLS settings of a kit's connections (`is_client`: it connects to the server).
 cellnet::TlsConfig tls_config(const KitCommon& kit, bool is_client);
-/// "grpc://host:port" or "grpcs://host:port" by the kit's connection security.
+/// The URL scheme of a kit's scheme and connection security: the tcp family (tcp, stcp, atcp,
+/// satcp) gives "stcp" (TLS sockets), or "tcp" when clear; every other scheme gives "grpcs", or
+/// "grpc" when clear.
+std::string url_scheme(const std::string& scheme, const std::string& connection_security);
+/// "<url_scheme>://host:port" by the kit's scheme and connection security.
 std::string server_url(const KitCommon& kit, const Endpoint& endpoint);
-/// The URL of a parent relay, by its connection security.
+/// The URL of a parent relay, by its scheme and connection security.
 std::string relay_url(const RelayParent& relay);
 /// The TLS settings of a connection to a parent relay (the relay's identity as the target name).
 cellnet::TlsConfig tls_config_for_relay(const KitCommon& kit, const RelayParent& relay);

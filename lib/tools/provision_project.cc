@@ -345,7 +345,8 @@ builders:
       # config_folder can be set to inform NVIDIA FLARE where to get configuration
       config_folder: config
 
-      # scheme for communication driver (this build supports grpc).
+      # scheme for communication driver: grpc (gRPC over HTTP/2), or tcp (frames on TLS sockets:
+      # the least CPU per byte, for large models). http runs on gRPC here.
       scheme: grpc
 
       # when docker_image is set to a docker image name, docker.sh will be generated on server/client/admin

@@ -56,8 +56,9 @@ bench_round_times() {
   END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$1"
 }
 
-# bench_start_poc PREFIX CLIENTS: a POC system of CLIENTS clients on two free ports in a fresh
-# folder $work (named PREFIX.XXXXXX under $TMPDIR), with HOME and NVFLARE_POC_WORKSPACE inside it;
+# bench_start_poc PREFIX CLIENTS [SCHEME]: a POC system of CLIENTS clients on two free ports in a
+# fresh folder $work (named PREFIX.XXXXXX under $TMPDIR), with HOME and NVFLARE_POC_WORKSPACE inside
+# it, its project's scheme SCHEME (default: the project's, grpc);
 # `poc stop` and the folder's removal run at exit (not with KEEP=1 in the environment). Needs
 # $nvflare.
 bench_start_poc() {
@@ -70,12 +71,16 @@ bench_start_poc() {
     echo "keeping $work; its POC system keeps running: HOME=$HOME NVFLARE_POC_WORKSPACE=$NVFLARE_POC_WORKSPACE $nvflare poc stop" >&2
   fi
   "$nvflare" poc prepare -n "$2" >/dev/null
-  python3 - "$NVFLARE_POC_WORKSPACE/project.yml" "$work/project.yml" <<'PY'
+  python3 - "$NVFLARE_POC_WORKSPACE/project.yml" "$work/project.yml" "${3:-}" <<'PY'
 import socket, sys
 def free():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 text = open(sys.argv[1]).read()
 text = text.replace("fed_learn_port: 8002", f"fed_learn_port: {free()}").replace("admin_port: 8003", f"admin_port: {free()}")
+if sys.argv[3]:
+    if "scheme: grpc" not in text:
+        sys.exit("bench_start_poc: the POC project has no 'scheme: grpc' line to replace")
+    text = text.replace("scheme: grpc", f"scheme: {sys.argv[3]}")
 open(sys.argv[2], "w").write(text)
 PY
   printf 'y\n' | "$nvflare" poc prepare -i "$work/project.yml" >/dev/null

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# FedAvg of a large model on a POC system — each role its own process, over mTLS gRPC: round time
-# and the peak memory of every role against the model size.
+# FedAvg of a large model on a POC system — each role its own process, over mTLS (gRPC, or TLS
+# sockets with --scheme tcp): round time, the peak memory of every role against the model size,
+# and the CPU each role spends in the last round.
 #
 # A POC workspace on free ports (`poc prepare -i`), `poc start`, then the fedavg_pt job of
 # fedavg_large.sh (a --size-mib safetensors checkpoint of 128 float32 tensors; every client runs
@@ -10,7 +11,8 @@
 # trainers record their own peak through /usr/bin/time. Baselines: the same run with a tiny model
 # (128 tensors of 256 floats, one round).
 #
-# Usage: scripts/bench/poc_large.sh [--size-mib 1024] [--clients 4] [--rounds 2] [--timeout-s 1800]
+# Usage: scripts/bench/poc_large.sh [--size-mib 1024] [--clients 4] [--rounds 2] [--scheme grpc|tcp]
+#                                   [--timeout-s 1800]
 # Env: BUILD_DIR (default: <repo>/build); KEEP=1 leaves the folder and the POC system running
 # (stderr prints the `poc stop` command that ends it).
 # Prints `name: value` lines, among them (each `(peak − baseline) / model bytes`):
@@ -25,6 +27,8 @@
 #   minor_faults_per_model_page_<role>
 #                                 minor page faults of the role's busiest process in the last round
 #                                 / the model's 4 KiB pages (scripts/bench/procwatch.py)
+#   cpu_seconds_last_round_<role> user + system CPU seconds of all the role's processes in the
+#                                 last round, and their sum (_total)
 set -euo pipefail
 shopt -s inherit_errexit
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -32,14 +36,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 size_mib=1024
 clients=4
 rounds=2
+scheme=grpc
 timeout_s=1800
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --size-mib) size_mib="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --scheme) scheme="$2"; shift 2 ;;
     --timeout-s) timeout_s="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "poc_large.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +55,7 @@ bench_build nvflare nvf_bench_download >/dev/null
 nvflare="$build/apps/nvflare/nvflare"
 bench="$build/lib/cellnet/nvf_bench_download"
 
-bench_start_poc nvf-bench-poc "$clients"
+bench_start_poc nvf-bench-poc "$clients" "$scheme"
 
 # Runs job $1 while sampling every nvflare process's VmHWM; prints the peaks in bytes of
 # "server_parent server_job client_parent client_job trainer".
@@ -76,6 +82,7 @@ echo "size_mib: $size_mib"
 echo "tensors: 128"
 echo "clients: $clients"
 echo "rounds: $rounds"
+echo "scheme: $scheme"
 echo "model_bytes: $model_bytes"
 
 "$bench" safetensors --out "$work/tiny.safetensors" --size-bytes $((128 * 256 * 4)) >/dev/null

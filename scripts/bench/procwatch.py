@@ -2,15 +2,18 @@
 """Samples the nvflare processes of a benchmark: peak RSS per role and minor page faults per round.
 
   procwatch.py sample OUT      every 20 ms until SIGTERM: for each nvflare process, its role, VmHWM
-                               and minor faults (/proc/PID/stat field 10); writes OUT.peaks (one
-                               "role bytes" line per role: the largest VmHWM) and OUT.faults ("time
-                               pid role minflt" whenever a process's count changed).
+                               minor faults and CPU time (/proc/PID/stat fields 10, 14 and 15);
+                               writes OUT.peaks (one "role bytes" line per role: the largest VmHWM)
+                               and OUT.faults ("time pid role minflt cpu_ticks" whenever a
+                               process's counts changed).
   procwatch.py faults OUT LOG ROUNDS MODEL_BYTES
                                prints "minor_faults_per_model_page_<role>: x" for the last round:
                                the largest, over the role's processes, of the faults taken between
                                the end of round ROUNDS-1 and the end of round ROUNDS (the "round i/N"
                                lines of the server-side LOG; round 1 starts at its "FedAvg:" line),
-                               divided by the model's 4 KiB pages.
+                               divided by the model's 4 KiB pages; and "cpu_seconds_last_round_<role>:
+                               x", the user + system CPU seconds all the role's processes used in
+                               that round, and their sum over every role ("..._total").
 
 Roles: simulator, server_parent, server_job, client_parent, client_job, relay, trainer (`nvflare
 train`), submitter (`nvflare job submit`).
@@ -66,15 +69,17 @@ def sample(out):
                         continue
                     with open(f"/proc/{pid}/stat") as f:
                         stat = f.read()
-                    minflt = int(stat[stat.rindex(")") + 2:].split()[7])
+                    fields = stat[stat.rindex(")") + 2:].split()
+                    minflt = int(fields[7])
+                    ticks = int(fields[11]) + int(fields[12])
                     with open(f"/proc/{pid}/status") as f:
                         for line in f:
                             if line.startswith("VmHWM:"):
                                 peaks[role] = max(peaks.get(role, 0), int(line.split()[1]) * 1024)
                                 break
-                    if last.get(pid) != minflt:
-                        last[pid] = minflt
-                        faults.write(f"{now:.3f} {pid} {role} {minflt}\n")
+                    if last.get(pid) != (minflt, ticks):
+                        last[pid] = (minflt, ticks)
+                        faults.write(f"{now:.3f} {pid} {role} {minflt} {ticks}\n")
                 except (OSError, ValueError, IndexError):
                     roles.setdefault(pid, (None, now))
             time.sleep(0.02)
@@ -103,30 +108,37 @@ def faults(out, log, rounds, model_bytes):
         sys.exit(f"procwatch.py: {log} has {len(ends)} round lines; expected {rounds}")
     t0 = ends[rounds - 2] if rounds >= 2 else start
     t1 = ends[rounds - 1]
-    series = {}  # pid -> (role, [(t, minflt)])
+    series = {}  # pid -> (role, [(t, minflt, cpu_ticks)])
     with open(out + ".faults") as f:
         for line in f:
-            t, pid, role, n = line.split()
-            series.setdefault(pid, (role, []))[1].append((float(t), int(n)))
+            t, pid, role, n, ticks = line.split()
+            series.setdefault(pid, (role, []))[1].append((float(t), int(n), int(ticks)))
 
     def at(points, t):
         v = None
-        for pt, n in points:
-            if pt > t:
+        for point in points:
+            if point[0] > t:
                 break
-            v = n
+            v = point
         return v
 
     pages = model_bytes / 4096
+    tick = os.sysconf("SC_CLK_TCK")
     worst = {}
+    cpu = {}
     for role, points in series.values():
         a, b = at(points, t0), at(points, t1)
         if b is None:
             continue
-        a = a if a is not None else points[0][1]
-        worst[role] = max(worst.get(role, 0.0), (b - a) / pages)
+        # A process first seen inside the round started there: its faults count from its first
+        # sample (start-up is not the round's work), its CPU time from zero.
+        worst[role] = max(worst.get(role, 0.0), (b[1] - (a or points[0])[1]) / pages)
+        cpu[role] = cpu.get(role, 0.0) + (b[2] - (a[2] if a else 0)) / tick
     for role in sorted(worst):
         print(f"minor_faults_per_model_page_{role}: {worst[role]:.3f}")
+    for role in sorted(cpu):
+        print(f"cpu_seconds_last_round_{role}: {cpu[role]:.2f}")
+    print(f"cpu_seconds_last_round_total: {sum(cpu.values()):.2f}")
 
 
 if __name__ == "__main__":
