@@ -192,6 +192,32 @@ TEST_F(DeployTest, HelloNumpyRunsOnAPocSystemWithTheExactResultAndStopLeavesNoth
   for (pid_t g : groups) EXPECT_FALSE(running(g, true)) << "process group " << g << " is still there";
 }
 
+// Proves: a project with `scheme: tcp` runs over TLS sockets (stcp) end to end: the kits say
+// tcp, the server listens on stcp://, clients register and admins log in over it, and
+// hello-numpy ends with its exact result.
+class TcpSchemeDeployTest : public DeployTest {
+ protected:
+  void SetUp() override { prepare_poc(3, "", false, "tcp"); }
+};
+
+TEST_F(TcpSchemeDeployTest, HelloNumpyRunsOverTlsSocketsWithTheExactResult) {
+  auto client_json = base::read_file(prod() / "site-1" / "startup" / "fed_client.json");
+  ASSERT_TRUE(client_json.ok()) << client_json.status().to_string();
+  EXPECT_NE(client_json->find("\"scheme\": \"tcp\""), std::string::npos) << *client_json;
+  auto start = nv({"poc", "start", "-ex", "admin@nvidia.com"});
+  ASSERT_EQ(start.exit_code, 0) << start.out;
+  auto sub = nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "240"});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  expect_exact_hello_numpy(sub);
+  auto log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(log.ok()) << log.status().to_string();
+  EXPECT_NE(log->find("listening on stcp://"), std::string::npos) << *log;
+  EXPECT_EQ(log->find("listening on grpc"), std::string::npos) << *log;
+  auto check = admin("check_status client");
+  ASSERT_EQ(check.exit_code, 0) << check.out;
+  EXPECT_NE(check.out.find("site-2"), std::string::npos) << check.out;
+}
+
 // Proves: a job carrying a large file (a checkpoint in custom/, pulled from the submitter by the
 // server and from the server by each site in ranges, stored rather than deflated) reaches every
 // site byte for byte, runs to its exact result, and comes back whole from download_job.

@@ -124,7 +124,8 @@ void E2eTest::save(const std::filesystem::path& p, const config::Value& v) {
   ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(v)).ok());
 }
 
-void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins, bool without_localhost) {
+void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins, bool without_localhost,
+                             const std::string& scheme) {
   auto scratch = run_env({"poc", "prepare", "-n", std::to_string(clients)}, work_.path() / "scratch");
   ASSERT_EQ(scratch.exit_code, 0) << scratch.out;
   auto text = base::read_file(work_.path() / "scratch" / "project.yml");
@@ -142,6 +143,10 @@ void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins, bool 
   if (without_localhost) {
     ASSERT_NE(yml.find("    default_host: localhost\n"), std::string::npos) << "FLARE's POC project.yml changed";
     replace_all(yml, "    default_host: localhost\n", "");
+  }
+  if (!scheme.empty()) {
+    ASSERT_NE(yml.find("      scheme: grpc\n"), std::string::npos) << "FLARE's POC project.yml changed";
+    replace_all(yml, "      scheme: grpc\n", "      scheme: " + scheme + "\n");
   }
   project_yml_ = yml;
   ASSERT_TRUE(base::atomic_write(work_.path() / "project.yml", yml).ok());

@@ -105,8 +105,10 @@ class PocE2eTest : public E2eTest {
   /// `poc prepare -n clients` in a scratch folder for FLARE's project.yml, then `poc prepare -i`
   /// of it on two distinct free ports with `extra_admins` added. Fails the test on any error.
   /// With `without_localhost`, the project file names no host: the server is just `server`
-  /// (POC must still run everything on this machine).
-  void prepare_poc(int clients, const std::string& extra_admins = "", bool without_localhost = false);
+  /// (POC must still run everything on this machine). A non-empty `scheme` replaces the
+  /// project's `scheme: grpc`.
+  void prepare_poc(int clients, const std::string& extra_admins = "", bool without_localhost = false,
+                   const std::string& scheme = "");
   void TearDown() override { nv({"poc", "stop"}); }
 
   RunResult run_env(const std::vector<std::string>& args, const std::filesystem::path& ws,
