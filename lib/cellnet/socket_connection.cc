@@ -335,20 +335,24 @@ Status SocketConnection::write_secure(const Buffer& wire) {
     for (const Slice& s : wire.slices()) pieces.emplace_back(s.data, s.size);
   }
   auto last_progress = std::chrono::steady_clock::now();
+  // The pieces, then one empty piece: the flush of what the session held back.
+  pieces.emplace_back(nullptr, 0);
   for (auto [p, left] : pieces) {
-    while (left > 0) {
+    const bool flushing = p == nullptr;
+    while (flushing || left > 0) {
       size_t k = 0;
       SecureSession::Io io;
       std::string error;
       {
         std::lock_guard<std::mutex> lock(session_mu_);
-        io = session_->write(p, left, &k);
+        io = flushing ? session_->flush(&k) : session_->write(p, left, &k);
         if (io == SecureSession::Io::kError) error = session_->error_text();
       }
+      if (k > 0) last_progress = std::chrono::steady_clock::now();
       if (io == SecureSession::Io::kDone) {
+        if (flushing) break;
         p += k;
         left -= k;
-        last_progress = std::chrono::steady_clock::now();
         continue;
       }
       if (closed()) return CancelledError("connection closed");

@@ -33,9 +33,12 @@ class SecureSession {
   virtual ~SecureSession() = default;
   /// Decrypts up to `len` bytes into `p`.
   virtual Io read(std::byte* p, size_t len, size_t* n) = 0;
-  /// Encrypts and sends up to `len` bytes of `p` (after kWantWrite: call again with the same
-  /// bytes).
+  /// Encrypts up to `len` bytes of `p` (after kWantWrite: call again with the same bytes). The
+  /// session may hold what it encrypted until flush().
   virtual Io write(const std::byte* p, size_t len, size_t* n) = 0;
+  /// Sends what write() held back: kDone once nothing is held, else kWantWrite (or an error);
+  /// `*n`: the bytes sent by this call.
+  virtual Io flush(size_t* n) = 0;
   /// The last error, for messages ("certificate verify failed: certificate has expired").
   virtual std::string error_text() = 0;
 };

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "base/files.h"
 #include "cellnet/socket_driver.h"
@@ -41,12 +42,55 @@ std::string openssl_errors() {
   return text;
 }
 
-// --- A socket BIO that never raises SIGPIPE (OpenSSL's own writes with write()). ---
+// --- The socket under a session: a BIO that never raises SIGPIPE (OpenSSL's own writes with
+// write()) and, once the handshake is done, gathers records (16 KiB each) into sends of up to
+// kSendBytes: a 1 MiB frame is 4 system calls and 4 wake-ups of the receiver instead of 64. ---
+
+constexpr size_t kSendBytes = 256u << 10;
+
+struct SocketState {
+  int fd = -1;
+  bool gather = false;    // after the handshake
+  std::vector<char> out;  // records gathered and not yet sent, from `sent` on
+  size_t sent = 0;
+
+  size_t pending() const { return out.size() - sent; }
+  // Sends what is gathered; true when all of it went, false with errno (EAGAIN: try later).
+  bool flush(size_t* n) {
+    *n = 0;
+    while (sent < out.size()) {
+      ssize_t k = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) {
+        if (k == 0) errno = EPIPE;
+        return false;
+      }
+      sent += static_cast<size_t>(k);
+      *n += static_cast<size_t>(k);
+    }
+    out.clear();
+    sent = 0;
+    return true;
+  }
+};
+
+SocketState* state_of(BIO* b) { return static_cast<SocketState*>(BIO_get_data(b)); }
 
 int bio_write(BIO* b, const char* data, size_t len, size_t* written) {
   BIO_clear_retry_flags(b);
+  SocketState* st = state_of(b);
+  if (st->gather) {
+    size_t n = 0;
+    if (st->pending() >= kSendBytes && !st->flush(&n) && st->pending() >= kSendBytes) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
+      return 0;
+    }
+    st->out.insert(st->out.end(), data, data + len);
+    *written = len;
+    return 1;
+  }
   for (;;) {
-    ssize_t n = ::send(static_cast<int>(BIO_get_fd(b, nullptr)), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(st->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n >= 0) {
       *written = static_cast<size_t>(n);
       return 1;
@@ -60,7 +104,7 @@ int bio_write(BIO* b, const char* data, size_t len, size_t* written) {
 int bio_read(BIO* b, char* data, size_t len, size_t* got) {
   BIO_clear_retry_flags(b);
   for (;;) {
-    ssize_t n = ::recv(static_cast<int>(BIO_get_fd(b, nullptr)), data, len, MSG_DONTWAIT);
+    ssize_t n = ::recv(state_of(b)->fd, data, len, MSG_DONTWAIT);
     if (n > 0) {
       *got = static_cast<size_t>(n);
       return 1;
@@ -71,21 +115,14 @@ int bio_read(BIO* b, char* data, size_t len, size_t* got) {
   }
 }
 
-long bio_ctrl(BIO* b, int cmd, long num, void* ptr) {
+long bio_ctrl(BIO* b, int cmd, long, void* ptr) {
   switch (cmd) {
-    case BIO_C_SET_FD:
-      BIO_set_data(b, reinterpret_cast<void*>(static_cast<intptr_t>(*static_cast<int*>(ptr))));
-      BIO_set_init(b, 1);
-      return 1;
-    case BIO_C_GET_FD: {
-      int fd = static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(b)));
-      if (ptr) *static_cast<int*>(ptr) = fd;
-      return fd;
-    }
+    case BIO_C_GET_FD:
+      if (ptr) *static_cast<int*>(ptr) = state_of(b)->fd;
+      return state_of(b)->fd;
     case BIO_CTRL_FLUSH:
-      return 1;
+      return 1;  // SocketState::flush() is called by the session, which knows when it may wait
     default:
-      (void)num;
       return 0;
   }
 }
@@ -111,17 +148,31 @@ struct SslFree {
 
 class OpenSslSession : public SecureSession {
  public:
-  explicit OpenSslSession(std::unique_ptr<SSL, SslFree> ssl) : ssl_(std::move(ssl)) {}
+  OpenSslSession(std::unique_ptr<SocketState> socket, std::unique_ptr<SSL, SslFree> ssl)
+      : socket_(std::move(socket)), ssl_(std::move(ssl)) {
+    socket_->gather = true;
+  }
 
   Io read(std::byte* p, size_t len, size_t* n) override {
     ERR_clear_error();
-    if (SSL_read_ex(ssl_.get(), p, len, n) == 1) return Io::kDone;
-    return outcome(0);
+    Io io = SSL_read_ex(ssl_.get(), p, len, n) == 1 ? Io::kDone : outcome(0);
+    // Reading may have written (an alert, a key update): send it now, as far as it goes without
+    // waiting; the writer's next flush sends any rest.
+    size_t sent = 0;
+    if (socket_->pending() > 0) socket_->flush(&sent);
+    return io;
   }
   Io write(const std::byte* p, size_t len, size_t* n) override {
     ERR_clear_error();
     if (SSL_write_ex(ssl_.get(), p, len, n) == 1) return Io::kDone;
     return outcome(0);
+  }
+  Io flush(size_t* n) override {
+    if (socket_->flush(n)) return Io::kDone;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::kWantWrite;
+    if (errno == EPIPE || errno == ECONNRESET) return Io::kEof;
+    error_ = std::strerror(errno);
+    return Io::kError;
   }
   std::string error_text() override { return error_; }
 
@@ -149,6 +200,7 @@ class OpenSslSession : public SecureSession {
     }
   }
 
+  std::unique_ptr<SocketState> socket_;  // the BIO's state: outlives ssl_ (declared first)
   std::unique_ptr<SSL, SslFree> ssl_;
   std::string error_;
 };
@@ -222,10 +274,13 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
       std::lock_guard<std::mutex> lock(mu_);
       ctx = server ? server_ctx_.get() : client_ctx_.get();
     }
+    auto socket = std::make_unique<SocketState>();
+    socket->fd = fd;
     std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx));
     BIO* bio = ssl ? BIO_new(socket_method()) : nullptr;
     if (!bio) return UnavailableError("TLS with " + peer + ": cannot make a session: " + openssl_errors());
-    BIO_set_fd(bio, fd, BIO_NOCLOSE);
+    BIO_set_data(bio, socket.get());
+    BIO_set_init(bio, 1);
     SSL_set_bio(ssl.get(), bio, bio);
     bool accepted = false;
     if (server) {
@@ -273,7 +328,7 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
     }
     SSL_set_app_data(ssl.get(), nullptr);
     *common_name = peer_common_name(ssl.get());
-    return std::unique_ptr<SecureSession>(std::make_unique<OpenSslSession>(std::move(ssl)));
+    return std::unique_ptr<SecureSession>(std::make_unique<OpenSslSession>(std::move(socket), std::move(ssl)));
   }
 
  private:

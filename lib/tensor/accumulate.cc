@@ -34,6 +34,16 @@ inline void scale_impl(A* __restrict acc, size_t n, A s) {
   for (; i < n; ++i) acc[i] *= s;
 }
 
+template <typename A>
+inline void divide_impl(A* __restrict acc, size_t n, A d) {
+  size_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    A* __restrict a = acc + i;
+    for (size_t j = 0; j < kBlock; ++j) a[j] /= d;
+  }
+  for (; i < n; ++i) acc[i] /= d;
+}
+
 template <typename A, typename X>
 inline A convert_plain(X v) {
   return static_cast<A>(v);
@@ -123,6 +133,8 @@ void accumulate_bf16(double* __restrict acc, const uint16_t* __restrict x, size_
 
 void scale(float* acc, size_t n, float s) { scale_impl(acc, n, s); }
 void scale(double* acc, size_t n, double s) { scale_impl(acc, n, s); }
+void divide(float* acc, size_t n, float d) { divide_impl(acc, n, d); }
+void divide(double* acc, size_t n, double d) { divide_impl(acc, n, d); }
 
 Status accumulate_raw(DType acc_dtype, std::byte* acc, DType x_dtype, const std::byte* x,
                       size_t count, double w) {

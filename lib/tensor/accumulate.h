@@ -32,6 +32,10 @@ void accumulate_bf16(double* __restrict acc, const uint16_t* __restrict x, size_
 /// acc[i] *= s for i < n.
 void scale(float* acc, size_t n, float s);
 void scale(double* acc, size_t n, double s);
+/// acc[i] /= d for i < n: the same IEEE results as a scalar division (a mean stays what FLARE's
+/// division gives, which multiplying by 1/d would not always), vectorized.
+void divide(float* acc, size_t n, float d);
+void divide(double* acc, size_t n, double d);
 
 /// acc += w * x over `count` elements of raw memory: `acc_dtype` is F32 or F64, `x_dtype` any
 /// dtype (Bool counts as 0/1). `x` may be unaligned; `acc` must be aligned to its element size.

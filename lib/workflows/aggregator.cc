@@ -67,11 +67,14 @@ void store_as(DType dtype, std::byte* base, size_t i, double v) {
 Result<Tensor> finish_mean(Tensor sum, DType input_dtype, double weight) {
   const auto n = static_cast<size_t>(sum.numel());
   if (sum.dtype() == input_dtype) {
+    // Vectorized, with the results of v / w element by element (a scalar loop here took 0.35 s
+    // of a 1 GiB round).
     if (input_dtype == DType::kF32) {
-      const float w = static_cast<float>(weight);
-      for (float& v : sum.mutable_view<float>()) v = v / w;
+      auto v = sum.mutable_view<float>();
+      tensor::divide(v.data(), v.size(), static_cast<float>(weight));
     } else {
-      for (double& v : sum.mutable_view<double>()) v = v / weight;
+      auto v = sum.mutable_view<double>();
+      tensor::divide(v.data(), v.size(), weight);
     }
     return sum;
   }

@@ -73,6 +73,28 @@ TEST(AccumulateTest, ScaleMultipliesEveryElement) {
   for (double v : d) ASSERT_EQ(v, -6.0);
 }
 
+TEST(AccumulateTest, DivideGivesExactlyTheScalarQuotients) {
+  // 1/3 is not exact in binary: multiplying by it would differ from dividing in some elements.
+  std::vector<float> f(1037);
+  std::vector<double> d(1037);
+  for (size_t i = 0; i < f.size(); ++i) {
+    f[i] = static_cast<float>(i) * 0.7f + 0.1f;
+    d[i] = static_cast<double>(i) * 0.7 + 0.1;
+  }
+  const std::vector<float> f0 = f;
+  const std::vector<double> d0 = d;
+  divide(f.data(), f.size(), 3.0f);
+  divide(d.data(), d.size(), 3.0);
+  size_t differs_from_reciprocal = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    volatile float q = f0[i] / 3.0f;  // scalar division, as before the kernel
+    ASSERT_EQ(f[i], q) << i;
+    ASSERT_EQ(d[i], d0[i] / 3.0) << i;
+    if (f0[i] * (1.0f / 3.0f) != q) ++differs_from_reciprocal;
+  }
+  EXPECT_GT(differs_from_reciprocal, 0u) << "the test data cannot tell dividing from multiplying";
+}
+
 TEST(AccumulateTest, TensorWeightedAverageOfThreeClients) {
   // FedAvg: (10 * a + 30 * b + 60 * c) / 100.
   auto acc = Tensor::zeros(DType::kF32, {2, 2});
