@@ -49,7 +49,7 @@ def sample(out):
 
     signal.signal(signal.SIGTERM, on_term)
     roles = {}  # pid -> (role or None, first seen): a process is classified again during its first
-    # second, so a child caught between fork and exec is not lost
+    # second, so a child caught between fork and exec (with its parent's command line) gets its own
     peaks = {}
     last = {}
     with open(out + ".faults", "w") as faults:
@@ -60,7 +60,7 @@ def sample(out):
                     continue
                 try:
                     role, seen = roles.get(pid, (None, None))
-                    if seen is None or (role is None and now - seen < 1.0):
+                    if seen is None or now - seen < 1.0:
                         with open(f"/proc/{pid}/cmdline", "rb") as f:
                             argv = [a.decode(errors="replace") for a in f.read().split(b"\0")]
                         role = role_of(argv)
