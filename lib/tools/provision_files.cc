@@ -146,7 +146,7 @@ Value fed_relay_json(const Project& p, const Participant& r) {
 }
 
 Value comm_config_json(const Project& p, const Participant& part) {
-  // A relay listens on the project's scheme (this build's external driver is gRPC) with its
+  // A relay listens on the project's scheme (grpc, or tcp: TLS sockets) with its
   // listening_host's security; a client's internal listener is for its own job processes.
   Value resources = part.type == "relay"
                         ? Value{{"host", part.listen_host}, {"connection_security", listen_security_of(part)}}
