@@ -94,12 +94,21 @@ void Cell::Impl::request_async(const std::string& target_name, const std::string
       complete_waiter(req_id, s);
       return;
     }
+    bool lost = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = waiters_.find(req_id);
       if (it == waiters_.end()) return;
       it->second.via = via;
       it->second.deadline = Clock::now() + timeout;
+      // The connection may have closed since the frame left: on_closed() then found no waiter
+      // going that way, and without this the request would wait for its whole timeout.
+      lost = via != opt.fqcn && agents_.find(via) == agents_.end();
+    }
+    if (lost) {
+      complete_waiter(req_id, UnavailableError("connection to " + via + " lost while waiting for a reply from " +
+                                               target));
+      return;
     }
     cv_.notify_all();  // the monitor recomputes its wake-up time
   };
