@@ -12,7 +12,8 @@
 # (128 tensors of 256 floats, one round).
 #
 # Usage: scripts/bench/poc_large.sh [--size-mib 1024] [--clients 4] [--rounds 2] [--scheme grpc|tcp]
-#                                   [--timeout-s 1800]
+#                                   [--transfer FULL|DIFF] [--timeout-s 1800]
+# (--transfer: the executors' params_transfer_type; default the template's, DIFF.)
 # Env: BUILD_DIR (default: <repo>/build); KEEP=1 leaves the folder and the POC system running
 # (stderr prints the `poc stop` command that ends it).
 # Prints `name: value` lines, among them (each `(peak − baseline) / model bytes`):
@@ -37,6 +38,7 @@ size_mib=1024
 clients=4
 rounds=2
 scheme=grpc
+transfer=""
 timeout_s=1800
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -44,8 +46,9 @@ while [[ $# -gt 0 ]]; do
     --clients) clients="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --scheme) scheme="$2"; shift 2 ;;
+    --transfer) transfer="$2"; shift 2 ;;
     --timeout-s) timeout_s="$2"; shift 2 ;;
-    -h|--help) sed -n '2,32p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "poc_large.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -83,6 +86,7 @@ echo "tensors: 128"
 echo "clients: $clients"
 echo "rounds: $rounds"
 echo "scheme: $scheme"
+echo "transfer: ${transfer:-DIFF}"
 echo "model_bytes: $model_bytes"
 
 "$bench" safetensors --out "$work/tiny.safetensors" --size-bytes $((128 * 256 * 4)) >/dev/null
@@ -90,7 +94,7 @@ bench_make_job "$work/tiny" "$work/tiny.safetensors" 1 "$clients"
 read -r sp_b sj_b cp_b cj_b tr_b <<<"$(run_job "$work/tiny")"
 
 "$bench" safetensors --out "$work/model.safetensors" --size-mib "$size_mib" >/dev/null
-bench_make_job "$work/large" "$work/model.safetensors" "$rounds" "$clients"
+bench_make_job "$work/large" "$work/model.safetensors" "$rounds" "$clients" "$transfer"
 read -r sp_p sj_p cp_p cj_p tr_p <<<"$(run_job "$work/large")"
 
 # Round times from the large job's server log (downloaded with the job).
