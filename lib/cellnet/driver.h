@@ -32,6 +32,11 @@ struct TlsConfig {
   std::string target_name;   // client: the server identity to check (TLS target name override)
 };
 
+/// Reads one of a TlsConfig's PEM files for a driver that does TLS; `field` is its name
+/// ("cert_path", "key_path", "root_ca_path"). Errors: FAILED_PRECONDITION naming the file and
+/// tls.<field>: empty, unreadable, or holding no PEM block.
+Result<std::string> read_tls_pem(const std::string& path, const char* field);
+
 struct DriverOptions {
   uint64_t max_payload = 2144337904;  // max_message_size: a larger frame is refused
   std::chrono::milliseconds send_timeout{30000};  // streaming_send_timeout: one blocked write

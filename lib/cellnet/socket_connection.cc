@@ -131,6 +131,20 @@ void SocketConnection::wait_socket(short events, int timeout_ms) const {
   ::poll(&p, 1, timeout_ms);  // EINTR, timeout or a shut-down socket: the caller tries again
 }
 
+Status SocketConnection::wait_writable(short events,
+                                       std::chrono::steady_clock::time_point last_progress) const {
+  auto blocked = std::chrono::steady_clock::now() - last_progress;
+  if (blocked >= send_timeout_) {
+    return DeadlineExceededError(
+        "a write to " + peer_.address + " made no progress for " +
+        std::to_string(send_timeout_.count()) +
+        " ms (streaming_send_timeout): the peer is not reading; closing the connection");
+  }
+  auto remaining = std::chrono::ceil<std::chrono::milliseconds>(send_timeout_ - blocked);
+  wait_socket(events, static_cast<int>(remaining.count()));
+  return Status::OK();
+}
+
 void SocketConnection::read_loop() {
   if (accept_security_ && !accept_handshake()) {
     thread_done();  // never announced: no on_connected, no on_closed
@@ -299,16 +313,7 @@ Status SocketConnection::write_all(const Buffer& wire) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      auto blocked = std::chrono::steady_clock::now() - last_progress;
-      if (blocked >= send_timeout_) {
-        return DeadlineExceededError(
-            "a write to " + peer_.address + " made no progress for " +
-            std::to_string(send_timeout_.count()) +
-            " ms (streaming_send_timeout): the peer is not reading; closing the connection");
-      }
-      auto remaining = std::chrono::ceil<std::chrono::milliseconds>(send_timeout_ - blocked);
-      pollfd p{fd_, POLLOUT, 0};
-      ::poll(&p, 1, static_cast<int>(remaining.count()));  // EINTR or timeout: the loop re-checks
+      NVF_RETURN_IF_ERROR(wait_writable(POLLOUT, last_progress));
       continue;
     }
     int err = n < 0 ? errno : EIO;
@@ -360,16 +365,8 @@ Status SocketConnection::write_secure(const Buffer& wire) {
         return UnavailableError("peer closed the connection (" + peer_.address + ")");
       if (io == SecureSession::Io::kError)
         return UnavailableError("TLS write to " + peer_.address + " failed: " + error);
-      auto blocked = std::chrono::steady_clock::now() - last_progress;
-      if (blocked >= send_timeout_) {
-        return DeadlineExceededError(
-            "a write to " + peer_.address + " made no progress for " +
-            std::to_string(send_timeout_.count()) +
-            " ms (streaming_send_timeout): the peer is not reading; closing the connection");
-      }
-      auto remaining = std::chrono::ceil<std::chrono::milliseconds>(send_timeout_ - blocked);
-      wait_socket(io == SecureSession::Io::kWantRead ? POLLIN : POLLOUT,
-                  static_cast<int>(remaining.count()));
+      NVF_RETURN_IF_ERROR(
+          wait_writable(io == SecureSession::Io::kWantRead ? POLLIN : POLLOUT, last_progress));
     }
   }
   return Status::OK();

@@ -70,6 +70,9 @@ class SocketConnection : public Connection, public std::enable_shared_from_this<
   // Waits until `fd_` is readable (POLLIN) or writable (POLLOUT), at most `timeout_ms` (-1: no
   // limit); a shut-down socket counts as ready.
   void wait_socket(short events, int timeout_ms) const;
+  // A write's wait for the socket (`events`) within what is left of send_timeout_ since
+  // `last_progress`; DEADLINE_EXCEEDED once it has all passed (the peer is not reading).
+  Status wait_writable(short events, std::chrono::steady_clock::time_point last_progress) const;
   // The accepting side's handshake (reader thread); false when it failed (the connection is
   // closed and no callback runs).
   bool accept_handshake();

@@ -19,22 +19,6 @@ constexpr int kKeepaliveTimeMs = 30000;
 constexpr int kKeepaliveTimeoutMs = 20000;
 constexpr int kServerMinPingIntervalMs = 10000;
 
-Result<std::string> read_pem(const std::string& path, const char* field) {
-  if (path.empty()) {
-    return FailedPreconditionError(std::string("TLS is on but tls.") + field +
-                                   " is empty: set it to a PEM file");
-  }
-  auto text = base::read_file(path);
-  if (!text.ok()) {
-    return FailedPreconditionError("cannot read TLS file '" + path + "' (tls." + field +
-                                   "): " + text.status().message());
-  }
-  if (text->find("-----BEGIN") == std::string::npos) {
-    return FailedPreconditionError("TLS file '" + path + "' (tls." + field + ") holds no PEM block");
-  }
-  return std::move(text).value();
-}
-
 int message_limit(const cellnet::DriverOptions& options) {
   uint64_t limit = options.max_payload + cellnet::kMaxHeaderBytes + cellnet::kFramePrefixSize;
   return static_cast<int>(std::min<uint64_t>(limit, INT_MAX));
@@ -54,11 +38,11 @@ Result<std::shared_ptr<grpc::ServerCredentials>> make_server_credentials(TlsConf
       mode == TlsConfig::Mode::kMtls ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
                                      : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  NVF_ASSIGN_OR_RETURN(pair.cert_chain, read_pem(tls.cert_path, "cert_path"));
-  NVF_ASSIGN_OR_RETURN(pair.private_key, read_pem(tls.key_path, "key_path"));
+  NVF_ASSIGN_OR_RETURN(pair.cert_chain, cellnet::read_tls_pem(tls.cert_path, "cert_path"));
+  NVF_ASSIGN_OR_RETURN(pair.private_key, cellnet::read_tls_pem(tls.key_path, "key_path"));
   opts.pem_key_cert_pairs.push_back(std::move(pair));
   if (mode == TlsConfig::Mode::kMtls || !tls.root_ca_path.empty()) {
-    NVF_ASSIGN_OR_RETURN(opts.pem_root_certs, read_pem(tls.root_ca_path, "root_ca_path"));
+    NVF_ASSIGN_OR_RETURN(opts.pem_root_certs, cellnet::read_tls_pem(tls.root_ca_path, "root_ca_path"));
   }
   return grpc::SslServerCredentials(opts);
 }
@@ -67,10 +51,10 @@ Result<std::shared_ptr<grpc::ChannelCredentials>> make_channel_credentials(TlsCo
                                                                            const TlsConfig& tls) {
   if (mode == TlsConfig::Mode::kClear) return grpc::InsecureChannelCredentials();
   grpc::SslCredentialsOptions opts;
-  NVF_ASSIGN_OR_RETURN(opts.pem_root_certs, read_pem(tls.root_ca_path, "root_ca_path"));
+  NVF_ASSIGN_OR_RETURN(opts.pem_root_certs, cellnet::read_tls_pem(tls.root_ca_path, "root_ca_path"));
   if (mode == TlsConfig::Mode::kMtls) {
-    NVF_ASSIGN_OR_RETURN(opts.pem_cert_chain, read_pem(tls.cert_path, "cert_path"));
-    NVF_ASSIGN_OR_RETURN(opts.pem_private_key, read_pem(tls.key_path, "key_path"));
+    NVF_ASSIGN_OR_RETURN(opts.pem_cert_chain, cellnet::read_tls_pem(tls.cert_path, "cert_path"));
+    NVF_ASSIGN_OR_RETURN(opts.pem_private_key, cellnet::read_tls_pem(tls.key_path, "key_path"));
   }
   return grpc::SslCredentials(opts);
 }

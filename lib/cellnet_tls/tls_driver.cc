@@ -13,7 +13,6 @@
 #include <mutex>
 #include <vector>
 
-#include "base/files.h"
 #include "cellnet/socket_driver.h"
 
 namespace nvf::cellnet_tls {
@@ -238,21 +237,6 @@ std::string peer_common_name(SSL* ssl) {
   return cn;
 }
 
-Status check_pem(const std::string& path, const char* field) {
-  if (path.empty()) {
-    return FailedPreconditionError(std::string("TLS is on but tls.") + field + " is empty: set it to a PEM file");
-  }
-  auto text = base::read_file(path);
-  if (!text.ok()) {
-    return FailedPreconditionError("cannot read TLS file '" + path + "' (tls." + field +
-                                   "): " + text.status().message());
-  }
-  if (text->find("-----BEGIN") == std::string::npos) {
-    return FailedPreconditionError("TLS file '" + path + "' (tls." + field + ") holds no PEM block");
-  }
-  return Status::OK();
-}
-
 class OpenSslSecurity : public cellnet::SocketSecurity {
  public:
   explicit OpenSslSecurity(const cellnet::DriverOptions& options)
@@ -366,8 +350,8 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
       return FailedPreconditionError("TLS file '" + path + "' (tls." + field + ") was refused: " + openssl_errors());
     };
     if (server || mtls) {
-      NVF_RETURN_IF_ERROR(check_pem(tls.cert_path, "cert_path"));
-      NVF_RETURN_IF_ERROR(check_pem(tls.key_path, "key_path"));
+      NVF_RETURN_IF_ERROR(cellnet::read_tls_pem(tls.cert_path, "cert_path").status());
+      NVF_RETURN_IF_ERROR(cellnet::read_tls_pem(tls.key_path, "key_path").status());
       if (SSL_CTX_use_certificate_chain_file(c, tls.cert_path.c_str()) != 1) return bad(tls.cert_path, "cert_path");
       bool key_loaded = SSL_CTX_use_PrivateKey_file(c, tls.key_path.c_str(), SSL_FILETYPE_PEM) == 1;
       if (!key_loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
@@ -380,7 +364,7 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
       }
     }
     if (!server || mtls) {
-      NVF_RETURN_IF_ERROR(check_pem(tls.root_ca_path, "root_ca_path"));
+      NVF_RETURN_IF_ERROR(cellnet::read_tls_pem(tls.root_ca_path, "root_ca_path").status());
       if (SSL_CTX_load_verify_locations(c, tls.root_ca_path.c_str(), nullptr) != 1) {
         return bad(tls.root_ca_path, "root_ca_path");
       }

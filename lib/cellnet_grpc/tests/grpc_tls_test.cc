@@ -33,12 +33,10 @@ class GrpcTlsTest : public ::testing::Test {
   }
 
   static TlsConfig server_tls(TlsConfig::Mode mode, const std::string& cert = "server") {
-    return TlsConfig{mode, certs_->path("ca.crt"), certs_->path(cert + ".crt"), certs_->path(cert + ".key"), ""};
+    return certs_->server_tls(mode, cert);
   }
-  static TlsConfig client_tls(TlsConfig::Mode mode, const std::string& cert = "client",
-                              const std::string& ca = "ca") {
-    return TlsConfig{mode, certs_->path(ca + ".crt"), certs_->path(cert + ".crt"), certs_->path(cert + ".key"),
-                     "server"};
+  static TlsConfig client_tls(TlsConfig::Mode mode, const std::string& cert = "client", const std::string& ca = "ca") {
+    return certs_->client_tls(mode, cert, ca);
   }
 
   // Starts a grpcs listener; returns its URL.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "cellnet/driver.h"
 
 namespace nvf::cellnet_grpc::testing {
 
@@ -21,6 +22,15 @@ class TestCerts {
   TestCerts(const TestCerts&) = delete;
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  /// A listener's TLS with the certificate `cert` (its .crt and .key), trusting ca.crt.
+  cellnet::TlsConfig server_tls(cellnet::TlsConfig::Mode mode, const std::string& cert = "server") const {
+    return {mode, path("ca.crt"), path(cert + ".crt"), path(cert + ".key"), ""};
+  }
+  /// A client's TLS with `cert`, trusting `ca`.crt, expecting the server to be named "server".
+  cellnet::TlsConfig client_tls(cellnet::TlsConfig::Mode mode, const std::string& cert = "client",
+                                const std::string& ca = "ca") const {
+    return {mode, path(ca + ".crt"), path(cert + ".crt"), path(cert + ".key"), "server"};
+  }
   /// Runs `openssl verify -CAfile <ca> <cert>` and returns its exit code.
   Result<int> openssl_verify(const std::string& ca, const std::string& cert) const;
 
