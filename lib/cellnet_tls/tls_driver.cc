@@ -279,7 +279,8 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
       long verify = SSL_get_verify_result(ssl.get());
       if (verify != X509_V_OK) why += std::string(why.empty() ? "" : " (") + X509_verify_cert_error_string(verify) + (why.empty() ? "" : ")");
       if (why.empty()) why = "the peer closed the connection (is it a TLS endpoint with our CA?)";
-      return UnavailableError("TLS handshake with " + peer + " failed " + during + ": " + why);
+      return UnavailableError("TLS handshake with " + peer + " failed" + (during.empty() ? "" : " " + during) + ": " +
+                              why);
     };
     auto timed_out = [&]() -> Status {
       return DeadlineExceededError("TLS handshake with " + peer + " did not finish in time");
