@@ -242,22 +242,11 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
   explicit OpenSslSecurity(const cellnet::DriverOptions& options)
       : connect_tls_(options.tls), listen_tls_(options.listen_tls.value_or(options.tls)) {}
 
-  Status prepare(bool server) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto& ctx = server ? server_ctx_ : client_ctx_;
-    if (ctx) return Status::OK();
-    NVF_ASSIGN_OR_RETURN(ctx, make_context(server));
-    return Status::OK();
-  }
+  Status prepare(bool server) override { return context(server).status(); }
 
   Result<std::unique_ptr<SecureSession>> handshake(int fd, bool server, const std::string& peer,
                                                    Clock::time_point deadline, std::string* common_name) override {
-    NVF_RETURN_IF_ERROR(prepare(server));
-    SSL_CTX* ctx = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ctx = server ? server_ctx_.get() : client_ctx_.get();
-    }
+    NVF_ASSIGN_OR_RETURN(SSL_CTX * ctx, context(server));
     auto socket = std::make_unique<SocketState>();
     socket->fd = fd;
     std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx));
@@ -317,6 +306,16 @@ class OpenSslSecurity : public cellnet::SocketSecurity {
   }
 
  private:
+  // One side's context, made on first use.
+  Result<SSL_CTX*> context(bool server) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& ctx = server ? server_ctx_ : client_ctx_;
+    if (!ctx) {
+      NVF_ASSIGN_OR_RETURN(ctx, make_context(server));
+    }
+    return ctx.get();
+  }
+
   // The client checks the server certificate against the target name, else the URL's host.
   Status expect_name(SSL* ssl, const std::string& url) {
     std::string name = connect_tls_.target_name;

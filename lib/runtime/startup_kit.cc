@@ -87,7 +87,10 @@ Result<std::string> read_text(const fs::path& path) {
 
 // `scheme` of `v` (default grpc), one FLARE knows. Errors: INVALID_ARGUMENT naming `where`.
 Result<std::string> scheme_of(const config::Value& v, const std::string& where) {
-  std::string scheme = v.is_object() ? get_or(v, "scheme", "grpc") : "grpc";
+  if (v.is_object() && v.contains("scheme") && !v["scheme"].is_string()) {
+    return InvalidArgumentError(where + ".scheme must be a string: grpc (the default) or tcp");
+  }
+  const std::string scheme = get_or(v, "scheme", "grpc");
   for (const char* known : {"grpc", "grpcs", "agrpc", "agrpcs", "http", "https", "tcp", "stcp", "atcp", "satcp"}) {
     if (scheme == known) return scheme;
   }

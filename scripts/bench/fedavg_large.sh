@@ -28,6 +28,8 @@
 #                             minor page faults in the last round / the model's 4 KiB pages, for
 #                             the simulator (server and client jobs) and the largest trainer
 #                             (scripts/bench/procwatch.py samples /proc/PID/stat every 20 ms)
+#   cpu_seconds_last_round_<role>  user + system CPU seconds of the role's processes in the last
+#                             round, and their sum (_total)
 set -euo pipefail
 shopt -s inherit_errexit
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"

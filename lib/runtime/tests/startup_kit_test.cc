@@ -63,6 +63,11 @@ TEST(StartupKitTest, AnUnknownSchemeIsRefusedNamingTheFileAndField) {
   EXPECT_NE(m.find((root / "startup" / "fed_client.json").string()), std::string::npos) << m;
   EXPECT_NE(m.find("servers[0].service.scheme 'tpc'"), std::string::npos) << m;
   EXPECT_NE(m.find("use grpc"), std::string::npos) << m;
+
+  auto number = load_client_kit(client_kit(dir.path() / "site-2", R"({"scheme": 7})"), "fed_client.json");
+  ASSERT_FALSE(number.ok());
+  EXPECT_NE(number.status().message().find("servers[0].service.scheme must be a string"), std::string::npos)
+      << number.status().to_string();
 }
 
 }  // namespace
