@@ -15,14 +15,24 @@ function(nvf_module name)
   set_target_properties(nvf_${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 endfunction()
 
+# nvf_test_main: the main() of every gtest binary (tests/support/test_main.cc): gtest's, after the
+# process setup our executables make first.
+function(nvf_test_main_library)
+  if(NOT TARGET nvf_test_main)
+    add_library(nvf_test_main STATIC ${PROJECT_SOURCE_DIR}/tests/support/test_main.cc)
+    target_link_libraries(nvf_test_main PUBLIC GTest::gtest PRIVATE nvf_security nvf_warnings)
+  endif()
+endfunction()
+
 # nvf_module_tests(NAME SOURCES ... DEPS ...): one gtest binary per module.
 function(nvf_module_tests name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
   if(NOT NVF_BUILD_TESTS)
     return()
   endif()
+  nvf_test_main_library()
   add_executable(nvf_${name}_tests ${T_SOURCES})
-  target_link_libraries(nvf_${name}_tests PRIVATE nvf_${name} ${T_DEPS} GTest::gtest GTest::gtest_main nvf_warnings)
+  target_link_libraries(nvf_${name}_tests PRIVATE nvf_${name} ${T_DEPS} nvf_test_main nvf_warnings)
   target_compile_definitions(nvf_${name}_tests PRIVATE
     NVF_SOURCE_DIR="${PROJECT_SOURCE_DIR}" NVF_BINARY_DIR="${PROJECT_BINARY_DIR}")
   gtest_discover_tests(nvf_${name}_tests DISCOVERY_MODE PRE_TEST PROPERTIES TIMEOUT ${NVF_UNIT_TEST_TIMEOUT} LABELS unit)

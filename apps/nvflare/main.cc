@@ -10,10 +10,12 @@
 #include "base/heap.h"
 #include "base/version.h"
 #include "commands.h"
+#include "security/openssl_process.h"
 #include "tools/cli_args.h"
 
 int main(int argc, char** argv) {
   using namespace nvf::app;
+  nvf::security::init_openssl_for_process();  // before any thread or library touches OpenSSL
   nvf::base::configure_process_heap();
   std::vector<std::string> args(argv, argv + argc);
   args = nvf::tools::rewrite_single_dash_options(args);

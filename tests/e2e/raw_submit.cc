@@ -8,10 +8,12 @@
 #include "runtime/deploy_protocol.h"
 #include "runtime/registration.h"
 #include "runtime/startup_kit.h"
+#include "security/openssl_process.h"
 #include "tools/admin_client.h"
 
 int main(int argc, char** argv) {
   using namespace nvf;
+  security::init_openssl_for_process();
   if (argc != 4) {
     std::cerr << "usage: nvf_raw_submit ADMIN_KIT_DIR ZIP_FILE FOLDER_NAME\n";
     return 2;
