@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <set>
@@ -38,22 +39,39 @@ struct PackItem {
   std::string name;  // entry name, "job/..." (directories end with '/')
   bool is_dir = false;
   struct stat st {};
+  const std::string* content = nullptr;  // the bytes, when the file comes from memory
 };
 
-Status collect(const fs::path& real_root, const fs::path& dir, const std::string& prefix,
-               std::vector<PackItem>* items) {
+// `dir` is `rel_dir` of the folder ("" or "app/"); `prefix` the entry name of `dir`.
+Status collect(const fs::path& real_root, const fs::path& dir, const std::string& rel_dir, const std::string& prefix,
+               const std::map<std::string, std::string>& in_memory, std::vector<PackItem>* items) {
   std::vector<fs::path> children;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     children.push_back(it->path());
   }
   if (ec) return base::errno_status(ec.value(), "cannot list", dir);
+  // The in-memory files of this directory: each replaces a child of its name or joins them.
+  for (auto it = in_memory.lower_bound(rel_dir); it != in_memory.end() && it->first.compare(0, rel_dir.size(), rel_dir) == 0;
+       ++it) {
+    const std::string name = it->first.substr(rel_dir.size());
+    if (name.find('/') != std::string::npos) continue;  // deeper down
+    if (std::find(children.begin(), children.end(), dir / name) == children.end()) children.push_back(dir / name);
+  }
   std::sort(children.begin(), children.end(), [](const fs::path& a, const fs::path& b) {
     return a.filename().string() < b.filename().string();
   });
   for (const auto& child : children) {
     const std::string rel = prefix + child.filename().string();
     PackItem item{child, rel, false, {}};
+    if (auto m = in_memory.find(rel_dir + child.filename().string()); m != in_memory.end()) {
+      item.content = &m->second;
+      item.st.st_mode = S_IFREG | 0644;
+      item.st.st_size = static_cast<off_t>(m->second.size());
+      item.st.st_mtime = ::time(nullptr);
+      items->push_back(item);
+      continue;
+    }
     if (::lstat(child.c_str(), &item.st) != 0)
       return base::errno_status(errno, "cannot stat", child);
     if (S_ISLNK(item.st.st_mode)) {
@@ -78,7 +96,7 @@ Status collect(const fs::path& real_root, const fs::path& dir, const std::string
       item.is_dir = true;
       item.name += "/";
       items->push_back(item);
-      NVF_RETURN_IF_ERROR(collect(real_root, child, item.name, items));
+      NVF_RETURN_IF_ERROR(collect(real_root, child, rel_dir + child.filename().string() + "/", item.name, in_memory, items));
     } else if (S_ISREG(item.st.st_mode)) {
       items->push_back(item);
     } else {
@@ -105,6 +123,13 @@ la_ssize_t sink_write(struct archive*, void* data, const void* buf, size_t len) 
 }
 
 Status write_file_data(struct archive* a, const PackItem& item) {
+  if (item.content) {
+    const auto n = static_cast<la_ssize_t>(item.content->size());
+    if (archive_write_data(a, item.content->data(), item.content->size()) != n) {
+      return InternalError("cannot add " + item.name + " to the zip: " + archive_error(a));
+    }
+    return Status::OK();
+  }
   int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return base::errno_status(errno, "cannot open", item.source);
   std::string buf(kChunk, '\0');
@@ -139,7 +164,7 @@ Status write_file_data(struct archive* a, const PackItem& item) {
 // first 128 KiB shrink by at least 10 % at zlib level 1.
 bool compresses(const PackItem& item) {
   constexpr size_t kSample = 128u << 10;
-  if (item.st.st_size < (1 << 20)) return true;
+  if (item.st.st_size < (1 << 20) || item.content) return true;
   int fd = ::open(item.source.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return true;  // write_file_data reports the error
   std::vector<unsigned char> in(kSample);
@@ -217,7 +242,15 @@ Result<std::vector<PackItem>> plan_pack(const fs::path& folder, const PackOption
   PackItem top{folder, root + "/", true, {}};
   if (::stat(folder.c_str(), &top.st) != 0) return base::errno_status(errno, "cannot stat", folder);
   items.push_back(top);
-  NVF_RETURN_IF_ERROR(collect(real_root, real_root, top.name, &items));
+  for (const auto& [rel, bytes] : options.files_in_memory) {
+    const fs::path dir = real_root / fs::path(rel).parent_path();
+    if (rel.empty() || rel.back() == '/' || rel.front() == '/' || fs::path(rel).lexically_normal().string() != rel ||
+        rel.find("..") != std::string::npos || !fs::is_directory(dir, ec) || fs::is_directory(real_root / rel, ec)) {
+      return InvalidArgumentError("cannot pack " + folder.string() + ": the in-memory file '" + rel +
+                                  "' is not a file name inside one of its folders");
+    }
+  }
+  NVF_RETURN_IF_ERROR(collect(real_root, real_root, "", top.name, options.files_in_memory, &items));
   return items;
 }
 

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,8 +31,13 @@ struct ExtractLimits {
 
 struct PackOptions {
   /// The first component of every entry name; empty means the folder's basename. `job submit`
-  /// packs a temporary copy under the job's own name.
+  /// packs the folder under the job's own name.
   std::string root_name;
+  /// Files taken from memory instead of the folder, by path relative to it ("x.json",
+  /// "app/.sig"): one of that name in the folder is replaced, else the entry is added in its
+  /// sorted place. Each one's directory must be in the folder. `job submit` adds its signature
+  /// files this way, so the job folder is neither copied nor written.
+  std::map<std::string, std::string> files_in_memory;
 };
 
 struct ZipEntryInfo {

@@ -28,8 +28,8 @@ Result<std::vector<SignedEntry>> signable_entries(const fs::path& dir, std::stri
   return out;
 }
 
-Status write_signature_file(const fs::path& dir, const std::vector<SignedEntry>& entries,
-                            std::string_view key_pem, std::string_view sig_file) {
+Result<std::string> signature_file_text(const fs::path& dir, const std::vector<SignedEntry>& entries,
+                                        std::string_view key_pem) {
   nlohmann::ordered_json sigs = nlohmann::ordered_json::object();
   for (const SignedEntry& e : entries) {
     // A file's bytes are hashed as they are read (a large checkpoint is never held whole); a
@@ -38,7 +38,13 @@ Status write_signature_file(const fs::path& dir, const std::vector<SignedEntry>&
     if (!sig.ok()) return sig.status().with_context("signing " + (dir / e.name).string());
     sigs[e.name] = base64_encode(*sig);
   }
-  return base::atomic_write(dir / sig_file, sigs.dump(4) + "\n");
+  return sigs.dump(4) + "\n";
+}
+
+Status write_signature_file(const fs::path& dir, const std::vector<SignedEntry>& entries,
+                            std::string_view key_pem, std::string_view sig_file) {
+  NVF_ASSIGN_OR_RETURN(std::string text, signature_file_text(dir, entries, key_pem));
+  return base::atomic_write(dir / sig_file, text);
 }
 
 std::string relative_path(const fs::path& root, const fs::path& p) {

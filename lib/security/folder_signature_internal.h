@@ -25,8 +25,13 @@ struct SignedEntry {
 Result<std::vector<SignedEntry>> signable_entries(const std::filesystem::path& dir,
                                                   std::string_view sig_file);
 
-/// Signs every entry with `key_pem` and writes `dir/sig_file` atomically. Errors: from reading a
+/// The text of `dir`'s signature file: every entry signed with `key_pem`. Errors: from reading a
 /// file or signing, naming the path.
+Result<std::string> signature_file_text(const std::filesystem::path& dir,
+                                        const std::vector<SignedEntry>& entries,
+                                        std::string_view key_pem);
+
+/// signature_file_text, written to `dir/sig_file` atomically.
 Status write_signature_file(const std::filesystem::path& dir,
                             const std::vector<SignedEntry>& entries, std::string_view key_pem,
                             std::string_view sig_file);

@@ -1,5 +1,6 @@
 #include "security/job_signature.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,14 +15,34 @@ namespace fs = std::filesystem;
 using internal::relative_path;
 using internal::SignedEntry;
 
-Status sign_one(const fs::path& dir, std::string_view key_pem, std::string_view cert_pem) {
+// Adds the signature and certificate files of `dir` and of every folder below it to `out`, by
+// their paths relative to the job's top folder (`rel`: "" or "app/").
+Status collect_signatures(const fs::path& dir, const std::string& rel, std::string_view key_pem,
+                          std::string_view cert_pem, std::map<std::string, std::string>& out) {
   NVF_ASSIGN_OR_RETURN(std::vector<SignedEntry> entries,
                        internal::signable_entries(dir, kJobSignatureFile));
-  NVF_RETURN_IF_ERROR(internal::write_signature_file(dir, entries, key_pem, kJobSignatureFile));
-  NVF_RETURN_IF_ERROR(base::atomic_write(dir / kSubmitterCertFile, cert_pem));
+  NVF_ASSIGN_OR_RETURN(std::string text, internal::signature_file_text(dir, entries, key_pem));
+  out[rel + kJobSignatureFile] = std::move(text);
+  out[rel + kSubmitterCertFile] = std::string(cert_pem);
   for (const SignedEntry& e : entries) {
-    if (e.is_dir) NVF_RETURN_IF_ERROR(sign_one(dir / e.name, key_pem, cert_pem));
+    if (e.is_dir) NVF_RETURN_IF_ERROR(collect_signatures(dir / e.name, rel + e.name + "/", key_pem, cert_pem, out));
   }
+  return Status::OK();
+}
+
+// A key that is not the certificate's would produce a job no site accepts: refuse it up front.
+Status check_signer(const fs::path& dir, std::string_view key_pem, std::string_view cert_pem) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return NotFoundError("cannot sign job folder " + dir.string() + ": no such folder");
+  static constexpr std::string_view kProbe = "nvflare job signing key check";
+  auto probe = sign_pss(key_pem, kProbe);
+  if (!probe.ok()) return probe.status().with_context("cannot sign job folder " + dir.string());
+  Status match = verify_pss(cert_pem, kProbe, *probe);
+  if (match.code() == StatusCode::kUnauthenticated)
+    return InvalidArgumentError("cannot sign job folder " + dir.string() +
+                                ": the private key does not belong to the certificate");
+  if (!match.ok()) return match.with_context("cannot sign job folder " + dir.string());
   return Status::OK();
 }
 
@@ -97,20 +118,18 @@ class JobVerifier {
 
 }  // namespace
 
+Result<std::map<std::string, std::string>> job_signature_files(const fs::path& dir, std::string_view key_pem,
+                                                               std::string_view cert_pem) {
+  NVF_RETURN_IF_ERROR(check_signer(dir, key_pem, cert_pem));
+  std::map<std::string, std::string> files;
+  NVF_RETURN_IF_ERROR(collect_signatures(dir, "", key_pem, cert_pem, files));
+  return files;
+}
+
 Status sign_job_folder(const fs::path& dir, std::string_view key_pem, std::string_view cert_pem) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return NotFoundError("cannot sign job folder " + dir.string() + ": no such folder");
-  // A key that is not the certificate's would produce a job no site accepts: refuse it here.
-  static constexpr std::string_view kProbe = "nvflare job signing key check";
-  auto probe = sign_pss(key_pem, kProbe);
-  if (!probe.ok()) return probe.status().with_context("cannot sign job folder " + dir.string());
-  Status match = verify_pss(cert_pem, kProbe, *probe);
-  if (match.code() == StatusCode::kUnauthenticated)
-    return InvalidArgumentError("cannot sign job folder " + dir.string() +
-                                ": the private key does not belong to the certificate");
-  if (!match.ok()) return match.with_context("cannot sign job folder " + dir.string());
-  return sign_one(dir, key_pem, cert_pem);
+  NVF_ASSIGN_OR_RETURN(auto files, job_signature_files(dir, key_pem, cert_pem));
+  for (const auto& [rel, text] : files) NVF_RETURN_IF_ERROR(base::atomic_write(dir / rel, text));
+  return Status::OK();
 }
 
 Result<std::string> verify_job_folder(const fs::path& dir, std::string_view root_ca_pem) {

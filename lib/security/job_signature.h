@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,14 @@ inline constexpr const char* kSubmitterCertFile = ".__nvfl_submitter.crt";
 /// certificate's), file-system errors naming the path.
 Status sign_job_folder(const std::filesystem::path& dir, std::string_view key_pem,
                        std::string_view cert_pem);
+
+/// What sign_job_folder would write, without writing: each signature and certificate file by its
+/// path relative to `dir` (".__nvfl_sig.json", "app/.__nvfl_submitter.crt", ...). `job submit`
+/// packs these into the zip beside the folder's own files, so a job is never copied to be signed.
+/// Errors: as sign_job_folder.
+Result<std::map<std::string, std::string>> job_signature_files(const std::filesystem::path& dir,
+                                                               std::string_view key_pem,
+                                                               std::string_view cert_pem);
 
 /// Checks that every folder of `dir` has both files, that each folder's submitter certificate
 /// chains to `root_ca_pem` (and is the same as the top folder's), and that every file and

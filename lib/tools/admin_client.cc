@@ -31,6 +31,15 @@ config::Value simple(const std::string& status, const std::string& type, const s
   return config::Value{{"status", status}, {"data", config::Value::array({{{"type", type}, {"data", text}}})}};
 }
 
+// Whether `folder` holds a symbolic link anywhere (an unreadable folder counts: the copy reports it).
+bool has_symlinks(const fs::path& folder) {
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_symlink(ec)) return true;
+  }
+  return static_cast<bool>(ec);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AdminClient>> AdminClient::connect(const runtime::AdminKit& kit,
@@ -112,16 +121,22 @@ Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
   const std::string name = folder.filename().string();
   NVF_ASSIGN_OR_RETURN(fs::path tmp, base::make_temp_dir("nvflare-submit"));
   base::ScopedRemove cleanup(tmp);
-  const fs::path copy = tmp / name;
-  fs::copy(folder, copy, fs::copy_options::recursive, ec);
-  if (ec) return base::errno_status(ec.value(), "cannot copy the job folder", folder);
   NVF_ASSIGN_OR_RETURN(std::string key, runtime::read_text(kit_.key));
   NVF_ASSIGN_OR_RETURN(std::string cert, runtime::read_text(kit_.cert));
-  NVF_RETURN_IF_ERROR(security::sign_job_folder(copy, key, cert));
   // The zip is written to disk and offered for download: the server pulls it in bounded ranges,
-  // so neither side holds the job in memory.
+  // so neither side holds the job in memory. The signature files go into the zip from memory
+  // beside the folder's own files: the job is read twice (signed, packed) and written once. A
+  // folder with symbolic links is copied first, as FLARE does (the copy holds the links' files).
   const fs::path zip = tmp / "job.zip";
-  NVF_RETURN_IF_ERROR(job::pack_zip(copy, zip, job::PackOptions{name}));
+  job::PackOptions pack{name, {}};
+  fs::path source = folder;
+  if (has_symlinks(folder)) {
+    source = tmp / name;
+    fs::copy(folder, source, fs::copy_options::recursive, ec);
+    if (ec) return base::errno_status(ec.value(), "cannot copy the job folder", folder);
+  }
+  NVF_ASSIGN_OR_RETURN(pack.files_in_memory, security::job_signature_files(source, key, cert));
+  NVF_RETURN_IF_ERROR(job::pack_zip(source, zip, pack));
   if (!downloads_) {
     auto service = std::make_unique<cellnet::DownloadService>(*cell_);
     NVF_RETURN_IF_ERROR(service->start());

@@ -1,8 +1,9 @@
 // AdminClient: an admin's session with a server parent, as `nvflare admin -c` and `nvflare job
 // submit` use it. It connects with the admin kit's certificate (mTLS), registers as an admin
 // (registration.h: the server checks the certificate chain, CN and key, and takes the role from
-// the certificate), then runs console commands, uploads jobs (a signed temporary copy: the user's
-// folder is never modified, unlike FLARE's in-place signing) and downloads job results.
+// the certificate), then runs console commands, uploads jobs (the signature files go into the zip
+// from memory: the user's folder is never modified, unlike FLARE's in-place signing, nor copied,
+// unless it holds symbolic links) and downloads job results.
 //
 // Ownership: owned by the command that uses it; owns its cell and drivers.
 // Threads: one caller at a time.

@@ -355,6 +355,42 @@ TEST_F(DeployTest, AMemberCannotSubmitAndALeadCannotAbortAnotherOrgsJob) {
   EXPECT_NE(meta.out.find("\"status\": \"FINISHED:ABORTED\""), std::string::npos) << meta.out;
 }
 
+// `job submit` signs in the zip, never in the user's folder; a folder with a link to a file
+// elsewhere is copied first, so the stored zip holds that file's bytes; both zips verify on the
+// server (it refuses a job whose signatures do not).
+TEST_F(DeployTest, SubmitLeavesTheJobFolderAsItWasAndCarriesItsLinkedFiles) {
+  ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);  // no clients: jobs stay queued
+  const fs::path folder = work_.path() / "hello-numpy";
+  fs::copy(job("hello-numpy"), folder, fs::copy_options::recursive);
+  auto listing = [](const fs::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::recursive_directory_iterator(dir)) names.push_back(e.path().lexically_relative(dir));
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto before = listing(folder);
+  auto sub = nv({"job", "submit", "-j", folder.string()});
+  ASSERT_EQ(sub.exit_code, 0) << sub.out;
+  EXPECT_EQ(listing(folder), before);  // no signature file written into it
+  auto stored = [&](const std::string& id, const std::string& entry) {
+    return run_program({"unzip", "-p", (ws() / "jobs-storage" / id / "data").string(), entry}, work_.path(), {},
+                       std::chrono::seconds(30));
+  };
+  const std::string id = submitted_id(sub.out);
+  EXPECT_EQ(stored(id, "hello-numpy/.__nvfl_submitter.crt").out, *base::read_file(prod() / "admin@nvidia.com" / "startup" / "client.crt"));
+
+  ASSERT_TRUE(base::atomic_write(work_.path() / "weights.bin", "pretrained bytes").ok());
+  fs::create_directories(folder / "app" / "custom");
+  fs::create_symlink(work_.path() / "weights.bin", folder / "app" / "custom" / "weights.bin");
+  auto linked = nv({"job", "submit", "-j", folder.string()});
+  ASSERT_EQ(linked.exit_code, 0) << linked.out;
+  EXPECT_TRUE(fs::is_symlink(folder / "app" / "custom" / "weights.bin"));
+  EXPECT_FALSE(fs::exists(folder / "app" / "custom" / ".__nvfl_sig.json"));
+  auto weights = stored(submitted_id(linked.out), "hello-numpy/app/custom/weights.bin");
+  EXPECT_EQ(weights.exit_code, 0) << weights.out;
+  EXPECT_EQ(weights.out, "pretrained bytes");
+}
+
 TEST_F(DeployTest, QueuedJobsSurviveAServerRestart) {
   ASSERT_EQ(nv({"poc", "start", "-p", "server"}).exit_code, 0);
   std::vector<std::string> ids;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -189,13 +190,52 @@ TEST_F(ArchiveTest, InMemoryPackMatchesFileAndUsesRootName) {
   auto b = pack_zip_to_string(job_);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(*a, *b);  // deterministic
-  auto renamed = pack_zip_to_string(job_, {.root_name = "other"});
+  auto renamed = pack_zip_to_string(job_, {.root_name = "other", .files_in_memory = {}});
   ASSERT_TRUE(renamed.ok());
   auto entries = list_zip_from_memory(*renamed);
   ASSERT_TRUE(entries.ok());
   EXPECT_EQ(entries->front().name, "other/");
   ASSERT_TRUE(unpack_zip_from_memory(*a, dest_).ok());
   EXPECT_EQ(read_text(dest_ / "myjob/meta.json"), R"({"name": "myjob"})");
+}
+
+TEST_F(ArchiveTest, InMemoryFilesReplaceOrJoinTheFolderFilesInTheirSortedPlace) {
+  write_text(job_ / "app/.sig", "stale");
+  const auto before = pack_zip_to_string(job_);
+  ASSERT_TRUE(before.ok());
+  PackOptions o;
+  o.files_in_memory = {{".sig", "top"}, {"app/.sig", "fresh"}, {"app/zz.txt", "last"}};
+  auto zip = pack_zip_to_string(job_, o);
+  ASSERT_TRUE(zip.ok()) << zip.status().to_string();
+  auto entries = list_zip_from_memory(*zip);
+  ASSERT_TRUE(entries.ok());
+  std::vector<std::string> names;
+  for (const auto& e : *entries) names.push_back(e.name);
+  auto at = [&](const std::string& n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+  ASSERT_LT(at("myjob/.sig"), static_cast<long>(names.size()));
+  EXPECT_EQ(at("myjob/.sig"), 1);                      // first in the top folder (sorted by name)
+  EXPECT_EQ(std::count(names.begin(), names.end(), "myjob/app/.sig"), 1);  // replaced, not doubled
+  EXPECT_LT(at("myjob/app/.sig"), at("myjob/app/zz.txt"));
+  EXPECT_EQ(names.size(), list_zip_from_memory(*before)->size() + 2);
+  ASSERT_TRUE(unpack_zip_from_memory(*zip, dest_).ok());
+  EXPECT_EQ(read_text(dest_ / "myjob/.sig"), "top");
+  EXPECT_EQ(read_text(dest_ / "myjob/app/.sig"), "fresh");
+  EXPECT_EQ(read_text(dest_ / "myjob/app/zz.txt"), "last");
+  EXPECT_EQ(read_text(dest_ / "myjob/meta.json"), R"({"name": "myjob"})");
+  EXPECT_EQ(read_text(job_ / "app/.sig"), "stale");  // the folder is not written
+  EXPECT_FALSE(fs::exists(job_ / ".sig"));
+}
+
+TEST_F(ArchiveTest, InMemoryFilesOutsideTheFolderOrItsFoldersAreRefused) {
+  for (const std::string rel : {"nope/x", "../x", "/etc/x", "app/", "", "app/../x", "app"}) {
+    PackOptions o;
+    o.files_in_memory = {{rel, "x"}};
+    const fs::path out = tmp_.path() / "bad.zip";
+    Status s = pack_zip(job_, out, o);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << rel << ": " << s.to_string();
+    EXPECT_NE(s.message().find("is not a file name inside one of its folders"), std::string::npos) << s.to_string();
+    EXPECT_FALSE(fs::exists(out)) << rel;
+  }
 }
 
 TEST_F(ArchiveTest, PackStoresInsideFileLinkAsContentAndRefusesOutsideLinks) {

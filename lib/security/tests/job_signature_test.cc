@@ -95,6 +95,43 @@ TEST_F(JobSignatureTest, SignatureFileSignsFilesAndSubfolderNames) {
   EXPECT_TRUE(verify_pss(admin_.cert_pem, read(job_ / "meta.json"), *meta_sig).ok());
 }
 
+// What `job submit` packs from memory is what signing in place writes, and it leaves the folder
+// as it was: the files it names, written into the folder, verify.
+TEST_F(JobSignatureTest, SignatureFilesInMemoryAreTheSignedFolderAndTheFolderIsNotWritten) {
+  write("app/.__nvfl_sig.json", "stale");  // an old signature in the user's folder is replaced
+  auto files = job_signature_files(job_, admin_.key_pem, admin_.cert_pem);
+  ASSERT_TRUE(files.ok()) << files.status().to_string();
+  EXPECT_EQ(read(job_ / "app" / kJobSignatureFile), "stale");
+  EXPECT_FALSE(fs::exists(job_ / kJobSignatureFile));
+  std::vector<std::string> names;
+  for (const auto& [rel, text] : *files) names.push_back(rel);
+  const std::vector<std::string> expected = {
+      ".__nvfl_sig.json", ".__nvfl_submitter.crt", "app/.__nvfl_sig.json", "app/.__nvfl_submitter.crt",
+      "app/config/.__nvfl_sig.json", "app/config/.__nvfl_submitter.crt", "app/custom/.__nvfl_sig.json",
+      "app/custom/.__nvfl_submitter.crt"};
+  EXPECT_EQ(names, expected);
+  EXPECT_EQ(files->at("app/custom/.__nvfl_submitter.crt"), admin_.cert_pem);
+  for (const auto& [rel, text] : *files) ASSERT_TRUE(base::atomic_write(job_ / rel, text).ok());
+  auto cn = verify_job_folder(job_, ca_.cert_pem);
+  ASSERT_TRUE(cn.ok()) << cn.status().to_string();
+  EXPECT_EQ(*cn, "admin@nvidia.com");
+  // The same signatures as signing in place (RSA-PSS is randomized: compare what they sign).
+  auto top = nlohmann::json::parse(files->at(".__nvfl_sig.json"));
+  std::vector<std::string> signed_names;
+  for (const auto& [name, sig] : top.items()) signed_names.push_back(name);
+  EXPECT_EQ(signed_names, (std::vector<std::string>{"app", "meta.json"}));
+}
+
+TEST_F(JobSignatureTest, SignatureFilesNeedTheCertificatesKey) {
+  auto other = issue_certificate(ca_, admin_request("lead@b.org", "b", "lead"));
+  ASSERT_TRUE(other.ok());
+  auto files = job_signature_files(job_, other->key_pem, admin_.cert_pem);
+  EXPECT_EQ(files.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(files.status().message().find("does not belong to the certificate"), std::string::npos);
+  EXPECT_EQ(job_signature_files(root_ / "nope", admin_.key_pem, admin_.cert_pem).status().code(),
+            StatusCode::kNotFound);
+}
+
 TEST_F(JobSignatureTest, ResigningReplacesTheSignatures) {
   sign();
   write("app/config/config_fed_client.json", R"({"format_version": 2, "x": 1})");
