@@ -126,7 +126,7 @@ Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
   // The zip is written to disk and offered for download: the server pulls it in bounded ranges,
   // so neither side holds the job in memory. The signature files go into the zip from memory
   // beside the folder's own files: the job is read twice (signed, packed) and written once. A
-  // folder with symbolic links is copied first, as FLARE does (the copy holds the links' files).
+  // folder with symbolic links is copied first: the copy holds the files they point to.
   const fs::path zip = tmp / "job.zip";
   job::PackOptions pack{name, {}};
   fs::path source = folder;
