@@ -26,6 +26,8 @@ constexpr const char* kWorkspaceFile = "workspace";
 constexpr const char* kScheduledTag = "scheduled";
 constexpr const char* kCreatingSuffix = ".creating";
 constexpr const char* kDeletingSuffix = ".deleting";
+constexpr const char* kUnpackedDir = ".unpacked";   // the submit's checked extraction of data
+constexpr std::string_view kUploadPrefix = ".upload-";  // make_upload_dir()'s folders
 constexpr int kDataStorageFormat = 2;  // the value FLARE 2.7 writes (spec §2.2)
 
 constexpr std::array<std::string_view, 11> kStatuses = {
@@ -261,9 +263,10 @@ Result<std::unique_ptr<JobStore>> JobStore::open(const fs::path& root,
     std::error_code type_ec;
     if (!it->is_directory(type_ec)) continue;
     if (name[0] == '.') {
-      if (ends_with(name, kCreatingSuffix) || ends_with(name, kDeletingSuffix)) {
+      if (ends_with(name, kCreatingSuffix) || ends_with(name, kDeletingSuffix) ||
+          name.rfind(kUploadPrefix, 0) == 0) {
         remove_quietly(it->path());
-        warn("removed " + it->path().string() + ", left by an interrupted job create or delete");
+        warn("removed " + it->path().string() + ", left by an interrupted job upload, create or delete");
       }
       continue;
     }
@@ -282,6 +285,7 @@ Result<std::unique_ptr<JobStore>> JobStore::open(const fs::path& root,
     }
     remove_temp_files(dir);
     std::string status = status_of(*meta);
+    if (is_finished(status)) remove_quietly(dir / kUnpackedDir);  // a crash before set_status dropped it
     store->jobs_[id] = *meta;
     if (is_active(status)) {
       std::lock_guard<std::mutex> lock(store->mu_);
@@ -308,7 +312,7 @@ Result<std::string> JobStore::create(Value meta, const fs::path& zip_file) {
   return finish_create(std::move(meta), id, staging);
 }
 
-Result<std::string> JobStore::create_by_moving(Value meta, const fs::path& zip_file) {
+Result<std::string> JobStore::create_by_moving(Value meta, const fs::path& zip_file, const fs::path& unpacked) {
   if (!meta.is_object()) return InvalidArgumentError("job meta must be a JSON object");
   std::error_code ec;
   if (!fs::is_regular_file(zip_file, ec)) return NotFoundError("job zip " + zip_file.string() + " not found");
@@ -321,7 +325,31 @@ Result<std::string> JobStore::create_by_moving(Value meta, const fs::path& zip_f
     remove_quietly(staging);
     return s;
   }
+  // Only a rename keeps it: copying the extraction would cost the write it exists to save.
+  if (!unpacked.empty()) fs::rename(unpacked, staging / kUnpackedDir, ec);
   return finish_create(std::move(meta), id, staging);
+}
+
+Result<fs::path> JobStore::make_upload_dir() {
+  return base::make_temp_dir_in(root_, std::string(kUploadPrefix.substr(0, kUploadPrefix.size() - 1)));
+}
+
+bool JobStore::take_unpacked(const std::string& id, const fs::path& dest) {
+  fs::path kept;
+  fs::path aside;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!jobs_.count(id)) return false;
+    kept = root_ / id / kUnpackedDir;
+    std::error_code ec;
+    if (!fs::is_directory(kept, ec)) return false;
+    if (::rename(kept.c_str(), dest.c_str()) == 0) return true;
+    // It cannot go there: set it aside (open() removes a leftover) and drop it unlocked.
+    aside = root_ / ("." + id + kUnpackedDir + kDeletingSuffix);
+    if (::rename(kept.c_str(), aside.c_str()) != 0) aside = kept;
+  }
+  remove_quietly(aside);
+  return false;
 }
 
 Result<std::string> JobStore::create_from_bytes(Value meta, std::string_view zip_bytes) {
@@ -451,6 +479,8 @@ Status JobStore::set_status(const std::string& id, const std::string& status) {
   if (it == jobs_.end()) return not_found(id);
   Value meta = it->second;
   meta[meta_key::kStatus] = status;
+  // A job that finishes without its deploy claiming the kept extraction never will.
+  if (is_finished(status)) remove_quietly(root_ / id / kUnpackedDir);
   Clock::time_point now = Clock::now();
   if (status == run_status::kRunning) {
     meta[meta_key::kStartTime] = python_datetime(now, ' ');

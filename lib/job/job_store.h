@@ -1,7 +1,8 @@
 // JobStore: the server's persistent job store, laid out as FLARE's SimpleJobDefManager +
 // FilesystemStorage do (cli-and-formats §2.6): `<root>/<job_id>/` holding `data` (the uploaded
 // job zip), `meta` (JSON, FLARE's keys, §2.2), `workspace` (a zip of the server's run dir, once
-// the job has finished) and the tag file `scheduled` (jobs past SUBMITTED). Every write is atomic
+// the job has finished) and the tag file `scheduled` (jobs past SUBMITTED); ours may add the hidden
+// folder `.unpacked`, the submit's checked extraction of `data`, until the job deploys. Every write is atomic
 // (temp file + rename); a new job is assembled in a hidden staging folder and renamed into place,
 // and a deleted job is renamed aside before it is removed, so a crash never leaves half a job.
 //
@@ -83,7 +84,22 @@ class JobStore {
   Result<std::string> create(config::Value meta, const std::filesystem::path& zip_file);
   /// As create(), but `zip_file` (a file the caller is done with, already on disk for good) is
   /// moved into the store when it is on the same file system: a large job is not written again.
-  Result<std::string> create_by_moving(config::Value meta, const std::filesystem::path& zip_file);
+  /// A non-empty `unpacked` (a folder holding the zip's extraction, checked by the caller) is moved
+  /// in beside it and kept until take_unpacked() claims it or the job finishes, so the job's deploy
+  /// need not write the job's bytes once more; it is dropped (never copied) when it cannot be moved.
+  Result<std::string> create_by_moving(config::Value meta, const std::filesystem::path& zip_file,
+                                       const std::filesystem::path& unpacked = {});
+
+  /// A fresh private folder inside the store for an upload on its way in (received, extracted,
+  /// checked), so that create_by_moving() from it only renames. The caller removes it when done;
+  /// open() removes one a crash left behind. Errors: the folder cannot be made.
+  Result<std::filesystem::path> make_upload_dir();
+
+  /// Moves the job's kept extraction (see create_by_moving) to `dest`, which must not exist, and
+  /// returns true. False when none is kept (a job stored from a zip alone, a clone, one claimed
+  /// before) or when it cannot be moved there (another file system): it is then removed, and the
+  /// caller extracts `data` as for any job.
+  bool take_unpacked(const std::string& id, const std::filesystem::path& dest);
 
   /// As create(), from the zip's bytes in memory.
   Result<std::string> create_from_bytes(config::Value meta, std::string_view zip_bytes);
@@ -97,7 +113,8 @@ class JobStore {
 
   /// Sets the status. RUNNING also sets start_time (Python's str(datetime.now())); a FINISHED
   /// status other than ABANDONED sets duration (str(timedelta) since start_time) when the job
-  /// started. Leaving SUBMITTED tags the job `scheduled`. Errors: NOT_FOUND, INVALID_ARGUMENT
+  /// started. Leaving SUBMITTED tags the job `scheduled`; a FINISHED status removes a kept
+  /// extraction not claimed (a job that never deployed). Errors: NOT_FOUND, INVALID_ARGUMENT
   /// (an unknown status).
   Status set_status(const std::string& id, const std::string& status);
 

@@ -195,9 +195,12 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
   std::error_code ec;
   fs::remove_all(run_dir, ec);
   fs::create_directories(run_dir, ec);
-  // 1. The job as submitted, checked before anything of it is used.
+  // 1. The job as submitted, checked before anything of it is used: the submit's extraction
+  // when the store kept it (one write of the job's bytes less), else the stored zip's.
   const fs::path staging = run_dir / "_job";
-  NVF_RETURN_IF_ERROR(job::unpack_zip(store_.data_path(id), staging));
+  const bool kept = store_.take_unpacked(id, staging);
+  log_->info("job {}: deploying, from {}", id, kept ? "the submit's checked extraction" : "its stored zip");
+  if (!kept) NVF_RETURN_IF_ERROR(job::unpack_zip(store_.data_path(id), staging));
   std::string folder = str_of(meta, "job_folder_name");
   if (folder.empty() || !fs::is_directory(staging / folder, ec)) {
     return InvalidArgumentError("the stored job has no folder '" + folder + "'");
@@ -284,6 +287,7 @@ Status JobRunner::deploy_and_start(RunningJob& job, const config::Value& meta, c
     if (job.abort_requested) return CancelledError(job.abort_reason);
   }
   tracker_.job_clients(id, ok_sites);
+  log_->info("job {}: deployed to {}", id, base::join(ok_sites, ", "));
   saved(store_.set_status(id, "DISPATCHED"));
 
   // 3. Start the client jobs; without strict checking a site that does not answer is left out.

@@ -115,6 +115,68 @@ TEST_F(JobStoreTest, CreateByMovingTakesTheFileItself) {
   EXPECT_NE(missing.status().message().find("job.zip"), std::string::npos);
 }
 
+// Proves: an upload's checked extraction moves into the store with the zip (same inode, nothing
+// written again) and is handed, once, to the deploy that claims it; a job without one, a clone's
+// case, has nothing to take.
+TEST_F(JobStoreTest, AKeptExtractionIsMovedInAndTakenOnce) {
+  auto upload = store_->make_upload_dir();
+  ASSERT_TRUE(upload.ok()) << upload.status().to_string();
+  EXPECT_EQ(upload->parent_path(), root_);
+  fs::path zip = *upload / "job.zip";
+  fs::rename(zip_, zip);
+  write_text(*upload / "x" / "moved" / "app" / "custom" / "big.bin", "checkpoint bytes");
+  struct stat before {};
+  ASSERT_EQ(::stat((*upload / "x" / "moved" / "app" / "custom" / "big.bin").c_str(), &before), 0);
+  auto id = store_->create_by_moving({{"name", "moved"}, {"job_folder_name", "moved"}}, zip, *upload / "x");
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  EXPECT_FALSE(fs::exists(*upload / "x"));
+  // Not a component: the layout users see is FLARE's.
+  EXPECT_EQ(*store_->components(*id), (std::vector<std::string>{"data", "meta"}));
+  fs::path dest = tmp_.path() / "run" / "_job";
+  fs::create_directories(dest.parent_path());
+  ASSERT_TRUE(store_->take_unpacked(*id, dest));
+  struct stat after {};
+  ASSERT_EQ(::stat((dest / "moved" / "app" / "custom" / "big.bin").c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(read_text(dest / "moved" / "app" / "custom" / "big.bin"), "checkpoint bytes");
+  EXPECT_FALSE(store_->take_unpacked(*id, tmp_.path() / "run" / "again"));
+  EXPECT_FALSE(fs::exists(tmp_.path() / "run" / "again"));
+  write_text(zip_, "PK\x03\x04 another zip");
+  EXPECT_FALSE(store_->take_unpacked(create("plain"), tmp_.path() / "run" / "plain"));
+  EXPECT_FALSE(store_->take_unpacked("0b1e7a9e-1111-4222-8333-444455556666", tmp_.path() / "run" / "unknown"));
+}
+
+// Proves: an extraction no deploy claimed does not outlive its job's end, nor a crash before it,
+// and a destination it cannot move to leaves nothing of it behind.
+TEST_F(JobStoreTest, AKeptExtractionGoesWhenTheJobFinishesOrCannotBeMoved) {
+  auto kept_job = [&](const std::string& name) {
+    auto upload = store_->make_upload_dir();
+    EXPECT_TRUE(upload.ok());
+    write_text(*upload / "job.zip", "PK\x03\x04 pretend");
+    write_text(*upload / "x" / name / "meta.json", "{}");
+    auto id = store_->create_by_moving({{"name", name}}, *upload / "job.zip", *upload / "x");
+    EXPECT_TRUE(id.ok());
+    fs::remove_all(*upload);
+    EXPECT_TRUE(fs::is_directory(root_ / *id / ".unpacked"));
+    return *id;
+  };
+  std::string aborted = kept_job("aborted");
+  ASSERT_TRUE(store_->set_status(aborted, std::string(run_status::kFinishedAborted)).ok());
+  EXPECT_FALSE(fs::exists(root_ / aborted / ".unpacked"));
+
+  std::string crashed = kept_job("crashed");
+  ASSERT_TRUE(store_->set_status(crashed, std::string(run_status::kFinishedCanNotSchedule)).ok());
+  write_text(root_ / crashed / ".unpacked" / "crashed" / "meta.json", "{}");  // as if the drop never ran
+  std::string waiting = kept_job("waiting");
+  reopen();
+  EXPECT_FALSE(fs::exists(root_ / crashed / ".unpacked"));
+  EXPECT_TRUE(fs::exists(root_ / waiting / ".unpacked"));  // still SUBMITTED: its deploy will want it
+
+  EXPECT_FALSE(store_->take_unpacked(waiting, tmp_.path() / "no-such-folder" / "_job"));
+  EXPECT_FALSE(fs::exists(root_ / waiting / ".unpacked"));
+  EXPECT_EQ(names_in(root_), (std::set<std::string>{aborted, crashed, waiting}));
+}
+
 TEST_F(JobStoreTest, CreateListUpdateReopenKeepsEveryJob) {
   std::string a = create("a"), b = create("b"), c = create("c");
   ASSERT_TRUE(store_->update(b, Value{{"job_clients", {"site-1", "site-2"}}, {"name", "b2"}}).ok());
@@ -247,10 +309,11 @@ TEST_F(JobStoreTest, OpenRemovesLeftoversOfInterruptedWrites) {
   write_text(root_ / ("." + id + ".creating") / "data", "half");
   write_text(root_ / ".0b1e7a9e-1111-4222-8333-444455556666.deleting" / "meta", "{}");
   write_text(root_ / id / ".meta.tmp12345", "{\"job_id\"");
+  write_text(root_ / ".upload-Ab12Cd" / "job.zip", "half an upload");
   reopen();
   EXPECT_EQ(names_in(root_), std::set<std::string>{id});
   EXPECT_EQ(names_in(root_ / id), (std::set<std::string>{"data", "meta"}));
-  EXPECT_EQ(warnings_.size(), 2u);
+  EXPECT_EQ(warnings_.size(), 3u);
   EXPECT_EQ(store_->list().size(), 1u);
 }
 

@@ -230,6 +230,45 @@ TEST_F(JobRunnerTest, AFinishedStatusTheStoreCouldNotWriteIsNotLost) {
   store_ = std::move(*reopened);
 }
 
+// Proves: a job whose submit left its checked extraction in the store deploys from that extraction
+// (one write of the job's bytes less), not from its zip: a file only the extraction holds reaches
+// the server's app, and the store keeps nothing of it once the job ran.
+TEST_F(JobRunnerTest, TheSubmitsExtractionIsDeployedInsteadOfTheZipExtractedAgain) {
+  fs::path script = dir_ / "done.sh";
+  ASSERT_TRUE(base::atomic_write(script, "#!/bin/sh\nexit 0\n").ok());
+  fs::permissions(script, fs::perms::owner_all);
+  runner_ = std::make_unique<JobRunner>(options(script), *server_, *store_, tracker_);
+  runner_->set_parent_url("inproc://nowhere");
+  fs::path folder = dir_ / "src" / "job";
+  fs::create_directories(folder / "app" / "config");
+  ASSERT_TRUE(base::atomic_write(folder / "meta.json", "{}").ok());
+  ASSERT_TRUE(base::atomic_write(folder / "app" / "config" / "config_fed_server.json", "{}").ok());
+  auto upload = store_->make_upload_dir();
+  ASSERT_TRUE(upload.ok());
+  ASSERT_TRUE(job::pack_zip(folder, *upload / "job.zip").ok());
+  ASSERT_TRUE(job::unpack_zip(*upload / "job.zip", *upload / "x").ok());
+  fs::create_directories(*upload / "x" / "job" / "app" / "custom");
+  ASSERT_TRUE(base::atomic_write(*upload / "x" / "job" / "app" / "custom" / "marker", "from the extraction").ok());
+  config::Value meta = {{"name", "job"},
+                        {"job_folder_name", "job"},
+                        {"deploy_map", {{"app", {"server", "site-1"}}}},
+                        {"min_clients", 1}};
+  auto id = store_->create_by_moving(meta, *upload / "job.zip", *upload / "x");
+  ASSERT_TRUE(id.ok()) << id.status().to_string();
+  ASSERT_TRUE(fs::is_directory(dir_ / "store" / *id / ".unpacked"));
+
+  ASSERT_TRUE(runner_->start(*id));
+  ASSERT_EQ(ended_.get_future().wait_for(30s), std::future_status::ready);
+  EXPECT_EQ((*store_->meta(*id))["status"], "FINISHED:COMPLETED");
+  EXPECT_FALSE(fs::exists(dir_ / "store" / *id / ".unpacked"));
+  auto workspace = store_->workspace_path(*id);
+  ASSERT_TRUE(workspace.has_value());
+  ASSERT_TRUE(job::unpack_zip(*workspace, dir_ / "ws-out").ok());
+  auto marker = base::read_file(dir_ / "ws-out" / "workspace" / "app_server" / "custom" / "marker");
+  ASSERT_TRUE(marker.ok()) << marker.status().to_string();
+  EXPECT_EQ(*marker, "from the extraction");
+}
+
 // Regression: the server parent asked client parents one after another, so a command to N clients
 // of which one hangs cost N timeouts. Two sites here answer only once both have been asked: asked
 // one by one, the first times out waiting for the second.
