@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -486,6 +487,27 @@ Status unpack_zip(const fs::path& zip, const fs::path& dest, const ExtractLimits
   return extract_atomically(
       [&path](struct archive* a) { return archive_read_open_filename(a, path.c_str(), kChunk); },
       dest, limits);
+}
+
+Status unpack_zip_stream(const ZipStreamReader& read, const fs::path& dest, const ExtractLimits& limits) {
+  struct Source {
+    const ZipStreamReader* read;
+    Status error;  // the reader's, kept to be returned as it is
+  } source{&read, Status::OK()};
+  auto on_read = [](struct archive* a, void* data, const void** buffer) -> la_ssize_t {
+    auto* src = static_cast<Source*>(data);
+    Result<std::string_view> next = (*src->read)();
+    if (!next.ok()) {
+      src->error = next.status();
+      archive_set_error(a, EIO, "%s", src->error.message().c_str());
+      return -1;
+    }
+    *buffer = next->data();
+    return static_cast<la_ssize_t>(next->size());
+  };
+  Status s = extract_atomically(
+      [&](struct archive* a) { return archive_read_open(a, &source, nullptr, on_read, nullptr); }, dest, limits);
+  return !s.ok() && !source.error.ok() ? source.error : s;
 }
 
 Status unpack_zip_from_memory(std::string_view bytes, const fs::path& dest,

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -61,6 +62,16 @@ Result<std::string> pack_zip_to_string(const fs::path& folder, const PackOptions
 /// rule), RESOURCE_EXHAUSTED (a size or count limit), ALREADY_EXISTS (dest is not empty),
 /// NOT_FOUND (zip missing), DATA_LOSS (corrupt data), INTERNAL (filesystem failure).
 Status unpack_zip(const fs::path& zip, const fs::path& dest, const ExtractLimits& limits = {});
+
+/// The next bytes of a zip that arrives front to back: a view valid until the next call, an empty
+/// view at the end, or an error (which ends the extraction with it).
+using ZipStreamReader = std::function<Result<std::string_view>()>;
+
+/// As unpack_zip, from a zip read once, front to back, as it arrives (a download): the zip itself
+/// is never written. libarchive's streaming reader takes each entry from its local header and
+/// checks its CRC-32; the central directory at the end is not read (read() may be left before its
+/// end). Errors: as unpack_zip; the reader's own error, when it ends the extraction, unchanged.
+Status unpack_zip_stream(const ZipStreamReader& read, const fs::path& dest, const ExtractLimits& limits = {});
 
 /// As unpack_zip, from bytes in memory.
 Status unpack_zip_from_memory(std::string_view bytes, const fs::path& dest,

@@ -8,7 +8,6 @@
 #include "base/strings.h"
 #include "cellnet/socket_driver.h"
 #include "config/value.h"
-#include "job/archive.h"
 #include "runtime/deploy_protocol.h"
 #include "runtime/job_transfer.h"
 #include "runtime/site_info.h"
@@ -262,12 +261,9 @@ Result<cellnet::Message> ClientParent::handle_deploy(const cellnet::Message& req
   std::error_code ec;
   fs::remove_all(staging, ec);
   base::ScopedRemove cleanup(staging);
-  // Pull the zip from the server (disk to disk), extract into staging, verify, then activate
-  // (FLARE checks before extracting, vacuously).
-  const fs::path zip = opt_.kit.root / (id + ".deploy.zip");
-  base::ScopedRemove remove_zip(zip);
-  NVF_RETURN_IF_ERROR(receive_job_zip(*cell_, request, "server", zip, kMaxJobZipBytes));
-  NVF_RETURN_IF_ERROR(job::unpack_zip(zip, staging));
+  // Pull the zip from the server, extracting it into staging as it arrives (the zip itself is
+  // never written), verify, then activate (FLARE checks before extracting, vacuously).
+  NVF_RETURN_IF_ERROR(receive_and_unpack_job_zip(*cell_, request, "server", staging, kMaxJobZipBytes));
   const fs::path job_dir = staging / folder;
   if (!fs::is_directory(job_dir / app, ec)) return InvalidArgumentError("the job has no app '" + app + "'");
   if (opt_.secure) {

@@ -41,4 +41,12 @@ Result<JobZipOffer> offer_job_zip(cellnet::DownloadService& service, const std::
 Status receive_job_zip(cellnet::Cell& cell, const cellnet::Message& message, const std::string& sender,
                        const std::filesystem::path& dest, uint64_t max_bytes);
 
+/// As receive_job_zip, but the zip is extracted into the folder `dest` (job::unpack_zip's safe
+/// extraction and limits) as its ranges arrive, and never written itself: a deploy writes the
+/// job's bytes once. At most a few ranges are held between the pull and the extraction.
+/// Errors: as receive_job_zip, and the extraction's (job::unpack_zip_stream), the first cause
+/// first; nothing is left in `dest` on any error.
+Status receive_and_unpack_job_zip(cellnet::Cell& cell, const cellnet::Message& message, const std::string& sender,
+                                  const std::filesystem::path& dest, uint64_t max_bytes);
+
 }  // namespace nvf::runtime

@@ -4,12 +4,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <random>
 #include <string>
 
 #include "base/files.h"
+#include "cellnet/downloadable.h"
 #include "cellnet/inproc_driver.h"
+#include "job/archive.h"
 #include "runtime/deploy_protocol.h"
 
 namespace nvf::runtime {
@@ -110,6 +113,99 @@ TEST_F(JobTransferTest, OffersFromAnotherCellMalformedOrTooLargeAreRefused) {
   EXPECT_FALSE(fs::exists(dir_ / "got.zip"));
   // The refused offer is still served: a proper receiver gets it.
   ASSERT_TRUE(receive_job_zip(*site_, m, "server", dir_ / "got.zip", kMaxJobZipBytes).ok());
+}
+
+// The job folder of these tests zipped: a large file that does not shrink (stored, many ranges)
+// and small ones (deflated).
+std::string zip_of_job(const fs::path& dir, const std::string& big) {
+  const fs::path job = dir / "src" / "job";
+  fs::create_directories(job / "app" / "custom");
+  EXPECT_TRUE(base::atomic_write(job / "meta.json", "{\"name\": \"job\"}").ok());
+  EXPECT_TRUE(base::atomic_write(job / "app" / "custom" / "checkpoint.bin", big).ok());
+  EXPECT_TRUE(job::pack_zip(job, dir / "job.zip").ok());
+  return *base::read_file(dir / "job.zip");
+}
+
+// Proves: an offered zip many ranges long is extracted as it arrives, to the same files, without
+// the zip being written at the receiver, and the sender's transaction sees it pulled in full
+// (the streaming extraction stops before the central directory; the rest is still pulled).
+TEST_F(JobTransferTest, AnOfferedZipIsExtractedAsItArrives) {
+  const std::string big = random_bytes((20u << 20) + 321);
+  zip_of_job(dir_, big);
+  // offer_job_zip's transaction, with a callback that says how it ended.
+  std::promise<cellnet::TransactionOutcome> ended;
+  cellnet::TransactionOptions tx;
+  tx.num_receivers = 1;
+  tx.idle_timeout = 10s;
+  tx.done = [&](const std::string&, cellnet::TransactionOutcome outcome, const std::map<std::string, size_t>&) {
+    ended.set_value(outcome);
+  };
+  const std::string tx_id = service_->new_transaction(std::move(tx));
+  auto file = cellnet::FileDownloadable::open(dir_, "job.zip");
+  ASSERT_TRUE(file.ok());
+  auto ref = service_->add(tx_id, std::move(*file));
+  ASSERT_TRUE(ref.ok());
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobZip, service_->manifest(*ref)->encode());
+  fs::create_directories(dir_ / "site");
+  Status s = receive_and_unpack_job_zip(*site_, m, "server", dir_ / "site" / "staging", kMaxJobZipBytes);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(*base::read_file(dir_ / "site" / "staging" / "job" / "app" / "custom" / "checkpoint.bin"), big);
+  EXPECT_EQ(*base::read_file(dir_ / "site" / "staging" / "job" / "meta.json"), "{\"name\": \"job\"}");
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_ / "site")) names.push_back(e.path().filename().string());
+  EXPECT_EQ(names, std::vector<std::string>{"staging"});  // no zip, no temp folder
+  // Pulled in full: the one receiver completed the ref and the transaction finished.
+  auto outcome = ended.get_future();
+  ASSERT_EQ(outcome.wait_for(30s), std::future_status::ready);
+  EXPECT_EQ(outcome.get(), cellnet::TransactionOutcome::kFinished);
+}
+
+// Proves: an offered zip the extractor refuses (an entry leaving the folder, or no zip at all)
+// stops the pull with the extractor's reason, a payload zip is extracted the same, and neither
+// leaves anything; the receiver never waits on the pull after the extraction stopped.
+TEST_F(JobTransferTest, ARefusedZipStopsThePullAndLeavesNothing) {
+  ASSERT_TRUE(base::atomic_write(dir_ / "garbage.zip", random_bytes(12u << 20)).ok());
+  auto offer = offer_job_zip(*service_, dir_ / "garbage.zip", 1, 10s);
+  ASSERT_TRUE(offer.ok());
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobZip, offer->header);
+  auto refused = std::async(std::launch::async, [&] {
+    return receive_and_unpack_job_zip(*site_, m, "server", dir_ / "staging", kMaxJobZipBytes);
+  });
+  ASSERT_EQ(refused.wait_for(30s), std::future_status::ready);
+  Status s = refused.get();
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
+  EXPECT_NE(s.message().find("not a readable zip archive"), std::string::npos) << s.to_string();
+  EXPECT_FALSE(fs::exists(dir_ / "staging"));
+
+  cellnet::Message payload = cellnet::Message::of("this is not a zip");
+  Status p = receive_and_unpack_job_zip(*site_, payload, "server", dir_ / "staging", kMaxJobZipBytes);
+  EXPECT_EQ(p.code(), StatusCode::kInvalidArgument) << p.to_string();
+  EXPECT_FALSE(fs::exists(dir_ / "staging"));
+  const std::string zip = zip_of_job(dir_, "small");
+  ASSERT_TRUE(receive_and_unpack_job_zip(*site_, cellnet::Message::of(zip), "server", dir_ / "staging",
+                                         kMaxJobZipBytes).ok());
+  EXPECT_EQ(*base::read_file(dir_ / "staging" / "job" / "app" / "custom" / "checkpoint.bin"), "small");
+  EXPECT_EQ(receive_and_unpack_job_zip(*site_, cellnet::Message::of(zip), "server", dir_ / "other", 10).code(),
+            StatusCode::kResourceExhausted);
+}
+
+// Proves: an offer from another cell than the sender is refused before anything is pulled, and a
+// pull that fails (the transaction gone) is that error, naming the sender, with nothing left.
+TEST_F(JobTransferTest, AForeignOfferOrAFailedPullLeavesNothing) {
+  zip_of_job(dir_, random_bytes(6u << 20));
+  auto offer = offer_job_zip(*service_, dir_ / "job.zip", 1, 10s);
+  ASSERT_TRUE(offer.ok());
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobZip, offer->header);
+  Status foreign = receive_and_unpack_job_zip(*site_, m, "site-2", dir_ / "staging", kMaxJobZipBytes);
+  EXPECT_EQ(foreign.code(), StatusCode::kPermissionDenied) << foreign.to_string();
+  ASSERT_TRUE(service_->delete_transaction(offer->tx_id).ok());
+  Status gone = receive_and_unpack_job_zip(*site_, m, "server", dir_ / "staging", kMaxJobZipBytes);
+  EXPECT_EQ(gone.code(), StatusCode::kNotFound) << gone.to_string();
+  EXPECT_NE(gone.message().find("pulling the job zip from server"), std::string::npos) << gone.to_string();
+  EXPECT_FALSE(fs::exists(dir_ / "staging"));
 }
 
 // Proves: a file that cannot be offered is an error naming it.
