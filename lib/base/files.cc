@@ -121,6 +121,7 @@ AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept
     temp_ = std::move(other.temp_);
     written_ = other.written_;
     keep_previous_ = other.keep_previous_;
+    sync_ = other.sync_;
     direct_ = other.direct_;
     stage_ = std::move(other.stage_);
     flushed_ = other.flushed_;
@@ -151,6 +152,7 @@ Status AtomicFileWriter::open(const fs::path& target, const Options& options) {
   written_ = 0;
   flushed_ = 0;
   keep_previous_ = options.keep_previous;
+  sync_ = options.sync;
   direct_ = false;
   const unsigned mode = options.mode;
   // Direct mode reads blocks back to patch them, so it opens the file for reading too.
@@ -327,7 +329,7 @@ Status AtomicFileWriter::commit() {
     abandon();
     return errno_status(err, "cannot truncate", temp_);
   }
-  if (::fsync(fd_) != 0) {
+  if (sync_ && ::fsync(fd_) != 0) {
     int err = errno;
     abandon();
     return errno_status(err, "cannot sync", target_);

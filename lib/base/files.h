@@ -55,6 +55,9 @@ class AtomicFileWriter {
     unsigned mode = 0644;
     bool keep_previous = false;
     bool direct = false;
+    /// commit() syncs the file to disk before the rename (off for a temporary file deleted soon
+    /// after, such as a zip made only to be sent: the sync is a disk write nobody needs).
+    bool sync = true;
   };
   static constexpr size_t kDirectAlign = 4096;
   static constexpr size_t kDirectStageBytes = size_t{16} << 20;
@@ -92,6 +95,7 @@ class AtomicFileWriter {
   fs::path temp_;
   uint64_t written_ = 0;
   bool keep_previous_ = false;
+  bool sync_ = true;
   // Direct mode: bytes [flushed_, written_) wait in stage_; flushed_ is a multiple of kDirectAlign.
   bool direct_ = false;
   std::unique_ptr<std::byte, FreeStage> stage_;

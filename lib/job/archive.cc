@@ -461,7 +461,9 @@ Status extract_atomically(const std::function<int(struct archive*)>& open, const
 Status pack_zip(const fs::path& folder, const fs::path& zip_out, const PackOptions& options) {
   NVF_ASSIGN_OR_RETURN(auto items, plan_pack(folder, options));
   base::AtomicFileWriter writer;
-  NVF_RETURN_IF_ERROR(writer.open(zip_out));
+  base::AtomicFileWriter::Options write_options;
+  write_options.sync = options.sync;
+  NVF_RETURN_IF_ERROR(writer.open(zip_out, write_options));
   WriteSink sink{[&writer](std::string_view d) { return writer.write(d); }, Status::OK()};
   NVF_RETURN_IF_ERROR(write_items(items, &sink));
   return writer.commit();

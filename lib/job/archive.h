@@ -39,6 +39,10 @@ struct PackOptions {
   /// sorted place. Each one's directory must be in the folder. `job submit` adds its signature
   /// files this way, so the job folder is neither copied nor written.
   std::map<std::string, std::string> files_in_memory;
+  /// pack_zip syncs the zip to disk before it appears under its name; off for a zip that only
+  /// travels (the submitter's upload, a workspace copied into the store), whose sync would cost a
+  /// disk write of its whole size for nothing.
+  bool sync = true;
 };
 
 struct ZipEntryInfo {

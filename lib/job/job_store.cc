@@ -539,6 +539,28 @@ Status JobStore::save_workspace(const std::string& id, const fs::path& zip_file)
   return w.commit();
 }
 
+Status JobStore::save_workspace_by_moving(const std::string& id, const fs::path& zip_file) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!jobs_.count(id)) return not_found(id);
+  }
+  // Synced unlocked (the slow part), then renamed into place only if the job still exists.
+  int fd = ::open(zip_file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return base::errno_status(errno, "cannot open", zip_file);
+  const int synced = ::fsync(fd);
+  const int sync_errno = errno;
+  ::close(fd);
+  if (synced != 0) return base::errno_status(sync_errno, "cannot sync", zip_file);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!jobs_.count(id)) return not_found(id);
+    const fs::path target = root_ / id / kWorkspaceFile;
+    if (::rename(zip_file.c_str(), target.c_str()) == 0) return Status::OK();
+    if (errno != EXDEV) return base::errno_status(errno, "cannot move the workspace to", target);
+  }
+  return save_workspace(id, zip_file);  // another file system
+}
+
 std::optional<fs::path> JobStore::workspace_path(const std::string& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (!jobs_.count(id)) return std::nullopt;

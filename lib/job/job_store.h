@@ -129,6 +129,11 @@ class JobStore {
   /// (job or file), file-system errors.
   Status save_workspace(const std::string& id, const std::filesystem::path& zip_file);
 
+  /// As save_workspace(), but `zip_file` (the caller's, done with; written unsynced) is synced and
+  /// moved into the store when it is on the same file system, so a large workspace is not written
+  /// again; else copied. Errors: as save_workspace (the file stays where it was).
+  Status save_workspace_by_moving(const std::string& id, const std::filesystem::path& zip_file);
+
   /// The job's `workspace` file when it exists.
   std::optional<std::filesystem::path> workspace_path(const std::string& id) const;
 

@@ -269,12 +269,11 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   if (!scratch_dir.ok()) return answer(error_reply("internal_error", scratch_dir.status().message()));
   const fs::path scratch = *scratch_dir;
   base::ScopedRemove cleanup(scratch);
-  // The zip goes from the submitter's disk to ours in bounded ranges (or comes as the payload).
+  // The zip goes from the submitter's disk to ours in bounded ranges (or comes as the payload),
+  // extracted as it arrives, in the same pass.
   const fs::path zip = scratch / "job.zip";
-  if (Status s = receive_job_zip(*cell_, request, who->fqcn, zip, kMaxJobZipBytes); !s.ok()) {
-    return answer(error_reply("invalid_job_def", "the job upload failed: " + s.message()));
-  }
-  if (Status s = job::unpack_zip(zip, scratch / "x"); !s.ok()) {
+  if (Status s = receive_and_unpack_job_zip(*cell_, request, who->fqcn, scratch / "x", kMaxJobZipBytes, zip);
+      !s.ok()) {
     return answer(error_reply("invalid_job_def", "the uploaded job zip was refused: " + s.message()));
   }
   const fs::path job_dir = scratch / "x" / folder;

@@ -180,8 +180,10 @@ void JobRunner::run_job(std::string id) {
   std::error_code ec;
   fs::remove_all(run_dir / "_job", ec);
   fs::path zip = o_.workspace / (id + ".workspace.zip");
-  if (Status z = job::pack_zip(run_dir, zip, job::PackOptions{"workspace", {}}); z.ok()) {
-    if (Status w = store_.save_workspace(id, zip); !w.ok()) log_->warn("job {}: {}", id, w.message());
+  job::PackOptions pack{"workspace", {}};
+  pack.sync = false;  // copied into the store, which syncs its copy
+  if (Status z = job::pack_zip(run_dir, zip, pack); z.ok()) {
+    if (Status w = store_.save_workspace_by_moving(id, zip); !w.ok()) log_->warn("job {}: {}", id, w.message());
   } else {
     log_->warn("job {}: cannot pack its workspace: {}", id, z.message());
   }

@@ -73,11 +73,15 @@ cellnet::DownloadOptions job_zip_download_options() {
 // holding at most kMaxQueued bytes between them. Once the reader is done, further ranges are
 // dropped (the zip's central directory, which the streaming extraction does not need, or the rest
 // of a zip it refused), so the download never waits for a reader that has stopped.
+// With a `copy`, every range is also written there as it arrives (on the download's thread).
 class RangePipe : public cellnet::DownloadConsumer {
  public:
   static constexpr size_t kMaxQueued = size_t{8} << 20;
 
+  explicit RangePipe(base::AtomicFileWriter* copy) : copy_(copy) {}
+
   Status consume(size_t, uint64_t, const cellnet::Slice& bytes) override {
+    if (copy_) NVF_RETURN_IF_ERROR(copy_->write(bytes.data, bytes.size));
     std::unique_lock<std::mutex> lock(mu_);
     space_.wait(lock, [&] { return reader_done_ || queued_ < kMaxQueued; });
     if (reader_done_) return reader_ok_ ? Status::OK() : CancelledError("the extraction stopped");
@@ -121,6 +125,7 @@ class RangePipe : public cellnet::DownloadConsumer {
   }
 
  private:
+  base::AtomicFileWriter* const copy_;
   std::mutex mu_;
   std::condition_variable space_, data_;
   std::deque<cellnet::Slice> ranges_;  // guarded by mu_
@@ -150,15 +155,27 @@ Status receive_job_zip(cellnet::Cell& cell, const cellnet::Message& message, con
 }
 
 Status receive_and_unpack_job_zip(cellnet::Cell& cell, const cellnet::Message& message, const std::string& sender,
-                                  const fs::path& dest, uint64_t max_bytes) {
+                                  const fs::path& dest, uint64_t max_bytes, const fs::path& zip_copy) {
   auto header = message.headers.get(deploy::kHdrJobZip);
+  base::AtomicFileWriter copy;
+  if (!zip_copy.empty()) NVF_RETURN_IF_ERROR(copy.open(zip_copy));
   if (!header) {
     NVF_RETURN_IF_ERROR(payload_size_ok(message, max_bytes));
     const std::string bytes = message.payload.to_string();
-    return job::unpack_zip_from_memory(bytes, dest);
+    NVF_RETURN_IF_ERROR(job::unpack_zip_from_memory(bytes, dest));
+    if (!zip_copy.empty()) {
+      Status written = copy.write(bytes.data(), bytes.size());
+      if (written.ok()) written = copy.commit();
+      if (!written.ok()) {
+        std::error_code ec;
+        fs::remove_all(dest, ec);
+        return written;
+      }
+    }
+    return Status::OK();
   }
   NVF_ASSIGN_OR_RETURN(cellnet::Manifest manifest, checked_offer(*header, sender, max_bytes));
-  RangePipe pipe;
+  RangePipe pipe(zip_copy.empty() ? nullptr : &copy);
   Status extracted;
   std::thread extraction([&] {
     extracted = job::unpack_zip_stream([&pipe] { return pipe.read(); }, dest);
@@ -170,9 +187,10 @@ Status receive_and_unpack_job_zip(cellnet::Cell& cell, const cellnet::Message& m
   extraction.join();
   // The first cause: a failed pull fails the extraction too; a refused zip stops the pull.
   if (!extracted.ok()) return pulled.ok() || pulled.code() == StatusCode::kCancelled ? extracted : pulled;
+  // Everything the extraction needed arrived, but the rest of the zip did not (the sender's zip
+  // was not the one it offered in full), or its copy could not be kept: nothing of it is kept.
+  if (pulled.ok() && !zip_copy.empty()) pulled = copy.commit();
   if (!pulled.ok()) {
-    // Everything the extraction needed arrived, but the rest of the zip did not: the sender's
-    // zip was not the one it offered in full; nothing of it is kept.
     std::error_code ec;
     fs::remove_all(dest, ec);
     return pulled;

@@ -42,11 +42,14 @@ Status receive_job_zip(cellnet::Cell& cell, const cellnet::Message& message, con
                        const std::filesystem::path& dest, uint64_t max_bytes);
 
 /// As receive_job_zip, but the zip is extracted into the folder `dest` (job::unpack_zip's safe
-/// extraction and limits) as its ranges arrive, and never written itself: a deploy writes the
-/// job's bytes once. At most a few ranges are held between the pull and the extraction.
-/// Errors: as receive_job_zip, and the extraction's (job::unpack_zip_stream), the first cause
-/// first; nothing is left in `dest` on any error.
+/// extraction and limits) as its ranges arrive, and written only when `zip_copy` names a file to
+/// keep it in (atomically, in the same pass): a deploy writes the job's bytes once, a submit
+/// (which stores the zip) twice without reading them back. At most a few ranges are held between
+/// the pull and the extraction, which runs on a thread of its own. Errors: as receive_job_zip,
+/// and the extraction's (job::unpack_zip_stream), the first cause first; nothing is left in
+/// `dest` or `zip_copy` on any error.
 Status receive_and_unpack_job_zip(cellnet::Cell& cell, const cellnet::Message& message, const std::string& sender,
-                                  const std::filesystem::path& dest, uint64_t max_bytes);
+                                  const std::filesystem::path& dest, uint64_t max_bytes,
+                                  const std::filesystem::path& zip_copy = {});
 
 }  // namespace nvf::runtime

@@ -129,6 +129,7 @@ Result<config::Value> AdminClient::submit_job(const fs::path& job_folder) {
   // folder with symbolic links is copied first: the copy holds the files they point to.
   const fs::path zip = tmp / "job.zip";
   job::PackOptions pack{name, {}};
+  pack.sync = false;  // deleted once the server has it
   fs::path source = folder;
   if (has_symlinks(folder)) {
     source = tmp / name;

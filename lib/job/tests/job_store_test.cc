@@ -370,6 +370,30 @@ TEST_F(JobStoreTest, WorkspaceIsSavedAndFound) {
   EXPECT_EQ(read_text(*p), "the server run dir, zipped");
 }
 
+// Proves: a workspace saved by moving is the file itself (same inode, the source gone), replacing
+// one saved before; an unknown job or a missing file is NOT_FOUND and leaves the file in place.
+TEST_F(JobStoreTest, AWorkspaceSavedByMovingIsTheFileItself) {
+  std::string id = create("j");
+  fs::path ws = tmp_.path() / "ws.zip";
+  write_text(ws, "first");
+  ASSERT_TRUE(store_->save_workspace(id, ws).ok());
+  write_text(ws, "the server run dir, zipped, large");
+  struct stat before {};
+  ASSERT_EQ(::stat(ws.c_str(), &before), 0);
+  EXPECT_EQ(store_->save_workspace_by_moving("0b1e7a9e-1111-4222-8333-444455556666", ws).code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(fs::exists(ws));
+  ASSERT_TRUE(store_->save_workspace_by_moving(id, ws).ok());
+  EXPECT_FALSE(fs::exists(ws));
+  struct stat after {};
+  ASSERT_EQ(::stat(store_->workspace_path(id)->c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, before.st_ino);
+  EXPECT_EQ(read_text(*store_->workspace_path(id)), "the server run dir, zipped, large");
+  Status missing = store_->save_workspace_by_moving(id, tmp_.path() / "missing.zip");
+  EXPECT_EQ(missing.code(), StatusCode::kNotFound) << missing.to_string();
+  EXPECT_NE(missing.message().find("missing.zip"), std::string::npos);
+}
+
 TEST_F(JobStoreTest, UnknownIdsNeverNamePaths) {
   EXPECT_TRUE(store_->data_path("../../etc").empty());
   EXPECT_FALSE(store_->workspace_path("..").has_value());

@@ -161,6 +161,24 @@ TEST_F(JobTransferTest, AnOfferedZipIsExtractedAsItArrives) {
   EXPECT_EQ(outcome.get(), cellnet::TransactionOutcome::kFinished);
 }
 
+// Proves: with a copy asked for (the server storing a submitted job), the zip is extracted and
+// written in the same pass, the copy byte for byte the sender's; from a payload too.
+TEST_F(JobTransferTest, AnOfferedZipIsExtractedAndKeptInOnePass) {
+  const std::string zip = zip_of_job(dir_, random_bytes((5u << 20) + 7));
+  auto offer = offer_job_zip(*service_, dir_ / "job.zip", 1, 10s);
+  ASSERT_TRUE(offer.ok());
+  cellnet::Message m;
+  m.headers.set(deploy::kHdrJobZip, offer->header);
+  Status s = receive_and_unpack_job_zip(*site_, m, "server", dir_ / "x", kMaxJobZipBytes, dir_ / "kept.zip");
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(*base::read_file(dir_ / "kept.zip"), zip);
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "x" / "job" / "app" / "custom" / "checkpoint.bin"));
+  ASSERT_TRUE(receive_and_unpack_job_zip(*site_, cellnet::Message::of(zip), "server", dir_ / "y", kMaxJobZipBytes,
+                                         dir_ / "kept2.zip")
+                  .ok());
+  EXPECT_EQ(*base::read_file(dir_ / "kept2.zip"), zip);
+}
+
 // Proves: an offered zip the extractor refuses (an entry leaving the folder, or no zip at all)
 // stops the pull with the extractor's reason, a payload zip is extracted the same, and neither
 // leaves anything; the receiver never waits on the pull after the extraction stopped.
@@ -171,13 +189,14 @@ TEST_F(JobTransferTest, ARefusedZipStopsThePullAndLeavesNothing) {
   cellnet::Message m;
   m.headers.set(deploy::kHdrJobZip, offer->header);
   auto refused = std::async(std::launch::async, [&] {
-    return receive_and_unpack_job_zip(*site_, m, "server", dir_ / "staging", kMaxJobZipBytes);
+    return receive_and_unpack_job_zip(*site_, m, "server", dir_ / "staging", kMaxJobZipBytes, dir_ / "kept.zip");
   });
   ASSERT_EQ(refused.wait_for(30s), std::future_status::ready);
   Status s = refused.get();
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
   EXPECT_NE(s.message().find("not a readable zip archive"), std::string::npos) << s.to_string();
   EXPECT_FALSE(fs::exists(dir_ / "staging"));
+  EXPECT_FALSE(fs::exists(dir_ / "kept.zip"));
 
   cellnet::Message payload = cellnet::Message::of("this is not a zip");
   Status p = receive_and_unpack_job_zip(*site_, payload, "server", dir_ / "staging", kMaxJobZipBytes);
