@@ -335,21 +335,30 @@ Result<fs::path> JobStore::make_upload_dir() {
 }
 
 bool JobStore::take_unpacked(const std::string& id, const fs::path& dest) {
-  fs::path kept;
   fs::path aside;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!jobs_.count(id)) return false;
-    kept = root_ / id / kUnpackedDir;
+    const fs::path kept = root_ / id / kUnpackedDir;
     std::error_code ec;
     if (!fs::is_directory(kept, ec)) return false;
     if (::rename(kept.c_str(), dest.c_str()) == 0) return true;
-    // It cannot go there: set it aside (open() removes a leftover) and drop it unlocked.
-    aside = root_ / ("." + id + kUnpackedDir + kDeletingSuffix);
-    if (::rename(kept.c_str(), aside.c_str()) != 0) aside = kept;
+    aside = set_unpacked_aside_locked(id);  // it cannot go there: dropped, unlocked
   }
-  remove_quietly(aside);
+  if (!aside.empty()) remove_quietly(aside);
   return false;
+}
+
+fs::path JobStore::set_unpacked_aside_locked(const std::string& id) {
+  const fs::path kept = root_ / id / kUnpackedDir;
+  std::error_code ec;
+  if (!fs::exists(kept, ec)) return {};
+  // A name open() removes if a crash leaves it.
+  fs::path aside = root_ / ("." + id + kUnpackedDir + kDeletingSuffix);
+  remove_quietly(aside);
+  if (::rename(kept.c_str(), aside.c_str()) == 0) return aside;
+  remove_quietly(kept);  // cannot be renamed: removed where it is
+  return {};
 }
 
 Result<std::string> JobStore::create_from_bytes(Value meta, std::string_view zip_bytes) {
@@ -474,13 +483,20 @@ Status JobStore::update(const std::string& id, const Value& fields) {
 Status JobStore::set_status(const std::string& id, const std::string& status) {
   if (!is_known_status(status))
     return InvalidArgumentError("unknown job status \"" + status + "\" for job " + id);
+  fs::path dropped;  // removed once the lock is released (declared first, so destroyed last)
+  struct RemoveAfter {
+    const fs::path& path;
+    ~RemoveAfter() {
+      if (!path.empty()) remove_quietly(path);
+    }
+  } remove_after{dropped};
   std::lock_guard<std::mutex> lock(mu_);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return not_found(id);
   Value meta = it->second;
   meta[meta_key::kStatus] = status;
   // A job that finishes without its deploy claiming the kept extraction never will.
-  if (is_finished(status)) remove_quietly(root_ / id / kUnpackedDir);
+  if (is_finished(status)) dropped = set_unpacked_aside_locked(id);
   Clock::time_point now = Clock::now();
   if (status == run_status::kRunning) {
     meta[meta_key::kStartTime] = python_datetime(now, ' ');

@@ -175,6 +175,9 @@ class JobStore {
   // Writes `meta` for job `id` (and its `scheduled` tag) and updates the cache; a failed write of
   // a known job keeps `meta` in the cache and in unsaved_. Caller holds mu_.
   Status write_meta_locked(const std::string& id, config::Value meta);
+  // Renames job `id`'s kept extraction to a hidden name in the root for the caller to remove once
+  // unlocked; empty when there is none. Caller holds mu_.
+  std::filesystem::path set_unpacked_aside_locked(const std::string& id);
 
   const std::filesystem::path root_;
   mutable std::mutex mu_;

@@ -178,7 +178,11 @@ Status receive_and_unpack_job_zip(cellnet::Cell& cell, const cellnet::Message& m
   RangePipe pipe(zip_copy.empty() ? nullptr : &copy);
   Status extracted;
   std::thread extraction([&] {
-    extracted = job::unpack_zip_stream([&pipe] { return pipe.read(); }, dest);
+    try {  // nothing from the zip may end the process, nor leave the pull waiting
+      extracted = job::unpack_zip_stream([&pipe] { return pipe.read(); }, dest);
+    } catch (const std::exception& e) {
+      extracted = InternalError(std::string("extracting the job zip failed: ") + e.what());
+    }
     pipe.close_reading(extracted.ok());
   });
   Status pulled = cellnet::download(cell, manifest, job_zip_download_options(), pipe)
