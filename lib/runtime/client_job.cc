@@ -173,6 +173,8 @@ Status ClientJobEngine::run() {
   heartbeat_ = std::thread([this] { run_heartbeats(); });
   Status status;
   auto last_answer = std::chrono::steady_clock::now();
+  bool answered = false;  // the server job answered once
+  std::chrono::milliseconds first_contact_wait = std::min(opt_.first_contact_retry, opt_.retry_interval);
   for (;;) {
     if (ctx_.abort_requested()) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -199,9 +201,15 @@ Status ClientJobEngine::run() {
         ctx_.logger->error("{}", status.message());
         break;
       }
-      if (!wait_or_abort(opt_.retry_interval)) continue;
+      std::chrono::milliseconds wait = opt_.retry_interval;
+      if (!answered) {
+        wait = first_contact_wait;
+        first_contact_wait = std::min(first_contact_wait * 2, opt_.retry_interval);
+      }
+      if (!wait_or_abort(wait)) continue;
       continue;
     }
+    answered = true;
     last_answer = std::chrono::steady_clock::now();
     std::string name = task->headers.get_or(kHdrTaskName, "");
     if (name == kTaskEndRun) break;

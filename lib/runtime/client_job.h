@@ -38,6 +38,11 @@ struct ClientJobOptions {
   std::chrono::milliseconds submit_task_result_timeout{300000};  // covers the server's pull
   std::chrono::milliseconds job_heartbeat_interval{10000};
   std::chrono::milliseconds retry_interval{500};  // after a failed get_task (default_task_fetch_interval)
+  /// Before the server job's first answer, a failed get_task is retried after this wait, doubled
+  /// each time up to retry_interval: the client jobs start before their server job (which needs
+  /// to know which of them started), so the first get_task may arrive before the server job has
+  /// connected, and the first task should not wait a whole retry_interval for that.
+  std::chrono::milliseconds first_contact_retry{20};
   int submit_attempts = 3;
   /// With no answer from the server job for this long (from the start, or since its last answer)
   /// the run ends with UNAVAILABLE: the job was aborted or has ended (max_runner_sync_timeout).

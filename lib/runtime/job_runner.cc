@@ -181,7 +181,7 @@ void JobRunner::run_job(std::string id) {
   fs::remove_all(run_dir / "_job", ec);
   fs::path zip = o_.workspace / (id + ".workspace.zip");
   job::PackOptions pack{"workspace", {}};
-  pack.sync = false;  // copied into the store, which syncs its copy
+  pack.sync = false;  // moved into the store, which syncs it first
   if (Status z = job::pack_zip(run_dir, zip, pack); z.ok()) {
     if (Status w = store_.save_workspace_by_moving(id, zip); !w.ok()) log_->warn("job {}: {}", id, w.message());
   } else {

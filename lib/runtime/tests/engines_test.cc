@@ -27,6 +27,40 @@ TEST_F(EnginesTest, AClientJobWhoseServerJobIsGoneEndsNamingTheTimeout) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
 
+// Regression: the client jobs start before their server job, so a client job's first get_task
+// could find no server job yet and then waited a whole retry_interval (500 ms) before asking
+// again, delaying the first task. Until the first answer it now asks again soon. The retry
+// interval here is a minute: only the quick first retries let the task arrive in time.
+TEST_F(EnginesTest, AClientJobAheadOfItsServerJobAsksAgainSoon) {
+  // The server parent: the first get_task finds no server job (as the real route's "no route").
+  auto refused = std::make_shared<std::atomic<int>>(0);
+  server_->intercept_forwarded(std::string(kChannelServerCommand), std::string(kTopicGetTask),
+                                [refused](const cellnet::Message&, cellnet::Responder r) {
+                                  if (refused->fetch_add(1) > 0) return false;  // forwarded
+                                  r(UnavailableError("no route from server to server.job"));
+                                  return true;
+                                });
+  auto asked = std::make_shared<std::promise<void>>();
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  sj_->register_request_handler(std::string(kChannelServerCommand), std::string(kTopicGetTask),
+                                [asked, once](const cellnet::Message&) -> Result<cellnet::Message> {
+                                  if (!once->exchange(true)) asked->set_value();
+                                  cellnet::Message m;
+                                  m.headers.set(kHdrTaskName, std::string(kTaskEndRun));
+                                  return m;
+                                });
+  ClientJobOptions co;
+  co.server_job_fqcn = "server.job";
+  co.retry_interval = 60s;
+  auto engine = client_engine(client("site-1"), "site-1", "job", co);
+  auto run = std::async(std::launch::async, [&] { return engine->run(); });
+  ASSERT_EQ(asked->get_future().wait_for(20s), std::future_status::ready)
+      << "the client job waited the whole retry_interval after finding no server job";
+  ASSERT_EQ(run.wait_for(20s), std::future_status::ready);
+  EXPECT_TRUE(run.get().ok());
+  EXPECT_EQ(refused->load(), 2);
+}
+
 // Regression: a client job asked to stop while its get_task long poll was parked at the server
 // waited for the poll to end (the server's get_task wait, up to a minute), so a SIGTERMed client
 // job could outlive its parent's grace. abort() now ends the poll at once.

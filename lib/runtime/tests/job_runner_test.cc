@@ -119,6 +119,17 @@ class JobRunnerTest : public ::testing::Test {
     EXPECT_TRUE(id.ok()) << id.status().to_string();
     return id.ok() ? *id : "";
   }
+  // The stand-in server job that ends at once, successfully.
+  fs::path finishing_server_job() {
+    fs::path script = dir_ / "done.sh";
+    EXPECT_TRUE(base::atomic_write(script, "#!/bin/sh\nexit 0\n").ok());
+    fs::permissions(script, fs::perms::owner_all);
+    return script;
+  }
+  void start_runner(const fs::path& server_job) {
+    runner_ = std::make_unique<JobRunner>(options(server_job), *server_, *store_, tracker_);
+    runner_->set_parent_url("inproc://nowhere");
+  }
   JobRunnerOptions options(const fs::path& bin) {
     JobRunnerOptions o;
     o.workspace = dir_ / "ws";
@@ -197,11 +208,7 @@ TEST_F(JobRunnerTest, WhileAStubbornServerJobIsTerminatedTheRunnerKeepsAnswering
 // written was lost and the job became ABANDONED at the next start. The store keeps it; the runner
 // logs it; a flush writes it once the disk is back.
 TEST_F(JobRunnerTest, AFinishedStatusTheStoreCouldNotWriteIsNotLost) {
-  fs::path script = dir_ / "done.sh";
-  ASSERT_TRUE(base::atomic_write(script, "#!/bin/sh\nexit 0\n").ok());
-  fs::permissions(script, fs::perms::owner_all);
-  runner_ = std::make_unique<JobRunner>(options(script), *server_, *store_, tracker_);
-  runner_->set_parent_url("inproc://nowhere");
+  start_runner(finishing_server_job());
   const std::string id = store_job();
   ASSERT_FALSE(id.empty());
   std::atomic<bool> disk_full{false};
@@ -234,11 +241,7 @@ TEST_F(JobRunnerTest, AFinishedStatusTheStoreCouldNotWriteIsNotLost) {
 // (one write of the job's bytes less), not from its zip: a file only the extraction holds reaches
 // the server's app, and the store keeps nothing of it once the job ran.
 TEST_F(JobRunnerTest, TheSubmitsExtractionIsDeployedInsteadOfTheZipExtractedAgain) {
-  fs::path script = dir_ / "done.sh";
-  ASSERT_TRUE(base::atomic_write(script, "#!/bin/sh\nexit 0\n").ok());
-  fs::permissions(script, fs::perms::owner_all);
-  runner_ = std::make_unique<JobRunner>(options(script), *server_, *store_, tracker_);
-  runner_->set_parent_url("inproc://nowhere");
+  start_runner(finishing_server_job());
   fs::path folder = dir_ / "src" / "job";
   fs::create_directories(folder / "app" / "config");
   ASSERT_TRUE(base::atomic_write(folder / "meta.json", "{}").ok());
