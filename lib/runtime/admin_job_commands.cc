@@ -262,10 +262,11 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   if (folder.empty() || folder.find('/') != std::string::npos || folder == "." || folder == "..") {
     return answer(error_reply("invalid_job_def", "submit_job: missing or bad job folder name"));
   }
-  // The upload is extracted into a scratch folder in the store with the safe extractor and
-  // checked before it is stored; nothing is kept when any check fails. The zip and the checked
-  // extraction then move into the store, and the job's deploy starts from that extraction.
-  auto scratch_dir = store_->make_upload_dir();
+  // The upload is extracted into a scratch folder with the safe extractor and checked before it
+  // is stored; nothing is kept when any check fails. With the store and the run folders on one
+  // file system the scratch folder is in the store: the zip and the checked extraction then move
+  // into it, and the job's deploy starts from that extraction.
+  auto scratch_dir = keep_upload_extraction_ ? store_->make_upload_dir() : base::make_owned_temp_dir("nvflare-upload");
   if (!scratch_dir.ok()) return answer(error_reply("internal_error", scratch_dir.status().message()));
   const fs::path scratch = *scratch_dir;
   base::ScopedRemove cleanup(scratch);
@@ -312,7 +313,7 @@ void ServerParent::handle_submit(const cellnet::Message& request, cellnet::Respo
   m["submitter_name"] = who->person.name;
   m["submitter_org"] = who->person.org;
   m["submitter_role"] = who->person.role;
-  auto id = store_->create_by_moving(m, zip, scratch / "x");  // written once, by the download
+  auto id = store_->create_by_moving(m, zip, keep_upload_extraction_ ? scratch / "x" : fs::path());
   if (!id.ok()) return answer(error_reply("internal_error", id.status().message()));
   cv_.notify_all();
   config::Value r = ok_success("Submitted job: " + *id);

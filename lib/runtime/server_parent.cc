@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <optional>
@@ -19,6 +20,14 @@
 namespace nvf::runtime {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+
+namespace {
+// Both folders exist on one file system (a rename between them moves no bytes).
+bool on_one_file_system(const fs::path& a, const fs::path& b) {
+  struct stat sa {}, sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+}  // namespace
 
 ServerResources read_server_resources(const fs::path& workspace) {
   ServerResources r;
@@ -71,6 +80,13 @@ Status ServerParent::start() {
   NVF_ASSIGN_OR_RETURN(store_, job::JobStore::open(opt_.job_store_root, &abandoned, &warnings));
   for (const auto& w : warnings) log_->warn("job store: {}", w);
   for (const auto& j : abandoned) log_->warn("job {} was left running by a previous server: FINISHED:ABANDONED", j);
+
+  keep_upload_extraction_ = on_one_file_system(opt_.job_store_root, kit.root);
+  if (!keep_upload_extraction_) {
+    log_->info("the job store {} and the workspace {} are on different file systems: a submitted job is checked "
+               "in a local scratch folder and extracted again when it is deployed",
+               opt_.job_store_root.string(), kit.root.string());
+  }
 
   NVF_RETURN_IF_ERROR(register_admin_commands());
   JobRunnerOptions ro;

@@ -135,6 +135,10 @@ class ServerParent {
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<AdminCommandTable> admin_;
   std::unique_ptr<job::JobStore> store_;
+  // The job store and the run folders share a file system: a submit's checked extraction is kept
+  // in the store for the job's deploy (renames only). Else (a store on shared storage, say) the
+  // upload is checked in a local scratch folder and the deploy extracts the stored zip.
+  bool keep_upload_extraction_ = false;
   security::AuthorizationPolicy policy_ = security::AuthorizationPolicy::allow_all();
   std::string org_;
   std::string url_, internal_url_;

@@ -240,13 +240,52 @@ TEST_F(DeployTest, AJobWithALargeCheckpointArrivesByteForByteAtEverySite) {
     auto got = base::read_file(prod() / site / id / (std::string("app_") + site) / "custom" / "checkpoint.bin");
     ASSERT_TRUE(got.ok()) << site << ": " << got.status().to_string();
     EXPECT_TRUE(*got == checkpoint) << site << " got " << got->size() << " bytes";
-    EXPECT_FALSE(fs::exists(prod() / site / (id + ".deploy.zip"))) << "the pulled zip is removed";
+    EXPECT_FALSE(fs::exists(prod() / site / (id + ".deploy.zip"))) << "no zip is written at the sites";
   }
+  // The store kept the submit's checked extraction for the deploy, which took it.
+  auto log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("job " + id + ": deploying, from the submit's checked extraction"), std::string::npos);
+  EXPECT_TRUE(fs::is_regular_file(ws() / "jobs-storage" / id / "data"));
+  EXPECT_FALSE(fs::exists(ws() / "jobs-storage" / id / ".unpacked"));
   auto dl = admin("download_job " + id + " " + (work_.path() / "dl").string());
   ASSERT_EQ(dl.exit_code, 0) << dl.out;
   auto back = base::read_file(work_.path() / "dl" / id / "job" / "big-job" / "app" / "custom" / "checkpoint.bin");
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_TRUE(*back == checkpoint);
+}
+
+// A job store on another file system than the server's workspace (shared storage, say): the
+// upload is checked in a local scratch folder and the deploy extracts the stored zip, so nothing
+// is written to the store twice; the job runs to its exact result all the same.
+TEST_F(DeployTest, AJobStoreOnAnotherFileSystemStoresTheZipAloneAndTheJobRuns) {
+  struct stat shm {}, own {};
+  if (::stat("/dev/shm", &shm) != 0 || ::stat(prod().c_str(), &own) != 0 || shm.st_dev == own.st_dev) {
+    GTEST_SKIP() << "needs /dev/shm on a file system of its own";
+  }
+  auto store_dir = base::make_temp_dir_in("/dev/shm", "nvf-e2e-store");
+  ASSERT_TRUE(store_dir.ok()) << store_dir.status().to_string();
+  base::ScopedRemove remove_store(*store_dir);
+  const fs::path store = *store_dir / "jobs-storage";
+  config::Value resources = load(prod() / "server" / "local" / "resources.json.default");
+  for (auto& c : resources["components"]) {
+    if (c["id"] == "job_manager") c["args"]["uri_root"] = store.string();
+  }
+  save(prod() / "server" / "local" / "resources.json", resources);
+  ASSERT_EQ(nv({"poc", "start", "-ex", "admin@nvidia.com"}).exit_code, 0);
+  auto sub = nv_long({"job", "submit", "-j", job("hello-numpy").string(), "--wait", "--timeout", "240"});
+  const std::string id = expect_exact_hello_numpy(sub);
+  ASSERT_FALSE(id.empty()) << sub.out;
+  EXPECT_TRUE(fs::is_regular_file(store / id / "data"));
+  EXPECT_TRUE(fs::is_regular_file(store / id / "workspace"));
+  EXPECT_FALSE(fs::exists(store / id / ".unpacked"));
+  for (const auto& e : fs::directory_iterator(store)) {
+    EXPECT_NE(e.path().filename().string().rfind(".upload-", 0), 0u) << "left: " << e.path();
+  }
+  auto log = base::read_file(prod() / "server" / "log.txt");
+  ASSERT_TRUE(log.ok());
+  EXPECT_NE(log->find("are on different file systems"), std::string::npos);
+  EXPECT_NE(log->find("job " + id + ": deploying, from its stored zip"), std::string::npos);
 }
 
 #ifdef NVF_TEST_PYTHON
