@@ -16,6 +16,9 @@
 #   submit_to_running_seconds   from launching `job submit` to the server parent's "server job
 #                               started" line; target ≤ 10
 #   submit_seconds              from launching `job submit --wait` to its exit (the job done)
+#   stored_seconds              from launching `job submit` to the server's "job J: deploying"
+#   deploy_seconds              from "job J: deploying" to "server job started" (both phases only
+#                               from builds that log "deploying")
 set -euo pipefail
 shopt -s inherit_errexit
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -28,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     --size-mib) size_mib="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --timeout-s) timeout_s="$2"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "job_transfer.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -70,8 +73,15 @@ read -r large_peaks t0 t1 <<<"$out"
 id="$(awk '/Submitted job: / { print $3; exit }' "$work/large.out")"
 server_log="$(grep -l "job $id: server job started" -r "$NVFLARE_POC_WORKSPACE" --include=log.txt | head -n 1)"
 [[ -n "$server_log" ]] || { echo "job_transfer.sh: no 'server job started' line for $id" >&2; exit 1; }
-running="$(awk -v id="$id" 'index($0, "job " id ": server job started") { print substr($0, 1, 23); exit }' "$server_log")"
-running_epoch="$(date -d "${running/,/.}" +%s.%N)"
+# The epoch seconds of the first line of the server log holding TEXT ("" when there is none).
+log_epoch() {
+  local at
+  at="$(awk -v t="$1" 'index($0, t) { print substr($0, 1, 23); exit }' "$server_log")"
+  [[ -n "$at" ]] && date -d "${at/,/.}" +%s.%N
+  return 0
+}
+running_epoch="$(log_epoch "job $id: server job started")"
+deploying_epoch="$(log_epoch "job $id: deploying")"
 
 job_bytes=$((size_mib * 1048576))
 echo "size_mib: $size_mib"
@@ -82,3 +92,7 @@ for role in submitter server_parent client_parent; do
 done
 awk -v a="$t0" -v b="$running_epoch" -v c="$t1" 'BEGIN {
   printf "submit_to_running_seconds: %.2f\nsubmit_seconds: %.2f\n", b - a, c - a }'
+if [[ -n "$deploying_epoch" ]]; then
+  awk -v a="$t0" -v d="$deploying_epoch" -v b="$running_epoch" 'BEGIN {
+    printf "stored_seconds: %.2f\ndeploy_seconds: %.2f\n", d - a, b - d }'
+fi
