@@ -40,8 +40,8 @@ struct PackOptions {
   /// files this way, so the job folder is neither copied nor written.
   std::map<std::string, std::string> files_in_memory;
   /// pack_zip syncs the zip to disk before it appears under its name; off for a zip that only
-  /// travels (the submitter's upload, a workspace copied into the store), whose sync would cost a
-  /// disk write of its whole size for nothing.
+  /// travels or is synced by whoever keeps it (the submitter's upload; the run folder's zip, which
+  /// the job store syncs as it takes it), where this sync would be a disk write for nothing.
   bool sync = true;
 };
 

@@ -27,7 +27,7 @@ constexpr const char* kScheduledTag = "scheduled";
 constexpr const char* kCreatingSuffix = ".creating";
 constexpr const char* kDeletingSuffix = ".deleting";
 constexpr const char* kUnpackedDir = ".unpacked";   // the submit's checked extraction of data
-constexpr std::string_view kUploadPrefix = ".upload-";  // make_upload_dir()'s folders
+constexpr const char* kUploadDir = ".upload";  // make_upload_dir()'s folders: ".upload-XXXXXX"
 constexpr int kDataStorageFormat = 2;  // the value FLARE 2.7 writes (spec §2.2)
 
 constexpr std::array<std::string_view, 11> kStatuses = {
@@ -264,7 +264,7 @@ Result<std::unique_ptr<JobStore>> JobStore::open(const fs::path& root,
     if (!it->is_directory(type_ec)) continue;
     if (name[0] == '.') {
       if (ends_with(name, kCreatingSuffix) || ends_with(name, kDeletingSuffix) ||
-          name.rfind(kUploadPrefix, 0) == 0) {
+          name.rfind(std::string(kUploadDir) + "-", 0) == 0) {
         remove_quietly(it->path());
         warn("removed " + it->path().string() + ", left by an interrupted job upload, create or delete");
       }
@@ -331,7 +331,7 @@ Result<std::string> JobStore::create_by_moving(Value meta, const fs::path& zip_f
 }
 
 Result<fs::path> JobStore::make_upload_dir() {
-  return base::make_temp_dir_in(root_, std::string(kUploadPrefix.substr(0, kUploadPrefix.size() - 1)));
+  return base::make_temp_dir_in(root_, kUploadDir);
 }
 
 bool JobStore::take_unpacked(const std::string& id, const fs::path& dest) {
