@@ -426,7 +426,9 @@ TEST_F(ArchiveTest, AStreamedZipExtractsAsTheWholeOne) {
     Status s = unpack_zip_stream(pieces(*zip, piece, &handed), dest_);
     ASSERT_TRUE(s.ok()) << piece << ": " << s.to_string();
     EXPECT_EQ(tree(dest_), tree(tmp_.path() / "whole")) << piece;
-    EXPECT_LE(handed, zip->size());
+    // Read a byte at a time, the extraction stops at the central directory: it never needs it
+    // (the central directory here is over 900 bytes).
+    if (piece == 1) EXPECT_LT(handed + 400, zip->size()) << handed << " of " << zip->size();
   }
   EXPECT_EQ(read_text(dest_ / "myjob/app/custom/checkpoint.bin"), big);
 }
