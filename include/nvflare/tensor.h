@@ -52,9 +52,16 @@ class Tensor {
   /// RESOURCE_EXHAUSTED when the buffer cannot be allocated.
   static Result<Tensor> zeros(DType dtype, Shape shape);
 
-  /// As zeros(), with the bytes left unset: for a caller that writes every byte next (a download),
-  /// so the model's memory is touched once, not twice. Errors: as zeros().
-  static Result<Tensor> uninitialized(DType dtype, Shape shape);
+  /// How a new tensor of 1 MiB or more gets its memory's pages. kPopulated: all at once when it
+  /// is allocated (Linux MADV_POPULATE_WRITE), which on virtual machines costs a fraction of one
+  /// fault per 4 KiB page at first write (docs/decisions/027-populated-tensors.md).
+  /// kOnFirstWrite: page by page as they are first written, for a caller that faults them in
+  /// itself, ahead of its writes (a download).
+  enum class Pages { kPopulated, kOnFirstWrite };
+
+  /// As zeros(), with the bytes left unset: for a caller that writes every byte next (a copy, a
+  /// download), so the model's memory is touched once, not twice. Errors: as zeros().
+  static Result<Tensor> uninitialized(DType dtype, Shape shape, Pages pages = Pages::kPopulated);
 
   /// A borrowed view of `size` bytes at `data`, kept valid by `keep_alive`. No copy.
   /// Errors: INVALID_ARGUMENT when `size` is not numel * dtype size (or the shape is invalid).

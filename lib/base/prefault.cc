@@ -46,23 +46,32 @@ void Prefaulter::wait() {
   if (thread_.joinable()) thread_.join();
 }
 
+size_t populate_pages(std::byte* data, size_t size) {
+  const size_t page = page_size();
+  // Whole pages inside the range only: the writer faults a partial first or last page itself.
+  const uintptr_t at = (reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + size) & ~(page - 1);
+  if (at >= end) return 0;
+  for (;;) {
+    // Interrupted: the call is made again; the pages already present cost nothing the second time.
+    if (::madvise(reinterpret_cast<void*>(at), end - at, MADV_POPULATE_WRITE) == 0) return end - at;
+    if (errno != EINTR) return 0;  // unsupported, not anonymous memory, or out of memory
+  }
+}
+
 void Prefaulter::run() {
   const size_t page = page_size();
   for (const auto& [data, size] : regions_) {
-    // Whole pages inside the region only: the writer faults a partial first or last page itself.
-    auto begin = reinterpret_cast<uintptr_t>(data);
-    uintptr_t end = begin + size;
-    uintptr_t at = (begin + page - 1) & ~(page - 1);
-    end &= ~(page - 1);
+    // Steps start on page boundaries, so no page is left out between two of them.
+    auto* at = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(data) + page - 1) & ~(page - 1));
+    std::byte* end = data + size;
     while (at < end) {
       if (stop_.load(std::memory_order_relaxed)) return;
-      size_t n = static_cast<size_t>(std::min<uintptr_t>(kStep, end - at));
-      int rc = ::madvise(reinterpret_cast<void*>(at), n, MADV_POPULATE_WRITE);
-      if (rc != 0 && errno != EINTR) return;  // out of memory or not anonymous memory: stop helping
-      if (rc == 0) {
-        populated_ += n;
-        at += n;
-      }
+      size_t n = std::min(kStep, static_cast<size_t>(end - at));
+      size_t got = populate_pages(at, n);
+      if (got == 0 && n >= page) return;  // the kernel will not help: stop trying
+      populated_ += got;
+      at += n;
     }
   }
 }

@@ -18,6 +18,12 @@
 
 namespace nvf::base {
 
+/// Faults in, for writing, the whole pages inside [data, data + size) on the calling thread
+/// (MADV_POPULATE_WRITE): the kernel maps zeroed pages in one call instead of one fault per page.
+/// Never changes bytes already there. Returns the bytes faulted in: 0 where the kernel lacks the
+/// advice or the memory is not anonymous, less than asked when memory ran out.
+size_t populate_pages(std::byte* data, size_t size);
+
 class Prefaulter {
  public:
   using Region = std::pair<std::byte*, size_t>;

@@ -34,7 +34,9 @@ class TensorSink : public DownloadConsumer {
         }
         t = std::move(*offered);
       } else {
-        NVF_ASSIGN_OR_RETURN(t, tensor::Tensor::uninitialized(*item.dtype, item.shape));
+        // Faulted in by the Prefaulter, ahead of the ranges, not all at once here.
+        NVF_ASSIGN_OR_RETURN(t, tensor::Tensor::uninitialized(*item.dtype, item.shape,
+                                                              tensor::Tensor::Pages::kOnFirstWrite));
         fresh.emplace_back(t.mutable_data(), t.nbytes());
       }
       if (t.nbytes() != item.size) {

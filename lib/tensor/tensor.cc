@@ -3,18 +3,26 @@
 #include <cstring>
 #include <new>
 
+#include "base/prefault.h"
+
 namespace nvf::tensor {
 
 namespace {
 
 constexpr std::align_val_t kAlignment{64};
 
+constexpr size_t kPopulateBytes = size_t{1} << 20;
+
 // Plain pages, no MADV_HUGEPAGE: where the hypervisor hands back free 2 MiB blocks, the first touch
-// of a huge page ran 4-5x slower than of 4 KiB pages (docs/decisions/013-receive-memory.md).
-std::shared_ptr<std::byte> allocate(size_t size) {
+// of a huge page ran 4-5x slower than of 4 KiB pages (docs/decisions/013-receive-memory.md). A large
+// buffer's pages are faulted in here, in one call, unless the caller does it itself (decision 026).
+std::shared_ptr<std::byte> allocate(size_t size, Tensor::Pages pages) {
   if (size == 0) return nullptr;
   void* p = ::operator new[](size, kAlignment, std::nothrow);
   if (p == nullptr) return nullptr;
+  if (pages == Tensor::Pages::kPopulated && size >= kPopulateBytes) {
+    base::populate_pages(static_cast<std::byte*>(p), size);
+  }
   return std::shared_ptr<std::byte>(static_cast<std::byte*>(p),
                                     [](std::byte* q) { ::operator delete[](q, kAlignment); });
 }
@@ -67,12 +75,12 @@ std::string shape_to_string(const Shape& shape) {
 
 Tensor::Tensor() = default;
 
-Result<Tensor> Tensor::uninitialized(DType dtype, Shape shape) {
+Result<Tensor> Tensor::uninitialized(DType dtype, Shape shape, Pages pages) {
   NVF_ASSIGN_OR_RETURN(uint64_t bytes, shape_nbytes(dtype, shape));
   if (bytes > SIZE_MAX)
     return ResourceExhaustedError("tensor of " + std::to_string(bytes) + " bytes");
   Tensor t;
-  t.owned_ = allocate(static_cast<size_t>(bytes));
+  t.owned_ = allocate(static_cast<size_t>(bytes), pages);
   if (bytes > 0 && t.owned_ == nullptr) {
     return ResourceExhaustedError("cannot allocate " + std::to_string(bytes) + " bytes for a " +
                                   std::string(safetensors_name(dtype)) + " tensor of shape " +

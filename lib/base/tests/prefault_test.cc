@@ -51,6 +51,30 @@ TEST(PrefaulterTest, FaultsInEveryWholePageOfTheRegions) {
   EXPECT_EQ(p.populated(), (24u << 20) + 2 * page);
 }
 
+TEST(PrefaulterTest, AnUnalignedRegionLongerThanAStepLeavesNoPageOutBetweenSteps) {
+  if (!Prefaulter::supported()) GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t size = 3 * Prefaulter::kStep;
+  Mapping m(size);
+  ASSERT_NE(m.data(), nullptr);
+  Prefaulter p({{m.data() + 100, size - 100}}, 0);  // the first page is partial: left to the writer
+  p.wait();
+  EXPECT_EQ(m.resident_pages(), size / page - 1);
+  EXPECT_EQ(p.populated(), size - page);
+}
+
+TEST(PopulatePagesTest, FaultsInTheWholePagesOnTheCallingThread) {
+  if (!Prefaulter::supported()) GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE";
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  Mapping m(8 * page);
+  ASSERT_NE(m.data(), nullptr);
+  EXPECT_EQ(populate_pages(m.data() + 1, 4 * page), 3 * page);  // pages 1..3; page 0 is partial
+  EXPECT_EQ(m.resident_pages(), 3u);
+  EXPECT_EQ(populate_pages(m.data() + 1, page), 0u);  // no whole page inside
+  EXPECT_EQ(populate_pages(m.data(), 8 * page), 8 * page);
+  EXPECT_EQ(m.resident_pages(), 8u);
+}
+
 TEST(PrefaulterTest, NeverChangesBytesAlreadyWritten) {
   const size_t size = 16u << 20;
   Mapping m(size);

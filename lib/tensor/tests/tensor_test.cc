@@ -1,9 +1,15 @@
 #include "tensor/tensor.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
+
+#include "base/prefault.h"
 
 #include "tensor/dtype.h"
 
@@ -84,6 +90,41 @@ TEST(TensorTest, ZerosIsOwnedAlignedAndZero) {
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->numel(), 0);
   EXPECT_EQ(empty->nbytes(), 0u);
+}
+
+// Pages present in memory among the whole pages of the tensor's bytes.
+size_t resident_whole_pages(const Tensor& t, size_t* whole) {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(t.data()) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(t.data()) + t.nbytes()) & ~(page - 1);
+  *whole = (end - begin) / page;
+  std::vector<unsigned char> v(*whole);
+  if (::mincore(reinterpret_cast<void*>(begin), end - begin, v.data()) != 0) return SIZE_MAX;
+  size_t n = 0;
+  for (unsigned char c : v) n += c & 1;
+  return n;
+}
+
+TEST(TensorTest, ALargeNewTensorHasItsPagesUnlessTheCallerFaultsThemIn) {
+  if (!base::Prefaulter::supported()) GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE";
+  // 64 MiB: above glibc's largest mmap threshold, so the memory is a fresh mapping every time.
+  const Shape shape{16, 1 << 20};
+  size_t whole = 0;
+  auto populated = Tensor::uninitialized(DType::kF32, shape);
+  ASSERT_TRUE(populated.ok()) << populated.status().message();
+  EXPECT_EQ(resident_whole_pages(*populated, &whole), whole);
+  EXPECT_GT(whole, 16000u);
+  auto copy = populated->clone();  // a copy's memory is new and written at once: populated too
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ(resident_whole_pages(*copy, &whole), whole);
+
+  auto lazy = Tensor::uninitialized(DType::kF32, shape, Tensor::Pages::kOnFirstWrite);
+  ASSERT_TRUE(lazy.ok());
+  EXPECT_EQ(resident_whole_pages(*lazy, &whole), 0u);
+  auto zeros = Tensor::zeros(DType::kF32, shape);  // populated pages are zero pages: still zeros
+  ASSERT_TRUE(zeros.ok());
+  const auto* f = reinterpret_cast<const float*>(zeros->data());
+  for (int64_t i = 0; i < zeros->numel(); i += 4099) ASSERT_EQ(f[i], 0.0f) << i;
 }
 
 TEST(TensorTest, RejectsNegativeAndOverflowingShapes) {
