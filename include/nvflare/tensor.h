@@ -54,9 +54,10 @@ class Tensor {
 
   /// How a new tensor of 1 MiB or more gets its memory's pages. kPopulated: all at once when it
   /// is allocated (Linux MADV_POPULATE_WRITE), which on virtual machines costs a fraction of one
-  /// fault per 4 KiB page at first write (docs/decisions/027-populated-tensors.md).
-  /// kOnFirstWrite: page by page as they are first written, for a caller that faults them in
-  /// itself, ahead of its writes (a download).
+  /// fault per page at first write. kOnFirstWrite: as they are first written, for a caller that
+  /// faults them in itself, ahead of its writes (a download). Tensors of 4 MiB or more also start on
+  /// a 2 MiB boundary and ask for transparent huge pages (NVFLARE_HUGE_PAGES=0: 4 KiB pages only);
+  /// docs/decisions/027-populated-tensors.md.
   enum class Pages { kPopulated, kOnFirstWrite };
 
   /// As zeros(), with the bytes left unset: for a caller that writes every byte next (a copy, a

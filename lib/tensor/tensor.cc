@@ -1,7 +1,13 @@
 #include "tensor/tensor.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string_view>
 
 #include "base/prefault.h"
 
@@ -10,14 +16,46 @@ namespace nvf::tensor {
 namespace {
 
 constexpr std::align_val_t kAlignment{64};
-
 constexpr size_t kPopulateBytes = size_t{1} << 20;
+constexpr size_t kMappedBytes = size_t{4} << 20;  // from here on: a mapping of its own
+constexpr size_t kHugePage = size_t{2} << 20;
 
-// Plain pages, no MADV_HUGEPAGE: where the hypervisor hands back free 2 MiB blocks, the first touch
-// of a huge page ran 4-5x slower than of 4 KiB pages (docs/decisions/013-receive-memory.md). A large
-// buffer's pages are faulted in here, in one call, unless the caller does it itself (decision 026).
+// NVFLARE_HUGE_PAGES=0 keeps large tensors on 4 KiB pages (decisions 013 and 027); read once.
+bool huge_pages_wanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("NVFLARE_HUGE_PAGES");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  return wanted;
+}
+
+// `size` bytes (rounded up to whole pages) of fresh zero pages starting on a 2 MiB boundary, so
+// that every whole 2 MiB of the tensor can be one huge page. Null when the memory is not there.
+std::byte* map_on_huge_boundary(size_t size) {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t length = (size + page - 1) & ~(page - 1);
+  const size_t reserve = length + kHugePage;
+  void* raw = ::mmap(nullptr, reserve, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const auto begin = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t at = (begin + kHugePage - 1) & ~(kHugePage - 1);
+  if (at > begin) ::munmap(raw, at - begin);  // only address space, never touched: cannot fail
+  if (begin + reserve > at + length) ::munmap(reinterpret_cast<void*>(at + length), begin + reserve - at - length);
+  return reinterpret_cast<std::byte*>(at);
+}
+
+// A tensor of 4 MiB or more gets a mapping of its own, on transparent huge pages unless
+// NVFLARE_HUGE_PAGES=0, and - with kPopulated - all its pages at once (decision 027; on the
+// measured VMs a first touch page by page cost 2-4x more). Smaller ones come from the heap.
 std::shared_ptr<std::byte> allocate(size_t size, Tensor::Pages pages) {
   if (size == 0) return nullptr;
+  if (size >= kMappedBytes) {
+    std::byte* p = map_on_huge_boundary(size);
+    if (p == nullptr) return nullptr;
+    if (huge_pages_wanted()) ::madvise(p, size, MADV_HUGEPAGE);  // advice: ignored where unsupported
+    if (pages == Tensor::Pages::kPopulated) base::populate_pages(p, size);
+    return std::shared_ptr<std::byte>(p, [size](std::byte* q) { ::munmap(q, size); });
+  }
   void* p = ::operator new[](size, kAlignment, std::nothrow);
   if (p == nullptr) return nullptr;
   if (pages == Tensor::Pages::kPopulated && size >= kPopulateBytes) {
@@ -96,7 +134,8 @@ Result<Tensor> Tensor::uninitialized(DType dtype, Shape shape, Pages pages) {
 
 Result<Tensor> Tensor::zeros(DType dtype, Shape shape) {
   NVF_ASSIGN_OR_RETURN(Tensor t, uninitialized(dtype, std::move(shape)));
-  if (t.nbytes_ > 0) std::memset(t.owned_.get(), 0, t.nbytes_);
+  // A mapping of its own is fresh zero pages already; heap memory may hold old bytes.
+  if (t.nbytes_ > 0 && t.nbytes_ < kMappedBytes) std::memset(t.owned_.get(), 0, t.nbytes_);
   return t;
 }
 

@@ -47,10 +47,15 @@ PY
 
 # bench_round_times LOG ROUNDS: "mean last each" seconds of a FedAvg run from its server log:
 # round 1 starts at the "FedAvg:" line, round i ends at its "round i/N" line (timestamps
-# "YYYY-MM-DD HH:MM:SS,mmm"); `each` is comma-separated. Fails unless ROUNDS rounds are there.
+# "YYYY-MM-DD HH:MM:SS,mmm", across midnight too); `each` is comma-separated. Fails unless ROUNDS rounds are there.
 bench_round_times() {
   awk -v n="$2" '
-  function t(line,   a) { split(substr(line, 12, 12), a, /[:,]/); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1000 }
+  # Seconds since a fixed day: the date counts too, so a run across midnight stays positive.
+  function t(line,   d, a, y, m) {
+    split(substr(line, 1, 10), d, /-/); split(substr(line, 12, 12), a, /[:,]/)
+    y = d[1] + 0; m = d[2] + 0; if (m <= 2) { y--; m += 12 }
+    return (365*y + int(y/4) - int(y/100) + int(y/400) + int((153*(m-3)+2)/5) + d[3]) * 86400 + a[1]*3600 + a[2]*60 + a[3] + a[4]/1000
+  }
   / - FedAvg: / && start == "" { start = t($0) }
   / - round [0-9]+\// && start != "" { prev = last; last = t($0); count++; each = each sprintf(",%.3f", last - (count > 1 ? prev : start)) }
   END { if (count != n) exit 1; printf "%.3f %.3f %s\n", (last - start) / n, last - (n > 1 ? prev : start), substr(each, 2) }' "$1"

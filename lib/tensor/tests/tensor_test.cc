@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -121,10 +122,27 @@ TEST(TensorTest, ALargeNewTensorHasItsPagesUnlessTheCallerFaultsThemIn) {
   auto lazy = Tensor::uninitialized(DType::kF32, shape, Tensor::Pages::kOnFirstWrite);
   ASSERT_TRUE(lazy.ok());
   EXPECT_EQ(resident_whole_pages(*lazy, &whole), 0u);
-  auto zeros = Tensor::zeros(DType::kF32, shape);  // populated pages are zero pages: still zeros
-  ASSERT_TRUE(zeros.ok());
-  const auto* f = reinterpret_cast<const float*>(zeros->data());
-  for (int64_t i = 0; i < zeros->numel(); i += 4099) ASSERT_EQ(f[i], 0.0f) << i;
+}
+
+TEST(TensorTest, ALargeTensorStartsOnAHugePageBoundaryAndZerosAreZeroWhateverTheSize) {
+  for (int64_t n : {int64_t{1} << 20, (int64_t{1} << 20) + 3, int64_t{3} << 20}) {
+    // 4 MiB + 12 bytes: a mapping of its own, not a whole number of pages.
+    auto t = Tensor::zeros(DType::kF32, {n});
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t->data()) % (uintptr_t{2} << 20), 0u) << n;
+    const auto* f = reinterpret_cast<const float*>(t->data());
+    for (int64_t i = 0; i < n; i += 4099) ASSERT_EQ(f[i], 0.0f) << i;
+    ASSERT_EQ(f[n - 1], 0.0f);
+    std::memset(t->mutable_data(), 0x7f, t->nbytes());  // every byte is writable, to the last
+  }
+  // Heap-sized zeros are zero even where freed memory held other bytes.
+  for (int round = 0; round < 3; ++round) {
+    auto t = Tensor::zeros(DType::kF32, {1000});
+    ASSERT_TRUE(t.ok());
+    const auto* f = reinterpret_cast<const float*>(t->data());
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(f[i], 0.0f) << i;
+    std::memset(t->mutable_data(), 0x5a, t->nbytes());
+  }
 }
 
 TEST(TensorTest, RejectsNegativeAndOverflowingShapes) {
