@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "base/prefault.h"
-
 #include "tensor/dtype.h"
 
 namespace nvf::tensor {
@@ -108,7 +107,7 @@ size_t resident_whole_pages(const Tensor& t, size_t* whole) {
 
 TEST(TensorTest, ALargeNewTensorHasItsPagesUnlessTheCallerFaultsThemIn) {
   if (!base::Prefaulter::supported()) GTEST_SKIP() << "kernel without MADV_POPULATE_WRITE";
-  // 64 MiB: above glibc's largest mmap threshold, so the memory is a fresh mapping every time.
+  // 64 MiB: a mapping of its own, fresh every time, so untouched pages are not resident.
   const Shape shape{16, 1 << 20};
   size_t whole = 0;
   auto populated = Tensor::uninitialized(DType::kF32, shape);
