@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -122,6 +124,33 @@ config::Value E2eTest::load(const std::filesystem::path& p) {
 
 void E2eTest::save(const std::filesystem::path& p, const config::Value& v) {
   ASSERT_TRUE(base::atomic_write(p, config::to_pretty_json(v)).ok());
+}
+
+void PocE2eTest::TearDown() {
+  if (HasFailure()) print_log_problems();
+  nv({"poc", "stop"});
+}
+
+void PocE2eTest::print_log_problems() {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(ws(), ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().filename() != "log.txt") continue;
+    std::ifstream in(it->path());
+    std::string line;
+    std::vector<std::string> problems;
+    while (std::getline(in, line)) {
+      if (line.find(" - warn") != std::string::npos || line.find(" - error") != std::string::npos ||
+          line.find(" - critical") != std::string::npos) {
+        problems.push_back(line.substr(0, 400));
+      }
+    }
+    if (problems.empty()) continue;
+    std::cerr << "---- " << std::filesystem::relative(it->path(), ws(), ec).string() << ": " << problems.size()
+              << " warnings and errors, the last 30:\n";
+    for (size_t i = problems.size() > 30 ? problems.size() - 30 : 0; i < problems.size(); ++i)
+      std::cerr << problems[i] << "\n";
+  }
 }
 
 void PocE2eTest::prepare_poc(int clients, const std::string& extra_admins, bool without_localhost,

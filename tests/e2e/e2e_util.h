@@ -109,7 +109,10 @@ class PocE2eTest : public E2eTest {
   /// project's `scheme: grpc`.
   void prepare_poc(int clients, const std::string& extra_admins = "", bool without_localhost = false,
                    const std::string& scheme = "");
-  void TearDown() override { nv({"poc", "stop"}); }
+  /// After a failure, the warnings and errors of the daemons' and jobs' logs go to the test's
+  /// output (the workspace is removed with the test), then `poc stop`.
+  void TearDown() override;
+  void print_log_problems();
 
   RunResult run_env(const std::vector<std::string>& args, const std::filesystem::path& ws,
                     std::chrono::seconds timeout = std::chrono::seconds(60)) {
