@@ -139,6 +139,19 @@ fs::path previous_version_path(const fs::path& target) {
 
 void remove_previous(const fs::path& target) { ::unlink(previous_version_path(target).c_str()); }
 
+Status sync_to_disk(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_status(errno, "cannot open to sync", path);
+  int rc;
+  do {
+    rc = ::fsync(fd);
+  } while (rc != 0 && errno == EINTR);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return errno_status(err, "cannot sync", path);
+  return Status::OK();
+}
+
 Status AtomicFileWriter::open(const fs::path& target, unsigned mode, bool keep_previous) {
   Options options;
   options.mode = mode;
@@ -336,7 +349,10 @@ Status AtomicFileWriter::commit() {
   }
   ::close(fd_);
   fd_ = -1;
-  if (keep_previous_ &&
+  // RENAME_EXCHANGE swaps with a directory too; a plain rename refuses to replace one.
+  struct stat st {};
+  const bool regular_target = ::lstat(target_.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (keep_previous_ && regular_target &&
       ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) == 0) {
     temp_.clear();  // now the previous version: kept as the next scratch
     return Status::OK();

@@ -244,14 +244,16 @@ Result<tensor::TensorDict> PTFileModelPersistor::merged(const FLModel& model) co
 
 Result<std::string> PTFileModelPersistor::write_pair(const fs::path& pt, const tensor::TensorDict& dict) const {
   NVF_RETURN_IF_ERROR(base::make_dirs(pt.parent_path()));
-  // Saved every round. A large model bypasses the page cache: fresh page cache costs a first touch
-  // per page, and nothing reads the files back soon (decision 024). A small one is rewritten in
-  // the pages of its version before last, which stays beside it as a hidden scratch until the end
-  // of the run (decision 021).
+  // Saved every round, over the version before last, which stays beside the files as a hidden
+  // scratch until the end of the run: a small model is rewritten in its cached pages (decision
+  // 021). A large one bypasses the page cache (fresh page cache costs a first touch per page, and
+  // nothing reads the files back soon: decision 024) and lands in blocks the file already has; the
+  // swap frees none, and it is not synced until end_run() (decision 028).
   const uint64_t bytes = dict.total_bytes();
   base::AtomicFileWriter::Options file;
   file.direct = bytes >= kDirectSaveBytes;
-  file.keep_previous = !file.direct;
+  file.keep_previous = true;
+  file.sync = !file.direct;
   const auto start = std::chrono::steady_clock::now();
   if (file.direct) {
     // Two writers at once: one's CRC and copying overlap the other's waiting for the disk.
@@ -278,6 +280,22 @@ Result<std::string> PTFileModelPersistor::write_pair(const fs::path& pt, const t
 
 void PTFileModelPersistor::end_run() {
   if (Status s = flush(); !s.ok()) logger_->error("{}", s.message());
+  // Large models were saved each round without a sync (decision 028): the run's last files go to
+  // the disk now, and the directory with their names.
+  std::error_code ec;
+  bool synced = false;
+  for (const fs::path& pt : {global_model_path(), best_model_path()}) {
+    for (const fs::path& f : {pt, safetensors_twin(pt)}) {
+      if (!fs::is_regular_file(f, ec)) continue;
+      if (Status s = base::sync_to_disk(f); !s.ok()) logger_->error("{}", s.message());
+      synced = true;
+    }
+  }
+  if (synced) {
+    if (Status s = base::sync_to_disk(global_model_path().parent_path()); !s.ok()) {
+      logger_->error("{}", s.message());
+    }
+  }
   for (const fs::path& pt : {global_model_path(), best_model_path()}) {
     base::remove_previous(pt);
     base::remove_previous(safetensors_twin(pt));

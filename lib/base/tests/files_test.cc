@@ -257,6 +257,34 @@ TEST_F(FilesTest, KeepPreviousRefusesALinkAsItsScratch) {
   EXPECT_FALSE(fs::exists(root_ / "elsewhere"));
 }
 
+// Proves: a directory where the target should be is not swapped away by keep_previous's
+// exchange (which would move it to the scratch name): the commit fails naming the target, and the
+// directory and what it holds stay where they were.
+TEST_F(FilesTest, KeepPreviousDoesNotSwapADirectoryOutOfTheWay) {
+  const fs::path f = root_ / "FL_global_model.pt";
+  ASSERT_TRUE(fs::create_directories(f / "in-the-way"));
+  AtomicFileWriter w;
+  ASSERT_TRUE(w.open(f, 0644, /*keep_previous=*/true).ok());
+  ASSERT_TRUE(w.write("model").ok());
+  Status s = w.commit();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("FL_global_model.pt"), std::string::npos) << s.message();
+  EXPECT_TRUE(fs::is_directory(f / "in-the-way"));
+  EXPECT_FALSE(fs::exists(previous_version_path(f) / "in-the-way"));
+}
+
+// Proves: sync_to_disk() takes a file and a directory, and names a missing path in its error.
+TEST_F(FilesTest, SyncToDiskTakesFilesAndDirectoriesAndNamesAMissingOne) {
+  const fs::path f = root_ / "synced";
+  ASSERT_TRUE(atomic_write(f, "bytes").ok());
+  EXPECT_TRUE(sync_to_disk(f).ok());
+  EXPECT_TRUE(sync_to_disk(root_).ok());
+  Status s = sync_to_disk(root_ / "missing");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound) << s.to_string();
+  EXPECT_NE(s.message().find("missing"), std::string::npos) << s.message();
+  EXPECT_EQ(*read_file(f), "bytes");
+}
+
 TEST_F(FilesTest, ReadFileNamesMissingFile) {
   auto r = read_file(root_ / "nope.json");
   ASSERT_FALSE(r.ok());

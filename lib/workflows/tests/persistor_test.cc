@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -279,6 +282,68 @@ TEST_F(PTFileModelPersistorTest, LargeModelsAreSavedInTheBackground) {
   ASSERT_TRUE(p->save_in_background(*m, false).ok());
   ASSERT_TRUE(p->flush().ok());
   EXPECT_TRUE(std::filesystem::is_regular_file(p->global_model_path()));
+}
+
+// Proves: a large model saved round after round lands in the blocks of its version before last
+// (from the third save, the files' inodes are the scratch files' of before it), each save holds
+// exactly its round's bytes, the previous version stays as the scratch while the run goes on, and
+// end_run() leaves the last version and no scratch (decision 028).
+TEST_F(PTFileModelPersistorTest, ALargeModelIsSavedOverItsVersionBeforeLast) {
+  const auto custom = dir_.path() / "app_server" / "custom";
+  ASSERT_TRUE(base::make_dirs(custom).ok());
+  constexpr int64_t kBig = PTFileModelPersistor::kDirectSaveBytes / 4;  // float32
+  auto big = Tensor::zeros(tensor::DType::kF32, {kBig});
+  ASSERT_TRUE(big.ok());
+  tensor::TensorDict init;
+  ASSERT_TRUE(init.insert("big", std::move(*big)).ok());
+  ASSERT_TRUE(tensor::write_safetensors(custom / "init.safetensors", init).ok());
+  PTFileModelPersistorOptions o;
+  o.source_ckpt_file_full_name = "init.safetensors";
+  auto p = make(o);
+  auto m = p->load();
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+
+  auto inode = [](const std::filesystem::path& f) {
+    struct stat st {};
+    return ::stat(f.c_str(), &st) == 0 ? st.st_ino : ino_t{0};
+  };
+  const auto pt = p->global_model_path();
+  const auto twin = PTFileModelPersistor::safetensors_twin(pt);
+  auto saved_round = [&](const std::filesystem::path& f) {
+    auto reader = tensor::SafetensorsReader::open(f);
+    if (!reader.ok()) return -1.0;
+    auto t = reader->tensor("big");
+    if (!t.ok()) return -2.0;
+    auto v = t->template view<float>();
+    return v[0] == v[v.size() - 1] ? static_cast<double>(v[0]) : -3.0;
+  };
+  ino_t scratch_pt = 0;
+  ino_t scratch_twin = 0;
+  for (int round = 1; round <= 4; ++round) {
+    SCOPED_TRACE(round);
+    auto v = m->params.find("big")->template mutable_view<float>();
+    std::fill(v.begin(), v.end(), static_cast<float>(round));
+    ASSERT_TRUE(p->save_in_background(*m, false).ok());
+    ASSERT_TRUE(p->flush().ok());
+    EXPECT_EQ(saved_round(twin), round);
+    EXPECT_EQ(std::filesystem::exists(base::previous_version_path(pt)), round > 1);  // nothing to swap with at first
+    if (round > 1) EXPECT_EQ(saved_round(base::previous_version_path(twin)), round - 1);
+    if (round > 2) {
+      EXPECT_EQ(inode(pt), scratch_pt);
+      EXPECT_EQ(inode(twin), scratch_twin);
+    }
+    scratch_pt = inode(base::previous_version_path(pt));
+    scratch_twin = inode(base::previous_version_path(twin));
+  }
+  p->end_run();
+  EXPECT_EQ(saved_round(twin), 4);
+  EXPECT_FALSE(std::filesystem::exists(base::previous_version_path(pt)));
+  EXPECT_FALSE(std::filesystem::exists(base::previous_version_path(twin)));
+  if (auto reason = tensor::testing::torch_unavailable_reason(); reason.empty()) {
+    auto r = tensor::testing::run_python({"-c", kTorchSums, pt.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_NE(r.output.find("\"sums\": [" + std::to_string(4 * kBig) + ".0]"), std::string::npos) << r.output;
+  }
 }
 
 TEST_F(PTFileModelPersistorTest, SourceCheckpointFormats) {
