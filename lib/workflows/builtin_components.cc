@@ -183,12 +183,6 @@ Made make_model_selector(const BuildContext& ctx) {
   return std::unique_ptr<Component>(new IntimeModelSelector(std::move(o), ctx.logger()));
 }
 
-Made make_ignored(const BuildContext& ctx, std::string_view why) {
-  ctx.logger()->info("{}: {} ('{}', {}) is accepted but ignored: {}", ctx.file(), ctx.field().str(),
-                     ctx.id(), ctx.entry().name, why);
-  return std::unique_ptr<Component>(new NoOpComponent());
-}
-
 void must_add(ComponentRegistry& registry, ComponentEntry entry) {
   const Status s = registry.add(std::move(entry));
   NVF_CHECK(s.ok());
