@@ -118,6 +118,15 @@ class PTFileModelPersistorTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << p.status().to_string();
     return p.ok() ? std::move(p).value() : nullptr;
   }
+  // A persistor whose source checkpoint is `init`, written to custom/init.safetensors.
+  std::unique_ptr<PTFileModelPersistor> make_from(const tensor::TensorDict& init) {
+    const auto custom = dir_.path() / "app_server" / "custom";
+    EXPECT_TRUE(base::make_dirs(custom).ok());
+    EXPECT_TRUE(tensor::write_safetensors(custom / "init.safetensors", init).ok());
+    PTFileModelPersistorOptions o;
+    o.source_ckpt_file_full_name = "init.safetensors";
+    return make(o);
+  }
   static PTFileModelPersistorOptions simple() {
     PTFileModelPersistorOptions o;
     o.model = find_architecture("simple_network").value();
@@ -222,11 +231,9 @@ print(json.dumps({"bad_member": bad, "keys": list(sd.keys()),
 // Proves: a model of kDirectSaveBytes or more is saved by save_in_background() while the caller
 // goes on; after flush() both files hold exactly its bytes (the .pt's CRCs, patched on blocks
 // already on disk, pass Python's zipfile check and torch.load reads it), the best files too, and
-// no page-cache scratch (.prev) is left beside them. A save that cannot be written reports its
+// no scratch (.prev) is left beside them after this first save. A save that cannot be written reports its
 // error, naming the file, from flush(); the next save works again.
 TEST_F(PTFileModelPersistorTest, LargeModelsAreSavedInTheBackground) {
-  const auto custom = dir_.path() / "app_server" / "custom";
-  ASSERT_TRUE(base::make_dirs(custom).ok());
   constexpr int64_t kBig = PTFileModelPersistor::kDirectSaveBytes / 4;  // float32
   tensor::TensorDict init;
   auto big = Tensor::zeros(tensor::DType::kF32, {kBig});
@@ -238,11 +245,7 @@ TEST_F(PTFileModelPersistorTest, LargeModelsAreSavedInTheBackground) {
   }
   ASSERT_TRUE(init.insert("odd", Tensor::from_vector<float>({7}, {1, 2, 3, 4, 5, 6, 7})).ok());
   ASSERT_TRUE(init.insert("big", std::move(*big)).ok());
-  ASSERT_TRUE(tensor::write_safetensors(custom / "init.safetensors", init).ok());
-
-  PTFileModelPersistorOptions o;
-  o.source_ckpt_file_full_name = "init.safetensors";
-  auto p = make(o);
+  auto p = make_from(init);
   auto m = p->load();
   ASSERT_TRUE(m.ok()) << m.status().to_string();
   m->params.insert_or_assign("odd", Tensor::from_vector<float>({7}, {10, 20, 30, 40, 50, 60, 70}));
@@ -289,17 +292,12 @@ TEST_F(PTFileModelPersistorTest, LargeModelsAreSavedInTheBackground) {
 // exactly its round's bytes, the previous version stays as the scratch while the run goes on, and
 // end_run() leaves the last version and no scratch (decision 028).
 TEST_F(PTFileModelPersistorTest, ALargeModelIsSavedOverItsVersionBeforeLast) {
-  const auto custom = dir_.path() / "app_server" / "custom";
-  ASSERT_TRUE(base::make_dirs(custom).ok());
   constexpr int64_t kBig = PTFileModelPersistor::kDirectSaveBytes / 4;  // float32
   auto big = Tensor::zeros(tensor::DType::kF32, {kBig});
   ASSERT_TRUE(big.ok());
   tensor::TensorDict init;
   ASSERT_TRUE(init.insert("big", std::move(*big)).ok());
-  ASSERT_TRUE(tensor::write_safetensors(custom / "init.safetensors", init).ok());
-  PTFileModelPersistorOptions o;
-  o.source_ckpt_file_full_name = "init.safetensors";
-  auto p = make(o);
+  auto p = make_from(init);
   auto m = p->load();
   ASSERT_TRUE(m.ok()) << m.status().to_string();
 
@@ -327,7 +325,9 @@ TEST_F(PTFileModelPersistorTest, ALargeModelIsSavedOverItsVersionBeforeLast) {
     ASSERT_TRUE(p->flush().ok());
     EXPECT_EQ(saved_round(twin), round);
     EXPECT_EQ(std::filesystem::exists(base::previous_version_path(pt)), round > 1);  // nothing to swap with at first
-    if (round > 1) EXPECT_EQ(saved_round(base::previous_version_path(twin)), round - 1);
+    if (round > 1) {
+      EXPECT_EQ(saved_round(base::previous_version_path(twin)), round - 1);
+    }
     if (round > 2) {
       EXPECT_EQ(inode(pt), scratch_pt);
       EXPECT_EQ(inode(twin), scratch_twin);
