@@ -351,8 +351,7 @@ Status AtomicFileWriter::commit() {
   fd_ = -1;
   // RENAME_EXCHANGE swaps with a directory too; a plain rename refuses to replace one.
   struct stat st {};
-  const bool regular_target = ::lstat(target_.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-  if (keep_previous_ && regular_target &&
+  if (keep_previous_ && ::lstat(target_.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
       ::renameat2(AT_FDCWD, temp_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) == 0) {
     temp_.clear();  // now the previous version: kept as the next scratch
     return Status::OK();

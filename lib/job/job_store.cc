@@ -561,12 +561,7 @@ Status JobStore::save_workspace_by_moving(const std::string& id, const fs::path&
     if (!jobs_.count(id)) return not_found(id);
   }
   // Synced unlocked (the slow part), then renamed into place only if the job still exists.
-  int fd = ::open(zip_file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return base::errno_status(errno, "cannot open", zip_file);
-  const int synced = ::fsync(fd);
-  const int sync_errno = errno;
-  ::close(fd);
-  if (synced != 0) return base::errno_status(sync_errno, "cannot sync", zip_file);
+  NVF_RETURN_IF_ERROR(base::sync_to_disk(zip_file));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!jobs_.count(id)) return not_found(id);
